@@ -68,7 +68,9 @@ class WaveField:
             )
         n_sites, n_times = data.shape
         if n_sites < 1 or n_times < 1:
-            raise WaveInputError(f"data must have at least one site and one sample, got {data.shape}.")
+            raise WaveInputError(
+                f"data must have at least one site and one sample, got {data.shape}."
+            )
         fs = check_positive("fs", self.fs)
         if self.positions is None:
             raise WaveInputError(
@@ -91,14 +93,18 @@ class WaveField:
             )
         check_space_unit(self.space_unit)
         check_time_unit(self.time_unit)
-        names = tuple(str(c) for c in self.ch_names) if len(self.ch_names) else tuple(
-            f"S{i:03d}" for i in range(n_sites)
+        names = (
+            tuple(str(c) for c in self.ch_names)
+            if len(self.ch_names)
+            else tuple(f"S{i:03d}" for i in range(n_sites))
         )
         if len(names) != n_sites:
             raise WaveInputError(f"ch_names has {len(names)} names for {n_sites} sites.")
         bad = np.zeros(n_sites, bool) if self.bad is None else np.asarray(self.bad, bool)
         if bad.shape != (n_sites,):
-            raise WaveInputError(f"bad must be a boolean mask of shape ({n_sites},), got {bad.shape}.")
+            raise WaveInputError(
+                f"bad must be a boolean mask of shape ({n_sites},), got {bad.shape}."
+            )
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "positions", pos)
@@ -170,7 +176,9 @@ class WaveField:
         meta: dict | None = None,
     ) -> WaveField:
         """Build a field from a (n_sites, n_times) array and (n_sites, d) positions."""
-        return cls(data, fs, positions, space_unit, time_unit, tuple(ch_names), bad, dict(meta or {}))
+        return cls(
+            data, fs, positions, space_unit, time_unit, tuple(ch_names), bad, dict(meta or {})
+        )
 
     @classmethod
     def from_line(
@@ -239,7 +247,9 @@ class WaveField:
             mask = np.ones((n_r, n_c), bool)
         mask = np.asarray(mask, bool)
         if mask.shape != (n_r, n_c):
-            raise WaveInputError(f"mask must have shape {(n_r, n_c)} like one frame, got {mask.shape}.")
+            raise WaveInputError(
+                f"mask must have shape {(n_r, n_c)} like one frame, got {mask.shape}."
+            )
         if not mask.any():
             raise WaveInputError("mask selects no grid point; nothing to analyse.")
         rows, cols = np.nonzero(mask)
@@ -281,10 +291,13 @@ class WaveField:
         i1 = self.n_times if tmax is None else int(round(tmax * self.fs))
         if not 0 <= i0 < i1 <= self.n_times:
             raise WaveInputError(
-                f"crop({tmin}, {tmax}) is outside the recording (0 to {self.duration:g} {self.time_unit})."
+                f"crop({tmin}, {tmax}) is outside the recording "
+                f"(0 to {self.duration:g} {self.time_unit})."
             )
         return replace(self, data=self.data[:, i0:i1])
 
     def to_space_unit(self, unit: str) -> WaveField:
         """Positions converted to another length unit (m, mm, um)."""
-        return replace(self, positions=self.positions * space_scale(self.space_unit, unit), space_unit=unit)
+        return replace(
+            self, positions=self.positions * space_scale(self.space_unit, unit), space_unit=unit
+        )

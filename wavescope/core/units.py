@@ -21,9 +21,7 @@ def check_space_unit(unit: str) -> str:
 
 def check_time_unit(unit: str) -> str:
     if unit not in TIME_UNITS:
-        raise WaveInputError(
-            f"unknown time unit {unit!r}; use one of {sorted(TIME_UNITS)}."
-        )
+        raise WaveInputError(f"unknown time unit {unit!r}; use one of {sorted(TIME_UNITS)}.")
     return unit
 
 

@@ -88,7 +88,9 @@ def write_npz(path: str | os.PathLike, field: WaveField, *, overwrite: bool = Fa
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
     if path.exists() and not overwrite:
-        raise WaveInputError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+        raise WaveInputError(
+            f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it."
+        )
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(
         tmp,

@@ -1,0 +1,27 @@
+"""Layer 1: dataset loaders and synthetic fields with known ground truth."""
+
+from wavescope.datasets.layouts import grid_positions, line_positions, random_positions
+from wavescope.datasets.synthetic import (
+    add_noise,
+    line_pulses,
+    noise_field,
+    planar_wave,
+    radial_wave,
+    rotating_wave,
+    standing_wave,
+    synchronous_field,
+)
+
+__all__ = [
+    "grid_positions",
+    "line_positions",
+    "random_positions",
+    "add_noise",
+    "line_pulses",
+    "noise_field",
+    "planar_wave",
+    "radial_wave",
+    "rotating_wave",
+    "standing_wave",
+    "synchronous_field",
+]

@@ -1,0 +1,31 @@
+"""Layer 2: band-pass, analytic signal, generalized phase, instantaneous frequency."""
+
+from wavescope.signal.spectral import (
+    BandSpectrum,
+    analytic_from_spectrum,
+    analytic_signal,
+    auto_decimation,
+    band_spectrum,
+    band_weights,
+    bandpass,
+    default_transition,
+)
+
+__all__ = [
+    "BandSpectrum",
+    "analytic_from_spectrum",
+    "analytic_signal",
+    "auto_decimation",
+    "band_spectrum",
+    "band_weights",
+    "bandpass",
+    "default_transition",
+]
+
+from wavescope.signal.phase import generalized_phase, instantaneous_frequency  # noqa: E402
+
+__all__ += ["generalized_phase", "instantaneous_frequency"]
+
+from wavescope.signal.surrogates import randomise_phases  # noqa: E402
+
+__all__ += ["randomise_phases"]

@@ -1,0 +1,355 @@
+"""Zero-phase band-pass and analytic signal in one frequency-domain pass.
+
+The band-pass gain is applied to the spectrum and the analytic signal is formed from the
+same spectrum (positive frequencies doubled), so filtering and the Hilbert transform cost
+one forward FFT. Because the result is band-limited, it can be read out exactly at a
+reduced rate with a short inverse FFT (``decimate``): every retained sample is the
+exact value of the full-rate analytic signal at that instant, not an approximation.
+The time derivative comes from the same spectrum (multiplication by ``i 2 pi f``), which
+gives the instantaneous frequency without finite differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import fft as sfft
+
+from wavescope.core.validate import WaveInputError, as_float_array, check_band, check_positive
+
+__all__ = [
+    "BandSpectrum",
+    "band_weights",
+    "default_transition",
+    "band_spectrum",
+    "analytic_from_spectrum",
+    "analytic_signal",
+    "bandpass",
+    "auto_decimation",
+]
+
+
+def default_transition(band: tuple[float, float], fs: float) -> tuple[float, float]:
+    """Widths (cycles per time unit) of the raised-cosine edges below and above the band.
+
+    A quarter of the band width on each side, limited by 0 Hz and by Nyquist.
+    """
+    lo, hi = band
+    w = 0.25 * (hi - lo)
+    return min(w, lo), min(w, fs / 2 - hi)
+
+
+def band_weights(
+    freqs: np.ndarray, band: tuple[float, float], transition: tuple[float, float]
+) -> np.ndarray:
+    """Zero-phase gain: 1 inside ``band``, raised-cosine edges of the given widths, 0 outside.
+
+    Parameters
+    ----------
+    freqs : ndarray
+        Frequencies (cycles per time unit), non-negative.
+    band : (lo, hi)
+        Pass band, cycles per time unit.
+    transition : (w_lo, w_hi)
+        Width of the lower and upper edge, cycles per time unit (0 for a hard edge).
+    """
+    lo, hi = band
+    w_lo, w_hi = transition
+    f = np.asarray(freqs, float)
+    g = ((f >= lo) & (f <= hi)).astype(float)
+    if w_lo > 0:
+        m = (f >= lo - w_lo) & (f < lo)
+        g[m] = 0.5 * (1 - np.cos(np.pi * (f[m] - (lo - w_lo)) / w_lo))
+    if w_hi > 0:
+        m = (f > hi) & (f <= hi + w_hi)
+        g[m] = 0.5 * (1 + np.cos(np.pi * (f[m] - hi) / w_hi))
+    return g
+
+
+def auto_decimation(
+    fs: float, band: tuple[float, float] | None, transition=None, oversample: float = 4.0
+) -> int:
+    """Largest read-out step (samples) that keeps ``oversample`` samples per cycle of the
+    highest frequency the band passes."""
+    if band is None:
+        return 1
+    tr = default_transition(band, fs) if transition is None else transition
+    top = band[1] + tr[1]
+    return max(1, int(np.floor(fs / (oversample * top))))
+
+
+@dataclass
+class BandSpectrum:
+    """The band-limited, one-sided spectrum of a set of sites (what the fast path keeps).
+
+    Attributes
+    ----------
+    coef : ndarray, complex, shape (n_sites, n_bins)
+        Weighted analytic-signal Fourier coefficients (positive frequencies, doubled).
+    bins : ndarray of int, shape (n_bins,)
+        Their FFT bin indices (contiguous).
+    n_fft : int
+        Length of the transform (padded record).
+    pad : int
+        Samples of padding before the first real sample.
+    n_times : int
+        Samples of the real record.
+    fs : float
+        Sampling rate, samples per time unit.
+    """
+
+    coef: np.ndarray
+    bins: np.ndarray
+    n_fft: int
+    pad: int
+    n_times: int
+    fs: float
+
+    @property
+    def freqs(self) -> np.ndarray:
+        """Frequencies of ``bins`` in cycles per time unit."""
+        return self.bins * self.fs / self.n_fft
+
+
+def _plan(n_times: int, fs: float, band, transition, decimate: int, pad: int | None):
+    w_lo, w_hi = transition
+    w_min = min([w for w in (w_lo, w_hi) if w > 0] or [band[1] - band[0]])
+    if pad is None:
+        pad = int(np.ceil(2.0 * fs / w_min))
+    pad = min(pad, n_times - 1)
+    pad = int(np.ceil(pad / decimate) * decimate)
+    n_fft = decimate * sfft.next_fast_len(int(np.ceil((n_times + 2 * pad) / decimate)), real=True)
+    return pad, n_fft
+
+
+def band_spectrum(
+    data,
+    fs: float,
+    band: tuple[float, float],
+    *,
+    transition=None,
+    decimate: int = 1,
+    pad: int | None = None,
+    chunk_sites: int = 16,
+    workers: int | None = -1,
+) -> BandSpectrum:
+    """Forward FFT of each site, keeping only the weighted band (analytic, one-sided).
+
+    The record is extended at both ends by mirror padding before the transform.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_sites, n_times)
+        Real samples. Computed in float32 unless the input is float64.
+    fs : float
+        Samples per time unit.
+    band : (lo, hi)
+        Pass band in cycles per time unit; ``hi`` must be below Nyquist.
+    transition : (w_lo, w_hi), optional
+        Edge widths; default :func:`default_transition`.
+    decimate : int
+        Read-out step the spectrum will be used with (fixes the FFT length so that
+        reading out every ``decimate``-th sample is exact).
+    pad : int, optional
+        Samples of mirror padding at each end (default: 2 / narrowest edge width, so
+        that the filter's response has died out before the real record starts).
+    chunk_sites : int
+        Sites transformed at a time (bounds memory to a few copies of one chunk).
+    """
+    x = np.asarray(data)
+    if x.ndim != 2:
+        raise WaveInputError(f"data must be (n_sites, n_times), got shape {x.shape}.")
+    fs = check_positive("fs", fs)
+    band = check_band(band, fs)
+    transition = default_transition(band, fs) if transition is None else tuple(transition)
+    n_sites, n_times = x.shape
+    if n_times < 4:
+        raise WaveInputError(f"need at least 4 samples to filter, got {n_times}.")
+    pad, n_fft = _plan(n_times, fs, band, transition, decimate, pad)
+    dtype = np.float64 if x.dtype == np.float64 else np.float32
+    lo_bin = max(1, int(np.floor((band[0] - transition[0]) * n_fft / fs)))
+    hi_bin = min(n_fft // 2 - 1, int(np.ceil((band[1] + transition[1]) * n_fft / fs)))
+    bins = np.arange(lo_bin, hi_bin + 1)
+    gain = (2.0 * band_weights(bins * fs / n_fft, band, transition)).astype(dtype)
+    ctype = np.complex128 if dtype == np.float64 else np.complex64
+    coef = np.empty((n_sites, len(bins)), ctype)
+    right = n_fft - n_times - pad
+    for s0 in range(0, n_sites, chunk_sites):
+        chunk = x[s0 : s0 + chunk_sites].astype(dtype, copy=False)
+        padded = _mirror_pad(chunk, pad, right)
+        spec = sfft.rfft(padded, axis=1, workers=workers)
+        coef[s0 : s0 + chunk_sites] = spec[:, lo_bin : hi_bin + 1] * gain
+    return BandSpectrum(coef=coef, bins=bins, n_fft=n_fft, pad=pad, n_times=n_times, fs=fs)
+
+
+def _mirror_pad(x: np.ndarray, left: int, right: int) -> np.ndarray:
+    """Even mirror padding (reflection without repeating the edge sample), repeated when a
+    pad is longer than the record. (Odd padding, as in filtfilt, adds a constant offset
+    over the pad whose spectrum leaks into the band: measured 3x more edge error on a
+    pure tone.)"""
+    n = x.shape[1]
+    out = np.empty((x.shape[0], n + left + right), x.dtype)
+    out[:, left : left + n] = x
+    period = 2 * (n - 1) if n > 1 else 1
+    for dst, idx in (
+        (slice(0, left), np.arange(-left, 0)),
+        (slice(left + n, left + n + right), np.arange(n, n + right)),
+    ):
+        m = np.abs(idx) % period
+        m = np.where(m >= n, period - m, m)
+        out[:, dst] = x[:, m]
+    return out
+
+
+def analytic_from_spectrum(
+    spec: BandSpectrum,
+    decimate: int = 1,
+    *,
+    derivative: bool = False,
+    coef=None,
+    workers: int | None = -1,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Read the analytic signal (and its time derivative) out of a band spectrum.
+
+    Parameters
+    ----------
+    spec : BandSpectrum
+    decimate : int
+        Keep every ``decimate``-th sample; must divide ``spec.n_fft`` and ``spec.pad``.
+        Exact as long as the band is narrower than ``fs / decimate``.
+    derivative : bool
+        Also return ``dz/dt`` in units of the data per time unit.
+    coef : ndarray, optional
+        Replacement coefficients (same shape as ``spec.coef``), e.g. phase-randomised
+        surrogates.
+
+    Returns
+    -------
+    z : ndarray, complex, shape (n_sites, n_out)
+    dz : ndarray or None
+    index : ndarray of int, shape (n_out,)
+        Sample index (in the original record) of each output sample.
+    """
+    if spec.n_fft % decimate or spec.pad % decimate:
+        raise WaveInputError(
+            f"decimate={decimate} does not divide the planned FFT; build the spectrum with "
+            "the same decimate."
+        )
+    m = spec.n_fft // decimate
+    if spec.bins[-1] - spec.bins[0] + 1 > m:
+        raise WaveInputError(
+            f"decimate={decimate} is too large for this band: the read-out rate "
+            f"{spec.fs / decimate:g} is below the band width; use a smaller decimate."
+        )
+    c = spec.coef if coef is None else coef
+    start = spec.pad // decimate
+    n_out = -(-spec.n_times // decimate)
+    index = np.arange(n_out) * decimate
+    scale = m / spec.n_fft
+    slots = spec.bins % m
+
+    def readout(values):
+        full = np.zeros((c.shape[0], m), c.dtype)
+        full[:, slots] = values
+        return sfft.ifft(full, axis=1, workers=workers)[:, start : start + n_out] * scale
+
+    z = readout(c)
+    dz = None
+    if derivative:
+        omega = (2j * np.pi * spec.freqs).astype(c.dtype)
+        dz = readout(c * omega)
+    return z, dz, index
+
+
+def analytic_signal(
+    data,
+    fs: float,
+    band: tuple[float, float] | None = None,
+    *,
+    transition=None,
+    decimate: int = 1,
+    return_frequency: bool = False,
+    workers: int | None = -1,
+):
+    """Analytic signal of each site, band-passed (zero phase) in the same FFT.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_sites, n_times)
+    fs : float
+        Samples per time unit.
+    band : (lo, hi), optional
+        Pass band in cycles per time unit. None: no filtering (wideband Hilbert
+        transform, then ``decimate`` must be 1).
+    decimate : int
+        Return every ``decimate``-th sample (exact, see module notes).
+    return_frequency : bool
+        Also return the instantaneous frequency (cycles per time unit).
+
+    Returns
+    -------
+    z : ndarray, complex, shape (n_sites, ceil(n_times / decimate))
+    freq : ndarray, shape like z (only if ``return_frequency``)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(1000) / 1000.0
+    >>> z = analytic_signal(np.cos(2 * np.pi * 10 * t)[None], 1000.0, (8, 12))
+    >>> bool(np.allclose(np.abs(z[0, 200:800]), 1, atol=1e-3))
+    True
+    """
+    x = as_float_array("data", data)
+    if x.ndim != 2:
+        raise WaveInputError(f"data must be (n_sites, n_times), got shape {x.shape}.")
+    if band is None:
+        if decimate != 1:
+            raise WaveInputError(
+                "decimate needs a band (an unfiltered signal is not band-limited)."
+            )
+        n = x.shape[1]
+        dtype = np.float64 if x.dtype == np.float64 else np.float32
+        X = sfft.fft(x.astype(dtype, copy=False), axis=1, workers=workers)
+        h = np.zeros(n)
+        h[0] = 1
+        h[1 : (n + 1) // 2] = 2
+        if n % 2 == 0:
+            h[n // 2] = 1
+        z = sfft.ifft(X * h.astype(dtype), axis=1, workers=workers)
+        if not return_frequency:
+            return z
+        f = sfft.fftfreq(n, 1 / fs)
+        dz = sfft.ifft(X * (h * 2j * np.pi * f).astype(X.dtype), axis=1, workers=workers)
+        return z, _inst_freq(z, dz)
+    spec = band_spectrum(x, fs, band, transition=transition, decimate=decimate, workers=workers)
+    z, dz, _ = analytic_from_spectrum(spec, decimate, derivative=return_frequency, workers=workers)
+    if not return_frequency:
+        return z
+    return z, _inst_freq(z, dz)
+
+
+def _inst_freq(z, dz):
+    """Instantaneous frequency (cycles per time unit) from z and dz/dt."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.imag(np.conj(z) * dz) / (np.abs(z) ** 2) / (2 * np.pi)).astype(z.real.dtype)
+
+
+def bandpass(
+    data, fs: float, band: tuple[float, float], *, transition=None, workers: int | None = -1
+) -> np.ndarray:
+    """Zero-phase band-pass (raised-cosine edges in frequency), same shape as ``data``.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_sites, n_times)
+    fs : float
+        Samples per time unit.
+    band : (lo, hi)
+        Pass band in cycles per time unit.
+    """
+    x = as_float_array("data", data)
+    if x.ndim != 2:
+        raise WaveInputError(f"data must be (n_sites, n_times), got shape {x.shape}.")
+    z = analytic_signal(x, fs, band, transition=transition, workers=workers)
+    return z.real

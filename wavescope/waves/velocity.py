@@ -1,0 +1,521 @@
+"""The velocity pipeline: from a field to speeds, directions, wavelengths and wave epochs.
+
+:func:`measure_velocity` runs the phase route (band-pass and analytic signal in one FFT,
+optional generalized phase, local phase gradients, PGD, per-sample plane fit, wave
+epochs against phase-randomised surrogates, pattern classes) or one of the broadband
+routes, and returns a :class:`VelocityResult` whose :meth:`~VelocityResult.summary` is
+the stable JSON schema of ``wavescope velocity``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wavescope.core.circular import circ_mean, resultant_length
+from wavescope.core.field import WaveField
+from wavescope.core.validate import WaveInputError, check_band, check_option
+from wavescope.signal.phase import generalized_phase, instantaneous_frequency
+from wavescope.signal.spectral import (
+    analytic_from_spectrum,
+    auto_decimation,
+    band_spectrum,
+    default_transition,
+)
+from wavescope.signal.surrogates import randomise_phases
+from wavescope.space.gradient import gradient_operator, phase_gradient
+from wavescope.space.neighbours import find_neighbours
+from wavescope.waves.broadband import event_time_velocity, komega_velocity, xcorr_velocity
+from wavescope.waves.circlinear import circlinear_plane_fit
+from wavescope.waves.epochs import find_epochs, null_threshold
+from wavescope.waves.measures import phase_gradient_directionality, propagation_direction
+from wavescope.waves.patterns import classify_patterns
+from wavescope.waves.planar import fit_phase_plane
+
+__all__ = ["METHODS", "VelocityResult", "measure_velocity", "check_field", "auto_band"]
+
+#: Methods of :func:`measure_velocity`. The first two use phase in a band; the others
+#: are broadband.
+METHODS = ("phase-gradient", "circlinear", "event-time", "xcorr", "komega")
+
+
+@dataclass
+class VelocityResult:
+    """Per-sample wave measures of one field, and their summary.
+
+    Per-sample arrays are sampled at ``fs_out`` (samples per time unit), at the
+    original sample indices ``index``; ``valid`` marks samples away from the record's
+    edges (filter transients), which alone enter the summary.
+
+    Attributes
+    ----------
+    speed : ndarray (n_out,)
+        Phase speed, ``space_unit / time_unit``.
+    direction : ndarray (n_out,)
+        Direction of propagation, radians CCW from +x.
+    wavelength : ndarray (n_out,)
+        ``space_unit``.
+    frequency : ndarray (n_out,)
+        Amplitude-weighted mean instantaneous frequency, cycles per time unit.
+    pgd : ndarray (n_out,)
+        Phase gradient directionality.
+    fit : ndarray (n_out,)
+        Plane-fit strength (weighted resultant length of the plane-fit residuals).
+    wavevector : ndarray (n_out, d)
+        ``k = -grad phi`` of the per-sample plane fit, radians per ``space_unit``.
+    wave : ndarray of bool (n_out,)
+        Inside a wave epoch.
+    epochs : ndarray (n_epochs, 2)
+        ``[start, stop)`` in output samples.
+    threshold : float
+        PGD threshold of the epochs, from surrogates at false-positive rate ``alpha``.
+    patterns : PatternResult or None
+        Pattern classes (2-D layouts).
+    broadband : BroadbandVelocity or None
+        The broadband route's result, for broadband methods.
+    """
+
+    method: str
+    fs: float
+    fs_out: float
+    index: np.ndarray
+    valid: np.ndarray
+    speed: np.ndarray
+    direction: np.ndarray
+    wavelength: np.ndarray
+    frequency: np.ndarray
+    pgd: np.ndarray
+    fit: np.ndarray
+    wavevector: np.ndarray
+    wave: np.ndarray
+    epochs: np.ndarray
+    threshold: float
+    alpha: float
+    band: tuple[float, float] | None
+    space_unit: str
+    time_unit: str
+    n_sites: int
+    n_good: int
+    patterns: object = None
+    broadband: object = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Times of the per-sample values, in ``time_unit``."""
+        return self.index / self.fs
+
+    @property
+    def speed_unit(self) -> str:
+        from wavescope.core.units import speed_unit
+
+        return speed_unit(self.space_unit, self.time_unit)
+
+    def summary(self, which: str = "all") -> dict:
+        """The summary as a JSON-ready dict (the schema of ``wavescope velocity --json``).
+
+        Parameters
+        ----------
+        which : {"all", "waves"}
+            Summarise all valid samples, or only those inside wave epochs.
+
+        Keys: ``speed`` {median, q25, q75, unit}, ``direction`` {mean_rad, mean_deg,
+        concentration}, ``wavelength`` {median, unit}, ``pgd`` {median}, ``wave_fraction``,
+        ``method``, ``n_sites``, ``fs``, and more context (band, units, epochs, patterns).
+        """
+        check_option("which", which, ("all", "waves"))
+        sel = self.valid & (self.wave if which == "waves" else True)
+        if self.broadband is not None and self.method in ("event-time", "xcorr", "komega"):
+            bb = self.broadband
+            sp = np.asarray(bb.speeds, float)
+            dirs = np.asarray(bb.directions, float)
+            speed = {
+                "median": float(np.median(sp)),
+                "q25": float(np.quantile(sp, 0.25)),
+                "q75": float(np.quantile(sp, 0.75)),
+                "unit": self.speed_unit,
+            }
+            direction = {
+                "mean_rad": float(circ_mean(dirs)),
+                "concentration": float(resultant_length(dirs)),
+            }
+        else:
+            sp = self.speed[sel]
+            sp = sp[np.isfinite(sp)]
+            dirs = self.direction[sel]
+            speed = {
+                "median": _q(sp, 0.5),
+                "q25": _q(sp, 0.25),
+                "q75": _q(sp, 0.75),
+                "unit": self.speed_unit,
+            }
+            direction = {
+                "mean_rad": _f(circ_mean(dirs)),
+                "concentration": _f(resultant_length(dirs)),
+            }
+        direction["mean_deg"] = (
+            None if direction["mean_rad"] is None else float(np.degrees(direction["mean_rad"]))
+        )
+        wl = self.wavelength[sel]
+        wl = wl[np.isfinite(wl)]
+        n_valid = int(self.valid.sum())
+        out = {
+            "method": self.method,
+            "speed": speed,
+            "direction": direction,
+            "wavelength": {
+                "median": _q(wl, 0.5),
+                "q25": _q(wl, 0.25),
+                "q75": _q(wl, 0.75),
+                "unit": self.space_unit,
+            },
+            "pgd": {
+                "median": _q(self.pgd[sel], 0.5),
+                "threshold": _f(self.threshold),
+                "alpha": self.alpha,
+            },
+            "wave_fraction": float(np.sum(self.wave & self.valid) / max(n_valid, 1)),
+            "n_epochs": int(len(self.epochs)),
+            "frequency": {"median": _q(self.frequency[sel], 0.5), "unit": f"1/{self.time_unit}"},
+            "fit": {"median": _q(self.fit[sel], 0.5)},
+            "n_sites": self.n_sites,
+            "n_good_sites": self.n_good,
+            "fs": self.fs,
+            "fs_out": self.fs_out,
+            "band": None if self.band is None else [float(b) for b in self.band],
+            "space_unit": self.space_unit,
+            "time_unit": self.time_unit,
+            "duration": float(len(self.index) / self.fs_out),
+            "samples_summarised": "waves" if which == "waves" else "all",
+        }
+        if self.patterns is not None:
+            out["patterns"] = self.patterns.fractions()
+        out.update(self.extra)
+        return out
+
+
+def _q(x, q):
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.quantile(x, q)) if x.size else None
+
+
+def _f(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
+    """Check a field before measuring; return the indices of the good sites.
+
+    Raises a :class:`WaveInputError` naming the sites for NaN/inf samples or flat
+    (constant) signals among the good sites, or too few good sites.
+    """
+    good = field.good
+    data = field.data[good]
+    nonfinite = ~np.all(np.isfinite(data), axis=1)
+    if nonfinite.any():
+        names = [field.ch_names[i] for i in good[nonfinite]]
+        all_nan = np.all(~np.isfinite(data[nonfinite]), axis=1)
+        what = "all-NaN" if all_nan.all() else "NaN/inf samples in"
+        raise WaveInputError(
+            f"{what} site(s) {names[:8]}{' ...' if len(names) > 8 else ''}: mark them bad "
+            "(WaveField.with_bad / info['bads']) or interpolate the gaps first."
+        )
+    flat = np.ptp(data, axis=1) == 0
+    if flat.any():
+        names = [field.ch_names[i] for i in good[flat]]
+        raise WaveInputError(
+            f"flat (constant) site(s) {names[:8]}: no phase can be measured there; mark them bad."
+        )
+    if len(good) < min_sites:
+        raise WaveInputError(
+            f"{len(good)} good site(s); this method needs at least {min_sites}. "
+            "Check the bad-site mask or use more channels."
+        )
+    return good
+
+
+def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, float]:
+    """A band around the dominant spectral peak: ``[f0 / 1.25, f0 * 1.25]``.
+
+    ``f0`` is the peak of the site-averaged Welch spectrum above ``fmin`` (default: four
+    frequency bins). Pass ``band`` explicitly whenever the band of interest is known.
+    """
+    from scipy.signal import welch
+
+    data = field.data[field.good]
+    nper = min(field.n_times, int(2 ** np.ceil(np.log2(max(16, field.fs * 4)))))
+    f, p = welch(data, fs=field.fs, nperseg=nper, axis=1)
+    p = p.mean(axis=0)
+    fmin = 4 * f[1] if fmin is None else fmin
+    sel = f >= fmin
+    if not sel.any():
+        raise WaveInputError("recording too short to find a dominant frequency; pass band=.")
+    f0 = float(f[sel][np.argmax(p[sel])])
+    hi = min(f0 * 1.25, 0.45 * field.fs)
+    return (f0 / 1.25, hi)
+
+
+def measure_velocity(
+    field: WaveField,
+    band: tuple[float, float] | None = None,
+    *,
+    method: str = "phase-gradient",
+    generalized: bool = False,
+    decimate: int | None = None,
+    alpha: float = 0.05,
+    min_duration: float | None = None,
+    n_surrogates: int = 10,
+    weights: str = "amplitude",
+    patterns: bool = True,
+    edge: float | None = None,
+    chunk_samples: int = 2**21,
+    seed=0,
+    progress=None,
+) -> VelocityResult:
+    """Measure wave speed, direction, wavelength, PGD and wave epochs of a field.
+
+    Parameters
+    ----------
+    field : WaveField
+        The recording or hidden-state capture. 1-D or 2-D positions (project 3-D
+        montages first, e.g. ``read_mne(..., projection="plane")``).
+    band : (lo, hi), optional
+        Pass band in cycles per ``time_unit`` (Hz). Default: :func:`auto_band`.
+    method : {"phase-gradient", "circlinear", "event-time", "xcorr", "komega"}
+        ``"phase-gradient"``: per-sample plane fit of the phase map initialised by the
+        mean local gradient (weighted least squares over all good sites).
+        ``"circlinear"``: per-sample circular-linear plane fit by grid search
+        (Zhang et al. 2018). Broadband methods read delays from the unfiltered samples
+        (see :mod:`wavescope.waves.broadband`); PGD and epochs still come from the band.
+    generalized : bool
+        Use generalized phase (Davis et al. 2020), for wideband bands.
+    decimate : int, optional
+        Read-out step in samples (default: keep 4 samples per cycle of the band's top
+        edge; 1 = every sample). The band-limited analytic signal is exact at every
+        read-out sample.
+    alpha : float
+        False-positive rate per sample of the wave-epoch threshold.
+    min_duration : float, optional
+        Shortest wave epoch, in ``time_unit`` (default: one cycle of the band centre).
+    n_surrogates : int
+        Phase-randomised surrogates for the PGD threshold (0: no epochs).
+    weights : {"amplitude", "uniform"}
+        Site weights in the plane fit: squared amplitude (optimal under additive noise)
+        or uniform.
+    patterns : bool
+        Classify pattern classes (2-D layouts only).
+    edge : float, optional
+        Time (``time_unit``) at each end excluded from the summary as filter transient
+        (default: 1 / narrowest band edge width, at most 10% of the record).
+    chunk_samples : int
+        Longest piece of record filtered at once; longer records are processed in
+        overlapping chunks so that memory stays bounded.
+    seed : int
+        Seed of the surrogates.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each chunk.
+
+    Returns
+    -------
+    VelocityResult
+    """
+    check_option("method", method, METHODS)
+    check_option("weights", weights, ("amplitude", "uniform"))
+    if field.n_dims > 2:
+        raise WaveInputError(
+            "positions are 3-D; project them onto a surface first "
+            "(wavescope.io.project_positions, or read_mne(..., projection='plane'))."
+        )
+    good = check_field(field, min_sites=field.n_dims + 1)
+    band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
+    transition = default_transition(band, field.fs)
+    D = auto_decimation(field.fs, band, transition) if decimate is None else int(decimate)
+    if D < 1:
+        raise WaveInputError(f"decimate must be >= 1, got {decimate}.")
+    pos = field.positions[good]
+    nb = find_neighbours(pos)
+    op = gradient_operator(nb)
+    rng = np.random.default_rng(seed)
+
+    pieces = []
+    for lo, hi, core_lo, core_hi in _chunks(field.n_times, chunk_samples, D, field.fs, transition):
+        data = field.data[good, lo:hi]
+        spec = band_spectrum(data, field.fs, band, transition=transition, decimate=D)
+        pieces.append(
+            _phase_measures(
+                spec,
+                D,
+                pos,
+                nb,
+                op,
+                weights,
+                generalized,
+                rng,
+                n_surrogates,
+                field.n_dims,
+                patterns,
+                (core_lo - lo) // D,
+                -(-(core_hi - lo) // D),
+            )
+        )
+        if progress is not None:
+            progress(core_hi, field.n_times)
+    out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k != "pat"}
+    fs_out = field.fs / D
+    n_out = out["pgd"].shape[-1]
+    index = np.arange(n_out) * D
+    if edge is None:
+        edge = min(
+            1.0 / min(w for w in transition if w > 0) if any(transition) else 0.0,
+            0.1 * field.duration,
+        )
+    valid = (index >= edge * field.fs) & (index < field.n_times - edge * field.fs)
+    g = out["grad"]
+    k = -g
+    speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
+    direction = propagation_direction(g)
+    wl = 2 * np.pi / np.linalg.norm(g, axis=0)
+    fit = out["fit"]
+
+    pattern_res = None
+    if patterns and field.n_dims == 2 and len(good) >= 4:
+        pattern_res = _concat_patterns([p["pat"] for p in pieces])
+
+    if method == "circlinear":
+        phase_all = out["phase"]
+        cl = circlinear_plane_fit(phase_all, pos)
+        g = cl.gradient
+        k = -g
+        speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
+        direction = propagation_direction(g)
+        wl = 2 * np.pi / np.linalg.norm(g, axis=0)
+        fit = cl.rho
+
+    threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
+    if n_surrogates > 0:
+        threshold = null_threshold(out["null_pgd"], alpha)
+        min_dur = 1.0 / np.mean(band) if min_duration is None else float(min_duration)
+        wave, epochs = find_epochs(out["pgd"], threshold, int(np.ceil(min_dur * fs_out)), valid)
+
+    bb = None
+    if method in ("event-time", "xcorr", "komega"):
+        fn = {
+            "event-time": event_time_velocity,
+            "xcorr": xcorr_velocity,
+            "komega": komega_velocity,
+        }[method]
+        bb = fn(field)
+
+    return VelocityResult(
+        method=method,
+        fs=field.fs,
+        fs_out=fs_out,
+        index=index,
+        valid=valid,
+        speed=speed,
+        direction=direction,
+        wavelength=wl,
+        frequency=out["freq"],
+        pgd=out["pgd"],
+        fit=fit,
+        wavevector=k.T,
+        wave=wave,
+        epochs=epochs,
+        threshold=float(threshold),
+        alpha=alpha,
+        band=band,
+        space_unit=field.space_unit,
+        time_unit=field.time_unit,
+        n_sites=field.n_sites,
+        n_good=len(good),
+        patterns=pattern_res,
+        broadband=bb,
+        extra={
+            "generalized_phase": generalized,
+            "weights": weights,
+            "decimate": D,
+            "edge": float(edge),
+            "layout": nb.kind,
+        },
+    )
+
+
+def _chunks(n_times, chunk, D, fs, transition):
+    """Yield (lo, hi, core_lo, core_hi): filtered span and kept span, aligned to D."""
+    if n_times <= chunk:
+        yield 0, n_times, 0, n_times
+        return
+    w = min(x for x in transition if x > 0) if any(transition) else fs
+    overlap = int(np.ceil(4.0 * fs / w / D)) * D
+    step = max(D, (chunk // D) * D)
+    for core_lo in range(0, n_times, step):
+        core_hi = min(core_lo + step, n_times)
+        lo = max(0, core_lo - overlap)
+        hi = min(n_times, core_hi + overlap)
+        yield lo, hi, core_lo, core_hi
+
+
+def _phase_measures(
+    spec, D, pos, nb, op, weights, generalized, rng, n_surr, dim, patterns, keep_lo, keep_hi
+):
+    z, dz, _ = analytic_from_spectrum(spec, D, derivative=not generalized)
+    fs_out = spec.fs / D
+    z, dz = z[:, keep_lo:keep_hi], None if dz is None else dz[:, keep_lo:keep_hi]
+    if generalized:
+        z = generalized_phase(z, fs_out)
+        f_sites = instantaneous_frequency(z, fs_out)
+        p2 = np.abs(z) ** 2
+        freq = np.sum(p2 * f_sites, axis=0) / np.sum(p2, axis=0)
+    else:
+        p2 = np.abs(z) ** 2
+        freq = np.sum(np.imag(np.conj(z) * dz), axis=0) / np.sum(p2, axis=0) / (2 * np.pi)
+    phase = np.angle(z).astype(np.float32 if z.dtype == np.complex64 else np.float64)
+    grad_local = phase_gradient(phase, pos, neighbours=nb, operator=op)
+    pgd = phase_gradient_directionality(grad_local)
+    init = np.nanmean(grad_local, axis=1)
+    W = p2.astype(phase.dtype) if weights == "amplitude" else None
+    g, fit = fit_phase_plane(phase, pos, W, init=init)
+    null = []
+    for _ in range(n_surr):
+        zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
+        ps = np.angle(zs[:, keep_lo:keep_hi]).astype(phase.dtype)
+        null.append(
+            phase_gradient_directionality(phase_gradient(ps, pos, neighbours=nb, operator=op))
+        )
+    out = {
+        "grad": g,
+        "fit": fit,
+        "pgd": pgd,
+        "freq": freq.astype(phase.dtype),
+        "phase": phase,
+        "null_pgd": np.concatenate(null) if null else np.empty(0),
+    }
+    out["pat"] = (
+        classify_patterns(phase, grad_local, pos)
+        if patterns and dim == 2 and len(pos) >= 4
+        else None
+    )
+    return out
+
+
+def _concat_patterns(parts):
+    from wavescope.waves.patterns import PatternResult
+
+    if any(p is None for p in parts):
+        return None
+    cat = {
+        f: np.concatenate([getattr(p, f) for p in parts], axis=0)
+        for f in (
+            "labels",
+            "pgd",
+            "radial",
+            "rotation",
+            "synchrony",
+            "radial_center",
+            "rotation_center",
+        )
+    }
+    return PatternResult(**cat)
