@@ -25,3 +25,7 @@ __all__ = [
     "standing_wave",
     "synchronous_field",
 ]
+
+from wavescope.datasets.widefield import LENS_KETAMINE, cortex_mask, read_widefield_npz  # noqa: E402
+
+__all__ += ["LENS_KETAMINE", "cortex_mask", "read_widefield_npz"]

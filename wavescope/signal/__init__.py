@@ -29,3 +29,7 @@ __all__ += ["generalized_phase", "instantaneous_frequency"]
 from wavescope.signal.surrogates import randomise_phases  # noqa: E402
 
 __all__ += ["randomise_phases"]
+
+from wavescope.signal.widefield import bin_pixels, delta_f_over_f, preprocess_widefield  # noqa: E402
+
+__all__ += ["bin_pixels", "delta_f_over_f", "preprocess_widefield"]

@@ -18,8 +18,8 @@ __all__ = ["fit_phase_plane"]
 
 
 def fit_phase_plane(
-    phase, positions, weights=None, *, init=None, n_iter: int = 2
-) -> tuple[np.ndarray, np.ndarray]:
+    phase, positions, weights=None, *, init=None, n_iter: int = 2, return_variance: bool = False
+):
     """Fit ``phi_i(t) = c(t) + g(t) . x_i`` at every sample.
 
     Parameters
@@ -34,6 +34,9 @@ def fit_phase_plane(
         Starting gradient (e.g. the mean of local gradients); zero by default.
     n_iter : int
         Gauss-Newton iterations.
+    return_variance : bool
+        Also return the estimated covariance of ``grad`` (radians^2 per L^2), from the
+        residual scatter.
 
     Returns
     -------
@@ -42,6 +45,10 @@ def fit_phase_plane(
     fit : ndarray, shape (n_times,)
         Fit strength in [0, 1]: weighted mean resultant length of the residuals
         (1 for a perfect plane wave).
+    cov : ndarray, shape (n_times, d, d)
+        Only with ``return_variance``. Noise across the gradient's direction inflates
+        ``|grad|`` (to first order by ``var_perp / (2 |grad|)``), which biases speeds low
+        when the gradient is small; :func:`wavescope.waves.measure_velocity` removes it.
     """
     phi = np.asarray(phase)
     x = np.asarray(positions, float)
@@ -77,5 +84,12 @@ def fit_phase_plane(
             delta = np.linalg.solve(S, rhs.T[..., None])[..., 0].T
         g = g + delta.astype(dtype)
     r = (phi - (g.T @ xt).T + pi) % two_pi - pi
-    fit = np.abs(np.sum(W * np.exp(1j * r), axis=0)) / Sw
-    return g, fit.astype(dtype)
+    z = np.sum(W * np.exp(1j * r), axis=0)
+    fit = (np.abs(z) / Sw).astype(dtype)
+    if not return_variance:
+        return g, fit
+    # weighted residual variance (weights ~ inverse noise variance) -> Cov = s2 (X'WX)^-1
+    r = (r - np.angle(z).astype(dtype) + pi) % two_pi - pi
+    s2 = np.sum(W * r**2, axis=0) / max(n - d - 1, 1)
+    Sinv = np.linalg.inv(S.astype(np.float64))
+    return g, fit, (Sinv * (s2 / Sw)[:, None, None]).astype(dtype)

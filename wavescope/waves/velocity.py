@@ -273,6 +273,7 @@ def measure_velocity(
     edge: float | None = None,
     chunk_samples: int = 2**21,
     seed=0,
+    debias: bool = True,
     progress=None,
 ) -> VelocityResult:
     """Measure wave speed, direction, wavelength, PGD and wave epochs of a field.
@@ -288,8 +289,9 @@ def measure_velocity(
         ``"phase-gradient"``: per-sample plane fit of the phase map initialised by the
         mean local gradient (weighted least squares over all good sites).
         ``"circlinear"``: per-sample circular-linear plane fit by grid search
-        (Zhang et al. 2018). Broadband methods read delays from the unfiltered samples
-        (see :mod:`wavescope.waves.broadband`); PGD and epochs still come from the band.
+        (Zhang et al. 2018). Broadband methods read delays from the samples (see
+        :mod:`wavescope.waves.broadband`), band-passed first when ``band`` is given and
+        unfiltered otherwise; PGD and epochs always come from the band.
     generalized : bool
         Use generalized phase (Davis et al. 2020), for wideband bands.
     decimate : int, optional
@@ -309,12 +311,18 @@ def measure_velocity(
         Classify pattern classes (2-D layouts only).
     edge : float, optional
         Time (``time_unit``) at each end excluded from the summary as filter transient
-        (default: 1 / narrowest band edge width, at most 10% of the record).
+        (default: 2 / narrowest band edge width, at most 10% of the record).
     chunk_samples : int
         Longest piece of record filtered at once; longer records are processed in
         overlapping chunks so that memory stays bounded.
     seed : int
         Seed of the surrogates.
+    debias : bool
+        Remove the noise bias of the wavenumber magnitude: noise adds its variance to
+        ``|k|^2`` on average, which lowers speeds when the phase gradient is small
+        (fast waves, small arrays, low SNR). The plane fit's own residual variance is
+        used: ``|k| = sqrt(max(|k_hat|^2 - var_perp, 0))`` with ``var_perp`` the
+        variance of ``k_hat`` across its direction (2-D layouts).
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk.
 
@@ -330,6 +338,7 @@ def measure_velocity(
             "(wavescope.io.project_positions, or read_mne(..., projection='plane'))."
         )
     good = check_field(field, min_sites=field.n_dims + 1)
+    band_given = band is not None
     band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
     transition = default_transition(band, field.fs)
     D = auto_decimation(field.fs, band, transition) if decimate is None else int(decimate)
@@ -359,6 +368,7 @@ def measure_velocity(
                 patterns,
                 (core_lo - lo) // D,
                 -(-(core_hi - lo) // D),
+                method == "circlinear",
             )
         )
         if progress is not None:
@@ -369,15 +379,17 @@ def measure_velocity(
     index = np.arange(n_out) * D
     if edge is None:
         edge = min(
-            1.0 / min(w for w in transition if w > 0) if any(transition) else 0.0,
+            2.0 / min(w for w in transition if w > 0) if any(transition) else 0.0,
             0.1 * field.duration,
         )
     valid = (index >= edge * field.fs) & (index < field.n_times - edge * field.fs)
     g = out["grad"]
     k = -g
-    speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
+    kmag = _wavenumber(g, out["gvar"] if debias else None)
+    with np.errstate(divide="ignore"):
+        speed = np.abs(2 * np.pi * out["freq"]) / kmag
+        wl = 2 * np.pi / kmag
     direction = propagation_direction(g)
-    wl = 2 * np.pi / np.linalg.norm(g, axis=0)
     fit = out["fit"]
 
     pattern_res = None
@@ -407,7 +419,12 @@ def measure_velocity(
             "xcorr": xcorr_velocity,
             "komega": komega_velocity,
         }[method]
-        bb = fn(field)
+        target = field
+        if band_given:
+            from wavescope.signal.spectral import bandpass
+
+            target = field.with_data(bandpass(field.data, field.fs, band))
+        bb = fn(target)
 
     return VelocityResult(
         method=method,
@@ -443,6 +460,21 @@ def measure_velocity(
     )
 
 
+def _wavenumber(g: np.ndarray, cov: np.ndarray | None) -> np.ndarray:
+    """|g|, less the noise bias when ``cov`` (d, d, n_times) is given (see ``debias``).
+
+    Noise along ``g`` leaves the median of ``|g_hat|`` unbiased to first order; noise
+    across it adds ``var_perp / (2 |g|)``, i.e. ``var_perp`` to ``|g|^2``.
+    """
+    g = g.astype(np.float64)
+    m2 = np.sum(g**2, axis=0)
+    if cov is None or g.shape[0] == 1:
+        return np.sqrt(m2)
+    u_perp = np.stack([-g[1], g[0]]) / np.sqrt(np.where(m2 > 0, m2, 1))
+    var_perp = np.einsum("at,abt,bt->t", u_perp, cov.astype(np.float64), u_perp)
+    return np.sqrt(np.maximum(m2 - var_perp, 0.0))
+
+
 def _chunks(n_times, chunk, D, fs, transition):
     """Yield (lo, hi, core_lo, core_hi): filtered span and kept span, aligned to D."""
     if n_times <= chunk:
@@ -459,7 +491,20 @@ def _chunks(n_times, chunk, D, fs, transition):
 
 
 def _phase_measures(
-    spec, D, pos, nb, op, weights, generalized, rng, n_surr, dim, patterns, keep_lo, keep_hi
+    spec,
+    D,
+    pos,
+    nb,
+    op,
+    weights,
+    generalized,
+    rng,
+    n_surr,
+    dim,
+    patterns,
+    keep_lo,
+    keep_hi,
+    keep_phase,
 ):
     z, dz, _ = analytic_from_spectrum(spec, D, derivative=not generalized)
     fs_out = spec.fs / D
@@ -477,7 +522,7 @@ def _phase_measures(
     pgd = phase_gradient_directionality(grad_local)
     init = np.nanmean(grad_local, axis=1)
     W = p2.astype(phase.dtype) if weights == "amplitude" else None
-    g, fit = fit_phase_plane(phase, pos, W, init=init)
+    g, fit, gvar = fit_phase_plane(phase, pos, W, init=init, return_variance=True)
     null = []
     for _ in range(n_surr):
         zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
@@ -487,10 +532,11 @@ def _phase_measures(
         )
     out = {
         "grad": g,
+        "gvar": np.moveaxis(gvar, 0, -1),  # (d, d, T): concatenated along time
         "fit": fit,
         "pgd": pgd,
         "freq": freq.astype(phase.dtype),
-        "phase": phase,
+        "phase": phase if keep_phase else phase[:0],
         "null_pgd": np.concatenate(null) if null else np.empty(0),
     }
     out["pat"] = (
