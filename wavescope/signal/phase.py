@@ -103,4 +103,6 @@ def generalized_phase(z, fs: float, *, min_freq: float = 0.0, extend: float = 3.
         filled[masked] = interp(t[masked])
         out[i] = filled
     out = (out + np.pi) % (2 * np.pi) - np.pi
-    return (amp * np.exp(1j * out)).astype(z.dtype)
+    res = np.empty(z.shape, z.dtype)
+    res.real, res.imag = amp * np.cos(out), amp * np.sin(out)
+    return res

@@ -133,6 +133,7 @@ def band_spectrum(
     pad: int | None = None,
     chunk_sites: int = 16,
     workers: int | None = -1,
+    sites=None,
 ) -> BandSpectrum:
     """Forward FFT of each site, keeping only the weighted band (analytic, one-sided).
 
@@ -156,6 +157,8 @@ def band_spectrum(
         that the filter's response has died out before the real record starts).
     chunk_sites : int
         Sites transformed at a time (bounds memory to a few copies of one chunk).
+    sites : array of int, optional
+        Rows of ``data`` to transform (default: all), read without copying the rest.
     """
     x = np.asarray(data)
     if x.ndim != 2:
@@ -163,7 +166,8 @@ def band_spectrum(
     fs = check_positive("fs", fs)
     band = check_band(band, fs)
     transition = default_transition(band, fs) if transition is None else tuple(transition)
-    n_sites, n_times = x.shape
+    rows = np.arange(x.shape[0]) if sites is None else np.asarray(sites, int)
+    n_sites, n_times = len(rows), x.shape[1]
     if n_times < 4:
         raise WaveInputError(f"need at least 4 samples to filter, got {n_times}.")
     pad, n_fft = _plan(n_times, fs, band, transition, decimate, pad)
@@ -176,21 +180,27 @@ def band_spectrum(
     coef = np.empty((n_sites, len(bins)), ctype)
     right = n_fft - n_times - pad
     for s0 in range(0, n_sites, chunk_sites):
-        chunk = x[s0 : s0 + chunk_sites].astype(dtype, copy=False)
-        padded = _mirror_pad(chunk, pad, right)
+        r = rows[s0 : s0 + chunk_sites]
+        padded = _mirror_pad(x, pad, right, rows=r, dtype=dtype)
         spec = sfft.rfft(padded, axis=1, workers=workers)
         coef[s0 : s0 + chunk_sites] = spec[:, lo_bin : hi_bin + 1] * gain
     return BandSpectrum(coef=coef, bins=bins, n_fft=n_fft, pad=pad, n_times=n_times, fs=fs)
 
 
-def _mirror_pad(x: np.ndarray, left: int, right: int) -> np.ndarray:
+def _mirror_pad(x: np.ndarray, left: int, right: int, rows=None, dtype=None) -> np.ndarray:
     """Even mirror padding (reflection without repeating the edge sample), repeated when a
     pad is longer than the record. (Odd padding, as in filtfilt, adds a constant offset
     over the pad whose spectrum leaks into the band: measured 3x more edge error on a
-    pure tone.)"""
+    pure tone.) ``rows`` selects rows of ``x``; ``dtype`` sets the output type."""
     n = x.shape[1]
-    out = np.empty((x.shape[0], n + left + right), x.dtype)
-    out[:, left : left + n] = x
+    rows = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
+    out = np.empty((len(rows), n + left + right), x.dtype if dtype is None else dtype)
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        out[:, left : left + n] = x[rows[0] : rows[-1] + 1]
+    else:
+        for i, r in enumerate(rows):
+            out[i, left : left + n] = x[r]
+    x = out[:, left : left + n]
     period = 2 * (n - 1) if n > 1 else 1
     for dst, idx in (
         (slice(0, left), np.arange(-left, 0)),

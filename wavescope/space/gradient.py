@@ -84,21 +84,29 @@ def phase_gradient(
         )
     nb = find_neighbours(pos, bad) if neighbours is None else neighbours
     C = gradient_operator(nb) if operator is None else operator
-    dtype = phase.dtype if phase.dtype.kind == "f" else np.float64
+    dtype = phase.dtype if phase.dtype.kind == "f" else np.dtype(np.float64)
+    phase = phase.astype(dtype, copy=False)
     n, d, K = C.shape
     grad = np.zeros((d, n, phase.shape[1]), dtype)
-    twopi = dtype.type(2 * np.pi) if hasattr(dtype, "type") else 2 * np.pi
-    pi = twopi / 2
-    Cd = C.astype(dtype)
+    two_pi = dtype.type(2 * np.pi)
+    inv_two_pi = dtype.type(1 / (2 * np.pi))
+    Cd = np.nan_to_num(C).astype(dtype)  # zero weight where a neighbour is missing
+    self_index = np.arange(n)
+    diff = np.empty_like(phase)
+    tmp = np.empty_like(phase)
     for k in range(K):
         j = nb.index[:, k]
-        has = j >= 0
-        if not has.any():
+        if not (j >= 0).any():
             continue
-        diff = (phase[np.maximum(j, 0)] - phase + pi) % twopi - pi  # (n, T)
-        diff[~has] = 0
+        # missing neighbours point at the site itself: zero difference, zero weight
+        np.subtract(phase[np.where(j >= 0, j, self_index)], phase, out=diff)
+        np.multiply(diff, inv_two_pi, out=tmp)
+        np.rint(tmp, out=tmp)
+        tmp *= two_pi
+        diff -= tmp  # wrapped into [-pi, pi]
         for a in range(d):
-            grad[a] += Cd[:, a, k, None] * diff
+            np.multiply(Cd[:, a, k, None], diff, out=tmp)
+            grad[a] += tmp
     bad_sites = ~np.all(np.isfinite(C.reshape(n, -1)), axis=1)
     grad[:, bad_sites] = np.nan
     return grad

@@ -41,11 +41,16 @@ def phase_gradient_directionality(grad) -> np.ndarray:
     transfer in the motor cortex. Nat Neurosci 9, 1549-1557.
     """
     g = np.asarray(grad)
-    ok = np.all(np.isfinite(g), axis=0)  # (n, T)
-    g0 = np.where(ok, g, 0)
-    cnt = np.maximum(ok.sum(axis=0), 1)
+    site_ok = np.all(np.isfinite(g), axis=(0, 2))  # sites without NaN anywhere (usual case)
+    if np.all(np.isfinite(g[:, site_ok])):
+        g0 = g[:, site_ok] if not site_ok.all() else g
+        cnt = max(int(site_ok.sum()), 1)
+    else:
+        ok = np.all(np.isfinite(g), axis=0)  # (n, T)
+        g0 = np.where(ok, g, 0)
+        cnt = np.maximum(ok.sum(axis=0), 1)
     mean_vec = g0.sum(axis=1) / cnt  # (d, T)
-    mean_mag = np.sqrt(np.sum(g0**2, axis=0)).sum(axis=0) / cnt
+    mean_mag = np.sqrt(np.einsum("dnt,dnt->nt", g0, g0)).sum(axis=0) / cnt
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.linalg.norm(mean_vec, axis=0) / mean_mag
 

@@ -143,7 +143,8 @@ def classify_patterns(
     rad = np.nan_to_num(order(c_rad, "radial"))
     rot = np.nan_to_num(order(c_rot, "rotation"))
     pgd = np.nan_to_num(phase_gradient_directionality(g))
-    sync = np.abs(np.mean(np.exp(1j * np.asarray(phase)), axis=0))
+    ph = np.asarray(phase)
+    sync = np.hypot(np.mean(np.cos(ph), axis=0), np.mean(np.sin(ph), axis=0))
     labels = np.full(T, "disorganised", dtype="<U12")
     labels[sync >= synchronous] = "synchronous"
     rad_wins = np.abs(rad) >= np.abs(rot)

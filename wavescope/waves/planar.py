@@ -58,7 +58,7 @@ def fit_phase_plane(
     d = x.shape[1]
     if n < d + 1:
         raise WaveInputError(f"a {d}-D plane fit needs at least {d + 1} good sites, got {n}.")
-    dtype = phi.dtype if phi.dtype.kind == "f" else np.float64
+    dtype = phi.dtype if phi.dtype.kind == "f" else np.dtype(np.float64)
     W = np.ones((n, T), dtype) if weights is None else np.asarray(weights, dtype)
     Sw = W.sum(axis=0)
     Sw = np.where(Sw > 0, Sw, 1)
@@ -71,25 +71,45 @@ def fit_phase_plane(
                 b
             ]
     g = np.zeros((d, T), dtype) if init is None else np.nan_to_num(np.asarray(init, dtype)).copy()
-    two_pi = np.asarray(2 * np.pi, dtype)
-    pi = np.asarray(np.pi, dtype)
-    for _ in range(n_iter):
-        r = (phi - (g.T @ xt).T + pi) % two_pi - pi  # (n, T)
-        c = np.angle(np.sum(W * np.exp(1j * r), axis=0)).astype(dtype)
-        r = (r - c + pi) % two_pi - pi
-        rhs = (xt @ (W * r)) / Sw - xbar * (np.sum(W * r, axis=0) / Sw)  # (d, T)
+    xd = x.astype(dtype)  # (n, d)
+    two_pi = dtype.type(2 * np.pi)
+    inv_two_pi = dtype.type(1 / (2 * np.pi))
+
+    def wrap_(a):  # in place, into [-pi, pi]
+        t = np.rint(a * inv_two_pi)
+        t *= two_pi
+        a -= t
+
+    def resultant(r):  # sum_i W exp(i r); cos and sin are ~50x faster than complex exp
+        return np.sum(W * np.cos(r), axis=0) + 1j * np.sum(W * np.sin(r), axis=0)
+
+    def project(g):  # x @ g without a matmul over a 1- or 2-long inner axis
+        out = xd[:, 0, None] * g[0]
+        for a in range(1, d):
+            out += xd[:, a, None] * g[a]
+        return out
+
+    for it in range(n_iter + 1):
+        r = phi - project(g)  # (n, T)
+        wrap_(r)
+        z = resultant(r)
+        if it == n_iter:
+            break
+        r -= np.angle(z).astype(dtype)
+        wrap_(r)
+        Wr = W * r
+        rhs = (xt @ Wr) / Sw - xbar * (np.sum(Wr, axis=0) / Sw)  # (d, T)
         if d == 1:
             delta = rhs / np.where(S[:, 0, 0] > 0, S[:, 0, 0], np.nan)
         else:
             delta = np.linalg.solve(S, rhs.T[..., None])[..., 0].T
-        g = g + delta.astype(dtype)
-    r = (phi - (g.T @ xt).T + pi) % two_pi - pi
-    z = np.sum(W * np.exp(1j * r), axis=0)
+        g += delta.astype(dtype)
     fit = (np.abs(z) / Sw).astype(dtype)
     if not return_variance:
         return g, fit
     # weighted residual variance (weights ~ inverse noise variance) -> Cov = s2 (X'WX)^-1
-    r = (r - np.angle(z).astype(dtype) + pi) % two_pi - pi
-    s2 = np.sum(W * r**2, axis=0) / max(n - d - 1, 1)
+    r -= np.angle(z).astype(dtype)
+    wrap_(r)
+    s2 = np.sum(W * r * r, axis=0) / max(n - d - 1, 1)
     Sinv = np.linalg.inv(S.astype(np.float64))
     return g, fit, (Sinv * (s2 / Sw)[:, None, None]).astype(dtype)

@@ -213,17 +213,20 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
     (constant) signals among the good sites, or too few good sites.
     """
     good = field.good
-    data = field.data[good]
-    nonfinite = ~np.all(np.isfinite(data), axis=1)
+    # min and max propagate NaN, so two fast reductions find NaN, inf and flat sites
+    # without copying the data.
+    lo = np.min(field.data, axis=1)[good]
+    hi = np.max(field.data, axis=1)[good]
+    nonfinite = ~(np.isfinite(lo) & np.isfinite(hi))
     if nonfinite.any():
         names = [field.ch_names[i] for i in good[nonfinite]]
-        all_nan = np.all(~np.isfinite(data[nonfinite]), axis=1)
+        all_nan = np.all(np.isnan(field.data[good[nonfinite]]), axis=1)
         what = "all-NaN" if all_nan.all() else "NaN/inf samples in"
         raise WaveInputError(
             f"{what} site(s) {names[:8]}{' ...' if len(names) > 8 else ''}: mark them bad "
             "(WaveField.with_bad / info['bads']) or interpolate the gaps first."
         )
-    flat = np.ptp(data, axis=1) == 0
+    flat = hi == lo
     if flat.any():
         names = [field.ch_names[i] for i in good[flat]]
         raise WaveInputError(
@@ -351,8 +354,9 @@ def measure_velocity(
 
     pieces = []
     for lo, hi, core_lo, core_hi in _chunks(field.n_times, chunk_samples, D, field.fs, transition):
-        data = field.data[good, lo:hi]
-        spec = band_spectrum(data, field.fs, band, transition=transition, decimate=D)
+        spec = band_spectrum(
+            field.data[:, lo:hi], field.fs, band, transition=transition, decimate=D, sites=good
+        )
         pieces.append(
             _phase_measures(
                 spec,
