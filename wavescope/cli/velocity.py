@@ -117,14 +117,26 @@ def run(args) -> int:
         )
     if args.bad:
         field = field.with_bad(list(args.bad) + [n for n, b in zip(field.ch_names, field.bad) if b])
-    result = measure_velocity(
-        field,
-        tuple(args.band) if args.band else None,
-        method=args.method,
-        generalized=args.generalized,
-        alpha=args.alpha,
-        decimate=args.decimate,
-    )
+    from tqdm import tqdm
+
+    big = field.n_times * field.n_sites >= 2e7  # a progress bar only where it helps
+    with tqdm(
+        total=field.n_times,
+        unit="sample",
+        unit_scale=True,
+        desc="velocity",
+        disable=not big,
+        leave=False,
+    ) as bar:
+        result = measure_velocity(
+            field,
+            tuple(args.band) if args.band else None,
+            method=args.method,
+            generalized=args.generalized,
+            alpha=args.alpha,
+            decimate=args.decimate,
+            progress=lambda done, total: bar.update(done - bar.n),
+        )
     summary = result.summary(args.summary_of)
     summary["input"] = os.fspath(args.input)
     print(format_summary(summary))

@@ -179,22 +179,29 @@ def band_spectrum(
     ctype = np.complex128 if dtype == np.float64 else np.complex64
     coef = np.empty((n_sites, len(bins)), ctype)
     right = n_fft - n_times - pad
+    # one padding buffer for all chunks: fresh large allocations cost page faults that
+    # take longer than the copy itself
+    buffer = np.empty((min(chunk_sites, n_sites), n_fft), dtype)
     for s0 in range(0, n_sites, chunk_sites):
         r = rows[s0 : s0 + chunk_sites]
-        padded = _mirror_pad(x, pad, right, rows=r, dtype=dtype)
+        padded = _mirror_pad(x, pad, right, rows=r, dtype=dtype, out=buffer[: len(r)])
         spec = sfft.rfft(padded, axis=1, workers=workers)
         coef[s0 : s0 + chunk_sites] = spec[:, lo_bin : hi_bin + 1] * gain
     return BandSpectrum(coef=coef, bins=bins, n_fft=n_fft, pad=pad, n_times=n_times, fs=fs)
 
 
-def _mirror_pad(x: np.ndarray, left: int, right: int, rows=None, dtype=None) -> np.ndarray:
+def _mirror_pad(
+    x: np.ndarray, left: int, right: int, rows=None, dtype=None, out=None
+) -> np.ndarray:
     """Even mirror padding (reflection without repeating the edge sample), repeated when a
     pad is longer than the record. (Odd padding, as in filtfilt, adds a constant offset
     over the pad whose spectrum leaks into the band: measured 3x more edge error on a
     pure tone.) ``rows`` selects rows of ``x``; ``dtype`` sets the output type."""
     n = x.shape[1]
     rows = np.arange(x.shape[0]) if rows is None else np.asarray(rows)
-    out = np.empty((len(rows), n + left + right), x.dtype if dtype is None else dtype)
+    shape = (len(rows), n + left + right)
+    if out is None or out.shape != shape:
+        out = np.empty(shape, x.dtype if dtype is None else dtype)
     if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
         out[:, left : left + n] = x[rows[0] : rows[-1] + 1]
     else:

@@ -69,17 +69,17 @@ class PatternResult:
 
 def _centre(a_coef: np.ndarray, rhs: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Least-squares point c with a_coef[i] . c = rhs[i] per sample (a_coef: (2, n, T))."""
-    A = np.where(ok, a_coef, 0)
+    a0 = np.where(ok[0], a_coef[0], 0)
+    a1 = np.where(ok[0], a_coef[1], 0)
     b = np.where(ok[0], rhs, 0)
-    M = np.einsum("ant,bnt->tab", A, A)
-    v = np.einsum("ant,nt->ta", A, b)
-    det = M[:, 0, 0] * M[:, 1, 1] - M[:, 0, 1] ** 2
-    scale = np.maximum(M[:, 0, 0] + M[:, 1, 1], 1e-300) ** 2
-    good = det > 1e-6 * scale
-    c = np.full((M.shape[0], 2), np.nan)
-    if good.any():
-        c[good] = np.linalg.solve(M[good], v[good][..., None])[..., 0]
-    return c
+    m00, m01, m11 = (a0 * a0).sum(0), (a0 * a1).sum(0), (a1 * a1).sum(0)
+    v0, v1 = (a0 * b).sum(0), (a1 * b).sum(0)
+    det = m00 * m11 - m01**2
+    good = det > 1e-6 * np.maximum(m00 + m11, 1e-30) ** 2
+    safe = np.where(good, det, 1)
+    c = np.column_stack([(m11 * v0 - m01 * v1) / safe, (m00 * v1 - m01 * v0) / safe])
+    c[~good] = np.nan
+    return c.astype(np.float64)
 
 
 def classify_patterns(
@@ -109,12 +109,18 @@ def classify_patterns(
     -------
     PatternResult
     """
-    g = np.asarray(grad, float)
-    x = np.asarray(positions, float)
-    if g.ndim != 3 or g.shape[0] != 2 or x.shape[1:] != (2,):
+    g = np.asarray(grad)
+    g = g.astype(np.float32 if g.dtype == np.float32 else np.float64, copy=False)
+    x0 = np.asarray(positions, float)
+    if g.ndim != 3 or g.shape[0] != 2 or x0.shape[1:] != (2,):
         raise WaveInputError(
             "pattern classes need a 2-D layout: grad (2, n_sites, n_times), positions (n_sites, 2)."
         )
+    # centred positions in units of the layout's extent: float32-safe, results unchanged
+    origin = x0.mean(axis=0) if x0.ndim == 2 else 0.0
+    scale = float(np.ptp(x0, axis=0).max()) if x0.ndim == 2 and len(x0) > 1 else 1.0
+    scale = scale if scale > 0 else 1.0
+    x = ((x0 - origin) / scale).astype(g.dtype)
     n, T = g.shape[1:]
     if n < 4:
         raise WaveInputError(f"pattern classes need at least 4 good sites, got {n}.")
@@ -151,4 +157,6 @@ def classify_patterns(
     labels[(np.abs(rot) >= rotating) & ~rad_wins] = "rotating"
     labels[(np.abs(rad) >= radial) & rad_wins] = "radial"
     labels[pgd >= planar] = "planar"
-    return PatternResult(labels, pgd, rad, rot, sync, c_rad, c_rot)
+    return PatternResult(
+        labels, pgd, rad, rot, sync, c_rad * scale + origin, c_rot * scale + origin
+    )
