@@ -122,7 +122,12 @@ def _refine_peak(y: np.ndarray, i: np.ndarray) -> np.ndarray:
 
 
 def detect_events(
-    data: np.ndarray, *, kind: str = "peak", threshold: float = 0.5, min_distance: int = 1
+    data: np.ndarray,
+    *,
+    kind: str = "peak",
+    threshold: float = 0.5,
+    min_distance: int = 1,
+    polarity: str = "auto",
 ) -> list[np.ndarray]:
     """Event times (fractional sample indices) per site.
 
@@ -137,9 +142,20 @@ def detect_events(
         Level as a fraction (0-1) of each site's largest excursion.
     min_distance : int
         Minimum number of samples between two peaks of one site.
+    polarity : {"auto", "positive", "negative"}
+        Sign of the events: maxima and upward crossings, or minima and downward
+        crossings. ``"auto"`` takes the sign of the larger excursion from the median,
+        over all sites (model states and field potentials often carry negative pulses).
     """
     check_option("kind", kind, ("peak", "rise"))
+    check_option("polarity", polarity, ("auto", "positive", "negative"))
     x = data - np.median(data, axis=1, keepdims=True)
+    if polarity == "auto":
+        polarity = (
+            "positive" if np.median(x.max(axis=1)) >= np.median(-x.min(axis=1)) else ("negative")
+        )
+    if polarity == "negative":
+        x = -x
     scale = np.max(np.abs(x), axis=1)
     out = []
     for row, s in zip(x, scale):
@@ -180,6 +196,7 @@ def event_time_velocity(
     *,
     kind: str = "peak",
     threshold: float = 0.5,
+    polarity: str = "auto",
     max_gap: float | None = None,
     min_sites: int | None = None,
     min_r2: float = 0.0,
@@ -195,7 +212,7 @@ def event_time_velocity(
     ----------
     field : WaveField
         Broadband samples (pulses, slow waves, model states), 1-D or 2-D positions.
-    kind, threshold
+    kind, threshold, polarity
         Event definition, see :func:`detect_events`.
     max_gap : float, optional
         Largest gap (in samples) between consecutive events of one wave; default: half
@@ -222,7 +239,7 @@ def event_time_velocity(
     dim = field.n_dims
     if min_sites is None:
         min_sites = max(dim + 2, len(good) // 2)
-    times = detect_events(field.data[good], kind=kind, threshold=threshold)
+    times = detect_events(field.data[good], kind=kind, threshold=threshold, polarity=polarity)
     waves = _group_events(times, max_gap)
     pos = field.positions[good]
     speeds, dirs, r2s, slows = [], [], [], []
@@ -304,19 +321,38 @@ def xcorr_velocity(
     if not 1 <= max_lag < n_t:
         raise WaveInputError(f"max_lag must be in [1, {n_t - 1}] samples, got {max_lag}.")
     x = field.data.astype(np.float64)
-    x = x - x.mean(axis=1, keepdims=True)
-    norm = np.sqrt(np.sum(x**2, axis=1))
-    if np.any(norm[good] == 0):
-        flat = [field.ch_names[i] for i in good if norm[i] == 0]
+    x = x - x.mean(axis=1, keepdims=True)  # for round-off only: Pearson ignores offsets
+    if np.any(np.ptp(x[good], axis=1) == 0):
+        flat = [field.ch_names[i] for i in good if np.ptp(x[i]) == 0]
         raise WaveInputError(f"flat (constant) sites {flat[:5]}: mark them bad first.")
     nfft = sfft.next_fast_len(n_t + max_lag + 1)
     spec = sfft.rfft(x, nfft, axis=1)
+    # prefix sums of x and x^2 give each lag's overlap sums, so that the correlation at
+    # every lag is the Pearson coefficient of the overlapping samples alone. A global
+    # normalisation instead leaves a lag-dependent offset (from the mean over a finite
+    # record) that pulls the peak towards zero lag: +4% in speed on a single pulse at
+    # 2 sites/step.
+    P = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
+    Q = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x**2, axis=1)], axis=1)
+    lag_axis = np.arange(-max_lag, max_lag + 1)
+    n_ov = (n_t - np.abs(lag_axis)).astype(float)
+    a_lo, a_hi = np.maximum(0, -lag_axis), np.minimum(n_t, n_t - lag_axis)
+    b_lo, b_hi = a_lo + lag_axis, a_hi + lag_axis
     lags, disp = [], []
     for chunk in np.array_split(pairs, max(1, len(pairs) // 256)):
         i, j = chunk[:, 0], chunk[:, 1]
         cc = sfft.irfft(spec[j] * np.conj(spec[i]), nfft, axis=1)  # cc[l] = sum x_i(t) x_j(t+l)
-        cc = np.concatenate([cc[:, -max_lag:], cc[:, : max_lag + 1]], axis=1)
-        cc /= (norm[i] * norm[j])[:, None]
+        sab = np.concatenate([cc[:, -max_lag:], cc[:, : max_lag + 1]], axis=1)
+        sa = P[i][:, a_hi] - P[i][:, a_lo]
+        sb = P[j][:, b_hi] - P[j][:, b_lo]
+        qa = Q[i][:, a_hi] - Q[i][:, a_lo]
+        qb = Q[j][:, b_hi] - Q[j][:, b_lo]
+        var = np.maximum(qa - sa**2 / n_ov, 0) * np.maximum(qb - sb**2 / n_ov, 0)
+        # overlaps where either series is (numerically) constant carry no lag information
+        ok = var > 1e-12 * np.maximum(qa * qb, np.finfo(float).tiny)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cc = np.where(ok, (sab - sa * sb / n_ov) / np.sqrt(np.where(ok, var, 1.0)), -1.0)
+        cc = np.clip(cc, -1.0, 1.0)
         peak = np.argmax(cc, axis=1)
         lag = _refine_peak(cc, peak) - max_lag
         lags.append(lag / field.fs)
