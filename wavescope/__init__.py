@@ -17,5 +17,11 @@ from wavescope.io import read_npz, read_recording, write_npz
 from wavescope.waves import measure_velocity
 
 __version__ = "0.1.0"
-__all__ = ["WaveField", "measure_velocity", "read_recording", "read_npz", "write_npz",
-           "__version__"]
+__all__ = [
+    "WaveField",
+    "measure_velocity",
+    "read_recording",
+    "read_npz",
+    "write_npz",
+    "__version__",
+]

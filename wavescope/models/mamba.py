@@ -1,0 +1,170 @@
+"""Mamba mixer (Gu & Dao 2024), on the shared selective scan.
+
+Structure of one mixer (D = d_model, E = expand, N = d_state)::
+
+    x (B, L, D) -> in_proj -> [x, z] (B, L, ED) each
+    x -> causal depthwise conv (width d_conv) -> SiLU
+    x -> x_proj -> (dt (rank R), B (N), C (N));  Delta = softplus(dt_proj(dt))
+    y = selective_scan(x, Delta, A = -exp(A_log), B, C, D_skip, z)   # gating y * SiLU(z)
+    out_proj(y) -> (B, L, D)
+
+The SSM goes through :func:`wavescope.models.scan.selective_scan`; ``hidden_states``
+returns its N states per inner channel for the probes. :class:`MambaMixer` takes the
+context module (the causal conv) as a replaceable part: v-Wave Mamba swaps in a v-Wave
+shift register (:mod:`wavescope.models.vwave`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wavescope.models.config import MambaConfig
+
+
+class CausalConv(nn.Module):
+    """Causal depthwise convolution of width K over time (Mamba's local context).
+
+    In step mode it is a shift register of the last K inputs read out by per-channel
+    weights: a shift-SSM with K sites at 1 site per step.
+    """
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        self.width = width
+        self.conv = nn.Conv1d(channels, channels, width, groups=channels, padding=width - 1)
+
+    def forward(self, x):
+        # x : (B, L, ED). K shifted multiply-adds instead of nn.Conv1d: the same numbers
+        # (to float round-off), but the depthwise Conv1d backward took ~1 s per call at
+        # 2 threads on CPU against ~0.3 s for this (measured in the scan benchmark).
+        L = x.shape[1]
+        xp = F.pad(x, (0, 0, self.width - 1, 0))  # (B, L + K - 1, ED)
+        w = self.conv.weight[:, 0, :]  # (ED, K), cross-correlation order
+        y = self.conv.bias + xp[:, 0:L] * w[:, 0]
+        for k in range(1, self.width):
+            y = y + xp[:, k : k + L] * w[:, k]
+        return y
+
+    def hidden_states(self, x):
+        """The shift register: site i holds x_{t-i}. Returns (B, L, ED, K)."""
+        # x : (B, L, ED)
+        xp = F.pad(x, (0, 0, self.width - 1, 0))  # (B, L + K - 1, ED)
+        win = xp.unfold(1, self.width, 1)  # (B, L, ED, K), oldest first
+        return win.flip(-1)
+
+    def step(self, x_t, state):
+        """One step: x_t (B, ED), state (B, ED, K) with site 0 the newest input."""
+        state = torch.cat([x_t[..., None], state[..., :-1]], dim=-1)
+        w = self.conv.weight[:, 0, :].flip(-1)  # (ED, K), w[:, i] multiplies x_{t-i}
+        return (state * w).sum(-1) + self.conv.bias, state
+
+
+def init_dt_proj(dt_proj: nn.Linear, rank: int, dt_min: float, dt_max: float, floor: float):
+    """Mamba's Delta initialisation: softplus(bias) log-uniform in [dt_min, dt_max]."""
+    std = rank**-0.5
+    nn.init.uniform_(dt_proj.weight, -std, std)
+    n = dt_proj.bias.shape[0]
+    dt = torch.exp(torch.rand(n) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    dt = dt.clamp(min=floor)
+    inv_softplus = dt + torch.log(-torch.expm1(-dt))  # softplus(inv_softplus) = dt
+    with torch.no_grad():
+        dt_proj.bias.copy_(inv_softplus)
+
+
+class MambaMixer(nn.Module):
+    """Selective SSM mixer of Mamba.
+
+    Parameters
+    ----------
+    config : MambaConfig
+    context : nn.Module, optional
+        Causal context module on the inner width (B, L, ED) -> (B, L, ED); Mamba's causal
+        depthwise conv by default.
+    """
+
+    def __init__(self, config: MambaConfig, context: nn.Module | None = None):
+        super().__init__()
+        self.config = config
+        D, ED, N, R = config.d_model, config.d_inner, config.d_state, config.dt_rank_
+        self.in_proj = nn.Linear(D, 2 * ED, bias=False)
+        self.context = context if context is not None else CausalConv(ED, config.d_conv)
+        self.x_proj = nn.Linear(ED, R + 2 * N, bias=False)
+        self.dt_proj = nn.Linear(R, ED, bias=True)
+        init_dt_proj(self.dt_proj, R, config.dt_min, config.dt_max, config.dt_init_floor)
+        # S4D-real: A_n = -(n + 1), stored as A_log so that A stays negative
+        A = torch.arange(1, N + 1, dtype=torch.float32).repeat(ED, 1)  # (ED, N)
+        self.A_log = nn.Parameter(torch.log(A))
+        self.D = nn.Parameter(torch.ones(ED))
+        self.out_proj = nn.Linear(ED, D, bias=False)
+
+    def _ssm_inputs(self, x):
+        # x : (B, L, D)
+        ED, N, R = self.config.d_inner, self.config.d_state, self.config.dt_rank_
+        xz = self.in_proj(x)  # (B, L, 2ED)
+        xi, z = xz.split(ED, dim=-1)  # (B, L, ED) each
+        xc = F.silu(self.context(xi))  # (B, L, ED)
+        dt, Bm, Cm = self.x_proj(xc).split([R, N, N], dim=-1)  # (B, L, R), (B, L, N) x2
+        delta = F.softplus(self.dt_proj(dt))  # (B, L, ED)
+        A = -torch.exp(self.A_log.float())  # (ED, N)
+        return xi, xc, z, delta, A, Bm, Cm
+
+    def forward(self, x):
+        # x : (B, L, D)
+        from wavescope.models.scan import selective_scan
+
+        _, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x)
+        y = selective_scan(xc, delta, A, Bm, Cm, self.D.float(), z=z)  # (B, L, ED)
+        return self.out_proj(y)
+
+    def hidden_states(self, x, part: str = "ssm"):
+        """States for the probes, shape (B, L, channels, sites).
+
+        ``part="ssm"``: the N selective-SSM states per inner channel, (B, L, ED, N).
+        ``part="context"``: the state of the context module (the conv's shift register,
+        or the v-Wave sites in real space).
+        """
+        from wavescope.models.scan import selective_scan
+
+        xi, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x)
+        if part == "context":
+            return self.context.hidden_states(xi)
+        out = selective_scan(xc, delta, A, Bm, Cm, self.D.float(), z=z, return_states=True)
+        return _states_of(out)
+
+    # ------------------------------------------------------------------ recurrent mode
+    def init_cache(self, batch: int, device=None):
+        """Empty recurrent cache for :meth:`step`."""
+        ED, N = self.config.d_inner, self.config.d_state
+        ctx = (
+            self.context.init_state(batch, device)
+            if hasattr(self.context, "init_state")
+            else (torch.zeros(batch, ED, self.context.width, device=device))
+        )
+        return {"context": ctx, "h": torch.zeros(batch, ED, N, device=device)}
+
+    def step(self, x_t, cache):
+        """One token: x_t (B, D) -> (y_t (B, D), cache). Same maths as ``forward``."""
+        ED, N, R = self.config.d_inner, self.config.d_state, self.config.dt_rank_
+        xi, z = self.in_proj(x_t).split(ED, dim=-1)  # (B, ED) each
+        c, ctx = self.context.step(xi, cache["context"])
+        xc = F.silu(c)
+        dt, Bm, Cm = self.x_proj(xc).split([R, N, N], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))  # (B, ED)
+        A = -torch.exp(self.A_log)  # (ED, N)
+        h = torch.exp(delta[..., None] * A) * cache["h"] + (delta * xc)[..., None] * Bm[:, None]
+        y = (h * Cm[:, None]).sum(-1) + self.D * xc  # (B, ED)
+        y = y * F.silu(z)
+        return self.out_proj(y), {"context": ctx, "h": h}
+
+
+def _states_of(out):
+    """The all-states tensor from selective_scan(..., return_states=True)."""
+    if isinstance(out, tuple):
+        for t in out:
+            if t.dim() == 4:
+                return t
+    return out

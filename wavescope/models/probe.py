@@ -1,0 +1,310 @@
+"""Probes: hidden states of a model layer as a :class:`~wavescope.core.field.WaveField`.
+
+The state of an SSM layer along its state dimension, per channel, becomes a line of sites
+(site index = state index, 1 site apart) sampled once per step, so every wave measure of
+:mod:`wavescope.waves` runs on it unchanged and reports speeds in sites/step:
+
+- Mamba: the N selective-SSM states of an inner channel (``part="ssm"``), or the causal
+  conv's shift register (``part="context"``);
+- shift-SSM: the N real-space sites of the shift register on k (site i holds k_{t-i});
+- v-Wave: the N real-space sites of the ring, ``Re(ifft(hhat))``, where the input travels
+  at v sites/step; v-Wave Mamba: its v-Wave ring (``part="context"``, the default) or its
+  selective-SSM states (``part="ssm"``).
+
+The layer's mixer input is taken with a forward pre-hook (the forward stops there), and the
+states are recomputed by the mixer's ``hidden_states``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from wavescope.core.field import WaveField
+from wavescope.core.validate import WaveInputError
+
+#: Default probed part per model: the state that carries the wave.
+DEFAULT_PART = {
+    "mamba": "ssm",
+    "vwave-mamba": "context",
+    "shift-ssm": "shift",
+    "vwave": "shift",
+}
+PARTS = {
+    "mamba": ("ssm", "context"),
+    "vwave-mamba": ("context", "ssm"),
+    "shift-ssm": ("shift", "diag"),
+    "vwave": ("shift", "diag"),
+}
+
+
+class _Stop(Exception):
+    pass
+
+
+def _check_layer(model, layer) -> int:
+    n = model.n_layers
+    if not isinstance(layer, (int, np.integer)) or not -n <= int(layer) < n:
+        raise WaveInputError(
+            f"layer={layer!r} is out of range: {model.name} has {n} layers (0 to {n - 1})."
+        )
+    return int(layer) % n
+
+
+def _as_tokens(tokens) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens)
+    if t.ndim == 1:
+        t = t[None]
+    return t
+
+
+def hidden_states(model, tokens, layer: int, part: str | None = None) -> torch.Tensor:
+    """States of layer ``layer``'s SSM for ``tokens``.
+
+    Parameters
+    ----------
+    model : LanguageModel
+    tokens : array-like of int, shape (L,) or (B, L)
+    layer : int
+        Layer index, 0-based (negative counts from the end).
+    part : str, optional
+        Which state (see :data:`PARTS`); the model's wave-carrying state by default.
+
+    Returns
+    -------
+    states : Tensor, shape (B, L, channels, sites), float
+    """
+    layer = _check_layer(model, layer)
+    if model.name not in PARTS:
+        raise WaveInputError(
+            f"{model.name} has no SSM hidden state to probe; probe one of {', '.join(PARTS)}."
+        )
+    part = DEFAULT_PART[model.name] if part is None else part
+    if part not in PARTS[model.name]:
+        raise WaveInputError(
+            f"part={part!r} is not a state of {model.name}; choose one of {PARTS[model.name]}."
+        )
+    tokens = model.check_tokens(_as_tokens(tokens))
+    mixer = model.layers[layer].mixer
+    seen = {}
+
+    def hook(module, args):
+        seen["x"] = args[0]
+        raise _Stop
+
+    handle = mixer.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            model(tokens.to(next(model.parameters()).device))
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        return mixer.hidden_states(seen["x"], part=part).float().cpu()
+
+
+def _velocity_meta(model, layer, part):
+    """Per-channel velocities of a v-Wave layer (sites/step), or None."""
+    mixer = model.layers[layer].mixer
+    wave = getattr(mixer, "shift", None) if model.name == "vwave" else None
+    if model.name == "vwave-mamba" and part == "context":
+        wave = mixer.context
+    if wave is None or not hasattr(wave, "velocities") or part == "diag":
+        return None
+    if wave.velocity == "input":  # varies with the input: no single value per channel
+        return None
+    return wave.velocities().detach().cpu().numpy()
+
+
+def _field(data, model, layer, part, channel, extra=None):
+    meta = {
+        "source": "model",
+        "model": model.name,
+        "layer": layer,
+        "part": part,
+        "channel": channel,
+    }
+    meta.update(extra or {})
+    return WaveField.from_line(
+        np.ascontiguousarray(data, dtype=np.float64),
+        fs=1.0,
+        spacing=1.0,
+        space_unit="site",
+        time_unit="step",
+        meta=meta,
+    )
+
+
+def capture_states(
+    model,
+    tokens,
+    layer: int,
+    channel: int | None = None,
+    *,
+    part: str | None = None,
+    batch_index: int = 0,
+) -> WaveField:
+    """Hidden states of one channel of layer ``layer`` as a WaveField (sites x steps).
+
+    Parameters
+    ----------
+    model : LanguageModel
+    tokens : array-like of int, shape (L,) or (B, L)
+    layer : int
+        Layer index (0-based).
+    channel : int, optional
+        Channel whose states to return; None returns the mean over channels.
+    part : str, optional
+        Which state of the layer (see :data:`PARTS`).
+    batch_index : int
+        Which sequence of a batch.
+
+    Returns
+    -------
+    field : WaveField
+        ``data`` (sites, L); positions = site index; fs = 1 per step; speeds come out in
+        sites/step. ``meta`` holds model, layer, part, channel and, for v-Wave states, the
+        channel's velocity ``velocity`` (sites/step).
+    """
+    states = hidden_states(model, tokens, layer, part)  # (B, L, channels, sites)
+    part = part or DEFAULT_PART[model.name]
+    B, L, n_ch, n_sites = states.shape
+    if not 0 <= batch_index < B:
+        raise WaveInputError(f"batch_index={batch_index} out of range for a batch of {B}.")
+    s = states[batch_index]  # (L, channels, sites)
+    v = _velocity_meta(model, _check_layer(model, layer), part)
+    extra = {}
+    if channel is None:
+        data = s.mean(1).T
+        if v is not None:
+            extra["velocity"] = float(np.mean(v))
+    else:
+        if not -n_ch <= int(channel) < n_ch:
+            raise WaveInputError(
+                f"channel={channel} is out of range: layer {layer} of {model.name} has "
+                f"{n_ch} channels (0 to {n_ch - 1})."
+            )
+        channel = int(channel) % n_ch
+        data = s[:, channel].T
+        if v is not None:
+            extra["velocity"] = float(v[..., channel].mean())
+    return _field(data.numpy(), model, layer, part, channel, extra)
+
+
+def capture_all_channels(
+    model, tokens, layer: int, *, part: str | None = None, batch_index: int = 0
+) -> list[WaveField]:
+    """One WaveField per channel of layer ``layer`` (same as :func:`capture_states`)."""
+    states = hidden_states(model, tokens, layer, part)
+    part = part or DEFAULT_PART[model.name]
+    v = _velocity_meta(model, _check_layer(model, layer), part)
+    s = states[batch_index]  # (L, channels, sites)
+    out = []
+    for c in range(s.shape[1]):
+        extra = {} if v is None else {"velocity": float(v[..., c].mean())}
+        out.append(_field(s[:, c].T.numpy(), model, layer, part, c, extra))
+    return out
+
+
+def capture_states_batch(
+    model, tokens, layer: int, channel: int | None = None, *, part: str | None = None
+) -> list[WaveField]:
+    """One WaveField per sequence of a (B, L) batch (channel as in :func:`capture_states`)."""
+    tokens = _as_tokens(tokens)
+    return [
+        capture_states(model, tokens[b : b + 1], layer, channel, part=part)
+        for b in range(tokens.shape[0])
+    ]
+
+
+def impulse_response(
+    model,
+    layer: int,
+    length: int = 64,
+    position: int = 4,
+    token: int = 4,
+    background: int = 0,
+    channel: int | None = None,
+    *,
+    part: str | None = None,
+) -> WaveField:
+    """States for an impulse input minus the states for the background alone.
+
+    ``states(impulse_tokens(...)) - states(background everywhere)``: the response of the
+    layer to the one different token, without the (often much larger) response to the
+    constant background. For layer 0 of the linear SSMs (shift-SSM, v-Wave) this is exactly
+    the impulse response of the state; deeper layers add the nonlinear effect of the
+    layers below.
+
+    Returns
+    -------
+    field : WaveField
+        As :func:`capture_states`, with ``meta["input"] = "impulse-minus-background"``.
+    """
+    imp = impulse_tokens(length, position, token, background)
+    base = torch.full_like(imp, int(background))
+    f_imp = capture_states(model, imp, layer, channel, part=part)
+    f_base = capture_states(model, base, layer, channel, part=part)
+    meta = dict(
+        f_imp.meta,
+        input="impulse-minus-background",
+        impulse_step=int(position),
+        impulse_token=int(token),
+        background_token=int(background),
+    )
+    return replace(f_imp, data=f_imp.data - f_base.data, meta=meta)
+
+
+def impulse_tokens(length: int, position: int = 0, token: int = 1, background: int = 0):
+    """An impulse input: ``background`` everywhere and ``token`` at ``position``.
+
+    Returns
+    -------
+    tokens : LongTensor, shape (1, length)
+    """
+    if int(length) < 1 or not 0 <= int(position) < int(length):
+        raise WaveInputError(f"impulse position {position} must lie in [0, length={length}).")
+    t = torch.full((1, int(length)), int(background), dtype=torch.long)
+    t[0, int(position)] = int(token)
+    return t
+
+
+def text_tokens(text: str) -> torch.Tensor:
+    """Copy-task tokens of ``text``: letters a-z, and ``_ < | >`` for PAD, BOS, SEP, EOS."""
+    from wavescope.models import tasks
+
+    special = {v: k for k, v in tasks._SPECIAL_NAMES.items()}
+    ids = []
+    for ch in text:
+        if ch in special:
+            ids.append(special[ch])
+        elif ch in tasks.LETTERS:
+            ids.append(tasks.FIRST_LETTER + tasks.LETTERS.index(ch))
+        else:
+            raise WaveInputError(
+                f"--input may hold only letters a-z and the special tokens _ < | >, got {ch!r}."
+            )
+    if not ids:
+        raise WaveInputError("--input is empty; give at least one token.")
+    return torch.tensor([ids], dtype=torch.long)
+
+
+def load_model(path, map_location="cpu"):
+    """Model from a training checkpoint (torch.load with weights_only=True).
+
+    The checkpoint is a dict with ``model_name``, ``config`` (dict), ``vocab_size`` and
+    ``model_state`` (see :mod:`wavescope.models.checkpoint`, whose loader this is). Raises
+    WaveInputError if it is missing, corrupt, names an unknown model, or its config does
+    not match its state dict.
+
+    Returns
+    -------
+    model : LanguageModel, in eval mode
+    ckpt : dict
+    """
+    from wavescope.models.checkpoint import load_model as _load
+
+    return _load(path, map_location=map_location)

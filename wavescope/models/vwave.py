@@ -1,0 +1,286 @@
+r"""v-Wave SSM (Keller 2024): a one-way wave at velocity v on a ring of N sites.
+
+The H3 shift-SSM, ``h <- shift(h) + e0 u``, is the one-way wave equation
+dh/dt + v dh/dx = 0 discretised at v = 1 site per step: the input enters site 0 and moves
+one site per step. v-Wave lets v differ from 1.
+
+Discretisation (exact fractional shift in the Fourier basis)
+------------------------------------------------------------
+Put the N sites on a ring and write the state in its discrete Fourier basis,
+``hhat[k] = sum_j h[j] exp(-2 pi i k j / N)`` with signed wavenumbers
+k in [-N/2, N/2). Every shift, whole or fractional, is diagonal in that basis: shifting
+by v sites multiplies mode k by ``exp(-2 pi i k v / N)``. With an amplitude decay per site
+travelled, the continuous-time diagonal state matrix is::
+
+    A[k] = -decay + i * (-2 pi k / N)          (same for every channel)
+    hhat_t = exp(v_t * A) * hhat_{t-1} + B[k] * u_t
+    B[k] = 1 if |k| v_t <= N / 2 else 0       (DFT(e0) = 1, anti-aliased for v > 1)
+    y_t = sum_j C[j] h_t[j] = Re(sum_k ifft(C)[k] * hhat_t[k])
+
+i.e. :func:`wavescope.models.scan.selective_scan` with complex A, the step Delta read as
+the velocity v (sites per step) and ``delta_scales_input=False``. The real-space state
+along the sites, the thing that carries the wave and that the probes return, is
+``Re(ifft(hhat))``.
+
+Why this discretisation: the shift is exact (band-limited interpolation between sites),
+so there is no numerical diffusion at any v and the wave keeps its shape; it is stable for
+every v >= 0 because ``|exp(v A)| = exp(-v decay) <= 1``; and it runs on the same diagonal
+selective scan as Mamba. On the ring, content that has travelled N sites wraps to site 0;
+the decay (``exp(-decay * s)`` after s sites) forgets it. Sub-site velocities move a
+band-limited pulse between sites, so a broadband (one-step) impulse at v < 1 rings
+(Dirichlet kernel) between its site crossings; for v > 1 a one-step impulse would skip
+sites (at v = 2 it would land on every second site only). For v > 1 the input is
+therefore low-passed in space (``B[k] = 0`` for ``|k| v > N / 2``, :func:`input_filter`):
+each step's input is spread, band-limited, over the v sites it travels, and the state
+stays a smooth wave; for v <= 1 ``B = DFT(e0)`` exactly, the shift-SSM's input.
+
+Where it is used
+----------------
+- ``vwave``: the H3 block (:mod:`wavescope.models.shift_ssm`) with :class:`WaveSSM` in
+  place of the shift-SSM on k.
+- ``vwave-mamba``: Mamba whose causal depthwise conv (a 4-site shift register at v = 1 in
+  step mode) is replaced by a :class:`WaveSSM` ring of ``n_sites`` sites per inner channel
+  with a learned readout and bias; the selective SSM, gating and projections are Mamba's.
+  Replacing the conv (rather than adding a branch) keeps Mamba's structure and parameter
+  count and makes the v-Wave ring the model's only explicit shift/context mechanism.
+
+Compute: with a fixed or per-channel velocity the layer is time invariant, so
+:meth:`WaveSSM.forward` runs it as a causal FFT convolution with its impulse response
+(the same recurrence, exact; tested against the scan); input-dependent velocities and
+:meth:`WaveSSM.hidden_states` (probes) use the selective scan.
+
+Alternative (not used): first-order upwind, ``h[i] <- (1 - v) h[i] + v h[i-1]`` with the
+input at site 0, stable for 0 <= v <= 1 (sub-stepping beyond), real-valued and without
+wrap-around, but it smears the pulse (numerical diffusion ~ v (1 - v) / 2 sites^2 per
+step) for fractional v.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wavescope.core.validate import WaveInputError, check_option
+
+VELOCITY_MODES = ("fixed", "channel", "input")
+
+
+def ring_wavenumbers(n_sites: int) -> torch.Tensor:
+    """Signed integer wavenumbers k of a ring of N sites, in FFT order, shape (N,)."""
+    return torch.fft.fftfreq(n_sites, d=1.0 / n_sites).round()
+
+
+def wave_A(n_sites: int, decay: float, channels: int, dtype=torch.complex64) -> torch.Tensor:
+    """The v-Wave state matrix A[k] = -decay + i (-2 pi k / N), shape (channels, N)."""
+    k = ring_wavenumbers(n_sites).double()
+    A = torch.complex(torch.full_like(k, -float(decay)), -2 * math.pi * k / n_sites)
+    return A.to(dtype).expand(channels, n_sites)
+
+
+def _inv_softplus(v: float) -> float:
+    return v + math.log(-math.expm1(-v))
+
+
+class WaveSSM(nn.Module):
+    """v-Wave SSM: per channel a ring of N sites carrying the input at velocity v.
+
+    Parameters
+    ----------
+    channels : int
+        Number of independent channels (each has its own ring).
+    n_sites : int
+        N, sites per ring.
+    velocity : {"fixed", "channel", "input"}
+        Fixed v, one learned v per channel (v = softplus(v_raw)), or input dependent
+        (v_t = softplus(W2 W1 u_t + b), a low-rank projection like Mamba's Delta).
+    v_init : float
+        Initial (or fixed) velocity in sites per step, > 0.
+    decay : float
+        Amplitude decay per site travelled, >= 0.
+    bias : bool
+        Add a learned bias per channel to the readout.
+
+    Notes
+    -----
+    Shapes: input u (B, L, channels) -> output y (B, L, channels); hidden states in real
+    space (B, L, channels, N), site j at position j (sites).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        n_sites: int,
+        velocity: str = "channel",
+        v_init: float = 1.0,
+        decay: float = 0.0,
+        bias: bool = False,
+    ):
+        super().__init__()
+        check_option("velocity", velocity, VELOCITY_MODES)
+        if not v_init > 0:
+            raise WaveInputError(f"v_init must be > 0 sites per step, got {v_init!r}.")
+        if decay < 0:
+            raise WaveInputError(f"decay must be >= 0 (per site travelled), got {decay!r}.")
+        if int(n_sites) < 2:
+            raise WaveInputError(f"n_sites must be at least 2, got {n_sites!r}.")
+        self.channels, self.n_sites, self.velocity = channels, int(n_sites), velocity
+        self.decay = float(decay)
+        bound = 1.0 / math.sqrt(n_sites)
+        self.C = nn.Parameter(torch.empty(channels, n_sites).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
+        raw = torch.full((channels,), _inv_softplus(float(v_init)))
+        if velocity == "fixed":
+            self.register_buffer("v_raw", raw)
+        else:
+            self.v_raw = nn.Parameter(raw)
+        if velocity == "input":
+            rank = max(1, math.ceil(channels / 16))
+            self.v_down = nn.Linear(channels, rank, bias=False)
+            self.v_up = nn.Linear(rank, channels, bias=False)
+            nn.init.zeros_(self.v_up.weight)  # starts at v_init everywhere
+        self.register_buffer(
+            "A", wave_A(self.n_sites, self.decay, channels, torch.complex128), persistent=False
+        )
+
+    # ------------------------------------------------------------------ velocity
+    def velocities(self, u=None) -> torch.Tensor:
+        """Velocity in sites per step: (channels,), or (B, L, channels) if input dependent."""
+        if self.velocity == "input" and u is not None:
+            return F.softplus(self.v_up(self.v_down(u)) + self.v_raw)
+        return F.softplus(self.v_raw)
+
+    def set_velocity(self, v) -> None:
+        """Set the (per-channel) velocity to ``v`` sites per step (scalar or (channels,))."""
+        v = torch.as_tensor(v, dtype=torch.float64).expand(self.channels)
+        if not bool((v > 0).all()):
+            raise WaveInputError(f"velocity must be > 0 sites per step, got {v.tolist()[:4]}.")
+        with torch.no_grad():
+            self.v_raw.copy_((v + torch.log(-torch.expm1(-v))).to(self.v_raw.dtype))
+
+    # ------------------------------------------------------------------ scan
+    def _scan(self, u, return_states=False):
+        from wavescope.models.scan import selective_scan
+
+        Bt, L, Dm = u.shape
+        N = self.n_sites
+        v = self.velocities(u)
+        delta = v.expand(Bt, L, Dm) if v.dim() == 1 else v  # (B, L, channels)
+        A = self.A.to(torch.promote_types(u.dtype, torch.complex64))  # (channels, N)
+        Bm = input_filter(v.detach(), N).to(A.dtype)  # (channels, N) or (B, L, channels, N)
+        Bm = Bm.expand(Bt, L, Dm, N)
+        Chat = torch.fft.ifft(self.C.to(A.dtype), dim=-1)  # (channels, N)
+        Cm = Chat.expand(Bt, L, Dm, N)
+        return selective_scan(
+            u,
+            delta.contiguous(),
+            A,
+            Bm,
+            Cm,
+            delta_scales_input=False,
+            return_states=return_states,
+        )
+
+    def kernel(self, length: int, dtype=torch.float32) -> torch.Tensor:
+        """Impulse response of each channel's readout, K[m] = y_{t+m} for u = delta_t.
+
+        ``K[m, d] = Re(sum_k ifft(C)[d, k] B[d, k] exp(m v_d A[k]))``, shape (length,
+        channels); defined when v does not depend on the input.
+        """
+        cdt = torch.promote_types(dtype, torch.complex64)
+        v = self.velocities().to(dtype)  # (channels,)
+        A = self.A.to(cdt)  # (channels, N)
+        Bm = input_filter(v.detach(), self.n_sites).to(cdt)  # (channels, N)
+        W = torch.fft.ifft(self.C.to(cdt), dim=-1) * Bm  # (channels, N)
+        m = torch.arange(length, device=v.device, dtype=dtype)
+        if torch.is_grad_enabled() and length * A.numel() > 2**22:
+            # large (length, channels, N) intermediate: recompute it in backward
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(_kernel_sum, m, v, A, W, use_reentrant=False)
+        return _kernel_sum(m, v, A, W)
+
+    def forward(self, u):
+        # u : (B, L, channels) -> y : (B, L, channels)
+        if self.velocity == "input":
+            y = self._scan(u)
+            y = y[0] if isinstance(y, tuple) else y
+        else:
+            # time-invariant per channel: the same recurrence as a causal convolution with
+            # its impulse response (exact; batch-free kernel, FFT convolution)
+            y = causal_conv_fft(u, self.kernel(u.shape[1], u.dtype))
+        return y if self.bias is None else y + self.bias
+
+    def hidden_states(self, u):
+        """Real-space state along the sites, (B, L, channels, N): Re(ifft(hhat))."""
+        from wavescope.models.mamba import _states_of
+
+        hhat = _states_of(self._scan(u, return_states=True))  # (B, L, channels, N) complex
+        return torch.fft.ifft(hhat, dim=-1).real
+
+    # ------------------------------------------------------------------ recurrent mode
+    @property
+    def width(self) -> int:
+        return self.n_sites
+
+    def init_state(self, batch: int, device=None):
+        """Zero Fourier state (B, channels, N), complex."""
+        return torch.zeros(batch, self.channels, self.n_sites, dtype=torch.complex64, device=device)
+
+    def step(self, u_t, hhat):
+        """One step: u_t (B, channels), hhat (B, channels, N) -> (y_t, hhat)."""
+        v = self.velocities(u_t[:, None])
+        v = v[:, 0] if v.dim() == 3 else v  # (B, channels) or (channels,)
+        A = self.A.to(torch.promote_types(u_t.dtype, torch.complex64))
+        a = torch.exp(v[..., None] * A)  # (.., channels, N)
+        hhat = a * hhat + input_filter(v.detach(), self.n_sites) * u_t[..., None]
+        y = (torch.fft.ifft(self.C.to(hhat.dtype), dim=-1) * hhat).sum(-1).real
+        return (y if self.bias is None else y + self.bias), hhat
+
+
+def _kernel_sum(m, v, A, W):
+    # m : (L,), v : (channels,), A, W : (channels, N) -> K : (L, channels)
+    E = torch.exp((m[:, None] * v[None, :])[..., None] * A)  # (L, channels, N)
+    return (E * W).sum(-1).real
+
+
+def causal_conv_fft(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Causal depthwise convolution ``y_t = sum_{m <= t} K[m] u_{t-m}`` by FFT.
+
+    u : (B, L, D) real; K : (L, D) real -> y : (B, L, D).
+    """
+    L = u.shape[1]
+    n = 2 * L
+    U = torch.fft.rfft(u, n=n, dim=1)  # (B, n/2 + 1, D)
+    Kf = torch.fft.rfft(K, n=n, dim=0)  # (n/2 + 1, D)
+    return torch.fft.irfft(U * Kf, n=n, dim=1)[:, :L]
+
+
+def input_filter(v, n_sites: int) -> torch.Tensor:
+    """Anti-aliasing input weights per mode, B[k] = 1 if |k| v <= N / 2 else 0.
+
+    ``v`` (any shape, sites/step) -> (..., N) float. For v <= 1 every mode is kept
+    (B = DFT(e0), the input enters site 0 exactly as in the shift-SSM). For v > 1 a
+    one-step input would land on every v-th site only (spatial aliasing); keeping the
+    wavenumbers below N / (2 v) spreads it band-limited over the v sites it travels in one
+    step. The weights do not depend smoothly on v, so no gradient flows through them
+    (v still learns through exp(v A)).
+    """
+    k = ring_wavenumbers(n_sites).to(v.device).abs()
+    return (k * v[..., None] <= n_sites / 2 + 1e-6).to(torch.float32)
+
+
+def shift_matrix(n_sites: int, v: float, decay: float = 0.0) -> torch.Tensor:
+    """Real-space one-step operator of the v-Wave ring, (N, N) complex128.
+
+    ``h_t = M @ h_{t-1} + e0 u_t`` in real space is the same recurrence as the Fourier
+    scan, and ``Re(h_t)`` is the state the probes return (a reference for tests; at
+    integer v it is the cyclic shift times the decay). M is real except, for even N, in
+    the Nyquist mode, whose fractional shift has no real-space form; that mode only
+    contributes through the real part.
+    """
+    a = torch.exp(float(v) * wave_A(n_sites, decay, 1, torch.complex128)[0])
+    eye = torch.eye(n_sites, dtype=torch.complex128)
+    return torch.fft.ifft(a[:, None] * torch.fft.fft(eye, dim=0), dim=0)
