@@ -6,8 +6,9 @@ Writes benchmarks/results/velocity_cpu.json and .md. Each measurement runs in a 
 subprocess: the input is generated once into a temporary .npy, then each subprocess
 imports what it needs, records its resident memory (the interpreter's baseline with its
 imports), loads the input and runs; peak memory above that baseline is reported next to
-the input's size. The job is the one wavespace was measured on (REFERENCES.md: 52.6 s,
-3.8 GB): 64 sites x 600 s x 1 kHz, a 10 Hz plane wave in noise, band 8-12 Hz.
+the input's size (peak = VmHWM, the process's own high-water mark). The job is the one
+wavespace was measured on (REFERENCES.md: 52.6 s, 3.8 GB): 64 sites x 600 s x 1 kHz, a
+10 Hz plane wave in noise, band 8-12 Hz.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ CHILD = textwrap.dedent(
     t0 = time.perf_counter()
     {job}
     dt = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process's own peak RSS (ru_maxrss would carry over the parent's peak
+    # across fork + exec and overstate it)
+    with open("/proc/self/status") as f:
+        peak = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM")) / 1024
     print(json.dumps({{"seconds": dt, "peak_above_baseline_mb": peak - base,
                        "baseline_mb": base, "input_mb": x.nbytes / 2**20}}))
     """
@@ -54,7 +58,7 @@ JOBS = {
         imports="",
         job="y = sfft.irfft(sfft.rfft(x, axis=1, workers=-1), x.shape[1], axis=1, workers=-1)",
     ),
-    "wavescope velocity (phase-gradient, 10 surrogates)": dict(
+    "wavescope velocity (defaults: surrogates, epochs, patterns)": dict(
         imports="from wavescope import WaveField, measure_velocity\n"
         "from wavescope.datasets import grid_positions",
         job="r = measure_velocity(WaveField(x, {fs}, grid_positions(8, 8, 0.4e-3)), (8, 12)); "

@@ -131,7 +131,7 @@ def band_spectrum(
     transition=None,
     decimate: int = 1,
     pad: int | None = None,
-    chunk_sites: int = 16,
+    chunk_sites: int = 8,
     workers: int | None = -1,
     sites=None,
 ) -> BandSpectrum:

@@ -270,7 +270,7 @@ def measure_velocity(
     decimate: int | None = None,
     alpha: float = 0.05,
     min_duration: float | None = None,
-    n_surrogates: int = 10,
+    n_surrogates: int | str = "auto",
     weights: str = "amplitude",
     patterns: bool = True,
     edge: float | None = None,
@@ -305,8 +305,11 @@ def measure_velocity(
         False-positive rate per sample of the wave-epoch threshold.
     min_duration : float, optional
         Shortest wave epoch, in ``time_unit`` (default: one cycle of the band centre).
-    n_surrogates : int
-        Phase-randomised surrogates for the PGD threshold (0: no epochs).
+    n_surrogates : int or "auto"
+        Phase-randomised surrogates for the PGD threshold (0: no epochs). ``"auto"``
+        pools at least ``20 / alpha`` roughly independent null samples (about
+        ``duration x band width`` per surrogate): 2 for 10 minutes in an 8-12 Hz band, up to 20
+        for a few seconds.
     weights : {"amplitude", "uniform"}
         Site weights in the plane fit: squared amplitude (optimal under additive noise)
         or uniform.
@@ -347,6 +350,13 @@ def measure_velocity(
     D = auto_decimation(field.fs, band, transition) if decimate is None else int(decimate)
     if D < 1:
         raise WaveInputError(f"decimate must be >= 1, got {decimate}.")
+    if n_surrogates == "auto":
+        independent = max(field.duration * (band[1] - band[0]), 1.0)
+        n_surrogates = int(np.clip(np.ceil(20 / alpha / independent), 2, 20))
+    elif not isinstance(n_surrogates, (int, np.integer)) or n_surrogates < 0:
+        raise WaveInputError(
+            f"n_surrogates must be an integer >= 0 or 'auto', got {n_surrogates!r}."
+        )
     pos = field.positions[good]
     nb = find_neighbours(pos)
     op = gradient_operator(nb)
@@ -516,12 +526,17 @@ def _phase_measures(
     if generalized:
         z = generalized_phase(z, fs_out)
         f_sites = instantaneous_frequency(z, fs_out)
-        p2 = np.abs(z) ** 2
+        p2 = z.real**2 + z.imag**2
         freq = np.sum(p2 * f_sites, axis=0) / np.sum(p2, axis=0)
+        del f_sites
     else:
-        p2 = np.abs(z) ** 2
-        freq = np.sum(np.imag(np.conj(z) * dz), axis=0) / np.sum(p2, axis=0) / (2 * np.pi)
+        p2 = z.real**2 + z.imag**2
+        # Im(conj(z) dz) summed over sites, without a complex temporary
+        num = np.sum(z.real * dz.imag, axis=0) - np.sum(z.imag * dz.real, axis=0)
+        freq = num / np.sum(p2, axis=0) / (2 * np.pi)
+    del dz
     phase = np.angle(z).astype(np.float32 if z.dtype == np.complex64 else np.float64)
+    del z
     grad_local = phase_gradient(phase, pos, neighbours=nb, operator=op)
     pgd = phase_gradient_directionality(grad_local)
     init = np.nanmean(grad_local, axis=1)
