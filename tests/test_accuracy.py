@@ -272,3 +272,32 @@ def test_single_short_pulse_and_negative_pulses(speed):
     neg = field.with_data(-field.data)
     assert event_time_velocity(neg).speed == pytest.approx(speed, rel=0.01)
     assert xcorr_velocity(neg).speed == pytest.approx(speed, rel=0.01)
+
+
+@pytest.mark.parametrize("speed", [0.29, 0.5])
+def test_xcorr_on_a_narrowband_plane_wave_stays_within_one_cycle(speed):
+    # Lags of an oscillation repeat every period; the search must stop at half a period
+    # (automatically for narrowband data, and from the band in measure_velocity).
+    f = planar_wave(
+        grid_positions(8, 8, 0.4e-3),
+        fs=1000.0,
+        duration=10.0,
+        frequency=10.0,
+        speed=speed,
+        direction=0.5,
+        snr_db=10.0,
+        seed=1,
+    )
+    assert xcorr_velocity(f).speed == pytest.approx(speed, rel=0.03)
+    s = measure_velocity(f, (8, 12), method="xcorr", n_surrogates=0).summary()
+    assert s["speed"]["median"] == pytest.approx(speed, rel=0.03)
+
+
+def test_auto_band_finds_a_slow_oscillation_of_model_states():
+    from wavescope import WaveField
+    from wavescope.waves import auto_band
+
+    t = np.arange(2000)
+    x = np.cos(2 * np.pi * 0.05 * t[None] - 0.3 * np.arange(24)[:, None])
+    lo, hi = auto_band(WaveField.from_line(x))
+    assert lo < 0.05 < hi and hi < 0.1

@@ -124,8 +124,10 @@ def test_real_ecog_file_through_the_cli(ecog_fif, tmp_path):
 
 
 def test_demo_main_job(tmp_path):
+    # --quick: the plane-wave step is the same as in the full demo (tests/test_main_job.py
+    # covers the rest of the story)
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["speed"]["median"] == pytest.approx(0.3, rel=0.01)
     assert (out / "velocity.png").exists() and (out / "recording.npz").exists()

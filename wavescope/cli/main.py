@@ -13,7 +13,7 @@ import sys
 
 from wavescope.core.validate import WaveInputError
 
-COMMANDS = ("velocity", "demo", "train", "probe")
+COMMANDS = ("velocity", "demo", "train", "probe", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

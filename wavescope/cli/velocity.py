@@ -97,6 +97,8 @@ def format_summary(s: dict) -> str:
     if "patterns" in s:
         pats = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["patterns"].items() if v > 0)
         lines.append(f"patterns     {pats}")
+    for note in s.get("warnings", []):
+        lines.append(f"warning      {note}")
     return "\n".join(lines)
 
 

@@ -29,3 +29,21 @@ __all__ = [
 from wavescope.datasets.widefield import LENS_KETAMINE, cortex_mask, read_widefield_npz  # noqa: E402
 
 __all__ += ["LENS_KETAMINE", "cortex_mask", "read_widefield_npz"]
+
+from wavescope.datasets.davis2021 import (  # noqa: E402
+    DAVIS2021_CITATION,
+    DAVIS2021_DIR,
+    SpeedDensity,
+    read_davis2021_speeds,
+    read_davis2021_wavelengths,
+)
+from wavescope.datasets.neural_field import neural_field  # noqa: E402
+
+__all__ += [
+    "DAVIS2021_CITATION",
+    "DAVIS2021_DIR",
+    "SpeedDensity",
+    "read_davis2021_speeds",
+    "read_davis2021_wavelengths",
+    "neural_field",
+]

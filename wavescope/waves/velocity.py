@@ -101,6 +101,9 @@ class VelocityResult:
     broadband: object = None
     extra: dict = field(default_factory=dict)
 
+    def _warnings(self, summary: dict) -> list[str]:
+        return _warnings_for(summary, self.extra.get("spacing"))
+
     @property
     def times(self) -> np.ndarray:
         """Times of the per-sample values, in ``time_unit``."""
@@ -192,7 +195,20 @@ class VelocityResult:
         if self.patterns is not None:
             out["patterns"] = self.patterns.fractions()
         out.update(self.extra)
+        out["warnings"] = self._warnings(out)
         return out
+
+
+def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
+    notes = []
+    wl = summary["wavelength"]["median"]
+    if spacing and wl is not None and wl < 4 * spacing and summary["method"] in METHODS[:2]:
+        notes.append(
+            f"wavelength {wl:.3g} {summary['space_unit']} is under 4 site spacings "
+            f"({spacing:.3g}): phase gradients are under-resolved and speeds biased; use a "
+            "lower band or a broadband method (event-time, xcorr, komega)."
+        )
+    return notes
 
 
 def _q(x, q):
@@ -243,16 +259,17 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
 def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, float]:
     """A band around the dominant spectral peak: ``[f0 / 1.25, f0 * 1.25]``.
 
-    ``f0`` is the peak of the site-averaged Welch spectrum above ``fmin`` (default: four
-    frequency bins). Pass ``band`` explicitly whenever the band of interest is known.
+    ``f0`` is the peak of the site-averaged Welch spectrum (segments of an eighth of the
+    record, at least 64 samples) above ``fmin`` (default: two frequency bins). Pass
+    ``band`` explicitly whenever the band of interest is known.
     """
     from scipy.signal import welch
 
     data = field.data[field.good]
-    nper = min(field.n_times, int(2 ** np.ceil(np.log2(max(16, field.fs * 4)))))
+    nper = min(field.n_times, max(64, field.n_times // 8))
     f, p = welch(data, fs=field.fs, nperseg=nper, axis=1)
     p = p.mean(axis=0)
-    fmin = 4 * f[1] if fmin is None else fmin
+    fmin = 2 * f[1] if fmin is None else fmin
     sel = f >= fmin
     if not sel.any():
         raise WaveInputError("recording too short to find a dominant frequency; pass band=.")
@@ -433,12 +450,14 @@ def measure_velocity(
             "xcorr": xcorr_velocity,
             "komega": komega_velocity,
         }[method]
-        target = field
+        target, kw = field, {}
         if band_given:
             from wavescope.signal.spectral import bandpass
 
             target = field.with_data(bandpass(field.data, field.fs, band))
-        bb = fn(target)
+            if method == "xcorr":  # lags of a band-passed signal are ambiguous past half a period
+                kw["max_lag"] = max(1, int(0.5 * field.fs / band[1]))
+        bb = fn(target, **kw)
 
     return VelocityResult(
         method=method,
@@ -470,6 +489,9 @@ def measure_velocity(
             "decimate": D,
             "edge": float(edge),
             "layout": nb.kind,
+            "spacing": float(np.median(np.linalg.norm(nb.offset[nb.valid], axis=-1)))
+            if nb.valid.any()
+            else None,
         },
     )
 

@@ -1,0 +1,66 @@
+"""The main job end to end: ``wavescope demo --quick`` writes every output and the report."""
+
+import json
+
+import numpy as np
+import pytest
+
+from wavescope.cli.main import main
+from wavescope.io import read_npz
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "quick"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_quick_demo_writes_recordings_states_runs_and_report(demo_out):
+    # step 1 (the issue-2 job): the known plane wave is measured within 1 % (as before)
+    s = json.loads((demo_out / "summary.json").read_text())
+    assert s["speed"]["median"] == pytest.approx(0.3, rel=0.01)
+    # step 2: neural-field recordings in m/s
+    cortex = sorted((demo_out / "cortex").glob("neural_field_*.npz"))
+    assert len(cortex) == 3
+    f = read_npz(cortex[0])
+    assert f.space_unit == "m" and f.time_unit == "s" and f.data.shape == (100, 3000)
+    # step 3: both models trained, with metrics to plot
+    for name in ("vwave-mamba", "mamba"):
+        assert (demo_out / "runs" / name / "checkpoint.pt").exists()
+        lines = (demo_out / "runs" / name / "metrics.jsonl").read_text().splitlines()
+        assert json.loads(lines[-1])["step"] == 12
+    # step 4: hidden states, sites x steps in sites/step
+    st = sorted((demo_out / "states").glob("vwave-mamba_ch*.npz"))
+    assert len(st) == 3
+    g = read_npz(st[0])
+    assert g.space_unit == "site" and g.time_unit == "step" and g.data.shape == (32, 64)
+    assert np.abs(g.data).max() > 0  # the impulse reached the state
+
+
+def test_quick_demo_report_holds_the_three_groups(demo_out):
+    html = (demo_out / "report.html").read_text()
+    rep = json.loads((demo_out / "report.json").read_text())
+    assert rep["groups"] == ["cortex", "vwave-mamba", "mamba"]
+    for g in rep["groups"]:
+        assert g in html
+    assert rep["units"] == {"cortex": "m/s", "vwave-mamba": "sites/step", "mamba": "sites/step"}
+    # the training metrics became learning curves of both models
+    assert set(rep["learning_curves"]) == {"vwave-mamba", "mamba"}
+    # every number in the report is in the JSON: one row per recording (3 + 3 + 3)
+    assert len(rep["recordings"]) == 9
+
+
+def test_demo_refuses_to_overwrite_and_overwrite_keeps_other_files(demo_out, capsys):
+    assert main(["demo", "--quick", "--out", str(demo_out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    # --overwrite replaces only what the demo writes: a user's own runs stay
+    own = demo_out / "runs" / "my_run" / "checkpoint.pt"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"mine")
+    stale = demo_out / "states" / "vwave-mamba_ch999.npz"
+    stale.write_bytes(b"old")
+    assert main(["demo", "--quick", "--overwrite", "--out", str(demo_out)]) == 0
+    assert own.read_bytes() == b"mine"
+    assert not stale.exists()  # an earlier demo's capture is not mixed into the report
+    assert len(json.loads((demo_out / "report.json").read_text())["recordings"]) == 9
