@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 from scipy import stats as _st
@@ -484,43 +483,13 @@ def load_reference_speeds(path) -> ReferenceSpeeds:
     """Read a speed density ``.mat`` with variables ``speed_range`` (m/s) and ``k``.
 
     The Davis et al. (2021) marmoset MT density (``wolfie-speed_density.mat``, a 1 x 2000
-    grid over 0.001-2 m/s) is the intended input. MATLAB v7.3 files are HDF5 and need
-    ``h5py``.
+    grid over 0.001-2 m/s) is the intended input; reading and validation are those of
+    :func:`wavescope.datasets.read_davis2021_speeds` (one reader for the file).
     """
-    import scipy.io
+    from wavescope.datasets.davis2021 import read_davis2021_speeds
 
-    path = Path(path)
-    if not path.exists():
-        raise WaveInputError(f"{path}: no such file (the reference speed density).")
-    try:
-        m = scipy.io.loadmat(path)
-    except NotImplementedError:  # MATLAB v7.3 (HDF5)
-        try:
-            import h5py
-        except ImportError:
-            raise WaveInputError(
-                f"{path} is a MATLAB v7.3 (HDF5) file; install h5py to read it, or re-save it "
-                "in MATLAB with save(..., '-v7')."
-            ) from None
-        with h5py.File(path, "r") as h:
-            m = {k: np.asarray(h[k]) for k in h.keys()}
-    except Exception as exc:
-        raise WaveInputError(f"{path}: not a readable .mat file ({exc}).") from None
-    for k in ("speed_range", "k"):
-        if k not in m:
-            raise WaveInputError(
-                f"{path} has no variable {k!r}; a reference needs 'speed_range' (m/s) and "
-                "'k' (density) of equal length."
-            )
-    v = np.asarray(m["speed_range"], float).ravel()
-    d = np.asarray(m["k"], float).ravel()
-    if v.size != d.size or v.size < 2 or np.any(np.diff(v) <= 0) or np.any(d < 0):
-        raise WaveInputError(
-            f"{path}: 'speed_range' must increase and 'k' be a non-negative density of the "
-            f"same length (got {v.size} and {d.size})."
-        )
-    d = d / np.trapezoid(d, v)
-    return ReferenceSpeeds(v, d, "m/s", str(path), DAVIS2021)
+    dens = read_davis2021_speeds(path)
+    return ReferenceSpeeds(dens.speed, dens.density, "m/s", dens.source, DAVIS2021)
 
 
 def _to_mps(unit: str) -> float | None:
