@@ -8,6 +8,7 @@ object, so every analysis runs on either unchanged.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -48,6 +49,12 @@ class WaveField:
     Speeds measured on a field are in ``space_unit / time_unit`` (see
     :attr:`speed_unit`): m/s for a recording with positions in metres and time in
     seconds, sites/step for a hidden state.
+
+    ``data`` may be a read-only :class:`numpy.memmap` (e.g. from
+    ``read_npz(path, mmap=True)``): it is kept as it is, never copied or converted, so a
+    recording larger than memory can be measured chunk by chunk (see
+    :func:`~wavescope.waves.velocity.measure_velocity`). A memory-mapped ``data`` must
+    already be float32 or float64.
     """
 
     data: np.ndarray
@@ -60,7 +67,18 @@ class WaveField:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        data = as_float_array("data", self.data)
+        if isinstance(self.data, np.memmap):
+            # keep the mapping: as_float_array would strip the subclass, and a dtype
+            # conversion would read the whole file into memory
+            data = self.data
+            if data.dtype.kind != "f":
+                raise WaveInputError(
+                    f"memory-mapped data must be float32 or float64, got {data.dtype}; "
+                    "rewrite the file with float samples (e.g. data.astype(np.float32)) or "
+                    "load it into memory (read_npz(path, mmap=False))."
+                )
+        else:
+            data = as_float_array("data", self.data)
         if data.ndim != 2:
             raise WaveInputError(
                 f"data must be 2-D (n_sites, n_times), got shape {data.shape}; "
@@ -119,6 +137,11 @@ class WaveField:
     @property
     def n_times(self) -> int:
         return self.data.shape[1]
+
+    @property
+    def is_memmap(self) -> bool:
+        """True when ``data`` is a memory-mapped file (read in chunks by the measures)."""
+        return isinstance(self.data, np.memmap)
 
     @property
     def n_dims(self) -> int:
@@ -301,3 +324,32 @@ class WaveField:
         return replace(
             self, positions=self.positions * space_scale(self.space_unit, unit), space_unit=unit
         )
+
+
+def release_pages(data) -> None:
+    """Drop the pages of a read-only memory-mapped array from this process's memory.
+
+    Pages of a file mapping that were read stay mapped, and count in the process's
+    resident set (VmRSS, VmHWM), until the mapping is closed; reading a large file chunk
+    by chunk would then grow the resident set to the whole file. ``madvise(MADV_DONTNEED)``
+    unmaps them (the kernel keeps them in its page cache, so reading them again is cheap).
+    Does nothing for ordinary arrays, for writable or copy-on-write maps (whose private
+    pages would be lost), or where ``madvise`` is unavailable.
+
+    Parameters
+    ----------
+    data : ndarray
+        Any array; only a ``numpy.memmap`` opened with ``mode="r"`` (or a view of one)
+        is affected.
+    """
+    if not isinstance(data, np.memmap) or getattr(data, "mode", None) != "r":
+        return
+    mm = getattr(data, "_mmap", None)
+    advise = getattr(mm, "madvise", None)
+    flag = getattr(mmap, "MADV_DONTNEED", None)
+    if advise is None or flag is None:
+        return
+    try:
+        advise(flag)
+    except (OSError, ValueError):  # pragma: no cover - closed map or unsupported platform
+        pass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wavescope.core.circular import circ_mean, resultant_length
-from wavescope.core.field import WaveField
+from wavescope.core.field import WaveField, release_pages
 from wavescope.core.validate import WaveInputError, check_band, check_option
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
 from wavescope.signal.spectral import (
@@ -226,13 +226,25 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
     """Check a field before measuring; return the indices of the good sites.
 
     Raises a :class:`WaveInputError` naming the sites for NaN/inf samples or flat
-    (constant) signals among the good sites, or too few good sites.
+    (constant) signals among the good sites, or too few good sites. A memory-mapped
+    field is scanned in blocks of samples (about ``2**24`` values each) whose pages are
+    released after use, so the check never holds the recording in memory.
     """
     good = field.good
     # min and max propagate NaN, so two fast reductions find NaN, inf and flat sites
     # without copying the data.
-    lo = np.min(field.data, axis=1)[good]
-    hi = np.max(field.data, axis=1)[good]
+    if field.is_memmap:
+        lo = np.full(field.n_sites, np.inf, field.data.dtype)
+        hi = np.full(field.n_sites, -np.inf, field.data.dtype)
+        for t0, t1 in _blocks(field.n_times, field.n_sites):
+            block = field.data[:, t0:t1]
+            lo = np.minimum(lo, block.min(axis=1))
+            hi = np.maximum(hi, block.max(axis=1))
+            release_pages(field.data)
+        lo, hi = np.asarray(lo)[good], np.asarray(hi)[good]
+    else:
+        lo = np.min(field.data, axis=1)[good]
+        hi = np.max(field.data, axis=1)[good]
     nonfinite = ~(np.isfinite(lo) & np.isfinite(hi))
     if nonfinite.any():
         names = [field.ch_names[i] for i in good[nonfinite]]
@@ -256,19 +268,59 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
     return good
 
 
+#: Bytes of float64 data per chunk of the default ``chunk_samples`` of measure_velocity.
+CHUNK_BYTES = 2**29
+
+#: Values (sites x samples) per block when check_field scans a memory-mapped field.
+CHECK_BLOCK_VALUES = 2**24
+
+
+def _blocks(n_times: int, n_rows: int):
+    """(t0, t1) spans of samples holding about ``CHECK_BLOCK_VALUES`` values over n_rows rows."""
+    step = max(1, CHECK_BLOCK_VALUES // max(n_rows, 1))
+    for t0 in range(0, n_times, step):
+        yield t0, min(t0 + step, n_times)
+
+
+#: auto_band reads the whole record up to this many values (good sites x samples); above
+#: it, a bounded subset (see :func:`auto_band`).
+AUTO_BAND_MAX_VALUES = 2**24
+
+
 def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, float]:
     """A band around the dominant spectral peak: ``[f0 / 1.25, f0 * 1.25]``.
 
-    ``f0`` is the peak of the site-averaged Welch spectrum (segments of an eighth of the
-    record, at least 64 samples) above ``fmin`` (default: two frequency bins). Pass
-    ``band`` explicitly whenever the band of interest is known.
+    ``f0`` is the peak of the site-averaged Welch spectrum above ``fmin`` (default: two
+    frequency bins). Records of up to ``AUTO_BAND_MAX_VALUES`` values (good sites x
+    samples) use segments of an eighth of the record (at least 64 samples) over the whole
+    record. Longer records (and every memory-mapped one of that size) use a bounded subset:
+    at most 32 Hann-windowed segments of ``min(n_times // 8, 2**15)`` samples, evenly
+    spaced over the record, read 32 sites at a time, so the estimate costs the same memory
+    however long the record is (its frequency resolution is ``fs / 2**15`` at most, 0.03 Hz
+    at 1 kHz). The choice depends only on the size, never on whether ``data`` is mapped, so
+    both give the same band. Pass ``band`` explicitly whenever the band of interest is known.
     """
     from scipy.signal import welch
 
-    data = field.data[field.good]
-    nper = min(field.n_times, max(64, field.n_times // 8))
-    f, p = welch(data, fs=field.fs, nperseg=nper, axis=1)
-    p = p.mean(axis=0)
+    good = field.good
+    n = field.n_times
+    if len(good) * n <= AUTO_BAND_MAX_VALUES:
+        data = field.data[good]
+        nper = min(n, max(64, n // 8))
+        f, p = welch(data, fs=field.fs, nperseg=nper, axis=1)
+        p = p.mean(axis=0)
+    else:
+        nper = min(n, max(64, min(n // 8, 2**15)))
+        n_seg = max(1, min(32, n // nper))
+        starts = np.linspace(0, n - nper, n_seg).astype(int)
+        p = 0.0
+        for t0 in starts:
+            for s0 in range(0, len(good), 32):
+                seg = np.asarray(field.data[good[s0 : s0 + 32], t0 : t0 + nper])
+                f, ps = welch(seg, fs=field.fs, nperseg=nper, axis=1)
+                p = p + ps.sum(axis=0)
+            release_pages(field.data)
+        p = p / (n_seg * len(good))
     fmin = 2 * f[1] if fmin is None else fmin
     sel = f >= fmin
     if not sel.any():
@@ -291,7 +343,7 @@ def measure_velocity(
     weights: str = "amplitude",
     patterns: bool = True,
     edge: float | None = None,
-    chunk_samples: int = 2**21,
+    chunk_samples: int | None = None,
     seed=0,
     debias: bool = True,
     progress=None,
@@ -335,9 +387,18 @@ def measure_velocity(
     edge : float, optional
         Time (``time_unit``) at each end excluded from the summary as filter transient
         (default: 2 / narrowest band edge width, at most 10% of the record).
-    chunk_samples : int
-        Longest piece of record filtered at once; longer records are processed in
-        overlapping chunks so that memory stays bounded.
+    chunk_samples : int, optional
+        Longest piece of record (samples) filtered at once. Default: ``2**21`` samples, at
+        most ``CHUNK_BYTES`` (512 MB) of float64 over the good sites (262,144 samples for
+        256 sites), so that the default's memory does not grow with the number of sites.
+        Longer records are processed in
+        overlapping chunks (overlap: 4 / narrowest transition width, aligned to the
+        read-out step) so that memory stays bounded. With a memory-mapped field
+        (``read_npz(path, mmap=True)``) only one chunk is read at a time and its pages are
+        released after use: peak memory is a few times one chunk, whatever the record's
+        length. Per-sample outputs grow with the number of read-out samples only, never
+        with sites x samples (the circular-linear fit runs chunk by chunk). The broadband
+        methods (event-time, xcorr, komega) read the whole record.
     seed : int
         Seed of the surrogates.
     debias : bool
@@ -380,10 +441,15 @@ def measure_velocity(
     rng = np.random.default_rng(seed)
 
     pieces = []
+    if chunk_samples is None:
+        chunk_samples = min(2**21, max(2**14, CHUNK_BYTES // (8 * len(good))))
+    elif not isinstance(chunk_samples, (int, np.integer)) or chunk_samples < 1:
+        raise WaveInputError(f"chunk_samples must be a positive integer, got {chunk_samples!r}.")
     for lo, hi, core_lo, core_hi in _chunks(field.n_times, chunk_samples, D, field.fs, transition):
         spec = band_spectrum(
             field.data[:, lo:hi], field.fs, band, transition=transition, decimate=D, sites=good
         )
+        release_pages(field.data)
         pieces.append(
             _phase_measures(
                 spec,
@@ -428,14 +494,14 @@ def measure_velocity(
         pattern_res = _concat_patterns([p["pat"] for p in pieces])
 
     if method == "circlinear":
-        phase_all = out["phase"]
-        cl = circlinear_plane_fit(phase_all, pos)
-        g = cl.gradient
+        # fitted chunk by chunk in _phase_measures (each sample's fit is independent), so
+        # no (sites x samples) phase is kept
+        g = out["cl_grad"]
         k = -g
         speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
         direction = propagation_direction(g)
         wl = 2 * np.pi / np.linalg.norm(g, axis=0)
-        fit = cl.rho
+        fit = out["cl_rho"]
 
     threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
     if n_surrogates > 0:
@@ -540,7 +606,7 @@ def _phase_measures(
     patterns,
     keep_lo,
     keep_hi,
-    keep_phase,
+    circlinear,
 ):
     z, dz, _ = analytic_from_spectrum(spec, D, derivative=not generalized)
     fs_out = spec.fs / D
@@ -577,9 +643,11 @@ def _phase_measures(
         "fit": fit,
         "pgd": pgd,
         "freq": freq.astype(phase.dtype),
-        "phase": phase if keep_phase else phase[:0],
         "null_pgd": np.concatenate(null) if null else np.empty(0),
     }
+    if circlinear:
+        cl = circlinear_plane_fit(phase, pos)
+        out["cl_grad"], out["cl_rho"] = cl.gradient, cl.rho
     out["pat"] = (
         classify_patterns(phase, grad_local, pos)
         if patterns and dim == 2 and len(pos) >= 4
