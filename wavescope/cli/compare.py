@@ -48,6 +48,16 @@ def register(sub) -> None:
         "after the inputs, or repeat it",
     )
     p.add_argument(
+        "--memory",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="GROUP=curve.json",
+        help="memory curves (JSON of 'wavescope memory --json' or 'wavescope probe "
+        "--memory-curve --json') for the memory-curve section; give it after the inputs, or "
+        "repeat it",
+    )
+    p.add_argument(
         "--reference-speeds",
         default=None,
         metavar="FILE",
@@ -73,6 +83,7 @@ def run(args) -> int:
 
     groups = _pairs(args.inputs, "input")
     metrics = _pairs(args.metrics, "--metrics") or None
+    memory = _pairs(args.memory, "--memory") or None
     band = tuple(args.band) if args.band else None
     if args.group_band:
         if band is not None:
@@ -88,6 +99,7 @@ def run(args) -> int:
         band=band,
         method=args.method,
         metrics=metrics,
+        memory=memory,
         reference_speeds=args.reference_speeds,
         overwrite=args.overwrite,
         progress=not args.no_progress,

@@ -13,7 +13,7 @@ import sys
 
 from wavescope.core.validate import WaveInputError
 
-COMMANDS = ("velocity", "demo", "train", "probe", "compare")
+COMMANDS = ("velocity", "demo", "train", "probe", "compare", "memory")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import glob
 import json
 import math
 import os
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +23,13 @@ from wavescope.core.field import WaveField
 from wavescope.core.units import SPACE_UNITS, TIME_UNITS
 from wavescope.core.validate import WaveInputError
 
-__all__ = ["format_comparison", "read_metrics_jsonl", "run_comparison"]
+__all__ = [
+    "format_comparison",
+    "memory_comparison",
+    "read_memory_curves",
+    "read_metrics_jsonl",
+    "run_comparison",
+]
 
 
 def _check_out(path, overwrite: bool) -> Path:
@@ -96,6 +103,284 @@ def read_metrics_jsonl(path) -> list[dict]:
     return recs
 
 
+#: Keys a memory-curve summary (:meth:`wavescope.waves.memory.MemoryCurve.summary`) must have.
+MEMORY_KEYS = (
+    "lags",
+    "score",
+    "ci_low",
+    "ci_high",
+    "chance",
+    "horizon",
+    "capacity",
+    "metric",
+    "dt",
+    "time_unit",
+)
+
+
+def _find_curves(obj, found: list, near: list) -> None:
+    if isinstance(obj, dict):
+        keys = set(obj)
+        if set(MEMORY_KEYS) <= keys:
+            found.append(obj)
+            return
+        if {"score", "horizon"} <= keys:
+            near.append(sorted(set(MEMORY_KEYS) - keys))
+        for v in obj.values():
+            _find_curves(v, found, near)
+    elif isinstance(obj, list):
+        for v in obj:
+            _find_curves(v, found, near)
+
+
+def read_memory_curves(path) -> list[dict]:
+    """Memory-curve summaries from a JSON file.
+
+    The file is what ``wavescope memory --json`` or ``wavescope probe --memory-curve
+    --json`` writes: one :meth:`~wavescope.waves.memory.MemoryCurve.summary` dict, or any
+    JSON holding such dicts (a list of them, or nested under keys such as
+    ``"memory_curve"``); every one found is returned, in file order.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise WaveInputError(
+            f"{p}: no such memory-curve file (written by 'wavescope memory --json')."
+        )
+    try:
+        obj = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise WaveInputError(f"{p}: not a JSON file.") from None
+    found, near = [], []
+    _find_curves(obj, found, near)
+    if not found:
+        hint = f" (a curve-like entry lacks {near[0]})" if near else ""
+        raise WaveInputError(
+            f"{p} holds no memory curve{hint}: give the JSON written by 'wavescope memory "
+            "--json' or 'wavescope probe --memory-curve --json' (MemoryCurve.summary())."
+        )
+    return found
+
+
+def _curve_dict(item, group: str) -> list[tuple[str | None, dict]]:
+    if hasattr(item, "summary") and hasattr(item, "horizon"):
+        return [(None, item.summary())]
+    if isinstance(item, dict):
+        missing = [k for k in MEMORY_KEYS if k not in item]
+        if missing:
+            raise WaveInputError(
+                f"memory group {group!r}: a curve dict lacks {missing}; pass "
+                "MemoryCurve.summary() dicts."
+            )
+        return [(None, item)]
+    if isinstance(item, (str, os.PathLike)):
+        return [(os.fspath(item), c) for c in read_memory_curves(item)]
+    raise WaveInputError(
+        f"memory group {group!r}: {type(item).__name__} is not a curve file, dict or MemoryCurve."
+    )
+
+
+def _mean_ci(values, n_boot: int, level: float, seed: int):
+    """Mean with a bootstrap interval (BCa from 3 values, percentile for 2)."""
+    from wavescope.stats.tests import bootstrap_ci
+
+    v = np.asarray(values, float)
+    ci = bootstrap_ci(
+        v,
+        np.mean,
+        n_boot=n_boot,
+        level=level,
+        method="bca" if v.size >= 3 else "percentile",
+        seed=seed,
+        min_n=2,
+    )
+    return {"estimate": ci.estimate, "low": ci.low, "high": ci.high}
+
+
+def memory_comparison(
+    memory: dict,
+    *,
+    n_permutations: int = 9999,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict:
+    """Memory curves per group, their horizons and capacities, and group comparisons.
+
+    Parameters
+    ----------
+    memory : dict
+        ``{group: [curves]}``; a curve is a JSON file (see :func:`read_memory_curves`), a
+        :meth:`~wavescope.waves.memory.MemoryCurve.summary` dict or a ``MemoryCurve``.
+    n_permutations, n_boot, level, alpha, seed
+        As in :func:`wavescope.stats.compare.compare_groups`.
+
+    Returns
+    -------
+    dict
+        ``groups``: per group ``n``, ``horizons`` (steps), ``horizon_times`` (time
+        units), ``capacities`` (steps), ``metrics``, ``time_units``, ``censored`` and the
+        ``curves`` (summaries, each with its ``file``); with 2 or more curves also
+        ``horizon_mean``, ``horizon_time_mean`` and ``capacity_mean`` (each
+        ``{"estimate", "low", "high"}``: the mean with a bootstrap interval at ``level``,
+        BCa from 3 curves, percentile for 2). ``tests``: per pair of groups and property
+        (``horizon``, ``capacity``; ``horizon_time`` when both groups share one time
+        unit) a two-sided permutation test of the difference of means, Cliff's delta and
+        Hedges' g with bootstrap intervals, Benjamini-Hochberg ``p_fdr`` across these
+        tests, and a ``message`` when a group has fewer than 2 curves. ``messages`` and
+        ``settings``. Missing values are None.
+    """
+    from itertools import combinations
+
+    from wavescope.stats.tests import effect_size, fdr, permutation_test
+    from wavescope.waves.memory import CI_LEVEL
+
+    if not isinstance(memory, dict) or not memory:
+        raise WaveInputError("memory must be a non-empty mapping {group: [curves]}.")
+    rng = np.random.default_rng(seed)
+    messages: list[str] = []
+    groups: dict[str, dict] = {}
+    for g, items in memory.items():
+        g = str(g)
+        items = [items] if isinstance(items, (str, os.PathLike, dict)) else list(items)
+        pairs = [pc for it in items for pc in _curve_dict(it, g)]
+        if not pairs:
+            raise WaveInputError(f"memory group {g!r} has no curves.")
+        curves = [{**c, "file": src} for src, c in pairs]
+        hz = [int(c["horizon"]) for c in curves]
+        ht = [float(c["horizon"]) * float(c["dt"]) for c in curves]
+        cap = [float(c["capacity"]) for c in curves]
+        entry = {
+            "n": len(curves),
+            "files": [c["file"] for c in curves],
+            "metrics": sorted({str(c["metric"]) for c in curves}),
+            "time_units": sorted({str(c["time_unit"]) for c in curves}),
+            "horizons": hz,
+            "horizon_times": ht,
+            "capacities": cap,
+            "censored": [bool(c.get("meta", {}).get("horizon_censored", False)) for c in curves],
+            "horizon_mean": None,
+            "horizon_time_mean": None,
+            "capacity_mean": None,
+            "message": None,
+            "curves": curves,
+        }
+        if len(curves) >= 2:
+            s = int(rng.integers(2**31))
+            entry["horizon_mean"] = _mean_ci(hz, n_boot, level, s)
+            if len(entry["time_units"]) == 1:
+                entry["horizon_time_mean"] = _mean_ci(ht, n_boot, level, s)
+            entry["capacity_mean"] = _mean_ci(cap, n_boot, level, s)
+        else:
+            entry["message"] = (
+                f"group {g!r} has 1 memory curve: a mean with an interval, and a test, need at "
+                "least 2 (add seeds, recordings or layers)."
+            )
+            messages.append(entry["message"])
+        if len(entry["metrics"]) > 1:
+            messages.append(
+                f"memory group {g!r} mixes accuracy and R^2 curves; capacities are comparable "
+                "(both normalised), raw scores are not."
+            )
+        if any(entry["censored"]):
+            messages.append(
+                f"memory group {g!r}: some curve is above the criterion at every lag, so its "
+                "horizon is only a lower bound (max_lag + 1); measure with a larger max_lag."
+            )
+        groups[g] = entry
+
+    tests = []
+    for a, b in combinations(groups, 2):
+        ga, gb = groups[a], groups[b]
+        same_unit = len(set(ga["time_units"]) | set(gb["time_units"])) == 1
+        props = [("horizon", "horizons", "steps"), ("capacity", "capacities", "steps")]
+        if same_unit:
+            props.append(("horizon_time", "horizon_times", ga["time_units"][0]))
+        else:
+            messages.append(
+                f"memory groups {a!r} and {b!r} are in different time units "
+                f"({', '.join(ga['time_units'])} vs {', '.join(gb['time_units'])}): horizons "
+                "are compared in samples (steps) only."
+            )
+        for prop, key, unit in props:
+            x1, x2 = np.asarray(ga[key], float), np.asarray(gb[key], float)
+            t = {
+                "property": prop,
+                "group_a": a,
+                "group_b": b,
+                "unit": unit,
+                "n_a": int(x1.size),
+                "n_b": int(x2.size),
+                "mean_a": float(x1.mean()),
+                "mean_b": float(x2.mean()),
+                "difference": None,
+                "p_value": None,
+                "p_fdr": None,
+                "significant": None,
+                "test": None,
+                "min_p": None,
+                "cliffs_delta": None,
+                "hedges_g": None,
+                "message": None,
+            }
+            if min(x1.size, x2.size) < 2:
+                g_few = a if x1.size < 2 else b
+                t["message"] = (
+                    f"group {g_few!r} has 1 memory curve; the test {a} vs {b} needs at least 2 "
+                    "per group."
+                )
+                tests.append(t)
+                continue
+            perm = permutation_test(x1, x2, "mean", n_permutations=n_permutations, seed=rng)
+            t["difference"] = float(perm.statistic)
+            t["p_value"] = float(perm.p_value)
+            t["test"] = "permutation" + (" (exact)" if perm.exact else "")
+            min_p = perm.min_p * (2 if perm.exact and x1.size == x2.size else 1)
+            t["min_p"] = float(min_p)
+            if min_p > alpha:
+                t["message"] = (
+                    f"with {x1.size} and {x2.size} curves the smallest possible p-value is "
+                    f"{min_p:.3g} > alpha {alpha:g}: this test cannot reject."
+                )
+            s = int(rng.integers(2**31))
+            for kind in ("cliffs_delta", "hedges_g"):
+                try:
+                    # 2 curves leave 1 in a jackknife sample (variance undefined) and a
+                    # resample without spread has an infinite g: both are dropped quietly
+                    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        e = effect_size(x1, x2, kind, level=level, n_boot=n_boot, seed=s)
+                    d = {"estimate": e.estimate, "low": e.low, "high": e.high}
+                    t[kind] = d if np.isfinite(e.estimate) else None
+                except WaveInputError:
+                    t[kind] = None
+            tests.append(t)
+    done = [t for t in tests if t["p_value"] is not None]
+    if done:
+        _, q = fdr([t["p_value"] for t in done], alpha=alpha)
+        for t, qv in zip(done, q):
+            t["p_fdr"] = float(qv)
+            t["significant"] = bool(qv <= alpha)
+    elif len(groups) > 1:
+        messages.append(
+            "no memory test was run: comparing horizons needs at least 2 curves per group."
+        )
+    return {
+        "groups": groups,
+        "tests": tests,
+        "messages": list(dict.fromkeys(messages)),
+        "settings": {
+            "n_permutations": int(n_permutations),
+            "n_boot": int(n_boot),
+            "level": float(level),
+            "alpha": float(alpha),
+            "curve_interval_level": CI_LEVEL,
+            "interval": "bootstrap of the mean over curves (BCa from 3 curves, percentile for 2)",
+            "fdr": "Benjamini-Hochberg across the memory tests",
+        },
+    }
+
+
 def _clean(obj):
     """JSON-safe copy: numpy scalars to Python, NaN/inf to None."""
     if isinstance(obj, dict):
@@ -155,6 +440,7 @@ def run_comparison(
     band: tuple[float, float] | dict | None = None,
     method: str = "phase-gradient",
     metrics: dict[str, list[str | Path]] | None = None,
+    memory: dict[str, list] | None = None,
     reference_speeds: str | Path | None = None,
     subjects: dict[str, list[str]] | None = None,
     overwrite: bool = False,
@@ -182,6 +468,11 @@ def run_comparison(
         Velocity method (see :data:`wavescope.waves.velocity.METHODS`).
     metrics : dict, optional
         ``{group: [metrics.jsonl files or run folders]}`` for learning curves.
+    memory : dict, optional
+        ``{group: [memory-curve JSON files, summary dicts or MemoryCurve objects]}``
+        (what ``wavescope memory --json`` or ``wavescope probe --memory-curve --json``
+        writes) for the memory-curve section (:func:`memory_comparison`); group names
+        need not match those of ``groups``.
     reference_speeds : path, optional
         Reference speed density (``wolfie-speed_density.mat`` of Davis et al. 2021); groups
         in physical units are compared with it.
@@ -329,6 +620,17 @@ def run_comparison(
                 }
             )
         curves[str(g)], learning[str(g)] = runs, info
+    mem = None
+    if memory:
+        st = stats["settings"]
+        mem = memory_comparison(
+            memory,
+            n_permutations=st["n_permutations"],
+            n_boot=st["n_boot"],
+            level=st["level"],
+            alpha=st["alpha"],
+            seed=st["seed"],
+        )
 
     # ------------------------------------------------------------ figures
     from wavescope.report import figures as F
@@ -417,6 +719,14 @@ def run_comparison(
         figs.append(
             ("Learning curves (train lines of metrics.jsonl)", F.learning_curves_png(curves))
         )
+    if mem is not None:
+        figs.append(
+            (
+                "Memory curves: held-out decoding score of the input tau steps back against "
+                "the lag, with the bootstrap band of each curve; dashed: chance; dotted: horizon",
+                F.plot_memory_curves({g: e["curves"] for g, e in mem["groups"].items()}),
+            )
+        )
 
     # ------------------------------------------------------------ outputs
     from wavescope import __version__
@@ -459,6 +769,7 @@ def run_comparison(
             "tests": stats["tests"],
             "reference": reference,
             "learning_curves": learning or None,
+            "memory": mem,
             "messages": messages,
             "report": os.fspath(report),
             "json": os.fspath(json_path),
@@ -494,4 +805,24 @@ def format_comparison(result: dict) -> str:
         )
     for m in result["messages"]:
         lines.append(f"note: {m}")
+    mem = result.get("memory")
+    if mem:
+        lines.append(
+            f"{'memory group':<26} {'n':>3} {'horizons (steps)':<24} {'mean capacity':>14}"
+        )
+        for g, e in mem["groups"].items():
+            hz = ", ".join(str(h) for h in e["horizons"][:8]) + (
+                ", ..." if len(e["horizons"]) > 8 else ""
+            )
+            cap = sum(e["capacities"]) / len(e["capacities"])
+            lines.append(f"{g:<26} {e['n']:>3} {hz:<24} {cap:>14.3g}")
+        for t in mem["tests"]:
+            if t["p_value"] is not None:
+                lines.append(
+                    f"memory {t['property']:<19} {t['group_a']} vs {t['group_b']}: difference "
+                    f"{t['difference']:.3g} {t['unit']}, p {t['p_value']:.3g}, "
+                    f"p_fdr {t['p_fdr']:.3g}"
+                )
+        for m in mem["messages"]:
+            lines.append(f"note: {m}")
     return "\n".join(lines)

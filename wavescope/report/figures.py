@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "direction_png",
     "learning_curves_png",
+    "plot_memory_curves",
     "pgd_time_png",
     "phase_snapshots_png",
     "properties_png",
@@ -197,3 +198,72 @@ def learning_curves_png(curves: dict) -> bytes:
     a2.set_ylabel("exact-string accuracy")
     a2.set_ylim(-0.02, 1.02)
     return _png(fig)
+
+
+def plot_memory_curves(curves: dict, out=None) -> bytes:
+    """Memory curves: held-out score against lag, with CI bands, chance and horizons.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{label: [summary, ...]}`` with each summary a
+        :meth:`wavescope.waves.memory.MemoryCurve.summary` dict (keys ``lags``, ``score``,
+        ``ci_low``, ``ci_high``, ``chance``, ``horizon``, ``metric``, ``dt``,
+        ``time_unit``). Curves of one label share a colour; accuracy and R^2 curves go
+        to separate panels.
+    out : path, optional
+        Also write the PNG there.
+
+    Returns
+    -------
+    bytes
+        The PNG.
+
+    Notes
+    -----
+    The x axis is the lag in time units (``lag * dt``) when every curve shares
+    ``time_unit``, otherwise in samples. A dashed line marks each curve's chance level
+    and a dotted vertical line its horizon (the first lag that is not above the criterion).
+    """
+    from wavescope.waves.memory import CI_LEVEL
+
+    plt = _plt()
+    items = [(g, c) for g, cs in curves.items() for c in cs]
+    metrics = list(dict.fromkeys(c["metric"] for _, c in items)) or ["accuracy"]
+    units = {c["time_unit"] for _, c in items}
+    in_time = len(units) == 1
+    xlabel = f"lag ({next(iter(units))})" if in_time else "lag (samples)"
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.4 * len(metrics), 3.8), squeeze=False)
+    colours = {g: f"C{i % 10}" for i, g in enumerate(curves)}
+    for ax, metric in zip(axes[0], metrics):
+        labelled = set()
+        for g, c in items:
+            if c["metric"] != metric:
+                continue
+            scale = float(c["dt"]) if in_time else 1.0
+            x = np.asarray(c["lags"], float) * scale
+            col = colours[g]
+            y = np.asarray(c["score"], float)
+            ax.fill_between(
+                x,
+                np.asarray(c["ci_low"], float),
+                np.asarray(c["ci_high"], float),
+                color=col,
+                alpha=0.18,
+                lw=0,
+            )
+            ax.plot(x, y, ".-", color=col, lw=1.3, ms=3, label=None if g in labelled else g)
+            labelled.add(g)
+            ax.axhline(float(c["chance"]), color=col, ls="--", lw=0.7)
+            ax.axvline(float(c["horizon"]) * scale, color=col, ls=":", lw=1.0)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("held-out accuracy" if metric == "accuracy" else "held-out R$^2$")
+        ax.set_title(
+            f"{metric}: dashed = chance, dotted = horizon, band = {CI_LEVEL:.0%} CI", fontsize=8
+        )
+        if labelled:
+            ax.legend(fontsize=7)
+    png = _png(fig)
+    if out is not None:
+        Path(out).write_bytes(png)
+    return png

@@ -326,6 +326,9 @@ def render_html(result: dict, figures: list[tuple[str, bytes]]) -> str:
                 rows,
             )
         )
+    # ---------------------------------------------------------------- memory
+    if result.get("memory"):
+        parts.append(_memory_section(result["memory"]))
     # ---------------------------------------------------------------- figures
     parts.append("<h2>Figures</h2>")
     for caption, png in figures:
@@ -336,3 +339,161 @@ def render_html(result: dict, figures: list[tuple[str, bytes]]) -> str:
         )
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _memory_section(mem: dict) -> str:
+    """The "Memory curves" section: methods, curves, group means and tests."""
+    st = mem["settings"]
+    out = [
+        "<h2>Memory curves</h2><p>A memory curve measures how much of its recent input a "
+        "state holds: from the state at each snapshot time t (a layer's hidden state, or the "
+        "sites of a recording) a cross-validated linear decoder (ridge classifier or "
+        "regression, or logistic regression) reads out the input presented tau steps "
+        "earlier, for tau = 0 up to the largest lag, trained and scored on different "
+        "sequences (or contiguous time blocks of one recording, with a purge around the "
+        "held-out blocks). The score is the held-out accuracy (tokens) or R<sup>2</sup> "
+        "(real values) per lag, with a bootstrap interval over the held-out sequences "
+        f"or blocks at level {fmt(st['curve_interval_level'])}. A lag holds memory when its "
+        "score exceeds chance (the majority-class "
+        "rate; 0 for R<sup>2</sup>) plus the curve's criterion multiple of its standard "
+        "error (<code>meta.criterion_se</code> in the JSON). The <b>horizon</b> is the "
+        "number of consecutive lags from 0 that hold memory (an N-site shift register: "
+        "N steps); the <b>capacity</b> is the sum over lags of the score normalised to "
+        "[0, 1] above chance and clipped at 0, in steps (the short-term memory capacity of "
+        "Jaeger 2001). A horizon marked as a lower bound had every lag above the criterion.</p>"
+    ]
+    rows = []
+    for g, e in mem["groups"].items():
+        for i, c in enumerate(e["curves"]):
+            rows.append(
+                [
+                    g,
+                    c["file"] or f"#{i}",
+                    c["metric"],
+                    c.get("decoder", ""),
+                    c["lags"][-1],
+                    c["chance"],
+                    c["horizon"],
+                    e["horizon_times"][i],
+                    c["time_unit"],
+                    c["capacity"],
+                    c.get("n_sequences"),
+                    c.get("n_splits"),
+                    "lower bound" if e["censored"][i] else "",
+                ]
+            )
+    out.append(
+        _table(
+            [
+                "group",
+                "curve",
+                "metric",
+                "decoder",
+                "max lag",
+                "chance",
+                "horizon (steps)",
+                "horizon (time)",
+                "time unit",
+                "capacity (steps)",
+                "sequences / blocks",
+                "folds",
+                "horizon is",
+            ],
+            rows,
+        )
+    )
+    rows = []
+    for g, e in mem["groups"].items():
+        rows.append(
+            [
+                g,
+                e["n"],
+                ", ".join(e["metrics"]),
+                *_ci(e["horizon_mean"]),
+                *_ci(e["horizon_time_mean"]),
+                ", ".join(e["time_units"]),
+                *_ci(e["capacity_mean"]),
+                e["message"] or "",
+            ]
+        )
+    out.append(
+        f"<p>Per group: the mean over curves with a bootstrap interval at level "
+        f"{fmt(st['level'])} ({_e(st['interval'])}; {fmt(st['n_boot'])} resamples).</p>"
+    )
+    out.append(
+        _table(
+            [
+                "group",
+                "curves",
+                "metric",
+                "mean horizon (steps)",
+                "low",
+                "high",
+                "mean horizon (time)",
+                "low",
+                "high",
+                "time unit",
+                "mean capacity (steps)",
+                "low",
+                "high",
+                "note",
+            ],
+            rows,
+        )
+    )
+    if mem["tests"]:
+        out.append(
+            "<p>Between groups: a two-sided permutation test of the difference of means "
+            f"({fmt(st['n_permutations'])} relabellings, or all of them when fewer), Cliff's "
+            "delta and Hedges' g with bootstrap intervals, and the Benjamini-Hochberg "
+            f"correction across these tests at false-discovery rate {fmt(st['alpha'])}.</p>"
+        )
+        rows, cls = [], []
+        for t in mem["tests"]:
+            rows.append(
+                [
+                    t["property"],
+                    f"{t['group_a']} vs {t['group_b']}",
+                    t["n_a"],
+                    t["n_b"],
+                    t["mean_a"],
+                    t["mean_b"],
+                    t["difference"],
+                    t["unit"],
+                    t["p_value"],
+                    t["p_fdr"],
+                    *_ci(t["cliffs_delta"]),
+                    *_ci(t["hedges_g"]),
+                    t["message"] or "",
+                ]
+            )
+            cls.append("sig" if t["significant"] else "")
+        out.append(
+            _table(
+                [
+                    "property",
+                    "pair",
+                    "n a",
+                    "n b",
+                    "mean a",
+                    "mean b",
+                    "difference a-b",
+                    "unit",
+                    "p perm.",
+                    "p (FDR)",
+                    "Cliff's delta",
+                    "low",
+                    "high",
+                    "Hedges' g",
+                    "low",
+                    "high",
+                    "note",
+                ],
+                rows,
+                cls,
+            )
+        )
+    if mem["messages"]:
+        out.append("<ul>" + "".join(f'<li class="note">{_e(m)}</li>' for m in mem["messages"]))
+        out.append("</ul>")
+    return "\n".join(out)

@@ -20,6 +20,7 @@ from wavescope.waves.measures import (
     propagation_direction,
     wavelength,
 )
+from wavescope.waves.memory import MemoryCurve, memory_curve, memory_curve_field
 from wavescope.waves.patterns import PATTERNS, PatternResult, classify_patterns
 from wavescope.waves.planar import fit_phase_plane
 from wavescope.waves.precision import noise_bandwidth, plane_wave_precision
@@ -37,6 +38,9 @@ __all__ = [
     "circular_correlation",
     "find_epochs",
     "null_threshold",
+    "MemoryCurve",
+    "memory_curve",
+    "memory_curve_field",
     "local_speed",
     "phase_gradient_directionality",
     "phase_speed",
