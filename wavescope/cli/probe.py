@@ -3,6 +3,11 @@
     wavescope probe CHECKPOINT --layer K [--input TEXT | --impulse] [--channel C]
                     [--part P] --out states.npz [--plot fig.png] [--overwrite]
 
+or its memory curve (the letter of tau steps ago decoded from the layer's state):
+
+    wavescope probe CHECKPOINT --layer K --memory-curve [--part P] [--max-lag T]
+                    [--n-sequences S] [--length L] [--json OUT] [--plot OUT.png]
+
 torch and wavescope.models are imported inside :func:`run` only.
 """
 
@@ -37,23 +42,54 @@ def register(subparsers) -> None:
         help="an impulse input: letter 'a' at step 4 among pads (the default input); the "
         "field is the response to it: states(impulse) - states(pads only)",
     )
-    p.add_argument("--length", type=int, default=64, help="impulse input length (default 64)")
+    p.add_argument(
+        "--length",
+        type=int,
+        default=None,
+        help="impulse input length (default 64); with --memory-curve, steps per random "
+        "letter sequence (default 96)",
+    )
     p.add_argument(
         "--channel", type=int, default=None, help="channel to capture (default: mean over channels)"
     )
     p.add_argument(
         "--part",
         default=None,
-        help="which state: ssm|context (mamba, vwave-mamba), shift|diag (shift-ssm, vwave)",
+        help="which state: ssm|context (mamba, vwave-mamba), shift|diag (shift-ssm, vwave); "
+        "with --memory-curve also 'residual' (the residual stream after the layer; the only "
+        "part of a transformer)",
     )
-    p.add_argument("--out", required=True, help="output .npz")
-    p.add_argument("--plot", default=None, help="also write a space-time figure (PNG)")
+    p.add_argument("--out", default=None, help="output .npz (required without --memory-curve)")
+    p.add_argument(
+        "--plot",
+        default=None,
+        help="also write a figure (PNG): the space-time field, or with --memory-curve the curve",
+    )
+    mem = p.add_argument_group("memory curve")
+    mem.add_argument(
+        "--memory-curve",
+        action="store_true",
+        help="decode the letter of tau steps ago from the layer's state (i.i.d. random "
+        "letters, cross-validated over sequences) and print the memory horizon and capacity",
+    )
+    mem.add_argument("--max-lag", type=int, default=48, help="largest lag tau (default 48)")
+    mem.add_argument(
+        "--n-sequences", type=int, default=200, help="random letter sequences (default 200)"
+    )
+    mem.add_argument("--seed", type=int, default=0, help="seed of the letters (default 0)")
+    mem.add_argument("--json", default=None, help="write the curve's summary (JSON)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.memory_curve:
+        return run_memory_curve(args)
+    if args.out is None:
+        raise WaveInputError("--out is required (the output .npz) unless --memory-curve is given.")
+    if args.length is None:
+        args.length = 64
     out = Path(args.out)
     if out.suffix != ".npz":
         out = out.with_suffix(out.suffix + ".npz")
@@ -98,5 +134,59 @@ def run(args) -> int:
         from wavescope.report.spacetime import plot_spacetime
 
         plot_spacetime(field, args.plot, overwrite=True)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def run_memory_curve(args) -> int:
+    """``--memory-curve``: the layer's memory curve, printed, and written as JSON / PNG."""
+    if args.input is not None or args.impulse:
+        raise WaveInputError(
+            "--memory-curve feeds random letters; drop --input/--impulse (use --length, "
+            "--n-sequences and --seed to set them)."
+        )
+    length = 96 if args.length is None else args.length
+    for f in (args.json, args.plot):
+        if f is not None and Path(f).exists() and not args.overwrite:
+            raise WaveInputError(f"{f} exists; pass --overwrite to replace it.")
+
+    import json
+
+    import torch
+
+    from wavescope.models.memory_probe import model_memory_curve
+    from wavescope.models.probe import load_model
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
+    model, _ = load_model(args.checkpoint, map_location=args.device)
+    model.to(args.device)
+    curve = model_memory_curve(
+        model,
+        args.layer,
+        part=args.part,
+        n_sequences=args.n_sequences,
+        length=length,
+        max_lag=args.max_lag,
+        seed=args.seed,
+    )
+    summary = curve.summary()
+    m = curve.meta
+    print(
+        f"{model.name} layer {m['layer']} ({m['part']}, {m['n_features']} features): "
+        f"memory horizon {curve.horizon} {curve.time_unit}s, capacity {curve.capacity:.2f} "
+        f"{curve.time_unit}s (accuracy at lag 0: {float(curve.score[0]):.3f}, chance "
+        f"{curve.chance:.3f}; {curve.n_sequences} sequences, lags 0-{int(curve.lags[-1])})"
+    )
+    if curve.horizon > int(curve.lags[-1]):
+        print(f"note: every lag up to --max-lag {args.max_lag} is above chance; raise --max-lag")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1))
+        print(f"wrote {args.json}")
+    if args.plot:
+        from wavescope.report.figures import plot_memory_curves
+
+        label = f"{model.name} L{m['layer']} {m['part']}"
+        plot_memory_curves({label: [summary]}, args.plot)
         print(f"wrote {args.plot}")
     return 0

@@ -47,3 +47,7 @@ __all__ += [
     "read_davis2021_wavelengths",
     "neural_field",
 ]
+
+from wavescope.datasets.driven import driven_input, driven_wave, expected_memory_r2  # noqa: E402
+
+__all__ += ["driven_input", "driven_wave", "expected_memory_r2"]

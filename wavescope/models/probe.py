@@ -13,6 +13,11 @@ The state of an SSM layer along its state dimension, per channel, becomes a line
 
 The layer's mixer input is taken with a forward pre-hook (the forward stops there), and the
 states are recomputed by the mixer's ``hidden_states``.
+
+:func:`state_snapshots` returns a layer's whole state at every step as features
+(B, L, channels x sites), or with ``part="residual"`` the residual stream at the output of
+the block (every model, transformers included), for the memory curves of
+:mod:`wavescope.models.memory_probe`.
 """
 
 from __future__ import annotations
@@ -308,3 +313,78 @@ def load_model(path, map_location="cpu"):
     from wavescope.models.checkpoint import load_model as _load
 
     return _load(path, map_location=map_location)
+
+
+# ---------------------------------------------------------------------- snapshots
+#: Part that reads the residual stream at the output of a block (every model).
+RESIDUAL = "residual"
+
+
+def snapshot_parts(model) -> tuple:
+    """Parts :func:`state_snapshots` accepts for ``model``: its SSM states and "residual"."""
+    return PARTS.get(model.name, ()) + (RESIDUAL,)
+
+
+def _check_snapshot_part(model, part) -> str:
+    if part is None:
+        return DEFAULT_PART.get(model.name, RESIDUAL)
+    allowed = snapshot_parts(model)
+    if part not in allowed:
+        raise WaveInputError(
+            f"part={part!r} is not a state of {model.name}; choose one of {allowed}"
+            + ("" if model.name in PARTS else " (a transformer has no SSM state)")
+            + "."
+        )
+    return part
+
+
+def residual_stream(model, tokens, layer: int) -> torch.Tensor:
+    """Residual stream at the output of block ``layer``, (B, L, D) float.
+
+    Taken with a forward hook on ``model.layers[layer]``; the forward stops there.
+    """
+    layer = _check_layer(model, layer)
+    tokens = model.check_tokens(_as_tokens(tokens))
+    seen = {}
+
+    def hook(module, args, output):
+        seen["x"] = output
+        raise _Stop
+
+    handle = model.layers[layer].register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            model(tokens.to(next(model.parameters()).device))
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return seen["x"].detach().float().cpu()
+
+
+def state_snapshots(model, tokens, layer: int, part: str | None = None) -> np.ndarray:
+    """The full state of layer ``layer`` at every step, flattened into features.
+
+    Parameters
+    ----------
+    model : LanguageModel
+    tokens : array-like of int, shape (L,) or (B, L)
+    layer : int
+        Layer index, 0-based (negative counts from the end).
+    part : str, optional
+        ``"residual"`` (every model): the residual stream at the output of block ``layer``,
+        D features. An SSM state (see :data:`PARTS`): every channel x site of
+        :func:`hidden_states` (v-Wave rings in real space), channel-major, i.e. feature
+        ``c * sites + j`` is channel c, site j. Default: the model's wave-carrying state
+        (:data:`DEFAULT_PART`); ``"residual"`` for transformers, which support only it.
+
+    Returns
+    -------
+    snapshots : ndarray of float32, shape (B, L, F)
+        F = D for ``"residual"``, channels * sites for an SSM state.
+    """
+    part = _check_snapshot_part(model, part)
+    if part == RESIDUAL:
+        return residual_stream(model, tokens, layer).numpy()
+    s = hidden_states(model, tokens, layer, part)  # (B, L, channels, sites)
+    return s.reshape(s.shape[0], s.shape[1], -1).numpy().astype(np.float32, copy=False)

@@ -35,14 +35,16 @@ Design
   held-out samples: accuracy, or ``R^2 = 1 - SS_res / SS_tot`` (``SS_tot`` about the
   pooled mean of the held-out targets). Standard error and 95 % interval by bootstrap over
   sequences (the independent units), resampling whole sequences' sums.
-- **Chance and criterion.** ``r2``: chance is 0. ``accuracy``: chance is the accuracy of
-  always guessing the most frequent class, ``max_k p_k`` over the pooled class
-  frequencies of the targets (``1/V`` for uniform tokens). A decoder that has learned
+- **Chance and criterion.** ``r2``: chance is 0. ``accuracy``: chance is the held-out
+  accuracy of always guessing the most frequent class of the training fold (a
+  cross-validated :class:`~sklearn.dummy.DummyClassifier` with
+  ``strategy="most_frequent"``), pooled over folds and lags: ``max_k p_k`` for unbalanced
+  classes and ``1/V`` in expectation for uniform tokens. A decoder that has learned
   nothing but the class frequencies predicts the majority class, so a lower chance level
-  (e.g. ``sum_k p_k^2``, the accuracy of guessing at the class frequencies) would count it
-  as memory whenever the classes are unbalanced; for uniform tokens the two agree.
-  A lag holds memory (``above``) when its score exceeds
-  ``criterion = chance + criterion_se * se``.
+  (e.g. ``sum_k p_k^2``) would count it as memory whenever the classes are unbalanced;
+  the majority rate of the held-out targets themselves would be biased up by sampling
+  noise (0.053 instead of 1/26 = 0.038 for 880 uniform letters). A lag holds memory
+  (``above``) when its score exceeds ``criterion = chance + criterion_se * se``.
 - **Horizon** (steps of input history held): ``(largest tau such that every lag
   0 .. tau is above) + 1``, 0 if lag 0 fails. An N-site shift register holds
   ``tau = 0 .. N-1`` exactly and nothing after, so its horizon is N. When every lag up to
@@ -113,7 +115,8 @@ class MemoryCurve:
     se : ndarray, shape (n_lags,)
         Bootstrap standard error of ``score``.
     chance : float
-        Score without memory: the majority-class rate (accuracy) or 0 (R^2).
+        Score without memory: the held-out accuracy of guessing the training fold's
+        majority class (accuracy), or 0 (R^2).
     criterion : ndarray, shape (n_lags,)
         ``chance + criterion_se * se``.
     above : ndarray of bool, shape (n_lags,)
@@ -469,7 +472,11 @@ def _evaluate(
     pred = np.empty(y.shape, dtype=y.dtype)
     seen = np.zeros(n, bool)
     chosen = []
+    dummy_hits = 0.0  # tokens: held-out hits of guessing the training fold's majority class
     for train, test in splits:
+        if kind == "tokens":
+            counts = np.apply_along_axis(np.bincount, 0, y[train], minlength=n_classes)
+            dummy_hits += float(np.sum(y[test] == np.argmax(counts, axis=0)[None, :]))
         if decoder == "logistic":
             pred[test] = _logistic_fold(x[train], y[train], x[test], logistic_c)
         else:
@@ -489,8 +496,7 @@ def _evaluate(
              np.zeros((n_groups, n_lags)), np.zeros((n_groups, n_lags))],
             axis=1,
         )  # fmt: skip
-        freq = np.bincount(y.reshape(-1), minlength=n_classes) / y.size
-        chance = float(freq.max())
+        chance = dummy_hits / y.size
     else:
         per = np.stack(
             [_group_sums(groups, n_groups, (y - pred) ** 2),
@@ -539,6 +545,7 @@ def _evaluate(
     )
     if kind == "tokens":
         meta["n_classes"] = int(n_classes)
+        freq = np.bincount(y.reshape(-1), minlength=n_classes) / y.size
         meta["class_frequencies"] = freq.tolist()
     if decoder == "logistic":
         meta["logistic_C"] = float(logistic_c)

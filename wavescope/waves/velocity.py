@@ -521,8 +521,12 @@ def measure_velocity(
             from wavescope.signal.spectral import bandpass
 
             target = field.with_data(bandpass(field.data, field.fs, band))
-            if method == "xcorr":  # lags of a band-passed signal are ambiguous past half a period
-                kw["max_lag"] = max(1, int(0.5 * field.fs / band[1]))
+            if method == "xcorr":
+                # Lags of a narrowband signal are ambiguous past half a period (side peaks of
+                # its autocorrelation one period away); a band of an octave or more has weak
+                # side peaks, and only lags past half a period of its lowest frequency alias.
+                f_ref = band[0] if band[1] >= 2 * band[0] else band[1]
+                kw["max_lag"] = max(1, int(0.5 * field.fs / f_ref))
         bb = fn(target, **kw)
 
     return VelocityResult(
