@@ -51,6 +51,25 @@ def test_quick_demo_report_holds_the_three_groups(demo_out):
     assert len(rep["recordings"]) == 9
 
 
+def test_quick_demo_memory_curves_meet_the_driven_truth(demo_out):
+    from wavescope.cli.demo import MEMORY_GRID, MEMORY_SPEED
+    from wavescope.datasets import driven_wave
+
+    rep = json.loads((demo_out / "report.json").read_text())
+    groups = rep["memory"]["groups"]
+    assert set(groups) == {"cortex", "vwave-mamba", "mamba"}
+    assert "Memory curves" in (demo_out / "report.html").read_text()
+    # the driven cortex: the horizon is the transit time across the array + 1 sample,
+    # exactly, at this noise (0.5) and attenuation (3 mm): see tests/test_driven_memory.py
+    truth = driven_wave(
+        np.zeros(100), speed=MEMORY_SPEED * 1e3, fs=1000.0, grid=MEMORY_GRID, pitch=0.4,
+        direction=float(np.arctan2(1, 8)),
+    ).meta["truth"]["horizon"]  # fmt: skip
+    assert groups["cortex"]["horizons"] == [truth] * 2
+    # the models' wave states hold at least the current letter
+    assert min(groups["vwave-mamba"]["horizons"] + groups["mamba"]["horizons"]) >= 1
+
+
 def test_demo_refuses_to_overwrite_and_overwrite_keeps_other_files(demo_out, capsys):
     assert main(["demo", "--quick", "--out", str(demo_out)]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -182,7 +182,7 @@ def test_ridge_classifier_matches_sklearn_ridgeclassifier():
         ref = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(x[train], yv[train])
         np.testing.assert_allclose(ours_r[:, 0], ref.predict(x[test]), rtol=1e-9, atol=1e-9)
     assert 0.3 < np.mean(pred == y) < 0.99  # an imperfect read-out: a real comparison
-    # a wide design (more features than training samples) takes the SVD route
+    # a wide design (more features than training samples) takes the Gram-matrix route
     xw, yw = rng.normal(size=(40, 60)), rng.integers(0, 3, 40)
     ours, _ = _ridge_fold(xw[:30], yw[:30, None], xw[30:], "tokens", 3, [alpha])
     ref = make_pipeline(StandardScaler(), RidgeClassifier(alpha=alpha)).fit(xw[:30], yw[:30])

@@ -1,18 +1,21 @@
 """``wavescope demo``: the main job on an embedded default, from cortex to a comparison report.
 
-Six steps, one command, a few minutes on 2 CPU cores (``--quick``: seconds): (1) measure a
-synthetic plane wave of known speed (10 Hz, 0.3 m/s towards 30 degrees, 10 x 10 grid of
+Seven steps, one command, a few minutes on 2 CPU cores (``--quick``: seconds): (1) measure
+a synthetic plane wave of known speed (10 Hz, 0.3 m/s towards 30 degrees, 10 x 10 grid of
 0.4 mm, SNR 0 dB) and print the summary next to the truth; (2) simulate cortical
 recordings with intermittent travelling waves from a neural field (conduction speed
 0.3 m/s) and measure them; (3) train Mamba and v-Wave Mamba briefly on the copy task;
-(4) probe their hidden states with an impulse input; (5) compare cortex, v-Wave Mamba and
-Mamba waves in dimensionless terms (with the Davis et al. 2021 marmoset speeds when the
-data are present) in an HTML report with JSON; (6) print where everything is.
+(4) probe their hidden states with an impulse input; (5) measure memory curves (how many
+steps back the input can be decoded) of a cortical sheet driven by a known input at
+0.3 m/s and of each model's wave-carrying state; (6) compare cortex, v-Wave Mamba and
+Mamba waves and memory in dimensionless terms (with the Davis et al. 2021 marmoset speeds
+when the data are present) in an HTML report with JSON; (7) print where everything is.
 
 Outputs in ``--out``: ``recording.npz``, ``summary.json``, ``velocity.png`` (step 1);
 ``cortex/neural_field_*.npz``, ``cortex_velocity.png`` (step 2); ``runs/<model>/``
 (metrics.jsonl, checkpoint.pt, run.json, final_eval.json; step 3);
-``states/<model>_ch*.npz`` (step 4); ``report.html``, ``report.json`` (step 5).
+``states/<model>_ch*.npz`` (step 4); ``memory/<group>_<i>.json`` (step 5);
+``report.html``, ``report.json`` (step 6).
 """
 
 from __future__ import annotations
@@ -28,15 +31,40 @@ import numpy as np
 from wavescope.core.validate import WaveInputError
 
 MODELS = ("vwave-mamba", "mamba")
+N_STEPS = 7
+MEMORY_SPEED = 0.3  # m/s: the driven cortex of the memory step
+MEMORY_GRID = (8, 8)  # sites, 0.4 mm pitch (Utah-like), 1 kHz
 CORTEX_BAND = (5.0, 15.0)  # Hz: the neural field's bursts are 7-13 Hz
 STATE_BAND = (0.1, 0.3)  # cycles/step: an impulse travelling along the state
 #: (full, quick) settings of each step
 SETTINGS = {
     "full": dict(
-        n_cortex=6, cortex_s=20.0, steps=500, batch=16, log_every=25, n_channels=8, length=128
+        n_cortex=6,
+        cortex_s=20.0,
+        steps=500,
+        batch=16,
+        log_every=25,
+        n_channels=8,
+        length=128,
+        mem_fields=4,
+        mem_s=8.0,
+        mem_sequences=60,
+        mem_length=64,
+        mem_lag=32,
     ),
     "quick": dict(
-        n_cortex=3, cortex_s=6.0, steps=12, batch=4, log_every=4, n_channels=3, length=64
+        n_cortex=3,
+        cortex_s=6.0,
+        steps=12,
+        batch=4,
+        log_every=4,
+        n_channels=3,
+        length=64,
+        mem_fields=2,
+        mem_s=2.0,
+        mem_sequences=20,
+        mem_length=40,
+        mem_lag=16,
     ),
 }
 
@@ -78,6 +106,7 @@ def _outputs(out: Path) -> dict:
         "states": out / "states",
         "report": out / "report.html",
         "report_json": out / "report.json",
+        "memory": out / "memory",
     }
 
 
@@ -87,6 +116,7 @@ def _written(files: dict) -> list[Path]:
     found += sorted(files["cortex"].glob("neural_field_*.npz"))
     found += [files["runs"] / name for name in MODELS]
     found += sorted(files["states"].glob("*_ch*.npz"))
+    found += sorted(files["memory"].glob("*.json"))
     return [f for f in found if f.exists()]
 
 
@@ -100,7 +130,7 @@ def _clear(paths: list[Path]) -> None:
 
 
 def _step(i: int, text: str) -> float:
-    print(f"\n[{i}/6] {text}", flush=True)
+    print(f"\n[{i}/{N_STEPS}] {text}", flush=True)
     return time.perf_counter()
 
 
@@ -258,6 +288,67 @@ def _probe_step(files: dict, cfg: dict) -> dict[str, list[Path]]:
     return out
 
 
+def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
+    """Step 5: memory curves of a driven cortical sheet and of each model's wave state."""
+    from wavescope.datasets import driven_input, driven_wave
+    from wavescope.models.memory_probe import model_memory_curve
+    from wavescope.models.probe import DEFAULT_PART, load_model
+    from wavescope.waves.memory import memory_curve_field
+
+    files["memory"].mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[Path]] = {"cortex": []}
+
+    def write(group, i, curve):
+        path = files["memory"] / f"{group}_{i}.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(curve.summary(), indent=1))
+        os.replace(tmp, path)
+        out.setdefault(group, []).append(path)
+        return curve
+
+    n, dur = cfg["mem_fields"], cfg["mem_s"]
+    for i in range(n):
+        u = driven_input(int(dur * 1000), seed=seed * 1000 + i)
+        field = driven_wave(
+            u,
+            speed=MEMORY_SPEED * 1e3,
+            fs=1000.0,
+            grid=MEMORY_GRID,
+            pitch=0.4,
+            direction=float(np.arctan2(1, 8)),  # oblique: every site its own delay
+            attenuation_length=3.0,
+            noise_sd=0.5,
+            seed=seed * 1000 + i,
+        )
+        c = write("cortex", i, memory_curve_field(field, field.data[-1], cfg["mem_lag"]))
+        if i == 0:
+            truth = field.meta["truth"]["horizon"]
+            print(
+                f"driven cortex ({MEMORY_GRID[0]} x {MEMORY_GRID[1]} grid, 0.4 mm, 1 kHz, "
+                f"{MEMORY_SPEED} m/s, {n} recordings of {dur:g} s): horizon {c.horizon} samples "
+                f"= {c.horizon * c.dt * 1e3:.0f} ms (transit time + 1 sample: {truth}), "
+                f"capacity {c.capacity:.1f} samples"
+            )
+    for name in MODELS:
+        model, _ = load_model(files["runs"] / name / "checkpoint.pt")
+        c = model_memory_curve(
+            model,
+            0,
+            n_sequences=cfg["mem_sequences"],
+            length=cfg["mem_length"],
+            max_lag=cfg["mem_lag"],
+            seed=seed,
+        )
+        write(name, 0, c)
+        bound = "+" if c.meta.get("horizon_censored") else ""
+        print(
+            f"{name}: layer 0 '{DEFAULT_PART[name]}' state ({c.meta['n_features']} features): "
+            f"horizon {c.horizon}{bound} steps, capacity {c.capacity:.1f} steps "
+            f"(letters decoded from {cfg['mem_sequences']} held-out-by-fold sequences)"
+        )
+    return out
+
+
 def _n_channels(model) -> int:
     """Channels of layer 0's probed state."""
     from wavescope.models.probe import hidden_states, impulse_tokens
@@ -304,7 +395,11 @@ def run(args) -> int:
     states = _probe_step(files, cfg)
     timings["probe"] = time.perf_counter() - t
 
-    t = _step(5, "comparing cortex, v-Wave Mamba and Mamba waves")
+    t = _step(5, "memory curves: how far back the input can be read from each state")
+    memory = _memory_step(files, cfg, args.seed)
+    timings["memory"] = time.perf_counter() - t
+
+    t = _step(6, "comparing cortex, v-Wave Mamba and Mamba waves and memory")
     ref = Path(DAVIS2021_DIR)
     ref_file = next(iter(sorted(ref.glob("*speed_density*.mat"))), None) if ref.is_dir() else None
     if ref_file is None:
@@ -319,19 +414,20 @@ def run(args) -> int:
         method="phase-gradient",
         metrics={name: [trained[name]["out_dir"]] for name in MODELS},
         reference_speeds=ref_file,
+        memory=memory,
         overwrite=True,
         progress=True,
     )
     timings["compare"] = time.perf_counter() - t
 
-    _step(6, "done")
+    _step(7, "done")
     total = time.perf_counter() - t_all
     print(
         "timings: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
         + f"; total {total:.0f} s"
     )
-    for key in ("json", "png", "cortex_png", "runs", "states", "report_json"):
+    for key in ("json", "png", "cortex_png", "runs", "states", "memory", "report_json"):
         print(f"wrote {files[key]}")
     print(f"report: {files['report'].resolve()}")
     return 0

@@ -371,11 +371,13 @@ def _ridge_fold(xtr, ytr, xte, kind: str, n_classes: int, alphas: np.ndarray):
         s, vt = np.sqrt(lam[keep]), v[:, keep].T
         xty = np.asarray(y1.T @ xs).T if kind == "tokens" else xs.T @ yc  # (p, n_targets)
         z = (vt @ xty) / s[:, None]
-    else:  # wide: thin SVD of the n x p design
-        u_, s, vt = np.linalg.svd(xs, full_matrices=False)
-        top = max(s[0] if s.size else 0.0, np.sqrt(n))
-        keep = s > top * max(xs.shape) * np.finfo(float).eps
-        u_, s, vt = u_[:, keep], s[keep], vt[keep]
+    else:  # wide: eigen-decomposition of the n x n Gram matrix (LAPACK's thin SVD of a
+        # wide matrix measured 50-100x slower: 6 s against 0.07 s at 384 x 4096)
+        lam, u_ = np.linalg.eigh(xs @ xs.T)
+        lam, u_ = lam[::-1], u_[:, ::-1]
+        keep = lam > max(lam[0], float(n)) * max(xs.shape) * 1e-12
+        s, u_ = np.sqrt(lam[keep]), u_[:, keep]
+        vt = (u_.T @ xs) / s[:, None]
         z = np.asarray(y1.T @ u_).T if kind == "tokens" else u_.T @ yc  # (r, n_targets)
     # GCV(alpha) = n RSS / (n - 1 - df)^2 (the intercept is one degree of freedom)
     s2 = s**2
