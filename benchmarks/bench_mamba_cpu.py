@@ -1,24 +1,25 @@
 """Mamba forward+backward on CPU: wavescope's chunked scan next to mambapy 1.2.0.
 
+    .venv/bin/python benchmarks/bench_mamba_cpu.py [--quick] [--lengths 256 1024 4096]
+
 Model (both sides): token embedding (V = 32), 2 Mamba blocks (d_model 64, d_state 16,
 expand 2, conv width 4), final RMSNorm, tied head; batch 16; loss = cross-entropy on
 random targets; ``torch.set_num_threads(2)``. wavescope's model comes from
 ``wavescope.models.registry.build_model("mamba", ...)``; mambapy's ``Mamba`` (its parallel
-scan, ``pscan=True``) gets the same embedding, norm and head around it. The ``*-scan``
-rows time one layer's selective scan alone (see :func:`scan_step`).
+scan, ``pscan=True``) gets the same embedding, norm and head around it. With
+``--scan-only`` the ``*-scan`` rows time one layer's selective scan alone (see
+:func:`scan_step`).
 
 Time: both implementations are built in one subprocess and timed alternately, step by
 step (the order flips every round), so that both see the same load on a shared machine;
-median over ``--reps`` steps after ``--warmup`` steps (one step = forward + loss +
-backward + zero_grad). Memory: each implementation in a fresh subprocess, one step;
-peak resident set size (``ru_maxrss``) minus the RSS after imports, model build and input
-creation.
+median over the timed steps after the warm-up (one step = forward + loss + backward +
+zero_grad). Memory: each implementation in a fresh subprocess, one step; peak resident
+set (``VmHWM``, reset after the model and inputs are built) above the resident set at
+that point. A length whose predicted mambapy memory (scaled from the shorter lengths)
+exceeds half the machine's available memory is skipped for mambapy, with the estimate.
 
-Usage::
-
-    .venv/bin/pip install -r benchmarks/requirements.txt
-    .venv/bin/python benchmarks/bench_mamba_cpu.py            # writes benchmarks/results/
-    .venv/bin/python benchmarks/bench_mamba_cpu.py --lengths 256 --reps 3 --threads 2 1
+Writes benchmarks/results/mamba_cpu.json and .md (``run_all.py`` puts the same section in
+benchmarks/results/benchmarks.*).
 """
 
 from __future__ import annotations
@@ -26,28 +27,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
 IMPLS = ("wavescope", "mambapy")
 SCAN_IMPLS = ("wavescope-scan", "mambapy-scan")  # the selective scan alone, one layer's sizes
 VOCAB, BATCH, D_MODEL, N_LAYERS, D_STATE = 32, 16, 64, 2, 16
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _rss_mb() -> float:
-    """Peak RSS of this process so far, MB (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+THREADS = 2
+FULL = {"lengths": (256, 1024, 4096), "warmup": 1, "reps": 5, "reps_long": 3}
+QUICK = {"lengths": (256, 1024), "warmup": 1, "reps": 2, "reps_long": 2}
+LONG = 2048  # lengths from here on use reps_long timed steps
+MEM_FRACTION = 0.5
+CHILD_TIMEOUT_S = 900.0
 
 
 def build(impl: str):
@@ -154,35 +150,35 @@ def make_step(impl: str, length: int):
 
 
 def memory_worker(impl: str, length: int, threads: int) -> dict:
-    """Peak RSS growth of one step in this (fresh) process, MB."""
+    """Peak memory of one step in this (fresh) process, MB above the built model."""
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     step, model = make_step(impl, length)
-    base_peak, base_now = _rss_mb(), _current_rss_mb()
+    meter = bl.PeakMeter()
+    meter.start()
     step()
     return {
         "impl": impl,
-        "peak_mem_mb": _rss_mb() - max(base_peak, base_now),
+        **meter.stop(),
         "n_params": None if model is None else sum(p.numel() for p in model.parameters()),
     }
 
 
-def time_worker(pair, length: int, warmup: int, reps: int, threads: int) -> list:
-    """Time both implementations of ``pair`` in this process, alternating step by step.
-
-    Alternating makes both see the same load on a shared machine.
-    """
+def time_worker(impls, length: int, warmup: int, reps: int, threads: int) -> list:
+    """Time the implementations ``impls`` (one or two) in this process, alternating step by
+    step (the order flips every round), so that they see the same load."""
     import torch
 
+    impls = list(impls)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    steps = {impl: make_step(impl, length)[0] for impl in pair}
-    times = {impl: [] for impl in pair}
-    cpu = {impl: [] for impl in pair}
+    steps = {impl: make_step(impl, length)[0] for impl in impls}
+    times = {impl: [] for impl in impls}
+    cpu = {impl: [] for impl in impls}
     for i in range(warmup + reps):
-        for impl in pair if i % 2 == 0 else pair[::-1]:
+        for impl in impls if i % 2 == 0 else impls[::-1]:
             t0, c0 = time.perf_counter(), time.process_time()
             steps[impl]()
             if i >= warmup:
@@ -198,151 +194,256 @@ def time_worker(pair, length: int, warmup: int, reps: int, threads: int) -> list
             "cpu_median_ms": 1e3 * statistics.median(cpu[impl]),
             "times_ms": [round(1e3 * t, 1) for t in times[impl]],
         }
-        for impl in pair
+        for impl in impls
     ]
 
 
-def _subprocess_json(args):
-    cmd = [sys.executable, __file__, *map(str, args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        print(out.stderr, file=sys.stderr)
-        raise SystemExit(f"worker {args} failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _child(args) -> dict | list:
+    return bl.run_child([__file__, *args], CHILD_TIMEOUT_S)
 
 
-def machine_info() -> dict:
-    import torch
+def run(
+    quick: bool = False,
+    log=print,
+    lengths=None,
+    threads: int = THREADS,
+    pair=IMPLS,
+    warmup=None,
+    reps=None,
+) -> dict:
+    """Time and memory of ``pair`` (wavescope, peer) at each length; JSON-ready section."""
+    from peers import peer_status
 
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    try:
-        from importlib.metadata import version
-
-        mambapy_version = version("mambapy")
-    except Exception:
-        mambapy_version = None
+    plan = QUICK if quick else FULL
+    lengths = tuple(lengths or plan["lengths"])
+    warmup = plan["warmup"] if warmup is None else warmup
+    peer = peer_status("mambapy")
+    if not peer["available"]:
+        log(f"  mambapy skipped: {peer['reason']}")
+    rows = []
+    t_start = time.perf_counter()
+    for length in sorted(lengths):
+        n_reps = reps or (plan["reps"] if length < LONG else plan["reps_long"])
+        row = {"L": length, "threads": threads, "warmup": warmup, "reps": n_reps, "impls": {}}
+        run_impls = [pair[0]]
+        if not peer["available"]:
+            row["impls"][pair[1]] = {"status": "skipped", "reason": peer["reason"]}
+        else:
+            done = [(r["L"], r["impls"][pair[1]]) for r in rows]
+            done = [(L, t) for L, t in done if t.get("status") == "ok"]
+            est = {}
+            if done:
+                est = {
+                    "median_ms": bl.extrapolate([(L, t["median_ms"]) for L, t in done], length),
+                    "peak_mb": bl.extrapolate([(L, t["peak_mb"]) for L, t in done], length),
+                }
+            avail = bl.mem_available_mb()
+            if est and avail and est["peak_mb"] > MEM_FRACTION * avail:
+                row["impls"][pair[1]] = {
+                    "status": "skipped",
+                    "reason": (
+                        f"predicted peak {est['peak_mb'] / 1024:.1f} GB (scaled from shorter "
+                        f"lengths) exceeds {MEM_FRACTION:.0%} of the {avail / 1024:.1f} GB "
+                        "available"
+                    ),
+                    "estimate": est,
+                }
+            else:
+                run_impls.append(pair[1])
+        timed = _child(
+            ["--time-pair", *run_impls, "--lengths", length, "--warmup", warmup,
+             "--reps", n_reps, "--threads", threads]
+        )  # fmt: skip
+        for k, impl in enumerate(run_impls):
+            if isinstance(timed, dict) and "error" in timed:
+                row["impls"][impl] = {"status": "error", "reason": timed["error"]}
+                continue
+            res = {"status": "ok", **timed[k]}
+            mem = _child(["--memory", impl, "--lengths", length, "--threads", threads])
+            if "error" in mem:
+                res.update(status="error", reason=f"memory run: {mem['error']}")
+            else:
+                res.update(
+                    peak_mb=mem["peak_mb"], baseline_mb=mem["baseline_mb"], n_params=mem["n_params"]
+                )
+            row["impls"][impl] = res
+        a, b = (row["impls"].get(i, {}) for i in pair)
+        b_time = b.get("median_ms") if b.get("status") == "ok" else None
+        b_peak = b.get("peak_mb") if b.get("status") == "ok" else None
+        row["ratios"] = {
+            "speedup_vs_peer": bl.ratio(b_time, a.get("median_ms")),
+            "cpu_time_ratio_peer_over_wavescope": bl.ratio(
+                b.get("cpu_median_ms") if b_time else None, a.get("cpu_median_ms")
+            ),
+            "memory_fraction_of_peer": bl.ratio(a.get("peak_mb"), b_peak),
+        }
+        for impl in pair:
+            r = row["impls"].get(impl, {})
+            if r.get("status") == "ok":
+                log(
+                    f"  mamba L={length:5d} {impl:15s} {r['median_ms']:9.1f} ms "
+                    f"(cpu {r['cpu_median_ms']:9.1f} ms)  peak {r.get('peak_mb', 0):8.1f} MB"
+                )
+            else:
+                log(f"  mamba L={length:5d} {impl:15s} {r.get('status')}: {r.get('reason')}")
+        rows.append(row)
+    slopes = []
+    for impl in pair:
+        for metric in ("median_ms", "peak_mb"):
+            pts = [
+                (r["L"], r["impls"][impl].get(metric))
+                for r in rows
+                if r["impls"].get(impl, {}).get("status") == "ok"
+            ]
+            slopes.append(
+                {
+                    "impl": impl,
+                    "metric": metric,
+                    "vs": "L",
+                    "n_points": len(pts),
+                    "slope": bl.loglog_slope(*zip(*pts)) if pts else None,
+                }
+            )
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "threads": 2,
-        "torch": torch.__version__,
-        "mambapy": mambapy_version,
-        "python": platform.python_version(),
-        "load_avg_at_start": os.getloadavg(),
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": {
+            "vocab": VOCAB,
+            "batch": BATCH,
+            "d_model": D_MODEL,
+            "n_layers": N_LAYERS,
+            "d_state": D_STATE,
+            "expand": 2,
+            "d_conv": 4,
+            "threads": threads,
+            "warmup": warmup,
+            "pair": list(pair),
+            "quick": quick,
+        },  # fmt: skip
+        "peers": {"mambapy": peer},
+        "rows": rows,
+        "slopes": slopes,
+        "targets": targets(rows),
+        "wall_s": time.perf_counter() - t_start,
     }
 
 
-def run_all(lengths, warmup, reps, threads_list=(2,), pairs=(IMPLS,)) -> dict:
-    """Time each pair alternating in one subprocess; memory of each in a fresh one."""
-    info = machine_info()  # before the runs: the load average is the one they start under
-    rows = []
-    for threads in threads_list:
-        for length in lengths:
-            for pair in pairs:
-                timed = _subprocess_json(
-                    ["--time-pair", *pair, "--lengths", length, "--warmup", warmup,
-                     "--reps", reps, "--threads", threads]
-                )  # fmt: skip
-                for row in timed:
-                    mem = _subprocess_json(
-                        ["--memory", row["impl"], "--lengths", length, "--threads", threads]
-                    )
-                    row.update(peak_mem_mb=mem["peak_mem_mb"], n_params=mem["n_params"])
-                    rows.append(row)
-                    print(
-                        f"  {threads} thr  {row['impl']:14s} L={length:5d}  "
-                        f"{row['median_ms']:8.1f} ms (cpu {row['cpu_median_ms']:8.1f} ms)  "
-                        f"{row['peak_mem_mb']:8.1f} MB",
-                        flush=True,
-                    )
-    ratios = []
-    for threads in threads_list:
-        for length in lengths:
-            for pair in pairs:
-                ws, mp = (
-                    next(r for r in rows if (r["impl"], r["L"], r["threads"]) == key)
-                    for key in ((pair[0], length, threads), (pair[1], length, threads))
-                )
-                ratios.append({
-                    "what": "model" if pair == IMPLS else "scan only",
-                    "threads": threads,
-                    "L": length,
-                    "speedup_vs_mambapy": mp["median_ms"] / ws["median_ms"],
-                    "cpu_time_ratio_mambapy_over_wavescope": (
-                        mp["cpu_median_ms"] / ws["cpu_median_ms"]
-                    ),
-                    "memory_fraction_of_mambapy": ws["peak_mem_mb"] / mp["peak_mem_mb"],
-                })  # fmt: skip
-    config = {
-        "vocab": VOCAB, "batch": BATCH, "d_model": D_MODEL, "n_layers": N_LAYERS,
-        "d_state": D_STATE, "expand": 2, "d_conv": 4, "warmup": warmup, "reps": reps,
-    }  # fmt: skip
-    info["load_avg_at_end"] = os.getloadavg()
-    return {"machine": info, "config": config, "rows": rows, "ratios": ratios}
+def targets(rows, length: int = 1024) -> list[dict]:
+    """Mamba CPU targets at ``length``: >= 3x faster than mambapy, <= 1/4 of its memory."""
+    row = next((r for r in rows if r["L"] == length), None)
+    q = row["ratios"] if row else {}
+    where = f"L={length}" if row else f"L={length} not measured"
+    return [
+        bl.check_target(
+            "Mamba CPU: speed-up vs mambapy", q.get("speedup_vs_peer"), ">=", 3.0, where
+        ),
+        bl.check_target(
+            "Mamba CPU: memory / mambapy's", q.get("memory_fraction_of_peer"), "<=", 0.25, where
+        ),
+    ]
 
 
-def to_markdown(res: dict) -> str:
-    m = res["machine"]
-    load = ", ".join(f"{x:.2f}" for x in m["load_avg_at_start"])
-    load_end = ", ".join(f"{x:.2f}" for x in m.get("load_avg_at_end", ()))
+def markdown(sec: dict) -> list[str]:
+    c = sec["config"]
+    a, b = c["pair"]
     lines = [
-        "# Mamba forward+backward on CPU: wavescope vs mambapy",
+        "## Mamba forward+backward on CPU",
         "",
-        f"{m['cpu']}, {m['cores']} cores; torch {m['torch']}, mambapy {m['mambapy']}; "
-        f"{m['date_utc']}; load average (1, 5, 15 min) at start {load}, at end {load_end} "
-        "(the machine is shared: other "
-        "processes compete for the 2 cores, so wall times are noisy; CPU time of the "
-        "process is given too).",
+        f"d_model {c['d_model']}, {c['n_layers']} layers, d_state {c['d_state']}, expand "
+        f"{c['expand']}, batch {c['batch']}, vocabulary {c['vocab']}; "
+        f"torch.set_num_threads({c['threads']}). One step = forward + cross-entropy + "
+        "backward. Time: median wall clock of the timed steps (CPU = process CPU time), the "
+        "two implementations alternating step by step in one process; peak: VmHWM growth "
+        "during one step in a fresh process, MB.",
         "",
-        "Model: d_model 64, 2 layers, d_state 16, expand 2, batch 16; one step = forward + "
-        "cross-entropy + backward. Time: median of the timed steps (wall clock; CPU = "
-        "process CPU time), the two implementations alternating step by step in one "
-        "process; memory: peak RSS growth during one step, each implementation in a fresh "
-        "process. `torch.set_num_threads` as in the threads column. Rows "
-        "`*-scan` time one layer's selective scan alone (batch 16, Dm 128, N 16, forward + "
-        "backward): wavescope's `selective_scan` vs mambapy's selective-scan arithmetic "
-        "with its `pscan`.",
-        "",
-        "| threads | L | implementation | median ms | min ms | CPU ms | peak memory MB |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in res["rows"]:
-        lines.append(
-            f"| {r['threads']} | {r['L']} | {r['impl']} | {r['median_ms']:.1f} | "
-            f"{r['min_ms']:.1f} | {r['cpu_median_ms']:.1f} | {r['peak_mem_mb']:.1f} |"
-        )
-    lines += [
-        "",
-        "| what | threads | L | speed-up vs mambapy (wall) | CPU-time ratio | memory / mambapy's |",
-        "| --- | --- | --- | --- | --- | --- |",
+    rows = []
+    for r in sec["rows"]:
+        cells = [str(r["L"]), str(r["reps"])]
+        for impl in (a, b):
+            t = r["impls"].get(impl, {})
+            if t.get("status") == "ok":
+                cells += [
+                    f"{t['median_ms']:.1f}",
+                    f"{t['cpu_median_ms']:.1f}",
+                    bl.fmt(t.get("peak_mb"), ".1f"),
+                ]
+            else:
+                est = t.get("estimate", {})
+                cells += [
+                    f"{t.get('status', '—')}"
+                    + (f" (~{est['median_ms']:.0f} est.)" if est.get("median_ms") else ""),
+                    "—",
+                    "—" if not est.get("peak_mb") else f"~{est['peak_mb']:.0f} est.",
+                ]
+        q = r["ratios"]
+        cells += [
+            _r(q["speedup_vs_peer"]),
+            _r(q["cpu_time_ratio_peer_over_wavescope"]),
+            bl.fmt(q["memory_fraction_of_peer"], ".3f"),
+        ]
+        rows.append(cells)
+    lines += bl.md_table(
+        [
+            "L",
+            "timed steps",
+            f"{a} ms",
+            f"{a} CPU ms",
+            f"{a} peak MB",
+            f"{b} ms",
+            f"{b} CPU ms",
+            f"{b} peak MB",
+            f"speed-up ({b} / {a})",
+            "CPU-time ratio",
+            f"memory ({a} / {b})",
+        ],
+        rows,
+    )
+    notes = [
+        f"- L={r['L']}, {impl}: {t['reason']}"
+        for r in sec["rows"]
+        for impl, t in r["impls"].items()
+        if t.get("status") != "ok"
     ]
-    for q in res["ratios"]:
-        lines.append(
-            f"| {q['what']} | {q['threads']} | {q['L']} | {q['speedup_vs_mambapy']:.2f}x | "
-            f"{q['cpu_time_ratio_mambapy_over_wavescope']:.2f}x | "
-            f"{q['memory_fraction_of_mambapy']:.3f} |"
-        )
-    return "\n".join(lines) + "\n"
+    if notes:
+        lines += ["", "Not measured:", "", *notes]
+    return lines
+
+
+def _r(x) -> str:
+    return "—" if x is None else f"{x:.2f}x"
+
+
+def slopes_markdown(sec: dict) -> list[str]:
+    got = {(s["impl"], s["metric"]): s for s in sec["slopes"]}
+    rows = [
+        [
+            impl,
+            bl.fmt(got.get((impl, "median_ms"), {}).get("slope"), ".2f"),
+            bl.fmt(got.get((impl, "peak_mb"), {}).get("slope"), ".2f"),
+            str(got.get((impl, "median_ms"), {}).get("n_points", 0)),
+        ]
+        for impl in sec["config"]["pair"]
+    ]
+    return [
+        "Mamba forward+backward on CPU:",
+        "",
+        *bl.md_table(["implementation", "time vs L", "peak memory vs L", "points"], rows),
+    ]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--lengths", type=int, nargs="+", default=[256, 1024])
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--threads", type=int, nargs="+", default=[2],
+    p.add_argument("--quick", action="store_true", help="short lengths, few steps")
+    p.add_argument("--lengths", type=int, nargs="+", default=None)
+    p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--threads", type=int, nargs="+", default=[THREADS],
                    help="torch.set_num_threads values to run (default 2)")  # fmt: skip
-    p.add_argument("--no-scan-only", action="store_true",
-                   help="skip the rows that time the selective scan alone")  # fmt: skip
+    p.add_argument("--scan-only", action="store_true",
+                   help="time one layer's selective scan alone instead of the model")  # fmt: skip
     p.add_argument("--memory", choices=IMPLS + SCAN_IMPLS, help=argparse.SUPPRESS)
-    p.add_argument("--time-pair", nargs=2, choices=IMPLS + SCAN_IMPLS, help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--time-pair", nargs="+", choices=IMPLS + SCAN_IMPLS, help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: results/; --quick: print only)")  # fmt: skip
     args = p.parse_args(argv)
     if args.memory:
         print(json.dumps(memory_worker(args.memory, args.lengths[0], args.threads[0])))
@@ -351,12 +452,25 @@ def main(argv=None):
         res = time_worker(args.time_pair, args.lengths[0], args.warmup, args.reps, args.threads[0])
         print(json.dumps(res))
         return 0
-    pairs = (IMPLS,) if args.no_scan_only else (IMPLS, SCAN_IMPLS)
-    res = run_all(args.lengths, args.warmup, args.reps, args.threads, pairs)
-    print(to_markdown(res))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mamba_cpu.json").write_text(json.dumps(res, indent=2) + "\n")
-    (args.out / "mamba_cpu.md").write_text(to_markdown(res))
+    pair = SCAN_IMPLS if args.scan_only else IMPLS
+    machine = bl.machine_info(torch_threads=args.threads[0])
+    secs = [
+        run(args.quick, lengths=args.lengths, threads=t, pair=pair, warmup=args.warmup,
+            reps=args.reps)
+        for t in args.threads
+    ]  # fmt: skip
+    machine["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    md = ["# Mamba CPU benchmark", "", *bl.machine_markdown(machine)]
+    for sec in secs:
+        md += ["", *markdown(sec)]
+    print("\n".join(md))
+    out = args.out or (None if args.quick else bl.RESULTS)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "mamba_cpu.json").write_text(
+            json.dumps({"machine": machine, "mamba": secs}, indent=2) + "\n"
+        )
+        (out / "mamba_cpu.md").write_text("\n".join(md) + "\n")
     return 0
 
 
