@@ -64,7 +64,7 @@ TOOLS = ("floor", "wavescope-core", "wavescope-full", "wavespace")
 ROUTES = ("wavescope-core", "wavescope-full")
 FULL = {"sites": (16, 64, 256), "seconds": (60.0, 600.0), "reps": 3}
 QUICK = {"sites": (16, 64), "seconds": (5.0, 20.0), "reps": 2}
-MEM_FRACTION = 0.4  # skip a job predicted to need more than this share of MemAvailable
+MEM_FRACTION = 0.6  # skip a job predicted to need more than this share of MemAvailable
 MAX_JOB_S = 400.0  # skip a job predicted to run longer (keeps the full run bounded)
 CHILD_TIMEOUT_S = 900.0
 
