@@ -147,6 +147,9 @@ def test_field_delay_line_gives_the_same_horizon_as_sequences():
     c_bad = memory_curve_field(fld.with_bad(bad), u[0], max_lag=10)
     assert c_bad.horizon == 2 and c_bad.meta["n_sites_used"] == (n_sites - 1) * vocab
     assert c_bad.score[3] == 1.0  # later sites still hold their lags
+    # the reach allows the gap: the last lag held is still n_sites - 1
+    assert c_bad.reach == n_sites and c.reach == n_sites
+    assert c_bad.summary()["reach"] == n_sites
     # a list of fields: one sequence each
     states, u = token_delay_line(6, 200, n_sites, vocab, seed=5)
     flds = [WaveField.from_line(s.T) for s in states]

@@ -111,6 +111,8 @@ def format_curve(s: dict, n_rows: int = 14) -> str:
         f"{s['n_splits']} folds over {s['n_sequences']} {s['meta'].get('groups', 'groups')}",
         f"chance     {s['chance']:.4g}   criterion: chance + {s['meta']['criterion_se']:g} SE",
         f"horizon    {s['horizon']} steps = {s['horizon_time']:.4g} {unit}{cens}",
+        f"reach      {s.get('reach', s['horizon'])} steps (last lag above the criterion + 1, "
+        "gaps allowed)",
         f"capacity   {s['capacity']:.4g} steps",
         f"{'lag':>5} {'time':>9} {'score':>8} {'CI low':>8} {'CI high':>8} {'crit.':>8}  above",
     ]

@@ -174,7 +174,8 @@ def run_memory_curve(args) -> int:
     m = curve.meta
     print(
         f"{model.name} layer {m['layer']} ({m['part']}, {m['n_features']} features): "
-        f"memory horizon {curve.horizon} {curve.time_unit}s, capacity {curve.capacity:.2f} "
+        f"memory horizon {curve.horizon} {curve.time_unit}s (reach {curve.reach}), "
+        f"capacity {curve.capacity:.2f} "
         f"{curve.time_unit}s (accuracy at lag 0: {float(curve.score[0]):.3f}, chance "
         f"{curve.chance:.3f}; {curve.n_sequences} sequences, lags 0-{int(curve.lags[-1])})"
     )

@@ -159,12 +159,26 @@ class MemoryCurve:
     meta: dict = field(default_factory=dict)
 
     @property
+    def reach(self) -> int:
+        """Last lag above the criterion, plus 1 (0 if none): the horizon with gaps allowed.
+
+        It exposes memory that the contiguous :attr:`horizon` misses: states that hold
+        letters at fixed offsets but not the most recent ones (a RoPE transformer's
+        residual stream, a v-Wave ring at v = 1/4 whose newest inputs blur together). It
+        is sensitive to isolated false positives (about 0.1 % per lag at 3 SE), so read it
+        next to the curve.
+        """
+        idx = np.flatnonzero(self.above)
+        return int(idx[-1] + 1) if idx.size else 0
+
+    @property
     def horizon_time(self) -> float:
         """The horizon in ``time_unit`` (``horizon * dt``)."""
         return float(self.horizon * self.dt)
 
     def summary(self) -> dict:
-        """JSON-ready dict: every attribute (arrays as lists) plus ``horizon_time``."""
+        """JSON-ready dict: every attribute (arrays as lists) plus ``horizon_time`` and
+        ``reach``."""
         out = {}
         for k, v in asdict(self).items():
             if isinstance(v, np.ndarray):
@@ -173,6 +187,7 @@ class MemoryCurve:
                 v = v.item()
             out[k] = v
         out["horizon_time"] = self.horizon_time
+        out["reach"] = self.reach
         return out
 
 
