@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, check_output_path
 
 
 def register(sub) -> None:
@@ -66,16 +66,6 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="OUT.png", help="write a figure of the curve")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
-
-
-def _check_out(path: str | None, overwrite: bool) -> Path | None:
-    if path is None:
-        return None
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise WaveInputError(f"{out} exists; pass --overwrite to replace it.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def _split_channel(field, name: str):
@@ -132,8 +122,8 @@ def run(args) -> int:
     from wavescope.io import read_recording
     from wavescope.waves.memory import as_inputs, memory_curve_field
 
-    json_out = _check_out(args.json, args.overwrite)
-    plot_out = _check_out(args.plot, args.overwrite)
+    json_out = check_output_path(args.json, args.overwrite)
+    plot_out = check_output_path(args.plot, args.overwrite)
     field = read_recording(args.input)
     fields = field if isinstance(field, list) else [field]
     if args.input_channel is not None:

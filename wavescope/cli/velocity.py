@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, check_output_path
 
 
 def register(sub) -> None:
@@ -103,17 +103,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _check_out(path: str | None, overwrite: bool) -> Path | None:
-    if path is None:
-        return None
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise WaveInputError(f"{out} exists; pass --overwrite to replace it.")
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def format_summary(s: dict) -> str:
     """A short human-readable summary of a velocity summary dict."""
 
@@ -177,8 +166,8 @@ def run(args) -> int:
     from wavescope.waves.batch import read_one
     from wavescope.waves.velocity import measure_velocity
 
-    json_out = _check_out(args.json, args.overwrite)
-    plot_out = _check_out(args.plot, args.overwrite)
+    json_out = check_output_path(args.json, args.overwrite)
+    plot_out = check_output_path(args.plot, args.overwrite)
     for opt in ("table", "out_dir"):
         if getattr(args, opt):
             raise WaveInputError(
@@ -272,8 +261,8 @@ def run_many(args) -> int:
     if args.plot:
         raise WaveInputError("--plot is for one recording; run it on that file alone.")
     check_scheduler(args.scheduler, args.workers)
-    json_out = _check_out(args.json, args.overwrite)
-    table_out = _check_out(args.table, args.overwrite)
+    json_out = check_output_path(args.json, args.overwrite)
+    table_out = check_output_path(args.table, args.overwrite)
     files = find_recordings(args.input)
     names = _json_names(files)
     out_dir = Path(args.out_dir) if args.out_dir else None

@@ -21,7 +21,7 @@ import numpy as np
 
 from wavescope.core.field import WaveField
 from wavescope.core.units import SPACE_UNITS, TIME_UNITS
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, check_output_path
 
 __all__ = [
     "format_comparison",
@@ -30,13 +30,6 @@ __all__ = [
     "read_metrics_jsonl",
     "run_comparison",
 ]
-
-
-def _check_out(path, overwrite: bool) -> Path:
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise WaveInputError(f"{out} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
-    return out
 
 
 def _unit_class(field: WaveField) -> tuple[str, str]:
@@ -512,8 +505,8 @@ def run_comparison(
         raise WaveInputError(f"the report {report} must be an .html file.")
     if json_path == report:
         raise WaveInputError("the JSON and the HTML report must be different files.")
-    _check_out(report, overwrite)
-    _check_out(json_path, overwrite)
+    check_output_path(report, overwrite, make_parent=False)
+    check_output_path(json_path, overwrite, make_parent=False)
 
     # ------------------------------------------------------------ inputs
     recs = []  # (group, name, source, subject, field)
