@@ -65,6 +65,30 @@ def _as_tokens(tokens) -> torch.Tensor:
     return t
 
 
+def _run_until(model, tokens, module, *, before: bool) -> torch.Tensor:
+    """Run ``model`` on ``tokens`` and stop at ``module``: return its input (``before``)
+    or its output; the rest of the forward is skipped."""
+    tokens = model.check_tokens(_as_tokens(tokens))
+    seen = {}
+
+    def stop(value):
+        seen["x"] = value
+        raise _Stop
+
+    if before:
+        handle = module.register_forward_pre_hook(lambda m, args: stop(args[0]))
+    else:
+        handle = module.register_forward_hook(lambda m, args, output: stop(output))
+    try:
+        with torch.no_grad():
+            model(tokens.to(next(model.parameters()).device))
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return seen["x"]
+
+
 def hidden_states(model, tokens, layer: int, part: str | None = None) -> torch.Tensor:
     """States of layer ``layer``'s SSM for ``tokens``.
 
@@ -91,24 +115,10 @@ def hidden_states(model, tokens, layer: int, part: str | None = None) -> torch.T
         raise WaveInputError(
             f"part={part!r} is not a state of {model.name}; choose one of {PARTS[model.name]}."
         )
-    tokens = model.check_tokens(_as_tokens(tokens))
     mixer = model.layers[layer].mixer
-    seen = {}
-
-    def hook(module, args):
-        seen["x"] = args[0]
-        raise _Stop
-
-    handle = mixer.register_forward_pre_hook(hook)
-    try:
-        with torch.no_grad():
-            model(tokens.to(next(model.parameters()).device))
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
+    x = _run_until(model, tokens, mixer, before=True)
     with torch.no_grad():
-        return mixer.hidden_states(seen["x"], part=part).float().cpu()
+        return mixer.hidden_states(x, part=part).float().cpu()
 
 
 def _velocity_meta(model, layer, part):
@@ -344,22 +354,7 @@ def residual_stream(model, tokens, layer: int) -> torch.Tensor:
     Taken with a forward hook on ``model.layers[layer]``; the forward stops there.
     """
     layer = _check_layer(model, layer)
-    tokens = model.check_tokens(_as_tokens(tokens))
-    seen = {}
-
-    def hook(module, args, output):
-        seen["x"] = output
-        raise _Stop
-
-    handle = model.layers[layer].register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            model(tokens.to(next(model.parameters()).device))
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    return seen["x"].detach().float().cpu()
+    return _run_until(model, tokens, model.layers[layer], before=False).detach().float().cpu()
 
 
 def state_snapshots(model, tokens, layer: int, part: str | None = None) -> np.ndarray:
