@@ -301,3 +301,15 @@ def test_auto_band_finds_a_slow_oscillation_of_model_states():
     x = np.cos(2 * np.pi * 0.05 * t[None] - 0.3 * np.arange(24)[:, None])
     lo, hi = auto_band(WaveField.from_line(x))
     assert lo < 0.05 < hi and hi < 0.1
+
+
+@pytest.mark.parametrize(("speed", "expect_note"), [(0.01, True), (0.3, False)])
+def test_summary_warns_when_phase_gradients_are_under_resolved(speed, expect_note):
+    """At 0.01 m/s and 10 Hz the wavelength (1 mm) is 2.5 site spacings of 0.4 mm: the
+    summary says the phase gradient is under-resolved; at 0.3 m/s (30 mm) it says nothing."""
+    f = planar_wave(
+        grid_positions(10, 10, 0.4e-3), fs=1000, duration=4, frequency=10, speed=speed,
+        direction=0.5, noise_sd=0.1, seed=1,
+    )  # fmt: skip
+    notes = measure_velocity(f, (8, 12), n_surrogates=0, patterns=False).summary()["warnings"]
+    assert [("under 4 site spacings" in n) for n in notes] == ([True] if expect_note else [])
