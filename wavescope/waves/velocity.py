@@ -271,6 +271,22 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
 #: Bytes of float64 data per chunk of the default ``chunk_samples`` of measure_velocity.
 CHUNK_BYTES = 2**29
 
+
+def default_chunk_samples(n_sites: int, n_times: int) -> int:
+    """Samples per chunk of :func:`measure_velocity` when ``chunk_samples`` is not given.
+
+    At most ``2**21`` samples and ``CHUNK_BYTES`` of float64 over the sites (memory that
+    does not grow with the number of sites), and at most ``n_sites * n_times / 128`` (but
+    not under ``2**16``): the transforms run 8 sites at a time (pocketfft's SIMD batch)
+    and hold about 4 copies of each row, so a record of few sites is cut in time as well
+    (measured peak, input included: 1.5x the input at 16 and 64 sites x 600 s, against
+    3.6x and 1.9x in one piece; time unchanged within noise).
+    """
+    by_bytes = CHUNK_BYTES // (8 * max(n_sites, 1))
+    by_input = max(2**16, (n_sites * n_times) // 128)
+    return int(max(2**14, min(2**21, by_bytes, by_input)))
+
+
 #: Values (sites x samples) per block when check_field scans a memory-mapped field.
 CHECK_BLOCK_VALUES = 2**24
 
@@ -388,9 +404,11 @@ def measure_velocity(
         Time (``time_unit``) at each end excluded from the summary as filter transient
         (default: 2 / narrowest band edge width, at most 10% of the record).
     chunk_samples : int, optional
-        Longest piece of record (samples) filtered at once. Default: ``2**21`` samples, at
-        most ``CHUNK_BYTES`` (512 MB) of float64 over the good sites (262,144 samples for
-        256 sites), so that the default's memory does not grow with the number of sites.
+        Longest piece of record (samples) filtered at once. Default
+        (:func:`default_chunk_samples`): ``2**21`` samples, at most ``CHUNK_BYTES``
+        (512 MB) of float64 over the good sites (262,144 samples for 256 sites), and at
+        most ``n_sites * n_times / 128`` (75,000 samples for 16 sites x 600 s), so that
+        the peak memory stays near 1.5 times the input's size.
         Longer records are processed in
         overlapping chunks (overlap: 4 / narrowest transition width, aligned to the
         read-out step) so that memory stays bounded. With a memory-mapped field
@@ -442,7 +460,7 @@ def measure_velocity(
 
     pieces = []
     if chunk_samples is None:
-        chunk_samples = min(2**21, max(2**14, CHUNK_BYTES // (8 * len(good))))
+        chunk_samples = default_chunk_samples(len(good), field.n_times)
     elif not isinstance(chunk_samples, (int, np.integer)) or chunk_samples < 1:
         raise WaveInputError(f"chunk_samples must be a positive integer, got {chunk_samples!r}.")
     for lo, hi, core_lo, core_hi in _chunks(field.n_times, chunk_samples, D, field.fs, transition):
