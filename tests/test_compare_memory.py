@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from delay_lines import token_delay_line
 from threadpoolctl import threadpool_limits
 
 from wavescope.cli.main import main
@@ -23,19 +24,8 @@ def _one_blas_thread():
         yield
 
 
-def shift_register(n_sites, seed, vocab=3, n_seq=10, n_steps=60):
-    """States of an N-site shift register of one-hot tokens (horizon exactly N)."""
-    rng = np.random.default_rng(seed)
-    u = rng.integers(0, vocab, size=(n_seq, n_steps))
-    onehot = np.eye(vocab)[u]
-    states = np.zeros((n_seq, n_steps, n_sites * vocab))
-    for i in range(n_sites):
-        states[:, i:, i * vocab : (i + 1) * vocab] = onehot[:, : n_steps - i]
-    return states, u
-
-
 def register_curve(n_sites, seed):
-    states, u = shift_register(n_sites, seed)
+    states, u = token_delay_line(10, 60, n_sites, 3, seed=seed)
     return memory_curve(states, u, max_lag=8, n_boot=300, seed=seed)
 
 

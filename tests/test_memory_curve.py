@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from delay_lines import token_delay_line
 from threadpoolctl import threadpool_limits
 
 from wavescope.core.field import WaveField
@@ -15,20 +16,6 @@ def _one_blas_thread():
     # these problems are small: BLAS threads only fight each other on a shared machine
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-
-
-def token_delay_line(n_seq, n_steps, n_sites, vocab, seed=0):
-    """Shift register: site i holds the one-hot code of u[t - i] (zeros before the start).
-
-    Returns states (n_seq, n_steps, n_sites * vocab) and tokens (n_seq, n_steps).
-    """
-    rng = np.random.default_rng(seed)
-    u = rng.integers(0, vocab, size=(n_seq, n_steps))
-    onehot = np.eye(vocab)[u]
-    states = np.zeros((n_seq, n_steps, n_sites * vocab))
-    for i in range(n_sites):
-        states[:, i:, i * vocab : (i + 1) * vocab] = onehot[:, : n_steps - i]
-    return states, u
 
 
 def test_token_delay_line_horizon_is_its_number_of_sites():

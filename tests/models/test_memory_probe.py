@@ -164,9 +164,6 @@ def test_cli_memory_curve_end_to_end(checkpoint, tmp_path, capsys):
 
 
 def test_cli_memory_curve_plot(checkpoint, tmp_path):
-    figures = pytest.importorskip("wavescope.report.figures")
-    if not hasattr(figures, "plot_memory_curves"):
-        pytest.skip("wavescope.report.figures.plot_memory_curves is not there yet")
     png = tmp_path / "curve.png"
     args = ["probe", str(checkpoint), "--layer", "0", "--memory-curve", "--max-lag", "6"]
     assert main(args + ["--n-sequences", "20", "--length", "16", "--plot", str(png)]) == 0
