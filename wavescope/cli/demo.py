@@ -20,8 +20,6 @@ Outputs in ``--out``: ``recording.npz``, ``summary.json``, ``velocity.png`` (ste
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from wavescope.core.validate import WaveInputError
+from wavescope.io.atomic import write_json
 
 MODELS = ("vwave-mamba", "mamba")
 N_STEPS = 7
@@ -174,9 +173,7 @@ def _plane_wave_step(files: dict, seed: int) -> None:
         f"truth        0.3 m/s towards 30.0 deg: speed error {err_speed:+.2f}%, "
         f"direction error {err_dir:+.2f} deg"
     )
-    tmp = files["json"].with_name("summary.json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, files["json"])
+    write_json(files["json"], summary)
     plot_velocity(
         result, field, files["png"], title="demo: synthetic plane wave, 0.3 m/s at 30 deg"
     )
@@ -300,9 +297,7 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
 
     def write(group, i, curve):
         path = files["memory"] / f"{group}_{i}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(curve.summary(), indent=1))
-        os.replace(tmp, path)
+        write_json(path, curve.summary(), indent=1)
         out.setdefault(group, []).append(path)
         return curve
 

@@ -7,13 +7,13 @@ velocity`` reads, with the input taken from one of its channels or from a .npy f
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from wavescope.core.validate import WaveInputError, check_output_path
+from wavescope.io.atomic import write_json
 
 
 def register(sub) -> None:
@@ -159,9 +159,7 @@ def run(args) -> int:
     print(f"memory curve of {args.input}: input from {next(iter(source.values()))}")
     print(format_curve(summary))
     if json_out:
-        tmp = json_out.with_name(json_out.name + ".tmp")
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, json_out)
+        write_json(json_out, summary)
         print(f"wrote {json_out}")
     if plot_out:
         from wavescope.report.figures import plot_memory_curves

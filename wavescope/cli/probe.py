@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wavescope.core.validate import WaveInputError
+from wavescope.io.atomic import write_json
 
 
 def register(subparsers) -> None:
@@ -150,8 +151,6 @@ def run_memory_curve(args) -> int:
         if f is not None and Path(f).exists() and not args.overwrite:
             raise WaveInputError(f"{f} exists; pass --overwrite to replace it.")
 
-    import json
-
     import torch
 
     from wavescope.models.memory_probe import model_memory_curve
@@ -182,7 +181,7 @@ def run_memory_curve(args) -> int:
     if curve.horizon > int(curve.lags[-1]):
         print(f"note: every lag up to --max-lag {args.max_lag} is above chance; raise --max-lag")
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=1))
+        write_json(args.json, summary, indent=1)
         print(f"wrote {args.json}")
     if args.plot:
         from wavescope.report.figures import plot_memory_curves

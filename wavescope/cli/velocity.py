@@ -9,11 +9,11 @@ finish, and the exit code is 1.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from wavescope.core.validate import WaveInputError, check_output_path
+from wavescope.io.atomic import write_json
 
 
 def register(sub) -> None:
@@ -137,12 +137,6 @@ def _is_batch(inputs) -> bool:
     return p.is_dir() or (not p.exists() and bool(set("*?[") & set(str(inputs[0]))))
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
 def _velocity_kw(args) -> dict:
     return dict(
         method=args.method,
@@ -197,7 +191,7 @@ def run(args) -> int:
     summary["input"] = os.fspath(path)
     print(format_summary(summary))
     if json_out:
-        _write_json(json_out, summary)
+        write_json(json_out, summary)
         print(f"wrote {json_out}")
     if plot_out:
         from wavescope.report.velocity_figure import plot_velocity
@@ -290,10 +284,10 @@ def run_many(args) -> int:
     if out_dir is not None:
         for rec, name in zip(records, names):
             if rec["ok"]:
-                _write_json(out_dir / name, rec["summary"])
+                write_json(out_dir / name, rec["summary"])
         print(f"wrote {sum(r['ok'] for r in records)} summaries to {out_dir}")
     if json_out:
-        _write_json(
+        write_json(
             json_out,
             {
                 "n_recordings": len(records),

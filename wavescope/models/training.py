@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from wavescope.core.validate import WaveInputError
+from wavescope.io.atomic import write_json
 from wavescope.models.checkpoint import (
     get_rng_state,
     load_checkpoint,
@@ -210,12 +211,6 @@ def _truncate_metrics(path: Path, step: int) -> None:
                 keep.append(line if line.endswith("\n") else line + "\n")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(keep))
-    tmp.replace(path)
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
     tmp.replace(path)
 
 
@@ -422,7 +417,7 @@ def train(
             _truncate_metrics(out / METRICS, start)
         else:
             out.mkdir(parents=True, exist_ok=True)
-            _write_json(out / RUN_JSON, run_info)
+            write_json(out / RUN_JSON, run_info)
 
         def checkpoint(step: int) -> None:
             save_checkpoint(
@@ -540,7 +535,7 @@ def train(
             },
             "lengths": rows,
         }
-        _write_json(final_path, final)
+        write_json(final_path, final)
         summary["final_eval"] = final
         return summary
     finally:

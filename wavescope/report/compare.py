@@ -22,6 +22,7 @@ import numpy as np
 from wavescope.core.field import WaveField
 from wavescope.core.units import SPACE_UNITS, TIME_UNITS
 from wavescope.core.validate import WaveInputError, check_output_path
+from wavescope.io.atomic import write_text_atomic
 
 __all__ = [
     "format_comparison",
@@ -771,9 +772,7 @@ def run_comparison(
     html = render_html(result, figs)
     for path, text in ((report, html), (json_path, json.dumps(result, indent=2))):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     return result
 
 
