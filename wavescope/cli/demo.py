@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileExistsError
 from wavescope.core.validate import WaveInputError
-from wavescope.io.atomic import write_json
+from wavescope.io.outputs import write_json
 
 MODELS = ("vwave-mamba", "mamba")
 N_STEPS = 7
@@ -368,7 +369,7 @@ def run(args) -> int:
     existing = _written(files)
     if existing and not args.overwrite:
         shown = ", ".join(str(f) for f in existing[:4]) + (", ..." if len(existing) > 4 else "")
-        raise WaveInputError(f"{shown} exist; pass --overwrite or another --out.")
+        raise WaveFileExistsError(f"{shown} exist; pass --overwrite or another --out.")
     out.mkdir(parents=True, exist_ok=True)
     _clear(existing)
     timings = {}

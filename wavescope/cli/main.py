@@ -1,17 +1,25 @@
 """Entry point of the ``wavescope`` command.
 
 Each sub-command lives in its own module ``wavescope.cli.<name>`` that defines
-``register(subparsers)``; the module's ``run(args)`` does the work. Modules are
-imported only when listed here, and torch-based commands import torch only when run.
+``register(subparsers)``; the module's ``run(args)`` parses nothing more, calls a pipeline,
+renders and prints. Every module listed in :data:`COMMANDS` must import (a command that
+fails to import is an error, never a silently missing command), and torch-based commands
+import torch only when run.
+
+Exit status: 0 on success, 1 when some recordings of a batch failed, 2 for every
+:class:`~wavescope.core.errors.WaveInputError` (the message is printed, no traceback), 3
+for an internal error (a short message; the traceback with ``--debug``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
-from wavescope.core.validate import WaveInputError
+from wavescope.core.errors import WaveInputError
 
 COMMANDS = ("velocity", "demo", "train", "probe", "compare", "memory")
 
@@ -24,15 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     from wavescope import __version__
 
     parser.add_argument("--version", action="version", version=f"wavescope {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an internal error"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"wavescope.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"wavescope.cli.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"wavescope.cli.{name}").register(sub)
     return parser
 
 
@@ -47,6 +52,24 @@ def main(argv=None) -> int:
     except WaveInputError as exc:
         print(f"wavescope {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (``wavescope velocity ... | head``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"wavescope {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # not one of ours: say so, never a bare traceback
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"wavescope {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in wavescope; please report it with the command you ran "
+            "(run again with 'wavescope --debug ...' for the traceback).",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from wavescope.core.validate import WaveInputError, check_output_path
-from wavescope.io.atomic import write_json
+from wavescope.core.errors import WaveFileNotFoundError
+from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import check_output_path, write_json
 
 
 def register(sub) -> None:
@@ -83,7 +84,7 @@ def _split_channel(field, name: str):
 def _read_inputs(path: str) -> np.ndarray:
     p = Path(path)
     if not p.exists():
-        raise WaveInputError(f"{p}: no such file.")
+        raise WaveFileNotFoundError(f"{p}: no such file.")
     try:
         return np.load(p, allow_pickle=False)
     except Exception as exc:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wavescope.core.errors import WaveFileExistsError
 from wavescope.core.validate import WaveInputError
-from wavescope.io.atomic import write_json
+from wavescope.io.outputs import write_json
 
 
 def register(subparsers) -> None:
@@ -96,7 +97,7 @@ def run(args) -> int:
         out = out.with_suffix(out.suffix + ".npz")
     for f in (out, Path(args.plot) if args.plot else None):
         if f is not None and f.exists() and not args.overwrite:
-            raise WaveInputError(f"{f} exists; pass --overwrite to replace it.")
+            raise WaveFileExistsError(f"{f} exists; pass --overwrite to replace it.")
     if args.length < 2:
         raise WaveInputError(f"--length must be at least 2 steps, got {args.length}.")
 
@@ -149,7 +150,7 @@ def run_memory_curve(args) -> int:
     length = 96 if args.length is None else args.length
     for f in (args.json, args.plot):
         if f is not None and Path(f).exists() and not args.overwrite:
-            raise WaveInputError(f"{f} exists; pass --overwrite to replace it.")
+            raise WaveFileExistsError(f"{f} exists; pass --overwrite to replace it.")
 
     import torch
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from wavescope.core.validate import WaveInputError, check_output_path
-from wavescope.io.atomic import write_json
+from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import check_output_path, write_json
 
 
 def register(sub) -> None:

@@ -10,9 +10,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-
-class WaveInputError(ValueError):
-    """Raised when an input cannot be used; the message says why and how to fix it."""
+from wavescope.core.errors import (  # noqa: F401 (re-exported: the historical import path)
+    MissingDependencyError,
+    WaveFileExistsError,
+    WaveFileNotFoundError,
+    WaveInputError,
+    WaveTypeError,
+)
 
 
 def check_option(name: str, value, allowed: Iterable) -> None:
@@ -71,20 +75,3 @@ def as_float_array(name: str, value, ndim: int | None = None, dtype=None) -> np.
     if ndim is not None and arr.ndim != ndim:
         raise WaveInputError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}.")
     return arr
-
-
-def check_output_path(path, overwrite: bool, *, make_parent: bool = True):
-    """Return ``path`` as a :class:`~pathlib.Path` (None stays None), refusing to replace an
-    existing file unless ``overwrite``; create its folder when ``make_parent``."""
-    from pathlib import Path
-
-    if path is None:
-        return None
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise WaveInputError(
-            f"{out} exists; pass --overwrite (Python: overwrite=True) to replace it."
-        )
-    if make_parent:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    return out

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.validate import WaveInputError
 
 __all__ = [
@@ -106,7 +107,7 @@ def _resolve(path, pattern: str) -> Path:
             )
         p = hits[0]
     if not p.is_file():
-        raise WaveInputError(
+        raise WaveFileNotFoundError(
             f"{p} does not exist; the Davis et al. 2021 data are not shipped with wavescope: "
             "pass the path of your copy (e.g. ../shared/data/davis2021_speeds)."
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError, check_positive
 
@@ -76,7 +77,7 @@ def read_widefield_npz(path: str | os.PathLike = LENS_KETAMINE, *, mask=None) ->
     """
     path = Path(path)
     if not path.exists():
-        raise WaveInputError(f"{path}: no such file.")
+        raise WaveFileNotFoundError(f"{path}: no such file.")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = {"frames", "fs_hz", "pixel_size_m"} - set(z.files)

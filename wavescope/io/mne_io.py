@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError
 from wavescope.io.npz import read_npz
@@ -119,7 +120,7 @@ def read_recording(
     """
     path = Path(path)
     if not path.exists():
-        raise WaveInputError(f"{path}: no such file.")
+        raise WaveFileNotFoundError(f"{path}: no such file.")
     if path.suffix.lower() == ".npz":
         return read_npz(path)
     import mne

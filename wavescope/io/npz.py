@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import atomic_write, check_output_path
 
 REQUIRED_KEYS = ("data", "fs", "positions")
 
@@ -54,7 +56,7 @@ def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
     """
     path = Path(path)
     if not path.exists():
-        raise WaveInputError(f"{path}: no such file.")
+        raise WaveFileNotFoundError(f"{path}: no such file.")
     if mmap not in (True, False, "auto"):
         raise WaveInputError(f"mmap must be True, False or 'auto', got {mmap!r}.")
     try:
@@ -156,23 +158,18 @@ def write_npz(path: str | os.PathLike, field: WaveField, *, overwrite: bool = Fa
     overwrite : bool
         Refuse to replace an existing file unless True.
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(path.suffix + ".npz")
-    if path.exists() and not overwrite:
-        raise WaveInputError(
-            f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it."
-        )
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(
-        tmp,
-        data=field.data,
-        fs=np.float64(field.fs),
-        positions=field.positions,
-        space_unit=np.str_(field.space_unit),
-        time_unit=np.str_(field.time_unit),
-        ch_names=np.array(field.ch_names, dtype=str),
-        bad=field.bad,
+    path = check_output_path(
+        path, overwrite, make_parent=False, suffix=".npz", allowed_suffixes=(".npz",)
     )
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as fh:
+        np.savez(
+            fh,
+            data=field.data,
+            fs=np.float64(field.fs),
+            positions=field.positions,
+            space_unit=np.str_(field.space_unit),
+            time_unit=np.str_(field.time_unit),
+            ch_names=np.array(field.ch_names, dtype=str),
+            bad=field.bad,
+        )
     return path

@@ -15,14 +15,15 @@ Only tensors and plain Python containers are stored, so the safe unpickler of
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import atomic_write
 
 REQUIRED_KEYS = (
     "model_name",
@@ -38,24 +39,17 @@ REQUIRED_KEYS = (
 
 
 def save_checkpoint(path, payload: dict) -> Path:
-    """Write ``payload`` to ``path`` atomically.
+    """Write ``payload`` to ``path`` atomically (:func:`wavescope.io.outputs.atomic_write`).
 
-    The data go to a temporary file in the same folder, are flushed to disk, and the file
-    is renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows): a
-    reader sees the old checkpoint or the new one, never a partial file. If writing fails
-    the temporary file is removed and the old checkpoint is left untouched.
+    The data go to a temporary file created exclusively in the same folder, are flushed
+    to disk, and the file is renamed over ``path`` (atomic on POSIX and Windows): a reader
+    sees the old checkpoint or the new one, never a partial file. If writing fails the
+    temporary file is removed and the old checkpoint is left untouched; temporary files of
+    a killed run are removed at the next save.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        torch.save(payload, fh)
     return path
 
 
@@ -70,7 +64,7 @@ def load_checkpoint(path, map_location="cpu", required=REQUIRED_KEYS) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise WaveInputError(f"checkpoint {str(path)!r} does not exist.")
+        raise WaveFileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, pickle error, EOF, ...

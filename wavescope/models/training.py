@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.validate import WaveInputError
-from wavescope.io.atomic import write_json
+from wavescope.io.metrics import METRICS, read_metrics, steps_to_threshold, truncate_metrics
+from wavescope.io.outputs import write_json
 from wavescope.models.checkpoint import (
     get_rng_state,
     load_checkpoint,
@@ -52,7 +54,6 @@ from wavescope.models.tasks import (
 
 TASKS = ("copy",)
 CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.jsonl"
 RUN_JSON = "run.json"
 FINAL_EVAL = "final_eval.json"
 EVAL_SEED_OFFSET = 1_000_003  # held-out data: a seed stream no training run uses
@@ -168,50 +169,6 @@ def make_copy_task(length: int, seed: int, max_len=None, min_len=None, context_l
             f"context_len={context_len} exceeds the model's max_len={max_len}; lower it."
         )
     return CopyTask(min_len, length, context_len=context_len, seed=seed, packed=True)
-
-
-def read_metrics(path, split: str | None = "train") -> list[dict]:
-    """Records of a ``metrics.jsonl`` (a file or a run folder), optionally one split."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / METRICS
-    out = []
-    with open(path) as fh:
-        for line in fh:
-            if line.strip():
-                rec = json.loads(line)
-                if split is None or rec.get("split") == split:
-                    out.append(rec)
-    return out
-
-
-def steps_to_threshold(records, threshold=0.95, key="exact_acc") -> int | None:
-    """First logged step at which ``key`` reaches ``threshold`` (None if never).
-
-    ``records`` is a list of metric dicts (see :func:`read_metrics`) or a path. Train lines
-    average the steps since the previous line, so the result is late by at most one
-    logging interval.
-    """
-    if isinstance(records, (str, Path)):
-        records = read_metrics(records)
-    for rec in sorted(records, key=lambda r: r["step"]):
-        if rec.get(key) is not None and rec[key] >= threshold:
-            return int(rec["step"])
-    return None
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines written after ``step`` (they belong to the lost part of a run)."""
-    if not path.exists():
-        return
-    keep = []
-    with open(path) as fh:
-        for line in fh:
-            if line.strip() and json.loads(line)["step"] <= step:
-                keep.append(line if line.endswith("\n") else line + "\n")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(keep))
-    tmp.replace(path)
 
 
 def _compare(what: str, stored, requested, hint: str) -> None:
@@ -340,7 +297,7 @@ def train(
     ckpt_path = out / CHECKPOINT
     if resume:
         if not ckpt_path.exists():
-            raise WaveInputError(
+            raise WaveFileNotFoundError(
                 f"--resume was given but {str(ckpt_path)!r} does not exist; drop --resume to "
                 "start a new run."
             )
@@ -414,7 +371,7 @@ def train(
             copy_task.load_state_dict(ck["task_state"])
             start, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
             early = bool(ck.get("stopped_early", False))
-            _truncate_metrics(out / METRICS, start)
+            truncate_metrics(out / METRICS, start)
         else:
             out.mkdir(parents=True, exist_ok=True)
             write_json(out / RUN_JSON, run_info)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileNotFoundError, WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.units import SPACE_UNITS, TIME_UNITS
-from wavescope.core.validate import WaveInputError, check_output_path
-from wavescope.io.atomic import write_text_atomic
+from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import check_output_path, write_text_atomic
 
 __all__ = [
     "format_comparison",
@@ -52,7 +53,7 @@ def _expand(group: str, items) -> list[tuple[str, str | None, WaveField]]:
             out.append((str(item.meta.get("name", f"{group}-{len(out)}")), None, item))
             continue
         if not isinstance(item, (str, os.PathLike)):
-            raise WaveInputError(
+            raise WaveTypeError(
                 f"group {group!r}: input {item!r} is a {type(item).__name__}; give a WaveField "
                 "or a path to a recording or .npz."
             )
@@ -81,7 +82,7 @@ def read_metrics_jsonl(path) -> list[dict]:
     if p.is_dir():
         p = p / "metrics.jsonl"
     if not p.exists():
-        raise WaveInputError(f"{p}: no such metrics file (written by 'wavescope train').")
+        raise WaveFileNotFoundError(f"{p}: no such metrics file (written by 'wavescope train').")
     recs = []
     for i, line in enumerate(p.read_text().splitlines()):
         if not line.strip():
@@ -137,7 +138,7 @@ def read_memory_curves(path) -> list[dict]:
     """
     p = Path(path)
     if not p.exists():
-        raise WaveInputError(
+        raise WaveFileNotFoundError(
             f"{p}: no such memory-curve file (written by 'wavescope memory --json')."
         )
     try:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileExistsError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError
 
 
 def plot_spacetime(
@@ -54,7 +54,7 @@ def plot_spacetime(
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise WaveInputError(f"{path} exists; pass overwrite=True (CLI: --overwrite).")
+        raise WaveFileExistsError(f"{path} exists; pass overwrite=True (CLI: --overwrite).")
     order = np.argsort(field.positions[:, 0], kind="stable")
     data = field.data[order]
     x = field.positions[order, 0]

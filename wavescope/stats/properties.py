@@ -37,6 +37,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from wavescope.core.circular import circ_mean, resultant_length
+from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.units import SPACE_UNITS, TIME_UNITS, space_scale, speed_unit
 from wavescope.core.validate import WaveInputError, check_option
@@ -130,7 +131,7 @@ def _split(item, i):
             return a, b
         if isinstance(b, VelocityResult) and isinstance(a, WaveField):
             return b, a
-    raise WaveInputError(
+    raise WaveTypeError(
         f"recording {i} is a {type(item).__name__}; give a WaveField or a "
         "(VelocityResult, WaveField) pair (the field supplies positions for the extent)."
     )

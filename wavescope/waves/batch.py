@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.validate import WaveInputError
 
 __all__ = [
@@ -100,7 +101,7 @@ def find_recordings(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> 
                     "so that wavescope expands it)."
                 )
         else:
-            raise WaveInputError(f"{p}: no such file or folder.")
+            raise WaveFileNotFoundError(f"{p}: no such file or folder.")
         out.extend(found)
     seen: set[Path] = set()
     unique = []

@@ -72,6 +72,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError, check_option, check_positive
 
@@ -876,7 +877,7 @@ def _from_field_list(
         raise WaveInputError("the list of fields is empty.")
     for i, f in enumerate(fields):
         if not isinstance(f, WaveField):
-            raise WaveInputError(f"fields[{i}] is a {type(f).__name__}, not a WaveField.")
+            raise WaveTypeError(f"fields[{i}] is a {type(f).__name__}, not a WaveField.")
     f0 = fields[0]
     for i, f in enumerate(fields[1:], 1):
         if (f.n_times, f.n_sites, f.fs, f.time_unit) != (
