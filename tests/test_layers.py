@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
-PKG = Path(__file__).resolve().parents[1] / "wavescope"
+PKG = ROOT / "wavescope"
 LAYERS = ["core", "io", "datasets", "signal", "space", "waves", "stats", "models", "report", "cli"]
 RANK = {
     "core": 0,

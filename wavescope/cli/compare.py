@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from wavescope.cli.options import (
+    add_read_options,
+    add_velocity_options,
+    read_options,
+    velocity_options,
+)
 from wavescope.core.validate import WaveInputError
 
 
@@ -10,9 +16,10 @@ def register(sub) -> None:
         "compare",
         help="compare traveling waves between groups and write an HTML report",
         description="Measure every input, compare the groups (permutation tests, bootstrap "
-        "intervals, effect sizes, FDR) and write a self-contained HTML report and a JSON file. "
-        "Inputs are files 'wavescope velocity' reads or 'wavescope probe' writes; repeat "
-        "GROUP=INPUT for several inputs per group, or use a glob (GROUP='runs/*.npz').",
+        "intervals, effect sizes, mixed models, FDR; subjects, not channels, are the units "
+        "of replication) and write a self-contained HTML report and a JSON file. Inputs are "
+        "files 'wavescope velocity' reads or 'wavescope probe' writes; repeat GROUP=INPUT "
+        "for several inputs per group, or use a glob (GROUP='runs/*.npz').",
     )
     p.add_argument("inputs", nargs="+", metavar="GROUP=INPUT", help="group name and input file")
     p.add_argument("--report", required=True, metavar="OUT.html", help="output HTML report")
@@ -22,13 +29,7 @@ def register(sub) -> None:
         metavar="OUT.json",
         help="output JSON (default: the report with suffix .json)",
     )
-    p.add_argument(
-        "--band",
-        nargs=2,
-        type=float,
-        metavar=("LO", "HI"),
-        help="pass band for every group (cycles per time unit)",
-    )
+    add_velocity_options(p)
     p.add_argument(
         "--group-band",
         nargs=3,
@@ -37,7 +38,16 @@ def register(sub) -> None:
         metavar=("GROUP", "LO", "HI"),
         help="pass band of one group",
     )
-    p.add_argument("--method", default="phase-gradient", help="velocity method")
+    add_read_options(p)
+    p.add_argument(
+        "--subject",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="GROUP=SUBJECT,SUBJECT,...",
+        help="subject of each input of a group, in order (default: the subject stored in "
+        "the file, e.g. by 'wavescope probe', else its file name)",
+    )
     p.add_argument(
         "--metrics",
         nargs="+",
@@ -61,8 +71,11 @@ def register(sub) -> None:
         "--reference-speeds",
         default=None,
         metavar="FILE",
-        help="reference speed density (.mat with speed_range, k), e.g. Davis 2021",
+        help="reference speed density (.mat with speed_range, k), e.g. Davis 2021 "
+        "(default: $WAVESCOPE_DAVIS2021 when set)",
     )
+    p.add_argument("--permutations", type=int, default=9999, help="permutation count")
+    p.add_argument("--seed", type=int, default=0, help="seed of the statistics")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -73,18 +86,25 @@ def _pairs(items, what) -> dict[str, list[str]]:
     for s in items:
         g, sep, v = s.partition("=")
         if not sep or not g or not v:
-            raise WaveInputError(f"{what} {s!r} is not GROUP=PATH (e.g. cortex=rec1.npz).")
+            raise WaveInputError(f"{what} {s!r} is not GROUP=VALUE (e.g. cortex=rec1.npz).")
         out.setdefault(g, []).append(v)
     return out
 
 
 def run(args) -> int:
-    from wavescope.report.compare import format_comparison, run_comparison
+    import os
+
+    from wavescope.datasets.davis2021 import DAVIS2021_ENV
+    from wavescope.pipelines.compare import check_report_paths, run_comparison, write_comparison
+    from wavescope.report.html import render_comparison
+    from wavescope.report.text import format_comparison
 
     groups = _pairs(args.inputs, "input")
     metrics = _pairs(args.metrics, "--metrics") or None
     memory = _pairs(args.memory, "--memory") or None
-    band = tuple(args.band) if args.band else None
+    subjects = {g: v[0].split(",") for g, v in _pairs(args.subject, "--subject").items()} or None
+    vel = velocity_options(args)
+    band = vel.band
     if args.group_band:
         if band is not None:
             raise WaveInputError("give either --band or --group-band, not both.")
@@ -92,19 +112,25 @@ def run(args) -> int:
             band = {g: (float(lo), float(hi)) for g, lo, hi in args.group_band}
         except ValueError:
             raise WaveInputError("--group-band takes GROUP LO HI with numbers LO, HI.") from None
+    report, json_path = check_report_paths(args.report, args.json, args.overwrite)
+    reference = args.reference_speeds or os.environ.get(DAVIS2021_ENV) or None
     result = run_comparison(
         groups,
-        report=args.report,
-        json_path=args.json,
         band=band,
-        method=args.method,
+        method=vel.method,
         metrics=metrics,
         memory=memory,
-        reference_speeds=args.reference_speeds,
-        overwrite=args.overwrite,
+        reference=reference,
+        subjects=subjects,
+        velocity_kw=vel.extra,
+        read=read_options(args),
+        n_permutations=args.permutations,
+        seed=args.seed,
         progress=not args.no_progress,
     )
+    result.report, result.json = str(report), str(json_path)
+    write_comparison(result, render_comparison(result), report, json_path, overwrite=True)
     print(format_comparison(result))
-    print(f"wrote {result['report']}")
-    print(f"wrote {result['json']}")
+    print(f"wrote {report}")
+    print(f"wrote {json_path}")
     return 0

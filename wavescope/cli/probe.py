@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wavescope.core.errors import WaveFileExistsError
 from wavescope.core.validate import WaveInputError
-from wavescope.io.outputs import write_json
+from wavescope.io.outputs import check_output_path, write_json
 
 
 def register(subparsers) -> None:
@@ -85,7 +84,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _plot_path(args):
+    from wavescope.report.figures import FIGURE_FORMATS
+
+    return check_output_path(
+        args.plot, args.overwrite, suffix=".png", allowed_suffixes=FIGURE_FORMATS,
+        inputs=[args.checkpoint], option="--plot",
+    )  # fmt: skip
+
+
 def run(args) -> int:
+    from wavescope.cli.options import require_torch
+
+    require_torch("probe")
     if args.memory_curve:
         return run_memory_curve(args)
     if args.out is None:
@@ -95,9 +106,8 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         out = out.with_suffix(out.suffix + ".npz")
-    for f in (out, Path(args.plot) if args.plot else None):
-        if f is not None and f.exists() and not args.overwrite:
-            raise WaveFileExistsError(f"{f} exists; pass --overwrite to replace it.")
+    check_output_path(out, args.overwrite, inputs=[args.checkpoint], option="--out")
+    _plot_path(args)
     if args.length < 2:
         raise WaveInputError(f"--length must be at least 2 steps, got {args.length}.")
 
@@ -133,10 +143,12 @@ def run(args) -> int:
         f"{field.n_sites} sites x {field.n_times} steps, input {source}"
     )
     if args.plot:
-        from wavescope.report.spacetime import plot_spacetime
+        from wavescope.pipelines.outputs import save
+        from wavescope.report.figures import save_figure, spacetime_figure
 
-        plot_spacetime(field, args.plot, overwrite=True)
-        print(f"wrote {args.plot}")
+        plot = _plot_path(args)
+        save(plot, save_figure(spacetime_figure(field), plot.suffix))
+        print(f"wrote {plot}")
     return 0
 
 
@@ -148,9 +160,11 @@ def run_memory_curve(args) -> int:
             "--n-sequences and --seed to set them)."
         )
     length = 96 if args.length is None else args.length
-    for f in (args.json, args.plot):
-        if f is not None and Path(f).exists() and not args.overwrite:
-            raise WaveFileExistsError(f"{f} exists; pass --overwrite to replace it.")
+    check_output_path(
+        args.json, args.overwrite, suffix=".json", allowed_suffixes=(".json",),
+        inputs=[args.checkpoint], option="--json",
+    )  # fmt: skip
+    _plot_path(args)
 
     import torch
 
@@ -185,9 +199,11 @@ def run_memory_curve(args) -> int:
         write_json(args.json, summary, indent=1)
         print(f"wrote {args.json}")
     if args.plot:
+        from wavescope.pipelines.outputs import save
         from wavescope.report.figures import plot_memory_curves
 
         label = f"{model.name} L{m['layer']} {m['part']}"
-        plot_memory_curves({label: [summary]}, args.plot)
-        print(f"wrote {args.plot}")
+        plot = _plot_path(args)
+        save(plot, plot_memory_curves({label: [summary]}))
+        print(f"wrote {plot}")
     return 0

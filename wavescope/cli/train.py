@@ -47,6 +47,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from wavescope.cli.options import require_torch
+
+    require_torch("train")
     from wavescope.models.tasks import format_length_table
     from wavescope.models.training import train
 

@@ -32,8 +32,9 @@ __all__ += ["LENS_KETAMINE", "cortex_mask", "read_widefield_npz"]
 
 from wavescope.datasets.davis2021 import (  # noqa: E402
     DAVIS2021_CITATION,
-    DAVIS2021_DIR,
+    DAVIS2021_ENV,
     SpeedDensity,
+    davis2021_path,
     read_davis2021_speeds,
     read_davis2021_wavelengths,
 )
@@ -41,7 +42,8 @@ from wavescope.datasets.neural_field import neural_field  # noqa: E402
 
 __all__ += [
     "DAVIS2021_CITATION",
-    "DAVIS2021_DIR",
+    "DAVIS2021_ENV",
+    "davis2021_path",
     "SpeedDensity",
     "read_davis2021_speeds",
     "read_davis2021_wavelengths",

@@ -7,8 +7,9 @@ behind their figure 6, as published in the authors' repository, are two MATLAB f
   the measured wave speeds over that range);
 - ``ell_*.mat``: ``ell`` (n x 1), measured wavelengths in metres.
 
-wavescope does not ship these data; point the loaders at a copy (in this project:
-``../shared/data/davis2021_speeds``). Use them as a cited reference distribution.
+wavescope does not ship these data; pass the loaders the path of a copy (a file or the
+folder holding it), or set the environment variable ``WAVESCOPE_DAVIS2021`` to it. Use
+them as a cited reference distribution.
 
 References
 ----------
@@ -19,6 +20,7 @@ delays and travel through locally asynchronous-irregular states. Nat Commun 12:6
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +30,16 @@ from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.validate import WaveInputError
 
 __all__ = [
-    "DAVIS2021_DIR",
+    "DAVIS2021_ENV",
     "DAVIS2021_CITATION",
     "SpeedDensity",
+    "davis2021_path",
     "read_davis2021_speeds",
     "read_davis2021_wavelengths",
 ]
 
-#: Where this project keeps the data (relative to the repository root's parent).
-DAVIS2021_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "davis2021_speeds"
+#: Environment variable naming the data (a file, or the folder holding both files).
+DAVIS2021_ENV = "WAVESCOPE_DAVIS2021"
 DAVIS2021_CITATION = (
     "Davis ZW, Benigno GB, Fletterman C, et al. (2021) Spontaneous traveling waves naturally "
     "emerge from horizontal fiber time delays and travel through locally asynchronous-"
@@ -62,16 +65,20 @@ class SpeedDensity:
     density: np.ndarray
     source: str
 
-    def cdf(self) -> np.ndarray:
-        """Cumulative distribution at ``speed`` (trapezoid rule), from 0 to 1."""
+    def cdf(self, v=None) -> np.ndarray:
+        """Cumulative distribution (trapezoid rule, 0 to 1) at speeds ``v`` (m/s), or at
+        the grid ``speed`` when ``v`` is None."""
         c = np.concatenate(
             [[0.0], np.cumsum(np.diff(self.speed) * 0.5 * (self.density[1:] + self.density[:-1]))]
         )
-        return c / c[-1]
+        c = c / c[-1]
+        if v is None:
+            return c
+        return np.interp(np.asarray(v, float), self.speed, c, left=0.0, right=1.0)
 
     def quantile(self, q) -> np.ndarray:
         """Speed (m/s) at cumulative probability ``q`` (linear interpolation of the CDF)."""
-        return np.interp(q, self.cdf(), self.speed)
+        return np.interp(np.asarray(q, float), self.cdf(), self.speed)
 
     @property
     def mode(self) -> float:
@@ -96,12 +103,32 @@ class SpeedDensity:
         }
 
 
+def davis2021_path(path=None) -> Path:
+    """The Davis 2021 data: ``path`` if given, else ``$WAVESCOPE_DAVIS2021``.
+
+    Raises
+    ------
+    WaveFileNotFoundError
+        Neither is given (the message names both).
+    """
+    if path is None:
+        env = os.environ.get(DAVIS2021_ENV)
+        if not env:
+            raise WaveFileNotFoundError(
+                "no Davis et al. 2021 data given: the data are not shipped with wavescope; "
+                f"pass the path of your copy (CLI: --reference-speeds FILE) or set "
+                f"{DAVIS2021_ENV} to it."
+            )
+        path = env
+    return Path(path)
+
+
 def _resolve(path, pattern: str) -> Path:
-    p = Path(DAVIS2021_DIR if path is None else path)
+    p = davis2021_path(path)
     if p.is_dir():
         hits = sorted(p.glob(pattern))
         if not hits:
-            raise WaveInputError(
+            raise WaveFileNotFoundError(
                 f"no file matching {pattern!r} in {p}; the Davis et al. 2021 data are not "
                 "shipped with wavescope: pass the path of your copy."
             )
@@ -109,7 +136,7 @@ def _resolve(path, pattern: str) -> Path:
     if not p.is_file():
         raise WaveFileNotFoundError(
             f"{p} does not exist; the Davis et al. 2021 data are not shipped with wavescope: "
-            "pass the path of your copy (e.g. ../shared/data/davis2021_speeds)."
+            f"pass the path of your copy (or set {DAVIS2021_ENV})."
         )
     return p
 
@@ -137,8 +164,8 @@ def read_davis2021_speeds(path=None) -> SpeedDensity:
     Parameters
     ----------
     path : path, optional
-        The ``*speed_density*.mat`` file, or a folder holding it. Default:
-        :data:`DAVIS2021_DIR`.
+        The ``*speed_density*.mat`` file, or a folder holding it. Default: the
+        environment variable ``WAVESCOPE_DAVIS2021``.
 
     Returns
     -------
@@ -171,7 +198,8 @@ def read_davis2021_wavelengths(path=None) -> np.ndarray:
     Parameters
     ----------
     path : path, optional
-        The ``ell_*.mat`` file, or a folder holding it. Default: :data:`DAVIS2021_DIR`.
+        The ``ell_*.mat`` file, or a folder holding it. Default: the environment variable
+        ``WAVESCOPE_DAVIS2021``.
 
     Returns
     -------

@@ -2,7 +2,11 @@
 
 Keys: ``data`` (n_sites, n_times) float, ``fs`` (samples per time unit),
 ``positions`` (n_sites, d), optional ``space_unit`` ("m", "mm", "um", "site"),
-``time_unit`` ("s", "ms", "step"), ``ch_names`` and ``bad`` (bool per site).
+``time_unit`` ("s", "ms", "step"), ``ch_names``, ``bad`` (bool per site) and ``subject``
+(the unit of replication the recording belongs to: animal, session, or model checkpoint
+and seed; statistics treat recordings of one subject as repeated measures), and ``meta``
+(provenance as a JSON text: for a model capture its model, layer, part, channel and
+learned velocity; parsed with :func:`json.loads`, never unpickled).
 Files are read with ``allow_pickle=False``: only plain arrays are accepted.
 
 Recordings larger than memory: ``read_npz(path, mmap=True)`` memory-maps ``data``
@@ -15,6 +19,7 @@ rewrite them once with ``np.savez`` (see :func:`read_npz`).
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import zipfile
@@ -97,8 +102,46 @@ def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
         time_unit=text("time_unit", "s"),
         ch_names=names,
         bad=arrays.get("bad"),
-        meta={"source": str(path), "mmap": mapped is not None},
+        meta={
+            "source": str(path),
+            "mmap": mapped is not None,
+            **_meta(arrays, path),
+            **({"subject": text("subject", None)} if "subject" in arrays else {}),
+        },
     )
+
+
+#: Provenance keys of WaveField.meta that are not stored (they describe the file read).
+_NOT_STORED = ("source", "mmap", "subject")
+
+
+def _meta_text(meta: dict) -> str:
+    """The JSON-serialisable part of ``meta`` as text (arrays as lists)."""
+    out = {}
+    for k, v in meta.items():
+        if k in _NOT_STORED:
+            continue
+        v = v.tolist() if isinstance(v, np.ndarray) else v
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
+        out[str(k)] = v
+    return json.dumps(out)
+
+
+def _meta(arrays: dict, path) -> dict:
+    if "meta" not in arrays:
+        return {}
+    try:
+        meta = json.loads(
+            str(arrays["meta"].item() if arrays["meta"].ndim == 0 else arrays["meta"])
+        )
+    except (json.JSONDecodeError, ValueError):
+        raise WaveInputError(f"{path}: the 'meta' member is not JSON text.") from None
+    if not isinstance(meta, dict):
+        raise WaveInputError(f"{path}: the 'meta' member must be a JSON object.")
+    return {k: v for k, v in meta.items() if k not in _NOT_STORED}
 
 
 _HEADER_READERS = {
@@ -171,5 +214,7 @@ def write_npz(path: str | os.PathLike, field: WaveField, *, overwrite: bool = Fa
             time_unit=np.str_(field.time_unit),
             ch_names=np.array(field.ch_names, dtype=str),
             bad=field.bad,
+            **({"subject": np.str_(field.meta["subject"])} if field.meta.get("subject") else {}),
+            meta=np.str_(_meta_text(field.meta)),
         )
     return path

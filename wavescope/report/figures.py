@@ -1,27 +1,36 @@
-"""Figures of a group comparison, returned as PNG bytes (matplotlib Agg; nothing shown).
+"""Figures of wave measurements, comparisons, learning and memory (matplotlib, Agg).
 
-Every function takes numbers already computed (per-sample arrays, metric records) and
-draws them; :func:`spacetime_png` wraps :func:`wavescope.report.spacetime.plot_spacetime`.
+Every function takes results already computed (a :class:`~wavescope.core.field.WaveField`,
+a velocity result with its phase snapshot, the figure data of a comparison, learning runs,
+memory-curve summaries) and returns a :class:`matplotlib.figure.Figure`; nothing is
+measured or recomputed here. :func:`save_figure` is the one way a figure becomes bytes
+(PNG, SVG or PDF); writing the bytes to a file is the caller's (pipelines) job.
+:func:`phase_animation` returns the bytes of a small animated GIF of phase maps.
 """
 
 from __future__ import annotations
 
 import io
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 __all__ = [
-    "direction_png",
-    "learning_curves_png",
+    "FIGURE_FORMATS",
+    "direction_figure",
+    "learning_figure",
+    "pgd_figure",
+    "phase_animation",
+    "phase_map_figure",
     "plot_memory_curves",
-    "pgd_time_png",
-    "phase_snapshots_png",
-    "properties_png",
-    "spacetime_png",
-    "speed_png",
+    "properties_figure",
+    "save_figure",
+    "spacetime_figure",
+    "speed_figure",
+    "velocity_figure",
 ]
+
+#: Suffixes :func:`save_figure` writes.
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
 
 
 def _plt():
@@ -33,18 +42,32 @@ def _plt():
     return plt
 
 
-def _png(fig, dpi=90) -> bytes:
+def save_figure(fig, fmt: str = "png", *, dpi: int = 100) -> bytes:
+    """The figure as bytes in ``fmt`` (``"png"``, ``"svg"`` or ``"pdf"``); closes it."""
     plt = _plt()
+    fmt = fmt.lower().lstrip(".")
+    if "." + fmt not in FIGURE_FORMATS:
+        plt.close(fig)
+        from wavescope.core.validate import WaveInputError
+
+        raise WaveInputError(
+            f"figure format {fmt!r} is not supported; use one of {', '.join(FIGURE_FORMATS)}."
+        )
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
+    try:
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return buf.getvalue()
 
 
-def _grid(n, size=(3.6, 3.0)):
+def _png(fig, dpi=90) -> bytes:
+    return save_figure(fig, "png", dpi=dpi)
+
+
+def _grid(n, size=(3.6, 3.0), cols=3):
     plt = _plt()
-    cols = min(n, 3)
+    cols = max(1, min(n, cols))
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
     for ax in axes.ravel()[n:]:
@@ -52,55 +75,184 @@ def _grid(n, size=(3.6, 3.0)):
     return fig, axes.ravel()
 
 
-def spacetime_png(field, *, title: str, speed: float | None = None) -> bytes:
-    """Space-time image of one field (sites sorted by x against time), PNG bytes."""
-    from wavescope.report.spacetime import plot_spacetime
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "st.png"
-        plot_spacetime(field, path, title=title, speed=speed, dpi=80)
-        return path.read_bytes()
+def _label(text: str) -> str:
+    """Text safe from matplotlib's mathtext ($...$ in file names)."""
+    return str(text).replace("$", r"\$")
 
 
-def phase_snapshots_png(snapshots: dict) -> bytes:
-    """Phase maps, one panel per group.
+# ------------------------------------------------------------------ space-time
+
+
+def _spacetime_axes(ax, field, *, speed=None, learned=None, title=None):
+    order = np.argsort(field.positions[:, 0], kind="stable")
+    good = ~np.asarray(field.bad)[order]
+    data = np.asarray(field.data)[order]
+    x = field.positions[order, 0]
+    t = field.times
+    finite = np.abs(data[good][np.isfinite(data[good])]) if good.any() else np.zeros(1)
+    lim = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    dt = 1.0 / field.fs
+    dx = float(np.median(np.diff(x))) if len(x) > 1 else 1.0
+    im = ax.imshow(
+        data,
+        aspect="auto",
+        origin="lower",
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+        extent=(t[0] - dt / 2, t[-1] + dt / 2, x[0] - dx / 2, x[-1] + dx / 2),
+        interpolation="nearest",
+    )
+    # a line through the strongest response: at the time of the peak of the first site
+    row0 = np.abs(data[0]) if data.shape[0] else np.zeros(1)
+    t0 = float(t[int(np.argmax(row0))]) if row0.size else 0.0
+    tt = np.array([t[0], t[-1]])
+    for v, style, name in ((speed, "k--", "measured"), (learned, "g:", "learned")):
+        if v is not None and np.isfinite(v) and v > 0:
+            ax.plot(
+                tt, x[0] + v * (tt - t0), style, lw=1.4, label=f"{name} {v:.3g} {field.speed_unit}"
+            )
+    if speed is not None or learned is not None:
+        ax.set_ylim(x[0] - dx / 2, x[-1] + dx / 2)
+        ax.set_xlim(t[0] - dt / 2, t[-1] + dt / 2)
+        ax.legend(loc="upper left", fontsize=7, framealpha=0.8)
+    ax.set_xlabel(f"time ({field.time_unit})")
+    ax.set_ylabel(f"position ({field.space_unit})")
+    if title is None:
+        m = field.meta
+        parts = [
+            str(m[k]) if k == "model" else f"{k} {m[k]}"
+            for k in ("model", "layer", "part", "channel")
+            if m.get(k) is not None
+        ]
+        title = ", ".join(parts) or "space-time"
+    ax.set_title(_label(title), fontsize=9)
+    return im
+
+
+def spacetime_figure(field, *, title=None, speed=None, learned=None):
+    """Space-time image of a field (sites sorted by x against time, colour = value).
+
+    Parameters
+    ----------
+    field : WaveField
+        Sites on a line (1-D positions); for 2-D layouts the sites are drawn in order of x.
+    speed, learned : float, optional
+        A measured and a learned (or true) speed, ``space_unit / time_unit``, drawn as
+        lines through the first site's strongest sample.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    im = _spacetime_axes(ax, field, speed=speed, learned=learned, title=title)
+    fig.colorbar(im, ax=ax, label="value")
+    return fig
+
+
+def spacetime_panels(panels: dict):
+    """Several space-time images: ``{label: (field, speed, learned)}``."""
+    fig, axes = _grid(len(panels), size=(4.6, 3.3), cols=3)
+    for ax, (g, (f, sp, le)) in zip(axes, panels.items()):
+        _spacetime_axes(ax, f, speed=sp, learned=le, title=g)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ phase maps
+
+
+def _phase_axes(ax, snap, frame, space_unit, *, arrows=True, colorbar=True):
+    pos = snap.positions
+    phase = snap.phase[:, frame]
+    if pos.shape[1] >= 2:
+        span = max(np.ptp(pos[:, 0]), np.ptp(pos[:, 1]), 1e-12)
+        s = max(6.0, 9000.0 / max(len(pos), 1))
+        sc = ax.scatter(
+            pos[:, 0], pos[:, 1], c=phase, cmap="twilight", vmin=-np.pi, vmax=np.pi, s=s,
+            marker="s", linewidths=0,
+        )  # fmt: skip
+        if arrows and snap.velocity is not None:
+            v = snap.velocity[:, :, frame]
+            mag = np.linalg.norm(v, axis=1)
+            ok = np.isfinite(mag) & (mag > 0)
+            step = max(1, int(np.sqrt(len(pos) / 150)))
+            idx = np.flatnonzero(ok)[::step]
+            if idx.size:
+                u = v[idx] / mag[idx, None]
+                ax.quiver(
+                    pos[idx, 0], pos[idx, 1], u[:, 0], u[:, 1], angles="xy", scale_units="xy",
+                    scale=1.0 / (0.06 * span), width=0.004, color="k", alpha=0.7,
+                )  # fmt: skip
+        ax.set_aspect("equal")
+        ax.set_ylabel(f"y ({space_unit})")
+        if colorbar:
+            ax.figure.colorbar(sc, ax=ax, label="phase (rad)", fraction=0.046)
+    else:
+        ax.plot(pos[:, 0], phase, ".-", lw=0.8)
+        ax.set_ylim(-np.pi, np.pi)
+        ax.set_ylabel("phase (rad)")
+    ax.set_xlabel(f"x ({space_unit})")
+
+
+def phase_map_figure(snapshots: dict, units: dict | None = None):
+    """Phase maps at the most wave-like sample, with the phase-velocity vector field.
 
     Parameters
     ----------
     snapshots : dict
-        ``{group: (positions (n_sites, d), phase (n_sites,) rad, time, time_unit,
-        space_unit)}``; 2-D layouts are drawn as coloured sites, 1-D as phase against x.
+        ``{label: PhaseSnapshot}``.
+    units : dict, optional
+        ``{label: (space_unit, time_unit)}`` for the axes.
     """
-    fig, axes = _grid(len(snapshots))
-    for ax, (g, (pos, phase, t, tu, su)) in zip(axes, snapshots.items()):
-        if pos.shape[1] >= 2:
-            sc = ax.scatter(
-                pos[:, 0], pos[:, 1], c=phase, cmap="twilight", vmin=-np.pi, vmax=np.pi, s=30
-            )
-            ax.set_aspect("equal")
-            ax.set_ylabel(f"y ({su})")
-            fig.colorbar(sc, ax=ax, label="phase (rad)")
-        else:
-            ax.plot(pos[:, 0], phase, ".")
-            ax.set_ylim(-np.pi, np.pi)
-            ax.set_ylabel("phase (rad)")
-        ax.set_xlabel(f"x ({su})")
-        ax.set_title(f"{g}: t = {t:.4g} {tu}", fontsize=9)
-    return _png(fig)
+    units = units or {}
+    fig, axes = _grid(len(snapshots), size=(4.0, 3.4))
+    for ax, (g, snap) in zip(axes, snapshots.items()):
+        su, tu = units.get(g, ("", ""))
+        _phase_axes(ax, snap, snap.best, su)
+        ax.set_title(_label(f"{g}: t = {snap.times[snap.best]:.4g} {tu}"), fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
-def pgd_time_png(series: dict) -> bytes:
+def phase_animation(snapshot, *, space_unit: str = "", time_unit: str = "", title: str = "",
+                    size: float = 3.2, dpi: int = 70, frame_ms: int = 120) -> bytes:  # fmt: skip
+    """An animated GIF (bytes) of the phase map over the snapshot's frames.
+
+    The frames are the read-out samples around the most wave-like one (a wave epoch's
+    propagation); arrows show the local direction of propagation on 2-D layouts.
+    """
+    from PIL import Image
+
+    plt = _plt()
+    frames = []
+    for i in range(snapshot.phase.shape[1]):
+        fig, ax = plt.subplots(figsize=(size, size))
+        _phase_axes(ax, snapshot, i, space_unit, colorbar=False)
+        ax.set_title(_label(f"{title} t = {snapshot.times[i]:.4g} {time_unit}"), fontsize=8)
+        fig.tight_layout()
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        frames.append(Image.fromarray(rgba[..., :3]).convert("P", palette=Image.ADAPTIVE))
+        plt.close(fig)
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0,
+        optimize=True,
+    )  # fmt: skip
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ distributions
+
+
+def pgd_figure(series: dict):
     """PGD over time, one panel per group, one line per recording.
 
-    Parameters
-    ----------
-    series : dict
-        ``{group: [(times (n,), pgd (n,), threshold or None, time_unit), ...]}``.
+    ``series``: ``{group: [(times, pgd, threshold or None, time_unit), ...]}``.
     """
-    fig, axes = _grid(len(series))
+    fig, axes = _grid(len(series), size=(4.0, 2.6))
     for ax, (g, recs) in zip(axes, series.items()):
         for t, pgd, _, tu in recs:
-            ax.plot(t, pgd, lw=0.7, alpha=0.8)
+            ax.plot(t, pgd, lw=0.6, alpha=0.8)
             ax.set_xlabel(f"time ({tu})")
         thr = [r[2] for r in recs if r[2] is not None and np.isfinite(r[2])]
         if thr:
@@ -108,12 +260,13 @@ def pgd_time_png(series: dict) -> bytes:
             ax.legend(fontsize=7, loc="lower right")
         ax.set_ylim(0, 1)
         ax.set_ylabel("PGD")
-        ax.set_title(g, fontsize=9)
-    return _png(fig)
+        ax.set_title(_label(g), fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
-def speed_png(speeds: dict, unit: str, *, reference=None) -> bytes:
-    """Distributions of per-sample speeds per group (log-spaced histogram densities).
+def speed_figure(speeds: dict, unit: str, *, reference=None, marks: dict | None = None):
+    """Distributions of speeds per group (log-spaced histogram densities).
 
     Parameters
     ----------
@@ -121,10 +274,13 @@ def speed_png(speeds: dict, unit: str, *, reference=None) -> bytes:
         ``{group: speeds (n,)}`` in ``unit``.
     reference : (speed (m,), density (m,), label), optional
         A reference density drawn over the histograms (same unit).
+    marks : dict, optional
+        ``{label: value}`` vertical lines (e.g. a learned velocity).
     """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    allv = np.concatenate([np.asarray(v, float) for v in speeds.values()] + [np.ones(1)])
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    vals = [np.asarray(v, float) for v in speeds.values()]
+    allv = np.concatenate(vals + [np.ones(1)])
     allv = allv[np.isfinite(allv) & (allv > 0)]
     lo, hi = np.quantile(allv, [0.01, 0.99])
     if reference is not None:
@@ -134,73 +290,182 @@ def speed_png(speeds: dict, unit: str, *, reference=None) -> bytes:
         v = np.asarray(v, float)
         v = v[np.isfinite(v) & (v > 0)]
         if v.size:
-            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.5, label=f"{g} (n={v.size})")
+            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.5,
+                    label=_label(f"{g} (n={v.size})"))  # fmt: skip
     if reference is not None:
         s, d, label = reference
         ax.plot(s, d, "k-", lw=1.2, label=label)
+    for i, (label, v) in enumerate((marks or {}).items()):
+        ax.axvline(v, color=f"C{i}", ls=":", lw=1.2, label=_label(label))
     ax.set_xscale("log")
     ax.set_xlabel(f"speed ({unit})")
     ax.set_ylabel("density")
     ax.legend(fontsize=7)
-    return _png(fig)
+    fig.tight_layout()
+    return fig
 
 
-def direction_png(directions: dict) -> bytes:
-    """Rose histograms of per-sample directions (rad, CCW from +x), one per group."""
+def direction_figure(directions: dict, forward: dict | None = None):
+    """Rose histograms of directions (rad, CCW from +x) of 2-D groups, and the forward
+    fraction per recording of 1-D groups (on a line only forward and backward exist)."""
     plt = _plt()
-    n = len(directions)
-    fig = plt.figure(figsize=(3.2 * min(n, 4), 3.2 * int(np.ceil(n / 4))))
+    forward = forward or {}
+    n = len(directions) + (1 if forward else 0)
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig = plt.figure(figsize=(3.2 * cols, 3.0 * rows))
     for i, (g, d) in enumerate(directions.items()):
-        ax = fig.add_subplot(int(np.ceil(n / 4)), min(n, 4), i + 1, projection="polar")
+        ax = fig.add_subplot(rows, cols, i + 1, projection="polar")
         d = np.asarray(d, float)
         d = d[np.isfinite(d)]
         if d.size:
             h, e = np.histogram(d, bins=24, range=(-np.pi, np.pi))
             ax.bar(e[:-1], h / h.sum(), width=np.diff(e), align="edge", alpha=0.7)
-        ax.set_title(g, fontsize=9)
+        ax.set_title(_label(g), fontsize=9)
         ax.set_yticklabels([])
-    return _png(fig)
+    if forward:
+        ax = fig.add_subplot(rows, cols, len(directions) + 1)
+        for i, f in enumerate(forward.values()):
+            f = np.asarray(f, float)
+            ax.plot(np.full(f.size, i) + np.linspace(-0.15, 0.15, f.size), f, "o", ms=4)
+        ax.set_xticks(range(len(forward)), [_label(g) for g in forward], fontsize=7, rotation=20)
+        ax.set_ylim(-0.05, 1.05)
+        ax.axhline(0.5, color="0.6", lw=0.8, ls="--")
+        ax.set_ylabel("forward fraction")
+        ax.set_title("lines: fraction travelling forward", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
-def properties_png(values: dict, units: dict) -> bytes:
+def properties_figure(values: dict, units: dict):
     """One value per recording, per group, for each property (strip plots).
 
     ``values``: ``{property: {group: values (n,)}}``; ``units``: ``{property: unit}``.
     """
-    fig, axes = _grid(len(values), size=(3.2, 2.8))
+    fig, axes = _grid(len(values), size=(3.2, 2.6), cols=4)
     for ax, (prop, byg) in zip(axes, values.items()):
         for i, v in enumerate(byg.values()):
             v = np.asarray(v, float)
             ax.plot(np.full(v.size, i) + np.linspace(-0.1, 0.1, v.size), v, "o", ms=4)
-        ax.set_xticks(range(len(byg)), list(byg), fontsize=7, rotation=20)
+        ax.set_xticks(range(len(byg)), [_label(g) for g in byg], fontsize=7, rotation=20)
         ax.set_title(f"{prop} ({units.get(prop, '')})", fontsize=8)
-    return _png(fig)
+    fig.tight_layout()
+    return fig
 
 
-def learning_curves_png(curves: dict) -> bytes:
-    """Training curves: loss and exact-string accuracy against step.
+def learning_figure(runs: list):
+    """Learning curves: loss and exact-string accuracy against step and wall time.
 
-    ``curves``: ``{group: [(label, records), ...]}`` with records the ``split="train"``
-    lines of ``metrics.jsonl`` (keys ``step``, ``loss``, ``char_acc``, ``exact_acc``).
+    ``runs``: learning runs with ``group``, ``label`` and ``records`` (the train lines of
+    ``metrics.jsonl``: ``step``, ``loss``, ``exact_acc``, ``time``), one line per run
+    (seed), one colour per group.
     """
     plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for gi, (g, runs) in enumerate(curves.items()):
-        for label, recs in runs:
-            s = [r["step"] for r in recs]
-            a1.plot(s, [r["loss"] for r in recs], color=f"C{gi}", lw=1, label=f"{g}: {label}")
-            a2.plot(s, [r.get("exact_acc", np.nan) for r in recs], color=f"C{gi}", lw=1)
-    a1.set_yscale("log")
-    a1.set_xlabel("step")
-    a1.set_ylabel("loss")
-    a1.legend(fontsize=7)
-    a2.set_xlabel("step")
-    a2.set_ylabel("exact-string accuracy")
-    a2.set_ylim(-0.02, 1.02)
-    return _png(fig)
+    fig, axes = plt.subplots(2, 2, figsize=(9.6, 6.0))
+    groups = list(dict.fromkeys(r.group for r in runs))
+    for r in runs:
+        col = f"C{groups.index(r.group) % 10}"
+        recs = r.records
+        step = [x["step"] for x in recs]
+        wall = [x.get("time", np.nan) for x in recs]
+        loss = [x["loss"] for x in recs]
+        acc = [x.get("exact_acc", np.nan) for x in recs]
+        lab = _label(r.group if r.label == r.group else f"{r.group} ({r.label})")
+        for ax, x, y in ((axes[0, 0], step, loss), (axes[0, 1], step, acc),
+                         (axes[1, 0], wall, loss), (axes[1, 1], wall, acc)):  # fmt: skip
+            ax.plot(x, y, color=col, lw=1.1, alpha=0.85, label=lab)
+    for ax in axes[:, 0]:
+        ax.set_yscale("log")
+        ax.set_ylabel("training loss (held-out batches)")
+    for ax in axes[:, 1]:
+        ax.set_ylim(-0.02, 1.02)
+        ax.axhline(0.95, color="0.6", lw=0.8, ls="--")
+        ax.set_ylabel("exact-string accuracy")
+    for ax in axes[0]:
+        ax.set_xlabel("step")
+    for ax in axes[1]:
+        ax.set_xlabel("wall time (s)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    uniq = dict(zip(labels, handles))
+    axes[0, 0].legend(uniq.values(), uniq.keys(), fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
-def plot_memory_curves(curves: dict, out=None) -> bytes:
+def velocity_figure(result, *, title: str | None = None):
+    """Four panels of one measurement: the phase map at the most wave-like sample (with
+    the phase-velocity field), PGD over time with the epoch threshold and epochs, the
+    speed distribution and the direction distribution (forward fraction on a line).
+
+    Parameters
+    ----------
+    result : VelocityResult
+        From :func:`wavescope.waves.measure_velocity` (its ``snapshot`` is drawn).
+    """
+    plt = _plt()
+    fig = plt.figure(figsize=(11, 7.6))
+    ax = fig.add_subplot(2, 2, 1)
+    snap = result.snapshot
+    if snap is not None:
+        _phase_axes(ax, snap, snap.best, result.space_unit)
+        ax.set_title(
+            f"phase at t = {snap.times[snap.best]:.4g} {result.time_unit} (highest PGD)",
+            fontsize=9,
+        )
+    else:
+        ax.text(0.5, 0.5, "no valid sample", ha="center", transform=ax.transAxes)
+
+    ax = fig.add_subplot(2, 2, 2)
+    t = result.times
+    ax.plot(t, result.pgd, lw=0.6, color="0.3")
+    if np.isfinite(result.threshold):
+        ax.axhline(result.threshold, color="C3", ls="--",
+                   label=f"threshold (alpha={result.alpha:g})")  # fmt: skip
+        for a, b in result.epochs:
+            ax.axvspan(t[a], t[min(b, len(t) - 1)], color="C2", alpha=0.2, lw=0)
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"time ({result.time_unit})")
+    ax.set_ylabel("PGD")
+    ax.set_title("phase gradient directionality; wave epochs shaded", fontsize=9)
+
+    ax = fig.add_subplot(2, 2, 3)
+    sp_all, _, _ = result.estimates("all")
+    if result.per_sample and np.isfinite(result.threshold) and result.wave.any():
+        sp_w, _, _ = result.estimates("waves")
+        groups = (("all valid samples", sp_all, "0.6"), ("wave epochs", sp_w, "C0"))
+    else:
+        groups = (("estimates" if not result.per_sample else "all valid samples", sp_all, "C0"),)
+    for lab, sp, col in groups:
+        if sp.size > 1:
+            hi_q = np.quantile(sp, 0.99)
+            ax.hist(sp[sp <= hi_q], bins=60, color=col, alpha=0.7,
+                    label=f"{lab}: median {np.median(sp):.3g}")  # fmt: skip
+        elif sp.size == 1:
+            ax.axvline(sp[0], color=col, lw=2, label=f"{lab}: {sp[0]:.3g}")
+    ax.legend(fontsize=8)
+    ax.set_xlabel(f"speed ({result.speed_unit})")
+    ax.set_ylabel("count")
+    ax.set_title(f"speed ({result.method})", fontsize=9)
+
+    _, d, _ = result.estimates("all")
+    if result.n_dims == 2:
+        ax = fig.add_subplot(2, 2, 4, projection="polar")
+        if d.size:
+            ax.hist(d, bins=36, color="C1")
+        ax.set_title("direction of propagation (CCW from +x)", fontsize=9)
+    else:
+        ax = fig.add_subplot(2, 2, 4)
+        fwd = float(np.mean(np.cos(d) > 0)) if d.size else np.nan
+        ax.bar(["forward", "backward"], [fwd, 1 - fwd], color=["C1", "C0"])
+        ax.set_ylim(0, 1)
+        ax.set_title("direction on a line: fraction of estimates", fontsize=9)
+    fig.suptitle(_label(title or f"wavescope velocity ({result.method})"))
+    fig.tight_layout()
+    return fig
+
+
+def plot_memory_curves(curves: dict, *, ci_level: float = 0.95) -> bytes:
     """Memory curves: held-out score against lag, with CI bands, chance and horizons.
 
     Parameters
@@ -211,8 +476,8 @@ def plot_memory_curves(curves: dict, out=None) -> bytes:
         ``ci_low``, ``ci_high``, ``chance``, ``horizon``, ``metric``, ``dt``,
         ``time_unit``). Curves of one label share a colour; accuracy and R^2 curves go
         to separate panels.
-    out : path, optional
-        Also write the PNG there.
+    ci_level : float
+        Level of the curves' bands (for the title).
 
     Returns
     -------
@@ -225,8 +490,7 @@ def plot_memory_curves(curves: dict, out=None) -> bytes:
     ``time_unit``, otherwise in samples. A dashed line marks each curve's chance level
     and a dotted vertical line its horizon (the first lag that is not above the criterion).
     """
-    from wavescope.waves.memory import CI_LEVEL
-
+    CI_LEVEL = ci_level
     plt = _plt()
     items = [(g, c) for g, cs in curves.items() for c in cs]
     metrics = list(dict.fromkeys(c["metric"] for _, c in items)) or ["accuracy"]
@@ -263,7 +527,4 @@ def plot_memory_curves(curves: dict, out=None) -> bytes:
         )
         if labelled:
             ax.legend(fontsize=7)
-    png = _png(fig)
-    if out is not None:
-        Path(out).write_bytes(png)
-    return png
+    return _png(fig)

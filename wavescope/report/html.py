@@ -1,52 +1,57 @@
-"""One self-contained HTML comparison report: inline CSS, figures as base64 PNG, no
-external resources. Every number shown comes from the result dict (the JSON) through
-:func:`fmt`."""
+"""The comparison report: one self-contained HTML page that reads like a results section.
+
+:func:`render_comparison` takes a :class:`~wavescope.pipelines.compare.ComparisonResult`
+and returns the page: the findings first, each in plain sentences with numbers and
+intervals next to the figure that shows it (what travels, how fast, which way, how far
+back each state remembers, how fast each model learned, what differs between groups),
+then the details (methods, notes, tables that scroll within the page, inputs). Inline CSS,
+figures embedded as base64 PNG (the phase-map animation as GIF), no external resources.
+Every number comes from the result's fields (also in its JSON) through :func:`fmt`.
+"""
 
 from __future__ import annotations
 
 import base64
 import html as _html
 
-__all__ = ["fmt", "render_html"]
+import numpy as np
+
+from wavescope.core.properties import PROPERTIES
+from wavescope.report import figures as F
+from wavescope.report import findings as W
+
+__all__ = ["fmt", "render_comparison"]
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
-max-width:1100px;color:#222;line-height:1.45;padding:0 1em}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.86em}
-th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
-th{background:#f2f2f2}td.l,th.l{text-align:left}
-tr.sig td{background:#eef7ee}.note{color:#8a4b00}figure{margin:1em 0}
-figcaption{font-size:.9em;color:#555}img{max-width:100%}code{background:#f5f5f5;padding:0 .2em}
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;
+max-width:1180px;color:#222;line-height:1.5;padding:0 1.2em}
+h1{font-size:1.55em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;
+margin-top:1.8em}h3{margin:.2em 0 .4em;font-size:1.08em}
+.meta{color:#555;font-size:.9em}
+.finding{display:grid;grid-template-columns:minmax(260px,2fr) 3fr;gap:1.2em;align-items:start;
+border-top:1px solid #eee;padding:1em 0}
+.finding p{margin:.3em 0}.finding figure{margin:0}
+@media (max-width:900px){.finding{grid-template-columns:1fr}}
+.scroll{overflow-x:auto;max-width:100%;margin:.6em 0}
+table{border-collapse:collapse;font-size:.84em;white-space:nowrap}
+th,td{border:1px solid #ccc;padding:.22em .5em;text-align:right}
+th{background:#f2f2f2;position:sticky;top:0}td.l,th.l{text-align:left}
+tr.sig td{background:#eef7ee}.note{color:#8a4b00}
+figcaption{font-size:.86em;color:#555;margin-top:.2em}img{max-width:100%;height:auto}
+code{background:#f5f5f5;padding:0 .2em}details{margin:.6em 0}summary{cursor:pointer}
 """
-
-PROPERTY_TEXT = {
-    "pgd_median": "median phase gradient directionality (PGD: how well one plane wave "
-    "explains the phase map; 1 = perfectly planar, near 0 = no common direction)",
-    "wave_fraction": "fraction of the valid samples inside wave epochs (PGD above the "
-    "threshold of phase-randomised surrogates)",
-    "direction_concentration": "resultant length of the per-sample directions "
-    "(1 = always the same direction, 0 = uniform)",
-    "direction_mean": "circular mean direction of propagation, radians counter-clockwise from +x",
-    "wavelength_per_extent": "median wavelength divided by the array extent (largest "
-    "distance between good sites)",
-    "speed_sites_per_cycle": "distance a wave crest travels in one oscillation period, in "
-    "site spacings (speed / (spacing x frequency))",
-    "speed_median": "median phase speed (raw unit)",
-    "wavelength_median": "median wavelength (raw unit)",
-    "frequency_median": "median instantaneous frequency (raw unit)",
-}
 
 
 def fmt(v) -> str:
-    """How every number is shown: integers as they are, floats to 4 significant digits."""
+    """How every number in a table is shown: integers as they are, floats to 4 digits."""
     if v is None:
-        return "n/a"
+        return "&ndash;"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, int):
-        return str(v)
-    return format(float(v), ".4g")
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    v = float(v)
+    return "&ndash;" if not np.isfinite(v) else format(v, ".4g")
 
 
 def _e(s) -> str:
@@ -54,7 +59,7 @@ def _e(s) -> str:
 
 
 def _table(header, rows, row_classes=None) -> str:
-    out = ["<table><tr>"]
+    out = ['<div class="scroll"><table><tr>']
     out += [
         f'<th class="l">{_e(h)}</th>' if i == 0 else f"<th>{_e(h)}</th>"
         for i, h in enumerate(header)
@@ -64,58 +69,305 @@ def _table(header, rows, row_classes=None) -> str:
         cls = f' class="{row_classes[k]}"' if row_classes and row_classes[k] else ""
         out.append(f"<tr{cls}>")
         for c in r:
-            if isinstance(c, (int, float)) or c is None:
+            if isinstance(c, (int, float, np.integer, np.floating)) or c is None:
                 out.append(f"<td>{fmt(c)}</td>")
             else:
                 out.append(f'<td class="l">{_e(c)}</td>')
         out.append("</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "".join(out)
 
 
-def _ci(d):
-    return (None, None, None) if not d else (d.get("estimate"), d.get("low"), d.get("high"))
+def _img(data: bytes, caption: str, mime: str = "image/png") -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return (
+        f'<figure><img alt="{_e(caption)}" src="data:{mime};base64,{b64}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
-def render_html(result: dict, figures: list[tuple[str, bytes]]) -> str:
-    """The report as an HTML string.
+def _fig(fig, caption: str, dpi: int = 90) -> str:
+    return _img(F.save_figure(fig, "png", dpi=dpi), caption)
 
-    Parameters
-    ----------
-    result : dict
-        The JSON of :func:`wavescope.report.compare.run_comparison`.
-    figures : list of (caption, PNG bytes)
-    """
-    s = result["settings"]
-    level = s.get("level", 0.95)
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>wavescope comparison: " + _e(", ".join(result["groups"])) + "</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<h1>Traveling-wave comparison: " + _e(" / ".join(result["groups"])) + "</h1>",
-        f"<p>wavescope {_e(result['wavescope_version'])}, written {_e(result['created'])}. "
-        "Every number below is also in the JSON file "
-        f"<code>{_e(result.get('json', ''))}</code>.</p>",
-    ]
-    # ---------------------------------------------------------------- inputs
-    parts.append("<h2>Inputs and settings</h2>")
-    rows = []
-    for g, recs in result["inputs"].items():
-        for r in recs:
-            band = r["band"] or [None, None]
-            rows.append(
-                [
-                    g,
-                    r["name"],
-                    r["subject"],
-                    r["n_sites"],
-                    r["n_times"],
-                    r["fs"],
-                    band[0],
-                    band[1],
-                    f"{r['space_unit']}, {r['time_unit']}",
-                ]
+
+def _finding(title: str, sentences: list[str], figure_html: str) -> str:
+    text = "".join(f"<p>{_e(s)}</p>" for s in sentences)
+    return (
+        f'<div class="finding"><div><h3>{_e(title)}</h3>{text}</div><div>{figure_html}</div></div>'
+    )
+
+
+def _units(result) -> dict:
+    return {i.group: (i.space_unit, i.time_unit) for i in result.inputs}
+
+
+def _findings(result) -> list[str]:
+    figs = result.figures
+    parts = ["<h2>Findings</h2>"]
+    # what travels: space-time plots of lines, phase maps with velocity fields of surfaces
+    visual = []
+    lines = {g: v for g, v in figs.spacetime.items() if v[0].n_dims == 1}
+    if lines:
+        visual.append(
+            _fig(
+                F.spacetime_panels(lines),
+                "Space-time plots (state index against step, impulse response) with the "
+                "measured speed (dashed) and, for v-Wave, the learned velocity (dotted).",
             )
+        )
+    if figs.snapshots:
+        visual.append(
+            _fig(
+                F.phase_map_figure(figs.snapshots, _units(result)),
+                "Phase maps at each group's most wave-like sample (highest PGD); arrows: "
+                "local direction of propagation (phase-velocity field) on 2-D layouts.",
+            )
+        )
+    anim = [(g, s) for g, s in figs.snapshots.items() if s.positions.shape[1] == 2]
+    if anim:
+        g, snap = anim[0]
+        su, tu = _units(result).get(g, ("", ""))
+        visual.append(
+            _img(
+                F.phase_animation(snap, space_unit=su, time_unit=tu, title=g),
+                f"{g}: the phase map over the wave epoch around its most wave-like sample "
+                f"({snap.phase.shape[1]} read-out samples, looping).",
+                "image/gif",
+            )
+        )
+    parts.append(_finding("What travels", W.what_travels(result), "".join(visual)))
+    ref = result.reference
+    overlay = (
+        None if ref is None or figs.speed_unit != "m/s" else (ref.speed, ref.density, ref.label)
+    )
+    speed_figs = [
+        _fig(
+            F.speed_figure(figs.speeds, figs.speed_unit, reference=overlay),
+            "Speed distributions per group"
+            + (
+                " in site spacings per oscillation cycle (units differ)"
+                if figs.speed_unit == "sites/cycle"
+                else f" ({figs.speed_unit})"
+            )  # fmt: skip
+            + (", with the reference density" if overlay else "")
+            + ".",
+        )
+    ]
+    if ref is not None and overlay is None and figs.physical_speeds:
+        speed_figs.append(
+            _fig(
+                F.speed_figure(
+                    figs.physical_speeds, "m/s", reference=(ref.speed, ref.density, ref.label)
+                ),
+                "Speeds of the groups in physical units with the reference density.",
+            )
+        )
+    parts.append(
+        _finding("How fast", W.how_fast(result) + W.reference(result), "".join(speed_figs))
+    )
+    if figs.directions or figs.forward:
+        parts.append(
+            _finding(
+                "Which way",
+                W.which_way(result),
+                _fig(
+                    F.direction_figure(figs.directions, figs.forward),
+                    "Directions of propagation: rose histograms on 2-D layouts (CCW from +x), "
+                    "forward fraction per recording on lines.",
+                ),
+            )
+        )
+    if result.memory is not None:
+        curves = {g: e.curves for g, e in result.memory.groups.items()}
+        parts.append(
+            _finding(
+                "How far back each state remembers",
+                W.how_far_back(result),
+                _img(
+                    F.plot_memory_curves(curves),
+                    "Memory curves: held-out decoding score of the input tau steps back, with "
+                    "each curve's bootstrap band; dashed: chance; dotted: horizon.",
+                ),
+            )
+        )
+    if result.learning:
+        parts.append(
+            _finding(
+                "How fast each model learned",
+                W.how_learned(result),
+                _fig(
+                    F.learning_figure(result.learning),
+                    "Learning curves: training loss and exact-string accuracy on fresh batches "
+                    "against step and wall time, one line per run (seed).",
+                ),
+            )
+        )
+    parts.append(_finding("What differs between groups", W.differences(result), ""))
+    return parts
+
+
+def _methods(result) -> str:
+    s = result.settings
+    level = s.get("level", 0.95)
+    items = "".join(
+        f"<li><code>{_e(p)}</code> ({_e(info.kind)}; "
+        f"{_e(', '.join(f'{g}: {u}' for g, u in info.units.items()))}): "
+        f"{_e(PROPERTIES[p].text if p in PROPERTIES else p)}.</li>"
+        for p, info in result.stats.properties.items()
+    )
+    return (
+        "<h3>Methods</h3><p>Each recording (or hidden-state capture) is measured with "
+        f"<code>{_e(s['method'])}</code>: band-pass and analytic phase at every site, a plane "
+        "wave fitted to the phase map at every read-out sample (speed, direction, wavelength, "
+        "PGD), wave epochs where the PGD exceeds its no-propagation null. Each recording is "
+        "summarised by one value per property, so that recordings, not samples, are the units "
+        f"of analysis.</p><ul>{items}</ul><p>Per group the estimate is the median over "
+        f"recordings (the circular mean for directions) with a bootstrap interval at level "
+        f"{fmt(level)} (BCa; for directions a percentile interval of the wrapped deviations). "
+        "The unit of replication is the subject (animal, session, trained model and seed): a "
+        f"pair of groups is tested only with at least {fmt(s.get('min_n', 3))} subjects each, by "
+        "a two-sided permutation test of the difference of means (of circular means for "
+        "directions), with Cliff's delta and Hedges' g and their bootstrap intervals; where "
+        "subjects contribute several recordings a random-intercept mixed model (property ~ "
+        "group + (1 | subject)) gives the p-value. All p-values are corrected together "
+        "(Benjamini-Hochberg) at false-discovery rate "
+        f"{fmt(s.get('alpha', 0.05))}. Groups in different units are compared only on "
+        "dimensionless properties; directions only between groups of the same layout.</p>"
+    )
+
+
+def _details(result) -> list[str]:
+    figs = result.figures
+    parts = ["<h2>Details</h2>", _methods(result)]
+    if result.messages:
+        parts.append("<h3>Notes</h3><ul>")
+        parts += [f'<li class="note">{_e(m)}</li>' for m in result.messages]
+        parts.append("</ul>")
+    # estimates: the rows with an estimate, the rest said once
+    st = result.stats
+    rows = [
+        [x.property, x.group, x.n, x.n_subjects, x.estimate, x.low, x.high, x.unit, x.statistic]
+        for x in st.summaries
+        if x.estimate is not None
+    ]
+    parts.append("<h3>Estimates per group</h3>")
+    if rows:
+        parts.append(
+            _table(
+                [
+                    "property",
+                    "group",
+                    "recordings",
+                    "subjects",
+                    "estimate",
+                    "CI low",
+                    "CI high",
+                    "unit",
+                    "statistic",
+                ],  # fmt: skip
+                rows,
+            )
+        )
+    missing = [x for x in st.summaries if x.estimate is None]
+    if missing:
+        by_group = {}
+        for x in missing:
+            by_group.setdefault(x.group, []).append(x.property)
+        parts.append(
+            "<p>Not estimated (fewer than "
+            f"{fmt(st.settings.min_n)} usable recordings): "
+            + "; ".join(f"{_e(g)}: {_e(', '.join(p))}" for g, p in by_group.items())
+            + ". Their per-recording values are in the JSON (<code>recordings</code>).</p>"
+        )
+    run = [t for t in st.tests if t.p_value is not None]
+    parts.append("<h3>Group comparisons</h3>")
+    if run:
+        rows, cls = [], []
+        for t in run:
+            eff = t.cliffs_delta or t.circ_mean_difference
+            rows.append(
+                [t.property, f"{t.group_a} vs {t.group_b}", t.n_a, t.n_b, t.difference,
+                 t.p_permutation, None if t.mixed is None else t.mixed.p_value, t.p_value,
+                 t.p_fdr, None if eff is None else eff.estimate,
+                 None if eff is None else eff.low, None if eff is None else eff.high,
+                 "Cliff's delta" if t.cliffs_delta else "circ. mean diff (rad)", t.test]
+            )  # fmt: skip
+            cls.append("sig" if t.significant else "")
+        parts.append(
+            _table(
+                [
+                    "property",
+                    "pair",
+                    "n a",
+                    "n b",
+                    "difference a-b",
+                    "p perm.",
+                    "p mixed",
+                    "p used",
+                    "p (FDR)",
+                    "effect",
+                    "low",
+                    "high",
+                    "effect size",
+                    "test",
+                ],
+                rows,
+                cls,
+            )  # fmt: skip
+        )
+    untested = [t for t in st.tests if t.p_value is None]
+    if untested:
+        pairs = sorted({f"{t.group_a} vs {t.group_b}" for t in untested})
+        parts.append(
+            f"<p>Not tested ({len(untested)} property x pair comparisons: "
+            f"{_e(', '.join(pairs))}): a test needs at least {fmt(st.settings.min_n)} subjects "
+            "per group.</p>"
+        )
+    if result.memory is not None:
+        parts.append(_memory_table(result.memory))
+    if result.learning:
+        rows = [
+            [r.group, r.label, r.final_step, r.final_loss, r.final_char_acc, r.final_exact_acc,
+             r.steps_to_95_exact, r.seconds_to_95_exact]
+            for r in result.learning
+        ]  # fmt: skip
+        parts.append("<h3>Training runs</h3>")
+        parts.append(
+            _table(
+                [
+                    "group",
+                    "run",
+                    "last step",
+                    "loss",
+                    "char acc",
+                    "exact acc",
+                    "steps to 95% exact",
+                    "seconds to 95% exact",
+                ],
+                rows,
+            )  # fmt: skip
+        )
+    if figs.pgd:
+        parts.append(
+            _fig(
+                F.pgd_figure(figs.pgd),
+                "PGD over time, one line per recording; dashed: the wave-epoch threshold.",
+            )
+        )
+    if figs.properties:
+        parts.append(
+            _fig(
+                F.properties_figure(figs.properties, figs.property_units),
+                "Dimensionless properties, one point per recording.",
+            )
+        )
+    rows = [
+        [i.group, i.name, i.subject, i.n_sites, i.n_times, i.fs,
+         None if not i.band else i.band[0], None if not i.band else i.band[1],
+         f"{i.space_unit}, {i.time_unit}", i.n_dims, i.learned_velocity]
+        for i in result.inputs
+    ]  # fmt: skip
+    parts.append("<details><summary>Inputs and settings</summary>")
     parts.append(
         _table(
             [
@@ -128,372 +380,75 @@ def render_html(result: dict, figures: list[tuple[str, bytes]]) -> str:
                 "band lo",
                 "band hi",
                 "units",
+                "dims",
+                "learned velocity",
             ],
             rows,
-        )
+        )  # fmt: skip
     )
+    s = result.settings
     parts.append(
-        f"<p>Velocity method <code>{_e(s['method'])}</code>; bands in cycles per time unit "
-        "(automatic around the dominant spectral peak where not given). "
-        f"Permutations: {fmt(s['n_permutations'])}; bootstrap resamples: {fmt(s['n_boot'])}; "
-        f"confidence level {fmt(level)}; false-discovery rate {fmt(s['alpha'])}; at least "
-        f"{fmt(s['min_n'])} recordings per group for an interval or a test.</p>"
+        f"<p>Permutations: {fmt(s.get('n_permutations'))}; bootstrap resamples: "
+        f"{fmt(s.get('n_boot'))}; seed {fmt(s.get('seed'))}.</p></details>"
     )
-    # ---------------------------------------------------------------- methods
-    parts.append(
-        "<h2>Methods</h2><p>Each recording (or hidden-state capture) is band-passed, "
-        "its analytic phase measured at every site, and a plane wave fitted to the "
-        "phase map at every read-out sample, giving the speed, direction, wavelength "
-        "and PGD of that sample. Each recording is then summarised by one value per "
-        "property, so that recordings, not samples, are the units of analysis "
-        "(samples within a recording are strongly correlated).</p><ul>"
-    )
-    for p, info in result["properties"].items():
-        units = ", ".join(f"{g}: {u}" for g, u in info["units"].items())
-        parts.append(
-            f"<li><code>{_e(p)}</code> ({_e(info['kind'])}; unit {_e(units)}): "
-            f"{_e(PROPERTY_TEXT.get(p, p))}.</li>"
-        )
-    parts.append(
-        "</ul><p>Per group, the estimate is the median over recordings (the circular mean "
-        f"for directions) with a bootstrap interval at confidence level {fmt(level)} "
-        "(bias-corrected and "
-        "accelerated; for directions a percentile interval of the wrapped deviations). "
-        "Each pair of groups is compared with a two-sided permutation test of the difference "
-        "of means (all relabellings enumerated when there are fewer than the permutation "
-        "count; of the circular mean difference for directions). Effect sizes: Cliff's delta "
-        "(P(a &gt; b) - P(a &lt; b), rank-based, in [-1, 1]) and Hedges' g (standardised "
-        "mean difference with the small-sample correction), each with a bootstrap interval; "
-        "for directions, the difference of circular means in radians. When a subject (animal, "
-        "seed) contributes several recordings, a random-intercept mixed-effects model "
-        "(property ~ group + (1 | subject), REML, t reference with between-subject degrees of "
-        "freedom) replaces the permutation p-value. The p-values of all property x pair tests "
-        "are corrected together with the Benjamini-Hochberg procedure; p (FDR) is the "
-        "adjusted value and a row is marked when it is at most the false-discovery rate. "
-        "Cortex (m/s) and model hidden states (sites/step) are compared only on the "
-        "dimensionless properties; raw properties (speed, wavelength, frequency) only among "
-        "groups that share a unit.</p>"
-    )
-    # ---------------------------------------------------------------- notes
-    if result["messages"]:
-        parts.append("<h2>Notes</h2><ul>")
-        parts += [f'<li class="note">{_e(m)}</li>' for m in result["messages"]]
-        parts.append("</ul>")
-    # ---------------------------------------------------------------- estimates
-    parts.append("<h2>Estimates per group</h2>")
-    rows = [
-        [
-            x["property"],
-            x["group"],
-            x["n"],
-            x["estimate"],
-            x["low"],
-            x["high"],
-            x["unit"],
-            x["message"] or "",
-        ]
-        for x in result["summaries"]
-    ]
-    parts.append(
-        _table(["property", "group", "n", "estimate", "CI low", "CI high", "unit", "note"], rows)
-    )
-    # ---------------------------------------------------------------- tests
-    parts.append("<h2>Group comparisons</h2>")
-    rows, cls = [], []
-    for t in result["tests"]:
-        eff = t["cliffs_delta"] or {}
-        g = t["hedges_g"] or {}
-        cm = t["circ_mean_difference"] or {}
-        mixed = t["mixed"] or {}
-        rows.append(
-            [
-                t["property"],
-                f"{t['group_a']} vs {t['group_b']}",
-                t["n_a"],
-                t["n_b"],
-                t["difference"],
-                t["p_permutation"],
-                mixed.get("p_value"),
-                t["p_value"],
-                t["p_fdr"],
-                *_ci(eff),
-                *_ci(g),
-                *_ci(cm),
-                t["message"] or "",
-            ]
-        )
-        cls.append("sig" if t["significant"] else "")
-    parts.append(
-        _table(
-            [
-                "property",
-                "pair",
-                "n a",
-                "n b",
-                "difference a-b",
-                "p perm.",
-                "p mixed",
-                "p raw",
-                "p (FDR)",
-                "Cliff's delta",
-                "low",
-                "high",
-                "Hedges' g",
-                "low",
-                "high",
-                "circ. mean diff (rad)",
-                "low",
-                "high",
-                "note",
-            ],
-            rows,
-            cls,
-        )
-    )
-    # ---------------------------------------------------------------- reference
-    ref = result.get("reference")
-    if ref:
-        d = ref["distribution"]
-        parts.append(
-            "<h2>Comparison with the published speed distribution</h2><p>Reference: "
-            f"{_e(d['citation'])} Marmoset area MT, Utah array; density of measured wave "
-            f"speeds from <code>{_e(d['source'])}</code>: mode {fmt(d['mode'])} m/s, median "
-            f"{fmt(d['median'])} m/s, interquartile range {fmt(d['q25'])}-{fmt(d['q75'])} m/s. "
-            "Each group's per-recording median speeds (physical units only) are compared with "
-            "it by a one-sample Kolmogorov-Smirnov test and by a sign test of the group "
-            "median against the reference median.</p>"
-        )
-        rows = [
-            [
-                r["group"],
-                r["n"],
-                r["group_median"],
-                r["reference_percentile"],
-                r["ks_statistic"],
-                r["ks_p"],
-                r["n_above"],
-                r["sign_p"],
-                r["message"] or "",
-            ]
-            for r in ref["groups"]
-        ]
-        parts.append(
-            _table(
-                [
-                    "group",
-                    "n",
-                    "median (m/s)",
-                    "reference percentile",
-                    "KS D",
-                    "KS p",
-                    "above ref. median",
-                    "sign-test p",
-                    "note",
-                ],
-                rows,
-            )
-        )
-    # ---------------------------------------------------------------- learning
-    lc = result.get("learning_curves")
-    if lc:
-        parts.append("<h2>Training</h2>")
-        rows = [
-            [
-                g,
-                r["file"],
-                r["n_lines"],
-                r["final_step"],
-                r["final_loss"],
-                r["final_char_acc"],
-                r["final_exact_acc"],
-                r["steps_to_95_exact"],
-            ]
-            for g, runs in lc.items()
-            for r in runs
-        ]
-        parts.append(
-            _table(
-                [
-                    "group",
-                    "metrics",
-                    "lines",
-                    "last step",
-                    "loss",
-                    "char acc",
-                    "exact acc",
-                    "steps to 95% exact",
-                ],
-                rows,
-            )
-        )
-    # ---------------------------------------------------------------- memory
-    if result.get("memory"):
-        parts.append(_memory_section(result["memory"]))
-    # ---------------------------------------------------------------- figures
-    parts.append("<h2>Figures</h2>")
-    for caption, png in figures:
-        b64 = base64.b64encode(png).decode("ascii")
-        parts.append(
-            f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>"
-        )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return parts
 
 
-def _memory_section(mem: dict) -> str:
-    """The "Memory curves" section: methods, curves, group means and tests."""
-    st = mem["settings"]
-    out = [
-        "<h2>Memory curves</h2><p>A memory curve measures how much of its recent input a "
-        "state holds: from the state at each snapshot time t (a layer's hidden state, or the "
-        "sites of a recording) a cross-validated linear decoder (ridge classifier or "
-        "regression, or logistic regression) reads out the input presented tau steps "
-        "earlier, for tau = 0 up to the largest lag, trained and scored on different "
-        "sequences (or contiguous time blocks of one recording, with a purge around the "
-        "held-out blocks). The score is the held-out accuracy (tokens) or R<sup>2</sup> "
-        "(real values) per lag, with a bootstrap interval over the held-out sequences "
-        f"or blocks at level {fmt(st['curve_interval_level'])}. A lag holds memory when its "
-        "score exceeds chance (the majority-class "
-        "rate; 0 for R<sup>2</sup>) plus the curve's criterion multiple of its standard "
-        "error (<code>meta.criterion_se</code> in the JSON). The <b>horizon</b> is the "
-        "number of consecutive lags from 0 that hold memory (an N-site shift register: "
-        "N steps); the <b>capacity</b> is the sum over lags of the score normalised to "
-        "[0, 1] above chance and clipped at 0, in steps (the short-term memory capacity of "
-        "Jaeger 2001). A horizon marked as a lower bound had every lag above the criterion.</p>"
+def _memory_table(mem) -> str:
+    rows = []
+    for g, e in mem.groups.items():
+        for i, c in enumerate(e.curves):
+            rows.append(
+                [g, e.files[i] or f"#{i}", e.subjects[i], c["metric"], c["lags"][-1], c["chance"],
+                 c["horizon"], e.horizon_times[i], c["time_unit"], c["capacity"],
+                 "lower bound" if e.censored[i] else ""]
+            )  # fmt: skip
+    out = "<h3>Memory curves</h3>" + _table(
+        ["group", "curve", "subject", "metric", "max lag", "chance", "horizon (steps)",
+         "horizon (time)", "time unit", "capacity (steps)", "horizon is"],
+        rows,
+    )  # fmt: skip
+    run = [t for t in mem.tests if t.p_value is not None]
+    if run:
+        rows = [
+            [t.property, f"{t.group_a} vs {t.group_b}", t.n_a, t.n_b, t.mean_a, t.mean_b,
+             t.difference, t.unit, t.p_value, t.p_fdr,
+             None if t.cliffs_delta is None else t.cliffs_delta.estimate, t.test]
+            for t in run
+        ]  # fmt: skip
+        out += "<p>Memory compared between groups (same engine and FDR as above):</p>"
+        out += _table(
+            ["property", "pair", "n a", "n b", "mean a", "mean b", "difference a-b", "unit",
+             "p", "p (FDR)", "Cliff's delta", "test"],
+            rows,
+            ["sig" if t.significant else "" for t in run],
+        )  # fmt: skip
+    untested = [t for t in mem.tests if t.p_value is None]
+    if untested:
+        pairs = sorted({f"{t.group_a} vs {t.group_b}" for t in untested})
+        out += (
+            f"<p>Memory not tested for {_e(', '.join(pairs))}: fewer than 3 curves of "
+            "different subjects in a group.</p>"
+        )
+    return out
+
+
+def render_comparison(result) -> str:
+    """The report of a comparison as one self-contained HTML string.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        From :func:`wavescope.pipelines.compare.run_comparison`.
+    """
+    title = " / ".join(result.groups)
+    head = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>wavescope comparison: {_e(title)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Traveling waves: {_e(title)}</h1>",
+        f"<p class='meta'>wavescope {_e(result.wavescope_version)}, {_e(result.created)}. "
+        f"Every number is also in <code>{_e(result.json or 'the JSON file')}</code>.</p>",
     ]
-    rows = []
-    for g, e in mem["groups"].items():
-        for i, c in enumerate(e["curves"]):
-            rows.append(
-                [
-                    g,
-                    c["file"] or f"#{i}",
-                    c["metric"],
-                    c.get("decoder", ""),
-                    c["lags"][-1],
-                    c["chance"],
-                    c["horizon"],
-                    e["horizon_times"][i],
-                    c["time_unit"],
-                    c["capacity"],
-                    c.get("n_sequences"),
-                    c.get("n_splits"),
-                    "lower bound" if e["censored"][i] else "",
-                ]
-            )
-    out.append(
-        _table(
-            [
-                "group",
-                "curve",
-                "metric",
-                "decoder",
-                "max lag",
-                "chance",
-                "horizon (steps)",
-                "horizon (time)",
-                "time unit",
-                "capacity (steps)",
-                "sequences / blocks",
-                "folds",
-                "horizon is",
-            ],
-            rows,
-        )
-    )
-    rows = []
-    for g, e in mem["groups"].items():
-        rows.append(
-            [
-                g,
-                e["n"],
-                ", ".join(e["metrics"]),
-                *_ci(e["horizon_mean"]),
-                *_ci(e["horizon_time_mean"]),
-                ", ".join(e["time_units"]),
-                *_ci(e["capacity_mean"]),
-                e["message"] or "",
-            ]
-        )
-    out.append(
-        f"<p>Per group: the mean over curves with a bootstrap interval at level "
-        f"{fmt(st['level'])} ({_e(st['interval'])}; {fmt(st['n_boot'])} resamples).</p>"
-    )
-    out.append(
-        _table(
-            [
-                "group",
-                "curves",
-                "metric",
-                "mean horizon (steps)",
-                "low",
-                "high",
-                "mean horizon (time)",
-                "low",
-                "high",
-                "time unit",
-                "mean capacity (steps)",
-                "low",
-                "high",
-                "note",
-            ],
-            rows,
-        )
-    )
-    if mem["tests"]:
-        out.append(
-            "<p>Between groups: a two-sided permutation test of the difference of means "
-            f"({fmt(st['n_permutations'])} relabellings, or all of them when fewer), Cliff's "
-            "delta and Hedges' g with bootstrap intervals, and the Benjamini-Hochberg "
-            f"correction across these tests at false-discovery rate {fmt(st['alpha'])}.</p>"
-        )
-        rows, cls = [], []
-        for t in mem["tests"]:
-            rows.append(
-                [
-                    t["property"],
-                    f"{t['group_a']} vs {t['group_b']}",
-                    t["n_a"],
-                    t["n_b"],
-                    t["mean_a"],
-                    t["mean_b"],
-                    t["difference"],
-                    t["unit"],
-                    t["p_value"],
-                    t["p_fdr"],
-                    *_ci(t["cliffs_delta"]),
-                    *_ci(t["hedges_g"]),
-                    t["message"] or "",
-                ]
-            )
-            cls.append("sig" if t["significant"] else "")
-        out.append(
-            _table(
-                [
-                    "property",
-                    "pair",
-                    "n a",
-                    "n b",
-                    "mean a",
-                    "mean b",
-                    "difference a-b",
-                    "unit",
-                    "p perm.",
-                    "p (FDR)",
-                    "Cliff's delta",
-                    "low",
-                    "high",
-                    "Hedges' g",
-                    "low",
-                    "high",
-                    "note",
-                ],
-                rows,
-                cls,
-            )
-        )
-    if mem["messages"]:
-        out.append("<ul>" + "".join(f'<li class="note">{_e(m)}</li>' for m in mem["messages"]))
-        out.append("</ul>")
-    return "\n".join(out)
+    return "\n".join(head + _findings(result) + _details(result) + ["</body></html>"])

@@ -132,3 +132,22 @@ def pairs_within(positions, bad=None, max_distance: float | None = None) -> np.n
         max_distance = 4.0 * float(np.median(d[:, 1]))
     pairs = tree.query_pairs(max_distance * (1 + 1e-9), output_type="ndarray")
     return good[pairs]
+
+
+def site_spacing(positions) -> float:
+    """Median distance from each site to its nearest neighbour, in the positions' unit.
+
+    The one definition of "site spacing" in wavescope: the unit of the dimensionless
+    speed (sites per cycle), of the under-resolution warning (wavelength under 4 spacings)
+    and of the broadband lag searches. Pass the good sites' positions.
+
+    Parameters
+    ----------
+    positions : ndarray, shape (n_sites, d)
+        At least 2 sites.
+    """
+    pos = np.asarray(positions, float)
+    if pos.ndim != 2 or len(pos) < 2:
+        raise WaveInputError("a site spacing needs at least 2 sites (positions n_sites x d).")
+    d, _ = cKDTree(pos).query(pos, k=2)
+    return float(np.median(d[:, 1]))

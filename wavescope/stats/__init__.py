@@ -6,8 +6,14 @@
 - :mod:`~wavescope.stats.surrogates`: position shuffles, phase randomisation, time shifts;
 - :mod:`~wavescope.stats.tests`: permutation tests, bootstrap intervals, effect sizes,
   mixed-effects models, false-discovery-rate control;
-- :mod:`~wavescope.stats.properties`: :func:`wave_properties`, one tidy row of
-  dimensionless (and raw) wave properties per recording.
+- :mod:`~wavescope.stats.compare`: :func:`compare_groups` (a property table, one row per
+  recording, compared between groups) and :func:`compare_reference` (speeds against a
+  published density), both on one engine (:func:`compare_values`);
+- :mod:`~wavescope.stats.memory`: :func:`compare_memory`, memory-curve horizons and
+  capacities on the same engine.
+
+This layer takes tables and results; it never reads files or measures (the property
+table is made by :func:`wavescope.pipelines.properties.wave_properties`).
 
 The elementary circular quantities the wave measures need live in
 :mod:`wavescope.core.circular` and are re-exported here.
@@ -27,7 +33,16 @@ from wavescope.stats.circular import (
     watson_williams_permutation,
     watson_williams_test,
 )
-from wavescope.stats.properties import DIMENSIONLESS, RAW, check_same_unit, wave_properties
+from wavescope.stats.compare import (
+    MIN_N,
+    GroupComparison,
+    PairTest,
+    check_same_unit,
+    compare_groups,
+    compare_reference,
+    compare_values,
+)
+from wavescope.stats.memory import MemoryComparison, compare_memory
 from wavescope.stats.surrogates import (
     SurrogateTest,
     randomise_phases,
@@ -55,15 +70,21 @@ from wavescope.stats.tests import (
 __all__ = [
     "BootstrapCI",
     "CircularTest",
-    "DIMENSIONLESS",
+    "GroupComparison",
+    "MIN_N",
+    "MemoryComparison",
+    "PairTest",
     "Effect",
     "MixedEffectsResult",
     "PermutationResult",
-    "RAW",
     "SurrogateTest",
     "angular_deviation",
     "bootstrap_ci",
     "check_same_unit",
+    "compare_groups",
+    "compare_memory",
+    "compare_reference",
+    "compare_values",
     "circ_circ_corr",
     "circ_kappa",
     "circ_linear_corr",
@@ -88,6 +109,5 @@ __all__ = [
     "v_test",
     "watson_williams_permutation",
     "watson_williams_test",
-    "wave_properties",
     "wrap",
 ]

@@ -1,47 +1,47 @@
-"""Statistics of a group comparison of wave properties, and a comparison with a published
-reference speed distribution.
+"""Statistics of a group comparison: one engine for wave properties and memory curves.
 
-:func:`compare_groups` takes the tidy table of
-:func:`~wavescope.stats.properties.wave_properties` (one row per recording) and returns a
-JSON-ready dict:
+:func:`compare_values` is the engine: for one property given per group (one value per
+recording, with the subject each recording comes from), it returns the estimate per group
+(median with a BCa bootstrap interval; circular mean with a wrapped percentile interval for
+angles) and, per pair of groups, a two-sided permutation test of the difference of means
+(of circular means for angles), Cliff's delta and Hedges' g with bootstrap intervals (the
+circular mean difference for angles), and a random-intercept mixed-effects model where a
+subject contributes several recordings. :func:`compare_groups` runs it over the columns
+of a property table (one row per recording), :func:`wavescope.stats.memory.compare_memory`
+over memory-curve horizons and capacities, and both correct every p-value with the
+Benjamini-Hochberg procedure.
 
-- per property and group: the median with a bootstrap (BCa) interval (the circular mean
-  with a wrapped percentile interval for ``direction_mean``);
-- per property and pair of groups: a two-sided permutation test of the difference of
-  means (of circular means for directions), Cliff's delta and Hedges' g with bootstrap
-  intervals (the circular mean difference for directions), a random-intercept
-  mixed-effects model when subjects (animals, seeds) repeat across recordings, and the
-  Benjamini-Hochberg false-discovery-rate correction across every property x pair test;
-- messages for groups with too few recordings (never a NaN p-value).
+The unit of replication is the subject (animal, session, model checkpoint and seed), never
+a channel: a group needs :data:`MIN_N` subjects for a test. A group with enough
+recordings but fewer subjects gets an estimate and an interval over its recordings, with a
+message saying that the interval describes those recordings, not a population, and no
+p-value. Missing values are None, never NaN.
 
-Raw properties (speed in m/s, wavelength in mm, ...) are compared only between groups
-that share their unit; dimensionless ones between every pair.
-
-:func:`compare_reference` compares a group's per-recording speeds (m/s) with a published
-density of cortical wave speeds, e.g. the marmoset MT distribution of Davis et al. 2021
-(:func:`load_reference_speeds`).
+Raw properties (speed in m/s, wavelength in mm, ...) are compared only between groups that
+share their unit; dimensionless ones between every pair; properties defined on one layout
+dimensionality (directions: angles on a surface, a forward fraction on a line) only between
+groups of that dimensionality.
 
 References
 ----------
 Benjamini Y, Hochberg Y (1995). Controlling the false discovery rate. J R Stat Soc B 57,
 289-300.
-Davis ZW, Benigno GB, Fletterman C, Desbordes T, Steward C, Sejnowski TJ, Reynolds JH,
-Muller L (2021). Spontaneous traveling waves naturally emerge from horizontal fiber time
-delays and travel through locally asynchronous-irregular states. Nat Commun 12, 6057.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 from scipy import stats as _st
 
 from wavescope.core.circular import circ_mean, wrap
-from wavescope.core.units import SPACE_UNITS, TIME_UNITS
+from wavescope.core.properties import CIRCULAR, DIMENSIONLESS, PROPERTIES, RAW
+from wavescope.core.results import Result
+from wavescope.core.units import speed_scale
 from wavescope.core.validate import WaveInputError
-from wavescope.stats.properties import DIMENSIONLESS, RAW
 from wavescope.stats.tests import (
     bootstrap_ci,
     circ_mean_difference,
@@ -52,39 +52,151 @@ from wavescope.stats.tests import (
 )
 
 __all__ = [
-    "CIRCULAR",
     "DEFAULT_PROPERTIES",
-    "DAVIS2021",
     "MIN_N",
-    "ReferenceSpeeds",
+    "GroupComparison",
+    "GroupEstimate",
+    "Interval",
+    "MixedFit",
+    "PairTest",
+    "ReferenceComparison",
+    "Settings",
+    "check_same_unit",
     "compare_groups",
     "compare_reference",
-    "load_reference_speeds",
+    "compare_values",
+    "correct_fdr",
 ]
 
-#: Fewest usable recordings per group for an interval or a test (a bootstrap of 2 values
-#: is degenerate).
+#: Fewest subjects per group for a test (and recordings for an interval): a bootstrap of
+#: 2 values is degenerate, and 3 + 3 subjects give an exact two-sided minimum p of 0.1.
 MIN_N = 3
-#: Properties that are angles (compared with circular statistics).
-CIRCULAR = ("direction_mean",)
 #: Properties compared by default (those present in the table are used).
 DEFAULT_PROPERTIES = (
     "pgd_median",
     "wave_fraction",
     "direction_concentration",
     "direction_mean",
+    "forward_fraction",
     "wavelength_per_extent",
     "speed_sites_per_cycle",
     "speed_median",
     "wavelength_median",
     "frequency_median",
 )
-#: Citation of the reference speed distribution.
-DAVIS2021 = (
-    "Davis ZW, Benigno GB, Fletterman C, Desbordes T, Steward C, Sejnowski TJ, Reynolds JH, "
-    "Muller L (2021). Spontaneous traveling waves naturally emerge from horizontal fiber time "
-    "delays and travel through locally asynchronous-irregular states. Nat Commun 12, 6057."
-)
+
+
+@dataclass
+class Interval(Result):
+    """An estimate with a confidence interval (None where undefined)."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass
+class MixedFit(Result):
+    """The group effect of a random-intercept mixed-effects model."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    p_value: float | None
+    df: int
+    n_subjects: int
+
+
+@dataclass
+class GroupEstimate(Result):
+    """One property of one group: its estimate over the group's recordings."""
+
+    property: str
+    group: str
+    unit: str
+    n: int
+    n_subjects: int
+    statistic: str
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    message: str | None = None
+
+
+@dataclass
+class PairTest(Result):
+    """One property compared between two groups.
+
+    ``p_value`` is the one corrected: the mixed model's where subjects repeat, the
+    permutation test's otherwise; None when the groups have too few subjects (see
+    ``message``).
+    """
+
+    property: str
+    group_a: str
+    group_b: str
+    unit: str
+    n_a: int
+    n_b: int
+    subjects_a: int
+    subjects_b: int
+    statistic: str
+    mean_a: float | None = None
+    mean_b: float | None = None
+    difference: float | None = None
+    p_value: float | None = None
+    p_permutation: float | None = None
+    p_fdr: float | None = None
+    significant: bool | None = None
+    test: str | None = None
+    min_p: float | None = None
+    cliffs_delta: Interval | None = None
+    hedges_g: Interval | None = None
+    circ_mean_difference: Interval | None = None
+    mixed: MixedFit | None = None
+    message: str | None = None
+
+
+@dataclass
+class Settings(Result):
+    """Settings of a comparison (also written to the JSON)."""
+
+    n_permutations: int = 9999
+    n_boot: int = 2000
+    level: float = 0.95
+    alpha: float = 0.05
+    seed: int = 0
+    min_n: int = MIN_N
+    fdr: str = "Benjamini-Hochberg across every property x pair test"
+
+
+@dataclass
+class PropertyInfo(Result):
+    """What a compared property is: its kind and its unit in each group."""
+
+    kind: str
+    units: dict[str, str]
+
+
+@dataclass
+class GroupComparison(Result):
+    """The result of :func:`compare_groups`."""
+
+    groups: list[str]
+    n_recordings: dict[str, int]
+    n_subjects: dict[str, int]
+    properties: dict[str, PropertyInfo]
+    summaries: list[GroupEstimate]
+    tests: list[PairTest]
+    messages: list[str]
+    settings: Settings
+
+    def estimate(self, prop: str, group: str) -> GroupEstimate | None:
+        """The estimate of ``prop`` in ``group`` (None when it was not tabulated)."""
+        return next((s for s in self.summaries if s.property == prop and s.group == group), None)
+
+
+# ---------------------------------------------------------------- helpers
 
 
 def _num(v) -> float:
@@ -100,6 +212,11 @@ def _f(v):
     return v if np.isfinite(v) else None
 
 
+def _interval(e) -> Interval | None:
+    iv = Interval(_f(e.estimate), _f(e.low), _f(e.high))
+    return iv if iv.estimate is not None else None
+
+
 def _cols(table):
     if hasattr(table, "columns"):
         return list(table.columns), {c: table[c].to_numpy() for c in table.columns}
@@ -110,13 +227,6 @@ def _cols(table):
     return names, {c: np.asarray([r.get(c) for r in rows], dtype=object) for c in names}
 
 
-def _unit_of(cols, prop, rows) -> list[str]:
-    col = prop + "_unit"
-    if col in cols:
-        return sorted({str(u) for u in np.asarray(cols[col])[rows]})
-    return [DIMENSIONLESS.get(prop, "?")]
-
-
 def _circ_ci(x, level, n_boot, rng):
     est = float(circ_mean(x))
     boot = circ_mean(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
@@ -125,11 +235,209 @@ def _circ_ci(x, level, n_boot, rng):
     return est, est + float(lo), est + float(hi)
 
 
-def _too_few(group, n, prop, what="an interval or a test"):
-    return (
-        f"group {group!r} has {n} usable recording(s) for {prop!r}; {what} needs at least "
-        f"{MIN_N} per group: add recordings or seeds."
+def _circ_diff(x, y, axis=-1):
+    return wrap(circ_mean(x, axis=axis) - circ_mean(y, axis=axis))
+
+
+def _n_subjects(subj: np.ndarray | None, n: int) -> int:
+    return n if subj is None else len(set(subj.tolist()))
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def compare_values(
+    prop: str,
+    values: dict[str, np.ndarray],
+    subjects: dict[str, np.ndarray] | None = None,
+    *,
+    units: dict[str, str] | None = None,
+    circular: bool = False,
+    pairs: list[tuple[str, str]] | None = None,
+    settings: Settings | None = None,
+    rng: np.random.Generator | None = None,
+    messages: list[str] | None = None,
+) -> tuple[list[GroupEstimate], list[PairTest]]:
+    """Estimates per group and tests per pair of groups for one property.
+
+    Parameters
+    ----------
+    prop : str
+        The property's name (for results and messages).
+    values : dict
+        ``{group: values}``, one value per recording (NaN: not measured, dropped).
+    subjects : dict, optional
+        ``{group: subject per recording}`` (default: every recording its own subject).
+    units : dict, optional
+        ``{group: unit}`` (default ``"1"``).
+    circular : bool
+        The values are angles in radians.
+    pairs : list of (str, str), optional
+        Pairs to test (default: every pair of groups).
+    settings : Settings, optional
+    rng : numpy Generator, optional
+        Drawn from for every resampling (default: seeded from ``settings.seed``).
+    messages : list, optional
+        Notes are appended here (each once).
+
+    Returns
+    -------
+    estimates : list of GroupEstimate
+    tests : list of PairTest
+        ``p_fdr`` and ``significant`` are left for :func:`correct_fdr`.
+    """
+    st = settings or Settings()
+    rng = rng if rng is not None else np.random.default_rng(st.seed)
+    messages = messages if messages is not None else []
+    units = units or {}
+    clean, subj = {}, {}
+    for g, v in values.items():
+        y = np.array([_num(a) for a in np.atleast_1d(v)], float)
+        ok = np.isfinite(y)
+        clean[g] = y[ok]
+        s = None if subjects is None or g not in subjects else np.asarray(subjects[g])[ok]
+        subj[g] = None if s is None else np.asarray([str(a) for a in s])
+
+    def note(m):
+        if m not in messages:
+            messages.append(m)
+
+    estimates = []
+    for g, x in clean.items():
+        n_s = _n_subjects(subj[g], x.size)
+        e = GroupEstimate(
+            prop, g, units.get(g, "1"), int(x.size), n_s,
+            "circular mean" if circular else "median",
+        )  # fmt: skip
+        if x.size < MIN_N:
+            e.message = (
+                f"group {g!r} has {x.size} usable recording(s) for {prop!r}; an interval "
+                f"or a test needs at least {MIN_N}: add recordings, subjects or seeds."
+            )
+            note(e.message)
+        else:
+            if circular:
+                est, lo, hi = _circ_ci(x, st.level, st.n_boot, rng)
+            else:
+                ci = bootstrap_ci(x, np.median, n_boot=st.n_boot, level=st.level, seed=rng)
+                est, lo, hi = ci.estimate, ci.low, ci.high
+            e.estimate, e.low, e.high = _f(est), _f(lo), _f(hi)
+            if n_s < MIN_N:
+                e.message = (
+                    f"group {g!r}: {x.size} recordings of {n_s} subject(s); the interval "
+                    "describes these recordings (repeated measures of the same "
+                    "subject), not a population of subjects."
+                )
+                note(e.message)
+        estimates.append(e)
+
+    tests = []
+    for a, b in pairs if pairs is not None else list(combinations(clean, 2)):
+        tests.append(
+            _pair_test(prop, circular, units.get(a, "1"), a, b, clean, subj, st, rng, note)
+        )
+    return estimates, tests
+
+
+def _pair_test(prop, circular, unit, a, b, clean, subj, st: Settings, rng, note) -> PairTest:
+    x1, x2 = clean[a], clean[b]
+    s1, s2 = _n_subjects(subj[a], x1.size), _n_subjects(subj[b], x2.size)
+    t = PairTest(
+        prop, a, b, unit, int(x1.size), int(x2.size), s1, s2,
+        "circular mean difference" if circular else "difference of means",
+    )  # fmt: skip
+    if x1.size:
+        t.mean_a = _f(circ_mean(x1) if circular else np.mean(x1))
+    if x2.size:
+        t.mean_b = _f(circ_mean(x2) if circular else np.mean(x2))
+    few = [(g, n) for g, n in ((a, s1), (b, s2)) if n < MIN_N]
+    if few:
+        g, n = few[0]
+        t.message = (
+            f"{a} vs {b}: group {g!r} has {n} subject(s) (recordings of one model, animal "
+            f"or session are repeated measures); a test needs at least {MIN_N} subjects "
+            "per group, so only estimates are given."
+        )
+        note(t.message)
+        return t
+    perm = permutation_test(
+        x1, x2, _circ_diff if circular else "mean", n_permutations=st.n_permutations, seed=rng
     )
+    t.difference = _f(perm.statistic)
+    t.p_permutation = t.p_value = float(perm.p_value)
+    t.test = "permutation" + (" (exact)" if perm.exact else "")
+    # a two-sided exact test of two equal-sized groups cannot go below 2 / C(n, n_a)
+    t.min_p = float(perm.min_p * (2 if perm.exact and x1.size == x2.size else 1))
+    if t.min_p > st.alpha:
+        t.message = (
+            f"{a} vs {b}: with {x1.size} and {x2.size} recordings the smallest possible "
+            f"p-value is {t.min_p:.3g} > alpha {st.alpha:g}; this test cannot reject (at "
+            "least 4 subjects per group are needed, 5 or more to survive an FDR correction)."
+        )
+        note(t.message)
+    seed = int(rng.integers(2**31))
+    if circular:
+        t.circ_mean_difference = _interval(
+            circ_mean_difference(x1, x2, level=st.level, n_boot=st.n_boot, seed=seed)
+        )
+    else:
+        for kind in ("cliffs_delta", "hedges_g"):
+            try:
+                # a resample or leave-one-out sample without spread has an infinite g; the
+                # bootstrap drops those (and falls back to percentiles), quietly
+                with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    e = effect_size(x1, x2, kind, level=st.level, n_boot=st.n_boot, seed=seed)
+                setattr(t, kind, _interval(e))
+            except WaveInputError:
+                setattr(t, kind, None)
+            if getattr(t, kind) is None:
+                note(f"{kind} of {prop!r} {a} vs {b} is undefined (no spread in the values).")
+    sa, sb = subj[a], subj[b]
+    repeated = sa is not None and sb is not None and (s1 < x1.size or s2 < x2.size)
+    if repeated and not circular:
+        try:
+            m = mixed_effects(
+                {
+                    "y": np.concatenate([x1, x2]),
+                    "g": np.array([a] * x1.size + [b] * x2.size),
+                    "s": np.concatenate([sa, sb]),
+                },
+                "y",
+                "g",
+                "s",
+                reference=b,
+                level=st.level,
+            )
+            eff = m.effects[a]
+            t.mixed = MixedFit(
+                _f(eff["estimate"]), _f(eff["low"]), _f(eff["high"]), _f(eff["p_value"]),
+                int(m.df), int(m.n_subjects),
+            )  # fmt: skip
+            if t.mixed.p_value is not None:
+                t.p_value = t.mixed.p_value
+                t.test = "mixed effects (random intercept per subject)"
+        except (ValueError, np.linalg.LinAlgError) as exc:  # WaveInputError included
+            note(f"mixed model of {prop!r} {a} vs {b} not fitted: {exc}")
+    elif repeated:
+        note(
+            f"{prop!r} {a} vs {b}: subjects repeat, but angles have no mixed model here; the "
+            "permutation p-value treats recordings as independent."
+        )
+    return t
+
+
+def correct_fdr(tests: list[PairTest], alpha: float) -> None:
+    """Benjamini-Hochberg over the tests that have a p-value (sets ``p_fdr``, ``significant``)."""
+    usable = [t for t in tests if t.p_value is not None]
+    if usable:
+        _, q = fdr([t.p_value for t in usable], alpha=alpha, method="bh")
+        for t, qv in zip(usable, q):
+            t.p_fdr = float(qv)
+            t.significant = bool(qv <= alpha)
+
+
+# ---------------------------------------------------------------- property tables
 
 
 def compare_groups(
@@ -143,14 +451,16 @@ def compare_groups(
     level: float = 0.95,
     alpha: float = 0.05,
     seed: int = 0,
-) -> dict:
+) -> GroupComparison:
     """Compare wave properties between groups of recordings.
 
     Parameters
     ----------
     table : pandas.DataFrame, dict of columns or list of row dicts
-        One row per recording, e.g. from :func:`~wavescope.stats.properties.wave_properties`;
-        each property ``X`` may have a unit column ``X_unit``.
+        One row per recording, e.g. from :func:`wavescope.pipelines.properties.wave_properties`;
+        each property ``X`` may have a unit column ``X_unit``; an ``n_dims`` column
+        (1 or 2) restricts layout-specific properties (directions) to groups of that
+        dimensionality.
     properties : sequence of str, optional
         Columns to compare. Default: those of :data:`DEFAULT_PROPERTIES` in the table.
         Raw properties are compared only between groups in the same unit; naming one
@@ -158,11 +468,13 @@ def compare_groups(
     group_col : str
         Column with the group label.
     subject_col : str, optional
-        Column naming the animal, subject or seed. When some subject has more than one
-        recording, each pair of groups is also fitted with the random-intercept model
+        Column naming the subject (animal, session, model checkpoint and seed). Tests
+        need :data:`MIN_N` subjects per group; when a subject has several recordings,
+        each pair of groups is also fitted with the random-intercept model
         ``property ~ group + (1 | subject)``
-        (:func:`~wavescope.stats.tests.mixed_effects`), and its p-value (not the
-        permutation test's, whose exchangeability fails) is the one corrected.
+        (:func:`~wavescope.stats.tests.mixed_effects`) and its p-value (not the
+        permutation test's, whose exchangeability fails) is the one corrected. Without
+        it, every recording counts as its own subject.
     n_permutations, n_boot : int
         Random relabellings (exact enumeration when there are fewer splits) and
         bootstrap resamples.
@@ -174,22 +486,12 @@ def compare_groups(
 
     Returns
     -------
-    dict
-        ``groups``, ``properties`` (``{name: {"unit", "kind"}}``), ``summaries`` (one
-        entry per property x group: ``n``, ``estimate`` (median, or circular mean in
-        rad), ``low``, ``high``, ``unit``, ``message``), ``tests`` (one entry per
-        property x pair: ``difference`` (mean a - mean b, or wrapped circular mean
-        difference), ``p_value`` (raw, the one corrected), ``p_permutation``,
-        ``p_fdr``, ``significant``, ``cliffs_delta``/``hedges_g``/
-        ``circ_mean_difference`` (each ``{"estimate", "low", "high"}``), ``mixed``,
-        ``min_p``, ``message``), ``messages`` and ``settings``. Missing values are
-        None, never NaN.
+    GroupComparison
 
     Raises
     ------
     WaveInputError
-        When no group has :data:`MIN_N` usable recordings of any property, when the
-        table lacks a column, or for a raw property named explicitly across units.
+        When the table lacks a column, or for a raw property named explicitly across units.
     """
     names, cols = _cols(table)
     if group_col not in cols:
@@ -206,32 +508,46 @@ def compare_groups(
             raise WaveInputError(f"properties {missing} are not in the table; columns: {names}.")
     if not properties:
         raise WaveInputError("no properties to compare: the table has none of the known columns.")
-    subj = None
+    subj_all = None
     if subject_col is not None:
         if subject_col not in cols:
             raise WaveInputError(f"the table has no subject column {subject_col!r}.")
-        subj = np.asarray([str(s) for s in cols[subject_col]])
-    counts = {g: int(np.sum(g_all == g)) for g in groups}
-    if all(n < MIN_N for n in counts.values()):
-        raise WaveInputError(
-            f"every group has fewer than {MIN_N} recordings ({counts}); a comparison needs at "
-            f"least {MIN_N} recordings (or seeds) per group, and at least 4 per group for a "
-            "two-sided permutation test that can reach p < 0.05."
-        )
+        subj_all = np.asarray([str(s) for s in cols[subject_col]])
+    dims = {}
+    if "n_dims" in cols:
+        for g in groups:
+            dims[g] = sorted({int(_num(d)) for d in cols["n_dims"][g_all == g]})
+    st = Settings(int(n_permutations), int(n_boot), float(level), float(alpha), int(seed))
     rng = np.random.default_rng(seed)
     messages: list[str] = []
     if len(groups) == 1:
         messages.append(f"only one group ({groups[0]!r}): estimates only, no pairwise tests.")
     summaries, tests, props_info = [], [], {}
-    values = {}
     for prop in properties:
-        y = np.array([_num(v) for v in cols[prop]], float)
         circular = prop in CIRCULAR
         kind = "circular" if circular else ("raw" if prop in RAW else "dimensionless")
+        info = PROPERTIES.get(prop)
+        present = groups
+        if info is not None and dims:
+            present = [g for g in groups if len(dims[g]) == 1 and dims[g][0] in info.dims]
+            left = [g for g in groups if g not in present]
+            if left:
+                layout = " or ".join("a line" if d == 1 else "a surface" for d in info.dims)
+                messages.append(
+                    f"{prop!r} is defined on {layout} only: not tabulated for "
+                    f"{', '.join(left)} (other layouts)."
+                )
+            if not present:
+                continue
         gunit = {}
-        for g in groups:
+        for g in present:
             rows = g_all == g
-            units = _unit_of(cols, prop, rows)
+            col = prop + "_unit"
+            units = (
+                sorted({str(u) for u in np.asarray(cols[col])[rows]})
+                if col in cols
+                else [DIMENSIONLESS.get(prop, "?")]
+            )
             if len(units) > 1:
                 raise WaveInputError(
                     f"group {g!r} has {prop!r} in several units {units}: recordings in one "
@@ -239,28 +555,10 @@ def compare_groups(
                     "dimensionless properties)."
                 )
             gunit[g] = units[0]
-            x = y[rows & np.isfinite(y)]
-            values[(prop, g)] = x
-            entry = {"property": prop, "group": g, "unit": units[0], "n": int(x.size)}
-            if x.size < MIN_N:
-                entry.update(estimate=None, low=None, high=None, message=_too_few(g, x.size, prop))
-                messages.append(entry["message"])
-            elif circular:
-                est, lo, hi = _circ_ci(x, level, n_boot, rng)
-                entry.update(estimate=_f(est), low=_f(lo), high=_f(hi), message=None)
-            else:
-                ci = bootstrap_ci(x, np.median, n_boot=n_boot, level=level, seed=rng)
-                entry.update(
-                    estimate=_f(ci.estimate), low=_f(ci.low), high=_f(ci.high), message=None
-                )
-            entry["statistic"] = "circular mean" if circular else "median"
-            summaries.append(entry)
-        unique_units = sorted(set(gunit.values()))
-        props_info[prop] = {"kind": kind, "units": unit_map(gunit)}
-        pairs = list(combinations(groups, 2))
-        shared = [(a, b) for a, b in pairs if gunit[a] == gunit[b]]
-        if kind == "raw" and len(unique_units) > 1:
-            if explicit and not shared:
+        pairs = list(combinations(present, 2))
+        if kind == "raw":
+            shared = [(a, b) for a, b in pairs if gunit[a] == gunit[b]]
+            if explicit and len(set(gunit.values())) > 1 and not shared:
                 raise WaveInputError(
                     f"{prop!r} is in different units across groups {gunit}: raw properties "
                     "cannot be compared across units; compare a dimensionless property "
@@ -273,239 +571,62 @@ def compare_groups(
                     "(raw properties are compared only among groups sharing a unit)."
                 )
             pairs = shared
-        for a, b in pairs:
-            tests.append(
-                _pair_test(
-                    prop,
-                    circular,
-                    gunit[a],
-                    a,
-                    b,
-                    values,
-                    g_all,
-                    subj,
-                    y,
-                    n_permutations,
-                    n_boot,
-                    level,
-                    alpha,
-                    rng,
-                    messages,
-                )
-            )
-    usable = [t for t in tests if t["p_value"] is not None]
-    if usable:
-        _, q = fdr([t["p_value"] for t in usable], alpha=alpha, method="bh")
-        for t, qv in zip(usable, q):
-            t["p_fdr"] = float(qv)
-            t["significant"] = bool(qv <= alpha)
-    return {
-        "groups": groups,
-        "n_recordings": counts,
-        "properties": props_info,
-        "summaries": summaries,
-        "tests": tests,
-        "messages": messages,
-        "settings": {
-            "n_permutations": int(n_permutations),
-            "n_boot": int(n_boot),
-            "level": float(level),
-            "alpha": float(alpha),
-            "seed": int(seed),
-            "min_n": MIN_N,
-            "fdr": "Benjamini-Hochberg across every property x pair test",
-            "mixed_effects": subj is not None,
-        },
+        values = {g: cols[prop][g_all == g] for g in present}
+        subjects = None if subj_all is None else {g: subj_all[g_all == g] for g in present}
+        est, tst = compare_values(
+            prop, values, subjects, units=gunit, circular=circular, pairs=pairs,
+            settings=st, rng=rng, messages=messages,
+        )  # fmt: skip
+        summaries += est
+        tests += tst
+        props_info[prop] = PropertyInfo(kind, {str(k): str(v) for k, v in gunit.items()})
+    correct_fdr(tests, alpha)
+    counts = {g: int(np.sum(g_all == g)) for g in groups}
+    n_subj = {
+        g: counts[g] if subj_all is None else len(set(subj_all[g_all == g].tolist()))
+        for g in groups
     }
+    return GroupComparison(groups, counts, n_subj, props_info, summaries, tests, messages, st)
 
 
-def unit_map(gunit: dict) -> dict:
-    """``{group: unit}`` (a copy, for JSON)."""
-    return {str(k): str(v) for k, v in gunit.items()}
+def check_same_unit(table, prop: str) -> str:
+    """Return the unit of ``prop`` in a property table, raising if rows disagree.
 
-
-def _circ_diff(x, y, axis=-1):
-    return wrap(circ_mean(x, axis=axis) - circ_mean(y, axis=axis))
-
-
-def _effect_dict(e):
-    d = {"estimate": _f(e.estimate), "low": _f(e.low), "high": _f(e.high)}
-    return d if d["estimate"] is not None else None
-
-
-def _pair_test(
-    prop, circular, unit, a, b, values, g_all, subj, y, n_perm, n_boot, level, alpha, rng, messages
-):
-    x1, x2 = values[(prop, a)], values[(prop, b)]
-    t = {
-        "property": prop,
-        "group_a": a,
-        "group_b": b,
-        "unit": unit,
-        "n_a": int(x1.size),
-        "n_b": int(x2.size),
-        "difference": None,
-        "statistic": "circular mean difference" if circular else "difference of means",
-        "p_value": None,
-        "p_permutation": None,
-        "p_fdr": None,
-        "significant": None,
-        "test": None,
-        "min_p": None,
-        "cliffs_delta": None,
-        "hedges_g": None,
-        "circ_mean_difference": None,
-        "mixed": None,
-        "message": None,
-    }
-    small = [(g, x.size) for g, x in ((a, x1), (b, x2)) if x.size < MIN_N]
-    if small:
-        g, n = small[0]
-        t["message"] = _too_few(g, n, prop, f"the test {a} vs {b}")
-        return t
-    perm = permutation_test(
-        x1, x2, _circ_diff if circular else "mean", n_permutations=n_perm, seed=rng
-    )
-    t["difference"] = _f(perm.statistic)
-    t["p_permutation"] = t["p_value"] = float(perm.p_value)
-    t["test"] = "permutation" + (" (exact)" if perm.exact else "")
-    # a two-sided exact test of two equal-sized groups cannot go below 2 / C(n, n_a)
-    min_p = perm.min_p * (2 if perm.exact and x1.size == x2.size else 1)
-    t["min_p"] = float(min_p)
-    if min_p > alpha:
-        note = (
-            f"{a} vs {b}: with {x1.size} and {x2.size} recordings the smallest possible "
-            f"p-value is {min_p:.3g} > alpha {alpha:g}; these tests cannot reject (at least 4 "
-            "recordings per group are needed, 5 or more to survive an FDR correction)."
+    Use before comparing a raw property across groups.
+    """
+    col = prop + "_unit"
+    if col not in getattr(table, "columns", table):
+        raise WaveInputError(f"the table has no unit column {col!r} for property {prop!r}.")
+    units = sorted({str(u) for u in np.asarray(table[col])})
+    if len(units) != 1:
+        raise WaveInputError(
+            f"{prop!r} comes in several units {units}: compare a dimensionless property "
+            "instead (see wavescope.core.properties.DIMENSIONLESS)."
         )
-        t["message"] = note
-        if note not in messages:
-            messages.append(note)
-    seed = int(rng.integers(2**31))
-    if circular:
-        t["circ_mean_difference"] = _effect_dict(
-            circ_mean_difference(x1, x2, level=level, n_boot=n_boot, seed=seed)
-        )
-    else:
-        for kind in ("cliffs_delta", "hedges_g"):
-            try:
-                # a resample or leave-one-out sample without spread has an infinite g; the
-                # bootstrap drops those (and falls back to percentiles), quietly
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    e = effect_size(x1, x2, kind, level=level, n_boot=n_boot, seed=seed)
-                t[kind] = _effect_dict(e)
-            except WaveInputError:
-                t[kind] = None
-            if t[kind] is None:
-                msg = f"{kind} of {prop!r} {a} vs {b} is undefined (no spread in the values)."
-                messages.append(msg)
-    if subj is not None and not circular:
-        rows = ((g_all == a) | (g_all == b)) & np.isfinite(y)
-        s = subj[rows]
-        if len(set(s.tolist())) < s.size:  # some subject has repeated recordings
-            try:
-                m = mixed_effects(
-                    {"y": y[rows], "g": g_all[rows], "s": s},
-                    "y",
-                    "g",
-                    "s",
-                    reference=b,
-                    level=level,
-                )
-                eff = m.effects[a]
-                t["mixed"] = {
-                    "estimate": _f(eff["estimate"]),
-                    "low": _f(eff["low"]),
-                    "high": _f(eff["high"]),
-                    "p_value": _f(eff["p_value"]),
-                    "df": int(m.df),
-                    "n_subjects": int(m.n_subjects),
-                }
-                if t["mixed"]["p_value"] is not None:
-                    t["p_value"] = t["mixed"]["p_value"]
-                    t["test"] = "mixed effects (random intercept per subject)"
-            except (ValueError, np.linalg.LinAlgError) as exc:  # WaveInputError included
-                messages.append(f"mixed model of {prop!r} {a} vs {b} not fitted: {exc}")
-    return t
+    return units[0]
 
 
 # ---------------------------------------------------------------- reference distribution
 
 
-@dataclass(frozen=True)
-class ReferenceSpeeds:
-    """A published density of wave speeds.
+@dataclass
+class ReferenceComparison(Result):
+    """One group's per-recording speeds against a reference speed density."""
 
-    Attributes
-    ----------
-    speed : ndarray (n,)
-        Speed grid, m/s.
-    density : ndarray (n,)
-        Probability density over ``speed`` (normalised to integrate to 1), s/m.
-    unit : str
-        ``"m/s"``.
-    source, citation : str
-    """
-
-    speed: np.ndarray
-    density: np.ndarray
+    group: str
     unit: str
-    source: str
-    citation: str
-
-    def cdf(self, v) -> np.ndarray:
-        """Cumulative distribution at speeds ``v`` (m/s)."""
-        c = np.concatenate(
-            [[0.0], np.cumsum(np.diff(self.speed) * 0.5 * (self.density[1:] + self.density[:-1]))]
-        )
-        c = c / c[-1]
-        return np.interp(np.asarray(v, float), self.speed, c, left=0.0, right=1.0)
-
-    def quantile(self, q) -> np.ndarray:
-        """Speeds (m/s) at probabilities ``q``."""
-        c = self.cdf(self.speed)
-        return np.interp(np.asarray(q, float), c, self.speed)
-
-    def summary(self) -> dict:
-        q = self.quantile([0.25, 0.5, 0.75])
-        return {
-            "unit": self.unit,
-            "mode": float(self.speed[int(np.argmax(self.density))]),
-            "median": float(q[1]),
-            "q25": float(q[0]),
-            "q75": float(q[2]),
-            "source": self.source,
-            "citation": self.citation,
-        }
+    n: int
+    group_median: float | None = None
+    reference_percentile: float | None = None
+    ks_statistic: float | None = None
+    ks_p: float | None = None
+    sign_p: float | None = None
+    n_above: int | None = None
+    message: str | None = None
+    extra: dict = field(default_factory=dict)
 
 
-def load_reference_speeds(path) -> ReferenceSpeeds:
-    """Read a speed density ``.mat`` with variables ``speed_range`` (m/s) and ``k``.
-
-    The Davis et al. (2021) marmoset MT density (``wolfie-speed_density.mat``, a 1 x 2000
-    grid over 0.001-2 m/s) is the intended input; reading and validation are those of
-    :func:`wavescope.datasets.read_davis2021_speeds` (one reader for the file).
-    """
-    from wavescope.datasets.davis2021 import read_davis2021_speeds
-
-    dens = read_davis2021_speeds(path)
-    return ReferenceSpeeds(dens.speed, dens.density, "m/s", dens.source, DAVIS2021)
-
-
-def _to_mps(unit: str) -> float | None:
-    """Factor from a speed unit ``space/time`` to m/s, or None if it is not physical."""
-    try:
-        s, t = unit.split("/")
-    except ValueError:
-        return None
-    s = "site" if s == "sites" else s
-    a, b = SPACE_UNITS.get(s), TIME_UNITS.get(t)
-    if a is None or b is None:
-        return None
-    return (a / SPACE_UNITS["m"]) / (b / TIME_UNITS["s"])
-
-
-def compare_reference(speeds, unit: str, reference: ReferenceSpeeds, *, group: str = "") -> dict:
+def compare_reference(speeds, unit: str, reference, *, group: str = "") -> ReferenceComparison:
     """Compare one group's per-recording speeds with a reference speed density.
 
     Two tests: a one-sample Kolmogorov-Smirnov test of the speeds against the reference
@@ -519,16 +640,15 @@ def compare_reference(speeds, unit: str, reference: ReferenceSpeeds, *, group: s
     unit : str
         A physical speed unit (``"m/s"``, ``"mm/ms"``, ...). Groups in sites/step have no
         physical speed and raise :class:`WaveInputError`.
-    reference : ReferenceSpeeds
+    reference : SpeedDensity
+        A density of speeds in m/s with ``cdf`` and ``quantile``
+        (:func:`wavescope.datasets.read_davis2021_speeds`).
 
     Returns
     -------
-    dict
-        ``n``, ``group_median`` (m/s), ``reference_percentile`` of it, ``ks_statistic``,
-        ``ks_p``, ``sign_p``, ``n_above`` (recordings above the reference median),
-        ``message``.
+    ReferenceComparison
     """
-    k = _to_mps(unit)
+    k = speed_scale(unit, "m/s")
     if k is None:
         raise WaveInputError(
             f"group {group!r} has speeds in {unit}: only physical speeds (m/s) can be compared "
@@ -536,29 +656,21 @@ def compare_reference(speeds, unit: str, reference: ReferenceSpeeds, *, group: s
         )
     x = np.asarray(speeds, float)
     x = x[np.isfinite(x)] * k
-    out = {"group": group, "unit": "m/s", "n": int(x.size)}
+    out = ReferenceComparison(group=group, unit="m/s", n=int(x.size))
     if x.size < MIN_N:
-        out.update(
-            group_median=_f(np.median(x)) if x.size else None,
-            reference_percentile=None,
-            ks_statistic=None,
-            ks_p=None,
-            sign_p=None,
-            n_above=None,
-            message=_too_few(group, x.size, "speed_median", "a comparison with the reference"),
+        out.group_median = _f(np.median(x)) if x.size else None
+        out.message = (
+            f"group {group!r} has {x.size} usable recording(s); a comparison with the "
+            f"reference needs at least {MIN_N}."
         )
         return out
     ks = _st.kstest(x, reference.cdf)
     med = float(reference.quantile(0.5))
     above, below = int(np.sum(x > med)), int(np.sum(x < med))
-    sign_p = float(_st.binomtest(above, above + below, 0.5).pvalue) if above + below else 1.0
-    out.update(
-        group_median=float(np.median(x)),
-        reference_percentile=float(100 * reference.cdf(np.median(x))),
-        ks_statistic=float(ks.statistic),
-        ks_p=float(ks.pvalue),
-        sign_p=sign_p,
-        n_above=above,
-        message=None,
-    )
+    out.group_median = float(np.median(x))
+    out.reference_percentile = float(100 * reference.cdf(np.median(x)))
+    out.ks_statistic = float(ks.statistic)
+    out.ks_p = float(ks.pvalue)
+    out.sign_p = float(_st.binomtest(above, above + below, 0.5).pvalue) if above + below else 1.0
+    out.n_above = above
     return out

@@ -9,11 +9,8 @@ the stable JSON schema of ``wavescope velocity``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from wavescope.core.circular import circ_mean, resultant_length
 from wavescope.core.field import WaveField, release_pages
 from wavescope.core.validate import WaveInputError, check_band, check_option
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
@@ -25,201 +22,37 @@ from wavescope.signal.spectral import (
 )
 from wavescope.signal.surrogates import randomise_phases
 from wavescope.space.gradient import gradient_operator, phase_gradient
-from wavescope.space.neighbours import find_neighbours
+from wavescope.space.neighbours import find_neighbours, site_spacing
 from wavescope.waves.broadband import event_time_velocity, komega_velocity, xcorr_velocity
 from wavescope.waves.circlinear import circlinear_plane_fit
 from wavescope.waves.epochs import find_epochs, null_threshold
 from wavescope.waves.measures import phase_gradient_directionality, propagation_direction
 from wavescope.waves.patterns import classify_patterns
 from wavescope.waves.planar import fit_phase_plane
+from wavescope.waves.result import (
+    BROADBAND_METHODS,
+    PHASE_METHODS,
+    PhaseSnapshot,
+    VelocityResult,
+)
 
 __all__ = ["METHODS", "VelocityResult", "measure_velocity", "check_field", "auto_band"]
 
 #: Methods of :func:`measure_velocity`. The first two use phase in a band; the others
 #: are broadband.
-METHODS = ("phase-gradient", "circlinear", "event-time", "xcorr", "komega")
-
-
-@dataclass
-class VelocityResult:
-    """Per-sample wave measures of one field, and their summary.
-
-    Per-sample arrays are sampled at ``fs_out`` (samples per time unit), at the
-    original sample indices ``index``; ``valid`` marks samples away from the record's
-    edges (filter transients), which alone enter the summary.
-
-    Attributes
-    ----------
-    speed : ndarray (n_out,)
-        Phase speed, ``space_unit / time_unit``.
-    direction : ndarray (n_out,)
-        Direction of propagation, radians CCW from +x.
-    wavelength : ndarray (n_out,)
-        ``space_unit``.
-    frequency : ndarray (n_out,)
-        Amplitude-weighted mean instantaneous frequency, cycles per time unit.
-    pgd : ndarray (n_out,)
-        Phase gradient directionality.
-    fit : ndarray (n_out,)
-        Plane-fit strength (weighted resultant length of the plane-fit residuals).
-    wavevector : ndarray (n_out, d)
-        ``k = -grad phi`` of the per-sample plane fit, radians per ``space_unit``.
-    wave : ndarray of bool (n_out,)
-        Inside a wave epoch.
-    epochs : ndarray (n_epochs, 2)
-        ``[start, stop)`` in output samples.
-    threshold : float
-        PGD threshold of the epochs, from surrogates at false-positive rate ``alpha``.
-    patterns : PatternResult or None
-        Pattern classes (2-D layouts).
-    broadband : BroadbandVelocity or None
-        The broadband route's result, for broadband methods.
-    """
-
-    method: str
-    fs: float
-    fs_out: float
-    index: np.ndarray
-    valid: np.ndarray
-    speed: np.ndarray
-    direction: np.ndarray
-    wavelength: np.ndarray
-    frequency: np.ndarray
-    pgd: np.ndarray
-    fit: np.ndarray
-    wavevector: np.ndarray
-    wave: np.ndarray
-    epochs: np.ndarray
-    threshold: float
-    alpha: float
-    band: tuple[float, float] | None
-    space_unit: str
-    time_unit: str
-    n_sites: int
-    n_good: int
-    patterns: object = None
-    broadband: object = None
-    extra: dict = field(default_factory=dict)
-
-    def _warnings(self, summary: dict) -> list[str]:
-        return _warnings_for(summary, self.extra.get("spacing"))
-
-    @property
-    def times(self) -> np.ndarray:
-        """Times of the per-sample values, in ``time_unit``."""
-        return self.index / self.fs
-
-    @property
-    def speed_unit(self) -> str:
-        from wavescope.core.units import speed_unit
-
-        return speed_unit(self.space_unit, self.time_unit)
-
-    def summary(self, which: str = "all") -> dict:
-        """The summary as a JSON-ready dict (the schema of ``wavescope velocity --json``).
-
-        Parameters
-        ----------
-        which : {"all", "waves"}
-            Summarise all valid samples, or only those inside wave epochs.
-
-        Keys: ``speed`` {median, q25, q75, unit}, ``direction`` {mean_rad, mean_deg,
-        concentration}, ``wavelength`` {median, unit}, ``pgd`` {median}, ``wave_fraction``,
-        ``method``, ``n_sites``, ``fs``, and more context (band, units, epochs, patterns).
-        """
-        check_option("which", which, ("all", "waves"))
-        sel = self.valid & (self.wave if which == "waves" else True)
-        if self.broadband is not None and self.method in ("event-time", "xcorr", "komega"):
-            bb = self.broadband
-            sp = np.asarray(bb.speeds, float)
-            dirs = np.asarray(bb.directions, float)
-            speed = {
-                "median": float(np.median(sp)),
-                "q25": float(np.quantile(sp, 0.25)),
-                "q75": float(np.quantile(sp, 0.75)),
-                "unit": self.speed_unit,
-            }
-            direction = {
-                "mean_rad": float(circ_mean(dirs)),
-                "concentration": float(resultant_length(dirs)),
-            }
-        else:
-            sp = self.speed[sel]
-            sp = sp[np.isfinite(sp)]
-            dirs = self.direction[sel]
-            speed = {
-                "median": _q(sp, 0.5),
-                "q25": _q(sp, 0.25),
-                "q75": _q(sp, 0.75),
-                "unit": self.speed_unit,
-            }
-            direction = {
-                "mean_rad": _f(circ_mean(dirs)),
-                "concentration": _f(resultant_length(dirs)),
-            }
-        direction["mean_deg"] = (
-            None if direction["mean_rad"] is None else float(np.degrees(direction["mean_rad"]))
-        )
-        wl = self.wavelength[sel]
-        wl = wl[np.isfinite(wl)]
-        n_valid = int(self.valid.sum())
-        out = {
-            "method": self.method,
-            "speed": speed,
-            "direction": direction,
-            "wavelength": {
-                "median": _q(wl, 0.5),
-                "q25": _q(wl, 0.25),
-                "q75": _q(wl, 0.75),
-                "unit": self.space_unit,
-            },
-            "pgd": {
-                "median": _q(self.pgd[sel], 0.5),
-                "threshold": _f(self.threshold),
-                "alpha": self.alpha,
-            },
-            "wave_fraction": float(np.sum(self.wave & self.valid) / max(n_valid, 1)),
-            "n_epochs": int(len(self.epochs)),
-            "frequency": {"median": _q(self.frequency[sel], 0.5), "unit": f"1/{self.time_unit}"},
-            "fit": {"median": _q(self.fit[sel], 0.5)},
-            "n_sites": self.n_sites,
-            "n_good_sites": self.n_good,
-            "fs": self.fs,
-            "fs_out": self.fs_out,
-            "band": None if self.band is None else [float(b) for b in self.band],
-            "space_unit": self.space_unit,
-            "time_unit": self.time_unit,
-            "duration": float(len(self.index) / self.fs_out),
-            "samples_summarised": "waves" if which == "waves" else "all",
-        }
-        if self.patterns is not None:
-            out["patterns"] = self.patterns.fractions()
-        out.update(self.extra)
-        out["warnings"] = self._warnings(out)
-        return out
+METHODS = PHASE_METHODS + BROADBAND_METHODS
 
 
 def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
     notes = []
     wl = summary["wavelength"]["median"]
-    if spacing and wl is not None and wl < 4 * spacing and summary["method"] in METHODS[:2]:
+    if spacing and wl is not None and wl < 4 * spacing and summary["method"] in PHASE_METHODS:
         notes.append(
             f"wavelength {wl:.3g} {summary['space_unit']} is under 4 site spacings "
             f"({spacing:.3g}): phase gradients are under-resolved and speeds biased; use a "
             "lower band or a broadband method (event-time, xcorr, komega)."
         )
     return notes
-
-
-def _q(x, q):
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    return float(np.quantile(x, q)) if x.size else None
-
-
-def _f(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
@@ -362,6 +195,7 @@ def measure_velocity(
     chunk_samples: int | None = None,
     seed=0,
     debias: bool = True,
+    broadband: dict | None = None,
     progress=None,
 ) -> VelocityResult:
     """Measure wave speed, direction, wavelength, PGD and wave epochs of a field.
@@ -425,6 +259,13 @@ def measure_velocity(
         (fast waves, small arrays, low SNR). The plane fit's own residual variance is
         used: ``|k| = sqrt(max(|k_hat|^2 - var_perp, 0))`` with ``var_perp`` the
         variance of ``k_hat`` across its direction (2-D layouts).
+    broadband : dict, optional
+        Options of the broadband method (:func:`~wavescope.waves.broadband.event_time_velocity`:
+        ``threshold``, ``min_sites``, ``kind``, ``polarity``, ``max_gap``, ``min_r2``;
+        :func:`~wavescope.waves.broadband.xcorr_velocity`: ``max_lag`` (samples),
+        ``max_distance``; :func:`~wavescope.waves.broadband.komega_velocity`:
+        ``speed_range``, ``pad``, ``min_power``). A given ``max_lag`` replaces the
+        band-based default.
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk.
 
@@ -463,11 +304,22 @@ def measure_velocity(
         chunk_samples = default_chunk_samples(len(good), field.n_times)
     elif not isinstance(chunk_samples, (int, np.integer)) or chunk_samples < 1:
         raise WaveInputError(f"chunk_samples must be a positive integer, got {chunk_samples!r}.")
+    if edge is None:
+        edge = min(
+            2.0 / min(w for w in transition if w > 0) if any(transition) else 0.0,
+            0.1 * field.duration,
+        )
+    fs_out = field.fs / D
+    n_frames = int(np.clip(np.ceil(2.0 * fs_out / np.mean(band)), 8, 48))
     for lo, hi, core_lo, core_hi in _chunks(field.n_times, chunk_samples, D, field.fs, transition):
         spec = band_spectrum(
             field.data[:, lo:hi], field.fs, band, transition=transition, decimate=D, sites=good
         )
         release_pages(field.data)
+        out_lo = core_lo // D  # global read-out index of the chunk's first kept sample
+        n_kept = -(-(core_hi - lo) // D) - (core_lo - lo) // D
+        idx = (out_lo + np.arange(n_kept)) * D
+        chunk_valid = (idx >= edge * field.fs) & (idx < field.n_times - edge * field.fs)
         pieces.append(
             _phase_measures(
                 spec,
@@ -484,19 +336,17 @@ def measure_velocity(
                 (core_lo - lo) // D,
                 -(-(core_hi - lo) // D),
                 method == "circlinear",
+                chunk_valid,
+                n_frames,
+                out_lo,
             )
         )
         if progress is not None:
             progress(core_hi, field.n_times)
-    out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k != "pat"}
-    fs_out = field.fs / D
+    skip = ("pat", "snap")
+    out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k not in skip}
     n_out = out["pgd"].shape[-1]
     index = np.arange(n_out) * D
-    if edge is None:
-        edge = min(
-            2.0 / min(w for w in transition if w > 0) if any(transition) else 0.0,
-            0.1 * field.duration,
-        )
     valid = (index >= edge * field.fs) & (index < field.n_times - edge * field.fs)
     g = out["grad"]
     k = -g
@@ -527,8 +377,9 @@ def measure_velocity(
         min_dur = 1.0 / np.mean(band) if min_duration is None else float(min_duration)
         wave, epochs = find_epochs(out["pgd"], threshold, int(np.ceil(min_dur * fs_out)), valid)
 
+    est_speed, est_dir, est_wl = speed, direction, wl
     bb = None
-    if method in ("event-time", "xcorr", "komega"):
+    if method in BROADBAND_METHODS:
         fn = {
             "event-time": event_time_velocity,
             "xcorr": xcorr_velocity,
@@ -545,17 +396,26 @@ def measure_velocity(
                 # side peaks, and only lags past half a period of its lowest frequency alias.
                 f_ref = band[0] if band[1] >= 2 * band[0] else band[1]
                 kw["max_lag"] = max(1, int(0.5 * field.fs / f_ref))
+        kw.update(broadband or {})
         bb = fn(target, **kw)
+        est_speed = np.asarray(bb.speeds, float)
+        est_dir = np.asarray(bb.directions, float)
+        est_wl = np.full(est_speed.shape, np.nan)
 
+    snaps = [p["snap"] for p in pieces if p["snap"] is not None]
+    snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
     return VelocityResult(
         method=method,
         fs=field.fs,
         fs_out=fs_out,
         index=index,
         valid=valid,
-        speed=speed,
-        direction=direction,
-        wavelength=wl,
+        speed=est_speed,
+        direction=est_dir,
+        wavelength=est_wl,
+        phase_speed=speed,
+        phase_direction=direction,
+        phase_wavelength=wl,
         frequency=out["freq"],
         pgd=out["pgd"],
         fit=fit,
@@ -569,17 +429,19 @@ def measure_velocity(
         time_unit=field.time_unit,
         n_sites=field.n_sites,
         n_good=len(good),
+        n_dims=field.n_dims,
+        spacing=site_spacing(pos) if len(pos) >= 2 else None,
+        extent=field.extent,
+        duration=field.duration,
         patterns=pattern_res,
         broadband=bb,
+        snapshot=snapshot,
         extra={
             "generalized_phase": generalized,
             "weights": weights,
             "decimate": D,
             "edge": float(edge),
             "layout": nb.kind,
-            "spacing": float(np.median(np.linalg.norm(nb.offset[nb.valid], axis=-1)))
-            if nb.valid.any()
-            else None,
         },
     )
 
@@ -629,6 +491,9 @@ def _phase_measures(
     keep_lo,
     keep_hi,
     circlinear,
+    valid,
+    n_frames,
+    out_lo,
 ):
     z, dz, _ = analytic_from_spectrum(spec, D, derivative=not generalized)
     fs_out = spec.fs / D
@@ -675,7 +540,33 @@ def _phase_measures(
         if patterns and dim == 2 and len(pos) >= 4
         else None
     )
+    out["snap"] = _snapshot(phase, grad_local, g, freq, pgd, valid, pos, fs_out, n_frames, out_lo)
     return out
+
+
+def _snapshot(phase, grad_local, g, freq, pgd, valid, pos, fs_out, n_frames, out_lo):
+    """(best PGD, PhaseSnapshot) of the chunk's most wave-like valid sample, or None."""
+    score = np.where(valid[: len(pgd)] & np.isfinite(pgd), pgd, -np.inf)
+    if not np.isfinite(score).any():
+        return None
+    i = int(np.argmax(score))
+    lo = max(0, min(i - n_frames // 2, len(pgd) - n_frames))
+    hi = min(len(pgd), lo + n_frames)
+    velocity = None
+    if pos.shape[1] == 2:
+        gl = grad_local[:, :, lo:hi].astype(np.float64)  # (d, n, F)
+        m2 = np.sum(gl**2, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            velocity = np.moveaxis(-gl * (2 * np.pi * np.abs(freq[lo:hi]) / m2), 0, 1)
+    snap = PhaseSnapshot(
+        positions=pos.copy(),
+        phase=np.asarray(phase[:, lo:hi], np.float64),
+        times=(out_lo + np.arange(lo, hi)) / fs_out,
+        best=i - lo,
+        wavevector=-np.asarray(g[:, lo:hi], np.float64).T,
+        velocity=velocity,
+    )
+    return float(score[i]), snap
 
 
 def _concat_patterns(parts):

@@ -12,9 +12,11 @@ from wavescope.cli.main import main
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError
 from wavescope.datasets import line_positions, planar_wave
+from wavescope.io.curves import read_memory_curves
 from wavescope.io.npz import write_npz
-from wavescope.report.compare import memory_comparison, read_memory_curves, run_comparison
-from wavescope.report.html import fmt
+from wavescope.pipelines.compare import run_comparison, write_comparison
+from wavescope.report.html import fmt, render_comparison
+from wavescope.stats.memory import compare_memory
 from wavescope.waves import memory_curve, memory_curve_field
 
 
@@ -69,18 +71,23 @@ def report(curves, tmp_path_factory):
     out = tmp_path_factory.mktemp("memcmp")
     res = run_comparison(
         {"model": [model_field(i) for i in range(3)]},
-        report=out / "r.html",
         band=(0.04, 0.06),
         memory=curves,
         progress=False,
     )
-    return res, out
+    res.report, res.json = str(out / "r.html"), str(out / "r.json")
+    write_comparison(res, render_comparison(res), out / "r.html")
+    return res.to_json(), out
 
 
 def _t(mem, prop, a, b):
     return next(
         t for t in mem["tests"] if (t["property"], t["group_a"], t["group_b"]) == (prop, a, b)
     )
+
+
+def _est(mem, prop, g):
+    return next(e for e in mem["estimates"] if (e["property"], e["group"]) == (prop, g))
 
 
 def test_memory_json_has_horizons_capacities_and_curves(report, curves):
@@ -94,12 +101,15 @@ def test_memory_json_has_horizons_capacities_and_curves(report, curves):
     for name, cs in curves.items():
         assert g[name]["capacities"] == pytest.approx([c.capacity for c in cs])
         assert [c["score"] for c in g[name]["curves"]] == [c.score.tolist() for c in cs]
-    # identical horizons: the mean and both ends of its interval are that horizon
-    assert g["long"]["horizon_mean"] == {"estimate": 6.0, "low": 6.0, "high": 6.0}
-    lo, hi = g["short"]["capacity_mean"]["low"], g["short"]["capacity_mean"]["high"]
-    assert lo <= g["short"]["capacity_mean"]["estimate"] <= hi
-    # one curve: no interval, and it says so
-    assert g["single"]["horizon_mean"] is None and "at least 2" in g["single"]["message"]
+    # identical horizons: the median and both ends of its interval are that horizon
+    e = _est(mem, "horizon", "long")
+    assert (e["estimate"], e["low"], e["high"]) == (6.0, 6.0, 6.0)
+    e = _est(mem, "capacity", "short")
+    assert e["low"] <= e["estimate"] <= e["high"] and e["n"] == 4
+    # fewer than 3 curves: no interval, and it says so (the same rule as wave properties)
+    for name in ("single", "cortex"):
+        e = _est(mem, "horizon", name)
+        assert e["estimate"] is None and "at least 3" in e["message"]
 
 
 def test_memory_groups_are_compared_with_permutation_tests(report):
@@ -118,23 +128,22 @@ def test_memory_groups_are_compared_with_permutation_tests(report):
         for t in mem["tests"]
     )
     assert any("different time units" in m for m in mem["messages"])
-    # 4 vs 2 curves: exact min p = 1 / C(6, 2) = 1/15 > 0.05, said so
-    t = _t(mem, "horizon", "short", "cortex")
-    assert t["min_p"] == pytest.approx(1 / 15) and "cannot reject" in t["message"]
-    # a group of 1: no test, a message
-    t = _t(mem, "capacity", "long", "single")
-    assert t["p_value"] is None and "needs at least 2" in t["message"]
+    # 2 curves (2 subjects) or 1: no test, and the message says why
+    for other in ("cortex", "single"):
+        t = _t(mem, "capacity", "long", other)
+        assert t["p_value"] is None and "at least 3 subjects" in t["message"]
 
 
 def test_memory_section_and_figure_in_html(report):
     res, out = report
     html = (out / "r.html").read_text()
-    assert "<h2>Memory curves</h2>" in html and "Jaeger 2001" in html
+    assert "How far back each state remembers" in html and "<h3>Memory curves</h3>" in html
     assert "Memory curves: held-out decoding score" in html  # the figure's caption
-    section = html[html.index("<h2>Memory curves</h2>") : html.index("<h2>Figures</h2>")]
+    section = html[html.index("<h3>Memory curves</h3>") :]
+    section = section[: section.index("</table>")]
     cells = re.findall(r"<td>([^<]*)</td>", section)
-    nums = [c for c in cells if c != "n/a"]
-    assert len(nums) > 60
+    nums = [c for c in cells if c != "&ndash;"]
+    assert len(nums) >= 5 * 11  # 11 curves: max lag, chance, horizon, its time, capacity
 
     def numbers(obj, acc):
         if isinstance(obj, dict):
@@ -149,7 +158,7 @@ def test_memory_section_and_figure_in_html(report):
 
     known = numbers(res["memory"], set())
     assert [c for c in nums if c not in known] == []  # every number comes from the JSON
-    assert fmt(_t(res["memory"], "horizon", "short", "long")["p_value"]) in cells
+    assert fmt(_t(res["memory"], "horizon", "short", "long")["p_value"]) in html
 
 
 def test_read_memory_curves_accepts_nested_json_and_refuses_others(tmp_path):
@@ -164,7 +173,7 @@ def test_read_memory_curves_accepts_nested_json_and_refuses_others(tmp_path):
     with pytest.raises(WaveInputError, match="no such"):
         read_memory_curves(tmp_path / "nope.json")
     with pytest.raises(WaveInputError, match="non-empty"):
-        memory_comparison({})
+        compare_memory({})
 
 
 def test_cli_compare_with_memory(tmp_path, capsys):
@@ -172,7 +181,7 @@ def test_cli_compare_with_memory(tmp_path, capsys):
         write_npz(tmp_path / f"m{i}.npz", model_field(i))
     paths = {}
     for g, n in (("short", 3), ("long", 5)):
-        for s in range(2):
+        for s in range(3):
             paths.setdefault(g, []).append(tmp_path / f"{g}{s}.json")
             paths[g][-1].write_text(json.dumps(register_curve(n, s).summary()))
     # one curve written by `wavescope memory --json` from a recording with a stim channel
@@ -205,7 +214,7 @@ def test_cli_compare_with_memory(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "memory group" in text and "short vs long" in text
     res = json.loads((tmp_path / "out.json").read_text())
-    assert res["memory"]["groups"]["long"]["horizons"] == [5, 5]
+    assert res["memory"]["groups"]["long"]["horizons"] == [5, 5, 5]
     assert res["memory"]["groups"]["rec"]["horizons"] == [2]
     assert res["memory"]["groups"]["rec"]["files"] == [str(mj)]
     bad = tmp_path / "bad.json"

@@ -1,17 +1,22 @@
-"""Many recordings through Dask: one task per recording, results as plain dicts.
+"""Many recordings through Dask: one task per recording, one typed record each.
 
-:func:`measure_many` runs :func:`~wavescope.waves.velocity.measure_velocity` on each
+:func:`measure_many` runs :func:`~wavescope.pipelines.recording.measure_recording` on each
 recording as one Dask task, on a local scheduler (threads, processes or synchronous) or on
 an existing ``dask.distributed`` cluster given by its address. Each task reads its
 recording itself (so workers need the paths: a shared file system for a remote cluster),
-measures it and returns its JSON-ready summary; a recording that fails is reported with
-its error and the others still finish. Every task runs exactly the serial computation
-(same reader, same seed), so the results equal a serial loop bit for bit.
+measures it and returns a :class:`BatchRecord`; a recording that fails is reported with
+its error, and a worker process that dies loses only the recording it was measuring: the
+others are measured again in fresh workers and still finish. Every task runs exactly the
+serial computation (same reader, same seed), so the results equal a serial loop bit for
+bit.
 
 Tasks are per recording, not per chunk of a recording: the wave-epoch threshold pools the
-surrogate PGD of the whole record, so chunks of one record are not independent tasks.
-Within a task, a long memory-mapped recording is still processed chunk by chunk with
-bounded memory (see ``chunk_samples``).
+null PGD of the whole record, so chunks of one record are not independent tasks. Within
+a task, a long memory-mapped recording is still processed chunk by chunk with bounded
+memory (see ``chunk_samples``).
+
+:func:`output_names` gives each recording one output name (collisions resolved before any
+work), and :func:`summary_rows` / :data:`TABLE_COLUMNS` the table across recordings.
 """
 
 from __future__ import annotations
@@ -19,22 +24,31 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from wavescope.core.deps import require
 from wavescope.core.errors import WaveFileNotFoundError
+from wavescope.core.results import Result
 from wavescope.core.validate import WaveInputError
+from wavescope.pipelines.recording import ReadOptions, VelocityOptions, measure_recording
 
 __all__ = [
     "RECORDING_SUFFIXES",
     "SCHEDULERS",
-    "find_recordings",
-    "read_one",
-    "measure_one",
-    "measure_many",
-    "summary_rows",
+    "TABLE_COLUMNS",
+    "BatchRecord",
     "check_scheduler",
+    "find_recordings",
+    "is_batch",
+    "measure_many",
+    "measure_one",
+    "output_names",
+    "recording_stem",
+    "summary_rows",
 ]
 
 #: File suffixes picked up from a folder (MNE's readers and the interchange .npz).
@@ -55,11 +69,51 @@ RECORDING_SUFFIXES = (
 #: Local Dask schedulers; anything with "://" is the address of a distributed scheduler.
 SCHEDULERS = ("threads", "processes", "synchronous")
 
+#: Columns of the summary table across recordings (CSV), in order.
+TABLE_COLUMNS = (
+    "input",
+    "ok",
+    "speed_median",
+    "speed_q25",
+    "speed_q75",
+    "speed_unit",
+    "direction_deg",
+    "direction_concentration",
+    "wavelength_median",
+    "wavelength_unit",
+    "pgd_median",
+    "wave_fraction",
+    "n_epochs",
+    "band_lo",
+    "band_hi",
+    "n_good_sites",
+    "duration",
+    "error",
+)
+
 _GLOB_CHARS = set("*?[")
 
 
+@dataclass
+class BatchRecord(Result):
+    """One recording of a batch: its summary, or the error that stopped it."""
+
+    input: str
+    ok: bool
+    summary: dict | None = None
+    error: str | None = None
+
+
+def is_batch(inputs: Sequence[str | os.PathLike]) -> bool:
+    """True for several inputs, a folder, or a glob pattern that is not a file name."""
+    if len(inputs) != 1:
+        return True
+    p = Path(inputs[0])
+    return p.is_dir() or (not p.exists() and bool(_GLOB_CHARS & set(os.fspath(inputs[0]))))
+
+
 def find_recordings(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
-    """Expand files, folders and glob patterns into a sorted, de-duplicated list of files.
+    """Expand files, folders and glob patterns into a de-duplicated list of files.
 
     Parameters
     ----------
@@ -87,7 +141,7 @@ def find_recordings(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> 
                 if q.is_file() and q.name.lower().endswith(RECORDING_SUFFIXES)
             )
             if not found:
-                raise WaveInputError(
+                raise WaveFileNotFoundError(
                     f"{p}: folder holds no recording (files ending in "
                     f"{', '.join(RECORDING_SUFFIXES)})."
                 )
@@ -96,7 +150,7 @@ def find_recordings(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> 
         elif _GLOB_CHARS & set(text):
             found = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
             if not found:
-                raise WaveInputError(
+                raise WaveFileNotFoundError(
                     f"glob {text!r} matches no file; check the pattern (quote it in the shell "
                     "so that wavescope expands it)."
                 )
@@ -113,57 +167,46 @@ def find_recordings(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> 
     return unique
 
 
-def read_one(path: str | os.PathLike, read_kw: dict | None = None):
-    """One recording as a WaveField (.npz memory-mapped where possible; see measure_many)."""
-    path = Path(path)
-    from wavescope.io import read_npz, read_recording
+def recording_stem(path: str | os.PathLike) -> str:
+    """A recording's file name without its recording suffix (``a.fif.gz`` -> ``a``)."""
+    stem = Path(path).name
+    for suf in sorted(RECORDING_SUFFIXES, key=len, reverse=True):
+        if stem.lower().endswith(suf):
+            return stem[: -len(suf)]
+    return Path(stem).stem
 
-    read_kw = dict(read_kw or {})
-    bad = read_kw.pop("bad", ())
-    if path.name.lower().endswith(".npz"):
-        field = read_npz(path, mmap=read_kw.get("mmap", "auto"))
-    else:
-        field = read_recording(
-            path, picks=read_kw.get("picks"), projection=read_kw.get("projection", "plane")
-        )
-    if isinstance(field, list):
-        raise WaveInputError(
-            f"{path} holds {len(field)} epochs; measure them from Python "
-            "(wavescope.io.from_mne) or concatenate them into a Raw first."
-        )
-    if bad:
-        field = field.with_bad(list(bad) + [n for n, b in zip(field.ch_names, field.bad) if b])
-    return field
+
+def output_names(files: Sequence[str | os.PathLike], suffix: str = ".json") -> list[str]:
+    """One output name per recording, unique: the stem, then ``-1``, ``-2``, ... for clashes.
+
+    A generated name never equals another recording's own name (``a/rec.npz``,
+    ``b/rec.npz`` and ``a/rec-1.npz`` give ``rec``, ``rec-2`` and ``rec-1``).
+    """
+    stems = [recording_stem(f) for f in files]
+    taken = {s.lower() for s in stems}
+    used: set[str] = set()
+    names = []
+    for s in stems:
+        name, n = s, 0
+        while name.lower() in used or (n and name.lower() in taken):
+            n += 1
+            name = f"{s}-{n}"
+        used.add(name.lower())
+        names.append(name + suffix)
+    return names
 
 
 def measure_one(
     path: str | os.PathLike,
-    band: tuple[float, float] | None = None,
-    *,
-    read_kw: dict | None = None,
-    summary_of: str = "all",
-    velocity_kw: dict | None = None,
-) -> dict:
-    """Read one recording, measure it, and return its record (never raises).
-
-    Returns
-    -------
-    record : dict
-        ``{"input": str, "ok": True, "summary": dict}`` (``summary`` as from
-        :meth:`VelocityResult.summary`, plus ``"input"``), or ``{"input": str, "ok": False,
-        "error": "ExceptionType: message"}``.
-    """
-    from wavescope.waves.velocity import measure_velocity
-
-    path = Path(path)
+    velocity: VelocityOptions | None = None,
+    read: ReadOptions | None = None,
+) -> BatchRecord:
+    """Read, measure and summarise one recording; never raises (the error is recorded)."""
     try:
-        field = read_one(path, read_kw)
-        result = measure_velocity(field, band, **(velocity_kw or {}))
-        summary = result.summary(summary_of)
+        rec = measure_recording(path, velocity, read)
     except Exception as exc:  # reported by name; the other recordings go on
-        return {"input": os.fspath(path), "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    summary["input"] = os.fspath(path)
-    return {"input": os.fspath(path), "ok": True, "summary": summary}
+        return BatchRecord(os.fspath(path), False, error=f"{type(exc).__name__}: {exc}")
+    return BatchRecord(os.fspath(path), True, summary=rec.summary)
 
 
 def _is_address(scheduler) -> bool:
@@ -182,91 +225,71 @@ def check_scheduler(scheduler, workers=None) -> None:
             f"{', '.join(map(repr, SCHEDULERS))}, or the address of a running "
             "dask.distributed scheduler such as 'tcp://host:8786'."
         )
-    if workers is not None and (not isinstance(workers, (int, np.integer)) or workers < 1):
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1
+    ):
         raise WaveInputError(f"workers must be a positive integer, got {workers!r}.")
-
-
-def _distributed():
-    try:
-        import distributed
-    except ImportError:
-        raise WaveInputError(
-            "a cluster address needs dask.distributed, which is not installed; "
-            "pip install wavescope[cluster] (or pip install distributed), or run on the "
-            "local scheduler (--scheduler threads|processes|synchronous)."
-        ) from None
-    return distributed
 
 
 def measure_many(
     paths: str | os.PathLike | Sequence[str | os.PathLike],
-    band: tuple[float, float] | None = None,
+    velocity: VelocityOptions | None = None,
+    read: ReadOptions | None = None,
     *,
     scheduler=None,
     workers: int | None = None,
-    read_kw: dict | None = None,
-    summary_of: str = "all",
-    progress: Callable[[int, int, dict | None], None] | None = None,
-    **velocity_kw,
-) -> list[dict]:
+    progress: Callable[[int, int, BatchRecord | None], None] | None = None,
+    task: Callable[..., BatchRecord] = measure_one,
+) -> list[BatchRecord]:
     """Measure many recordings, one Dask task each; one record per recording, in order.
 
     Parameters
     ----------
     paths : path, or sequence of paths
         Files, folders or glob patterns (see :func:`find_recordings`).
-    band : (lo, hi), optional
-        Pass band for every recording (default: each recording's own :func:`auto_band`).
+    velocity : VelocityOptions, optional
+        Band (default: each recording's own automatic band), method and options.
+    read : ReadOptions, optional
+        Reading options (picks, projection, extra bad channels, mmap).
     scheduler : {"threads", "processes", "synchronous"}, str address or Client, optional
         Local Dask scheduler (default ``"threads"``); an address such as
         ``"tcp://10.0.0.5:8786"`` connects to that running ``dask.distributed`` cluster
-        (needs ``pip install wavescope[cluster]``); a ``distributed.Client`` is used as is.
+        (needs ``pip install "wavescope[cluster]"``); a ``distributed.Client`` is used as is.
     workers : int, optional
         Threads or processes of the local scheduler (default: Dask's, one per core).
         Ignored for a cluster.
-    read_kw : dict, optional
-        Reading options: ``picks``, ``projection``, ``bad`` (extra bad channel names),
-        ``mmap`` (.npz: ``"auto"`` by default).
-    summary_of : {"all", "waves"}
-        Passed to :meth:`VelocityResult.summary`.
     progress : callable, optional
         Called as ``progress(done, total, record)`` after each recording finishes
         (``record`` is None on local schedulers, which report only counts).
-    **velocity_kw
-        Passed to :func:`~wavescope.waves.velocity.measure_velocity` (method, alpha,
-        decimate, chunk_samples, ...).
+    task : callable
+        The per-recording function, ``task(path, velocity=, read=) -> BatchRecord``
+        (default :func:`measure_one`; a module-level function, so that worker processes
+        can import it).
 
     Returns
     -------
-    records : list of dict
-        One per recording, in input order: see :func:`measure_one`. Failures are records
-        with ``ok=False`` and the error; check them (the CLI exits nonzero).
+    records : list of BatchRecord
+        One per recording, in input order; failures have ``ok=False`` and the error
+        (the CLI exits 1 when any failed).
 
     Notes
     -----
     Each task reads and measures its recording exactly as a serial call would, with the
     same seed, so the summaries equal those of ``[measure_one(p, ...) for p in paths]``.
-
-    Examples
-    --------
-    >>> recs = measure_many("sessions/*.npz", (8, 12), scheduler="processes", workers=4)
-    ... # doctest: +SKIP
-    >>> [r["summary"]["speed"]["median"] for r in recs if r["ok"]]  # doctest: +SKIP
+    With ``"processes"``, a worker that dies (killed, out of memory) breaks Dask's process
+    pool; the recordings it left unfinished are then measured one per fresh process, so
+    only the recording that killed its worker is reported lost.
     """
-    import dask
-
-    from wavescope.core.validate import check_option
-
-    check_option("summary_of", summary_of, ("all", "waves"))
+    dask = require("dask", "measuring many recordings")
     check_scheduler(scheduler, workers)
     files = find_recordings(paths)
     total = len(files)
-    kw = dict(read_kw=dict(read_kw or {}), summary_of=summary_of, velocity_kw=velocity_kw)
-    tasks = [
-        dask.delayed(measure_one, pure=False)(os.fspath(f), band, **kw, dask_key_name=f"rec-{i}")
-        for i, f in enumerate(files)
-    ]
+    kw = {"velocity": velocity or VelocityOptions(), "read": read or ReadOptions()}
     if _is_address(scheduler) or type(scheduler).__name__ == "Client":
+        tasks = [
+            dask.delayed(task, pure=False)(os.fspath(f), **kw, dask_key_name=f"rec-{i}")
+            for i, f in enumerate(files)
+        ]
         return _run_distributed(tasks, [os.fspath(f) for f in files], scheduler, progress)
     from dask.callbacks import Callback
 
@@ -279,14 +302,41 @@ def measure_many(
                 progress(done[0], total, None)
 
     opts = {} if workers is None else {"num_workers": int(workers)}
-    with Callback(posttask=posttask):
-        records = dask.compute(*tasks, scheduler=scheduler or "threads", **opts)
-    return list(records)
+    sched = scheduler or "threads"
+
+    def compute(idx):
+        tasks = [
+            dask.delayed(task, pure=False)(os.fspath(files[i]), **kw, dask_key_name=f"rec-{i}")
+            for i in idx
+        ]
+        with Callback(posttask=posttask):
+            return list(dask.compute(*tasks, scheduler=sched, **opts))
+
+    try:
+        return compute(range(total))
+    except BrokenProcessPool:
+        if sched != "processes":
+            raise
+    # a worker died: measure each recording in a fresh pool, so one loss stays one loss
+    records = []
+    done[0] = 0
+    for i in range(total):
+        try:
+            records.append(compute([i])[0])
+        except BrokenProcessPool as exc:
+            records.append(
+                BatchRecord(
+                    os.fspath(files[i]),
+                    False,
+                    error=f"worker process died while measuring it ({type(exc).__name__})",
+                )
+            )
+    return records
 
 
-def _run_distributed(tasks, names, scheduler, progress) -> list[dict]:
+def _run_distributed(tasks, names, scheduler, progress) -> list[BatchRecord]:
     total = len(tasks)
-    distributed = _distributed()
+    distributed = require("distributed", "a Dask cluster address")
     own = not hasattr(scheduler, "compute")
     try:
         client = distributed.Client(scheduler, timeout="20s") if own else scheduler
@@ -304,11 +354,7 @@ def _run_distributed(tasks, names, scheduler, progress) -> list[dict]:
             try:
                 records[i] = fut.result()
             except Exception as exc:  # a worker lost, or a task killed
-                records[i] = {
-                    "input": names[i],
-                    "ok": False,
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
+                records[i] = BatchRecord(names[i], False, error=f"{type(exc).__name__}: {exc}")
             if progress is not None:
                 progress(n, total, records[i])
         return records
@@ -317,17 +363,13 @@ def _run_distributed(tasks, names, scheduler, progress) -> list[dict]:
             client.close()
 
 
-def summary_rows(records: Sequence[dict]) -> list[dict]:
-    """One flat row per record, for a table (CSV) across recordings.
-
-    Columns: input, ok, speed_median, speed_q25, speed_q75, speed_unit, direction_deg,
-    direction_concentration, wavelength_median, wavelength_unit, pgd_median,
-    wave_fraction, n_epochs, band_lo, band_hi, n_good_sites, duration, error.
-    """
+def summary_rows(records: Sequence[BatchRecord]) -> list[dict]:
+    """One flat row per record (the :data:`TABLE_COLUMNS`), for a table across recordings."""
     rows = []
     for r in records:
-        row = {"input": r["input"], "ok": bool(r["ok"])}
-        s = r.get("summary")
+        row = dict.fromkeys(TABLE_COLUMNS)
+        row.update(input=r.input, ok=bool(r.ok), error=r.error or "")
+        s = r.summary
         if s is not None:
             band = s.get("band") or [None, None]
             row.update(
@@ -347,6 +389,5 @@ def summary_rows(records: Sequence[dict]) -> list[dict]:
                 n_good_sites=s["n_good_sites"],
                 duration=s["duration"],
             )
-        row["error"] = r.get("error", "")
         rows.append(row)
     return rows

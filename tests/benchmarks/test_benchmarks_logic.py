@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_mamba_cpu  # noqa: E402
 import bench_scan_gpu  # noqa: E402

@@ -46,14 +46,14 @@ def test_quick_demo_report_holds_the_three_groups(demo_out):
         assert g in html
     assert rep["units"] == {"cortex": "m/s", "vwave-mamba": "sites/step", "mamba": "sites/step"}
     # the training metrics became learning curves of both models
-    assert set(rep["learning_curves"]) == {"vwave-mamba", "mamba"}
+    assert {r["group"] for r in rep["learning"]} == {"vwave-mamba", "mamba"}
     # every number in the report is in the JSON: one row per recording (3 + 3 + 3)
     assert len(rep["recordings"]) == 9
 
 
 def test_quick_demo_memory_curves_meet_the_driven_truth(demo_out):
-    from wavescope.cli.demo import MEMORY_GRID, MEMORY_SPEED
     from wavescope.datasets import driven_wave
+    from wavescope.pipelines.demo import MEMORY_GRID, MEMORY_SPEED
 
     rep = json.loads((demo_out / "report.json").read_text())
     groups = rep["memory"]["groups"]

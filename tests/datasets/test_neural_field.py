@@ -69,11 +69,15 @@ def test_bad_parameters_are_refused():
 # --- the Davis et al. 2021 reference loader (wavescope.datasets.davis2021) ---
 
 
-def test_davis_speeds_match_the_published_summary():
-    from wavescope.datasets import DAVIS2021_DIR, read_davis2021_speeds, read_davis2021_wavelengths
+def test_davis_speeds_match_the_published_summary(monkeypatch):
+    from paths import DAVIS2021
 
-    if not DAVIS2021_DIR.is_dir():
-        pytest.skip(f"{DAVIS2021_DIR} absent (../shared/data is not part of a fresh clone)")
+    from wavescope.datasets import read_davis2021_speeds, read_davis2021_wavelengths
+
+    if not DAVIS2021.is_dir():
+        pytest.skip(f"{DAVIS2021} absent (../shared/data is not part of a fresh clone)")
+    # the folder found through the environment variable, as a user would set it
+    monkeypatch.setenv("WAVESCOPE_DAVIS2021", str(DAVIS2021))
     s = read_davis2021_speeds().summary()
     # ../shared/data/davis2021_speeds/SOURCE.md: mode 0.167, median 0.29, IQR 0.17-0.48 m/s
     # (2 significant digits there, so 2 % tolerance)
@@ -85,8 +89,12 @@ def test_davis_speeds_match_the_published_summary():
     assert np.median(read_davis2021_wavelengths()) == pytest.approx(6.7e-3, rel=0.02)
 
 
-def test_davis_loader_refuses_absent_and_corrupt_files(tmp_path):
+def test_davis_loader_refuses_absent_and_corrupt_files(tmp_path, monkeypatch):
     from wavescope.datasets import read_davis2021_speeds, read_davis2021_wavelengths
+
+    monkeypatch.delenv("WAVESCOPE_DAVIS2021", raising=False)
+    with pytest.raises(FileNotFoundError, match="WAVESCOPE_DAVIS2021"):
+        read_davis2021_speeds()  # neither a path nor the variable: the message names both
 
     with pytest.raises(WaveInputError, match="not shipped"):
         read_davis2021_speeds(tmp_path / "missing.mat")

@@ -1,0 +1,39 @@
+"""Layer 7: the jobs, from inputs to written outputs, returning typed results.
+
+The only place that reads inputs, measures, tabulates and writes:
+
+- :mod:`~wavescope.pipelines.recording`: one recording (:func:`measure_recording`);
+- :mod:`~wavescope.pipelines.batch`: many recordings through Dask (:func:`measure_many`);
+- :mod:`~wavescope.pipelines.properties`: the property table (:func:`wave_properties`);
+- :mod:`~wavescope.pipelines.compare`: a group comparison (:func:`run_comparison`);
+- :mod:`~wavescope.pipelines.memory`: the memory curve of a recording;
+- :mod:`~wavescope.pipelines.demo`: the main job.
+
+Rendering (figures, HTML, text) is the report layer's: pipelines return results, and the
+command line renders them and passes the rendered bytes back to be written.
+"""
+
+from wavescope.pipelines.batch import BatchRecord, find_recordings, measure_many
+from wavescope.pipelines.compare import ComparisonResult, run_comparison
+from wavescope.pipelines.properties import wave_properties
+from wavescope.pipelines.recording import (
+    ReadOptions,
+    RecordingResult,
+    VelocityOptions,
+    measure_recording,
+    read_input,
+)
+
+__all__ = [
+    "BatchRecord",
+    "ComparisonResult",
+    "ReadOptions",
+    "RecordingResult",
+    "VelocityOptions",
+    "find_recordings",
+    "measure_many",
+    "measure_recording",
+    "read_input",
+    "run_comparison",
+    "wave_properties",
+]

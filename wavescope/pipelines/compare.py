@@ -1,0 +1,545 @@
+"""Group comparison: read every input, measure it, tabulate, test; a typed result.
+
+:func:`run_comparison` is the engine of ``wavescope compare``: it reads recordings and
+hidden-state captures (:func:`~wavescope.pipelines.recording.read_input`), measures each
+with :func:`~wavescope.waves.velocity.measure_velocity`, tabulates their properties
+(:func:`~wavescope.pipelines.properties.wave_properties`), compares the groups
+(:func:`~wavescope.stats.compare.compare_groups`), the memory curves
+(:func:`~wavescope.stats.memory.compare_memory`) and optionally a reference speed
+density, reads learning curves, and returns a :class:`ComparisonResult` holding every
+number and what the figures need. Rendering is the report layer's
+(:func:`wavescope.report.render_comparison`); :func:`write_comparison` writes the JSON
+and the rendered HTML.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from wavescope.core.errors import WaveTypeError
+from wavescope.core.field import WaveField
+from wavescope.core.results import Result, jsonable
+from wavescope.core.units import speed_scale, unit_class
+from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import check_output_path, write_text_atomic
+from wavescope.pipelines.recording import read_input
+from wavescope.stats.compare import GroupComparison, ReferenceComparison
+from wavescope.stats.memory import MemoryComparison
+from wavescope.waves.result import VelocityResult
+from wavescope.waves.velocity import METHODS
+
+__all__ = [
+    "ComparisonFigures",
+    "ComparisonResult",
+    "InputInfo",
+    "LearningRun",
+    "ReferenceSection",
+    "check_report_paths",
+    "run_comparison",
+    "write_comparison",
+]
+
+#: Per-sample values drawn per group at most (a random subset above it).
+MAX_FIGURE_SAMPLES = 20000
+
+
+@dataclass
+class InputInfo(Result):
+    """One measured input of a comparison."""
+
+    group: str
+    name: str
+    source: str | None
+    subject: str
+    space_unit: str
+    time_unit: str
+    n_sites: int
+    n_times: int
+    fs: float
+    band: list[float] | None
+    n_dims: int
+    learned_velocity: float | None = None
+
+
+@dataclass
+class LearningRun(Result):
+    """One training run's learning curve (the train lines of its metrics.jsonl)."""
+
+    group: str
+    label: str
+    file: str
+    records: list[dict]
+    final_step: int
+    final_loss: float | None
+    final_char_acc: float | None
+    final_exact_acc: float | None
+    steps_to_95_exact: int | None
+    seconds_to_95_exact: float | None
+
+
+@dataclass
+class ReferenceSection(Result):
+    """A published speed density and each physical group compared with it."""
+
+    distribution: dict
+    groups: list[ReferenceComparison]
+    speed: np.ndarray
+    density: np.ndarray
+    label: str
+
+    def to_json(self) -> dict:
+        return jsonable({"distribution": self.distribution, "groups": self.groups})
+
+
+@dataclass
+class ComparisonFigures:
+    """What the report's figures draw (arrays kept out of the JSON).
+
+    Attributes
+    ----------
+    spacetime : dict
+        ``{group: (WaveField, measured speed or None, learned velocity or None)}``:
+        the first recording of each group (the learned velocity of a v-Wave capture,
+        sites/step, from its ``meta["velocity"]``).
+    snapshots : dict
+        ``{group: PhaseSnapshot}`` of the group's most wave-like recording.
+    pgd : dict
+        ``{group: [(times, pgd, threshold, time_unit), ...]}``, one per recording.
+    speeds : dict
+        ``{group: speeds}`` in ``speed_unit`` (sites per cycle when units are mixed).
+    speed_unit : str
+    physical_speeds : dict
+        ``{group: speeds in m/s}`` of the physical groups (for the reference overlay).
+    directions : dict
+        ``{group: directions (rad)}`` of the 2-D groups; ``forward`` the forward
+        fractions per recording of the 1-D groups.
+    forward : dict
+    properties : dict
+        ``{property: {group: values per recording}}`` with ``property_units``.
+    property_units : dict
+    """
+
+    spacetime: dict = field(default_factory=dict)
+    snapshots: dict = field(default_factory=dict)
+    pgd: dict = field(default_factory=dict)
+    speeds: dict = field(default_factory=dict)
+    speed_unit: str = ""
+    physical_speeds: dict = field(default_factory=dict)
+    directions: dict = field(default_factory=dict)
+    forward: dict = field(default_factory=dict)
+    properties: dict = field(default_factory=dict)
+    property_units: dict = field(default_factory=dict)
+
+
+@dataclass
+class ComparisonResult(Result):
+    """Everything a comparison found; ``to_json()`` is the JSON written next to the report."""
+
+    wavescope_version: str
+    created: str
+    settings: dict
+    inputs: list[InputInfo]
+    groups: list[str]
+    units: dict[str, str]
+    recordings: list[dict]
+    stats: GroupComparison
+    reference: ReferenceSection | None
+    learning: list[LearningRun]
+    memory: MemoryComparison | None
+    messages: list[str]
+    figures: ComparisonFigures = field(default_factory=ComparisonFigures)
+    report: str | None = None
+    json: str | None = None
+
+    def to_json(self) -> dict:
+        out = {
+            k: jsonable(getattr(self, k))
+            for k in (
+                "wavescope_version", "created", "settings", "inputs", "groups", "units",
+                "recordings", "reference", "learning", "memory", "messages", "report", "json",
+            )
+        }  # fmt: skip
+        s = self.stats.to_json()
+        out.update(properties=s["properties"], summaries=s["summaries"], tests=s["tests"])
+        out["n_subjects"] = s["n_subjects"]
+        return out
+
+    def inputs_of(self, group: str) -> list[InputInfo]:
+        return [i for i in self.inputs if i.group == group]
+
+
+def _expand(group: str, items, read=None) -> list[tuple[str, str | None, WaveField]]:
+    """``(name, source, field)`` for every input of a group (globs expanded)."""
+    if isinstance(items, (WaveField, str, os.PathLike)):
+        items = [items]
+    out = []
+    for item in items:
+        if isinstance(item, WaveField):
+            out.append((str(item.meta.get("name", f"{group}-{len(out)}")), None, item))
+            continue
+        if not isinstance(item, (str, os.PathLike)):
+            raise WaveTypeError(
+                f"group {group!r}: input {item!r} is a {type(item).__name__}; give a WaveField "
+                "or a path to a recording or .npz."
+            )
+        s = os.fspath(item)
+        paths = sorted(glob.glob(s)) if any(c in s for c in "*?[") else [s]
+        if not paths:
+            raise WaveInputError(f"group {group!r}: the pattern {s!r} matches no file.")
+        for p in paths:
+            out.append((Path(p).name, p, read_input(p, read)))
+    if not out:
+        raise WaveInputError(f"group {group!r} has no inputs.")
+    return out
+
+
+def check_report_paths(report, json_path=None, overwrite: bool = False) -> tuple[Path, Path]:
+    """The report's HTML and JSON paths, checked before any work."""
+    report = Path(report)
+    json_path = Path(json_path) if json_path is not None else report.with_suffix(".json")
+    if report.suffix.lower() not in (".html", ".htm"):
+        raise WaveInputError(f"the report {report} must be an .html file.")
+    if json_path.resolve() == report.resolve():
+        raise WaveInputError("the JSON and the HTML report must be different files.")
+    return (
+        check_output_path(report, overwrite, option="--report"),
+        check_output_path(json_path, overwrite, option="--json"),
+    )
+
+
+def _learning(group: str, path) -> LearningRun:
+    from wavescope.io.metrics import read_metrics, steps_to_threshold
+
+    recs = read_metrics(path, "train", required=True)
+    p = Path(path)
+    label = p.name if p.is_dir() else (p.parent.name or p.name)
+    last = recs[-1]
+    s95 = steps_to_threshold(recs)
+    t95 = next((r.get("time") for r in recs if r["step"] == s95), None) if s95 else None
+    return LearningRun(
+        group=group,
+        label=label,
+        file=os.fspath(path),
+        records=recs,
+        final_step=int(last["step"]),
+        final_loss=last.get("loss"),
+        final_char_acc=last.get("char_acc"),
+        final_exact_acc=last.get("exact_acc"),
+        steps_to_95_exact=s95,
+        seconds_to_95_exact=t95,
+    )
+
+
+def run_comparison(
+    groups: dict,
+    *,
+    band: tuple[float, float] | dict | None = None,
+    method: str = "phase-gradient",
+    metrics: dict | None = None,
+    memory: dict | None = None,
+    reference=None,
+    subjects: dict | None = None,
+    velocity_kw: dict | None = None,
+    read=None,
+    n_permutations: int = 9999,
+    n_boot: int = 2000,
+    seed: int = 0,
+    progress: bool = True,
+) -> ComparisonResult:
+    """Measure and compare groups of recordings or hidden-state captures.
+
+    Parameters
+    ----------
+    groups : dict
+        ``{group: [inputs]}``; an input is a :class:`~wavescope.core.field.WaveField`
+        or a path (any file ``wavescope velocity`` reads, e.g. the .npz ``wavescope
+        probe`` writes); globs are expanded. Recordings in one group must share units.
+    band : (lo, hi) or dict, optional
+        Pass band in cycles per time unit, or ``{group: (lo, hi)}`` per group (groups
+        left out use the automatic band). One band for groups with different time
+        units (Hz against cycles/step) is refused.
+    method : str
+        Velocity method (see :data:`wavescope.waves.velocity.METHODS`).
+    metrics : dict, optional
+        ``{group: [metrics.jsonl files or run folders]}`` for learning curves.
+    memory : dict, optional
+        ``{group: [memory-curve JSON files, summary dicts or MemoryCurve objects]}``.
+    reference : SpeedDensity or path, optional
+        A reference speed density (e.g. :func:`wavescope.datasets.read_davis2021_speeds`);
+        groups in physical units are compared with it.
+    subjects : dict, optional
+        ``{group: [subject per input]}`` (animal, session, model checkpoint and seed).
+        Default: each input's ``meta["subject"]`` (what ``wavescope probe`` writes),
+        else its file name. Tests need 3 subjects per group; repeated subjects go
+        through the mixed model.
+    velocity_kw : dict, optional
+        Further options of ``measure_velocity``.
+    read : ReadOptions, optional
+        How files are read (picks, projection, extra bad channels).
+    n_permutations, n_boot, seed
+        Of the statistics.
+    progress : bool
+        Show a progress bar over the inputs.
+
+    Returns
+    -------
+    ComparisonResult
+    """
+    from tqdm import tqdm
+
+    from wavescope import __version__
+    from wavescope.io.curves import read_memory_curves
+    from wavescope.pipelines.properties import wave_properties
+    from wavescope.stats.compare import compare_groups, compare_reference
+    from wavescope.stats.memory import compare_memory
+    from wavescope.waves.velocity import measure_velocity
+
+    if not isinstance(groups, dict) or not groups:
+        raise WaveInputError("groups must be a non-empty mapping {group: [inputs]}.")
+    if method not in METHODS:
+        raise WaveInputError(f"unknown method {method!r}; use one of {METHODS}.")
+
+    # ------------------------------------------------------------ inputs
+    recs = []  # (group, name, source, subject, field)
+    for g, items in groups.items():
+        g = str(g)
+        expanded = _expand(g, items, read)
+        subj = None
+        if subjects and g in subjects:
+            subj = [str(s) for s in subjects[g]]
+            if len(subj) != len(expanded):
+                raise WaveInputError(
+                    f"group {g!r}: {len(subj)} subjects for {len(expanded)} recordings."
+                )
+        classes = {unit_class(f.space_unit, f.time_unit) for _, _, f in expanded}
+        if len(classes) > 1:
+            units = sorted({f.speed_unit for _, _, f in expanded})
+            raise WaveInputError(
+                f"group {g!r} mixes recordings in {units}: one group must share its units "
+                "(put cortex and model states in separate groups)."
+            )
+        for i, (name, src, f) in enumerate(expanded):
+            s = subj[i] if subj else str(f.meta.get("subject") or name)
+            recs.append((g, name, src, s, f))
+    gnames = list(dict.fromkeys(r[0] for r in recs))
+    first = {g: next(i for i, r in enumerate(recs) if r[0] == g) for g in gnames}
+    gclass = {
+        g: unit_class(recs[first[g]][4].space_unit, recs[first[g]][4].time_unit) for g in gnames
+    }
+    if isinstance(band, dict):
+        unknown = sorted(set(band) - set(gnames))
+        if unknown:
+            raise WaveInputError(f"band given for unknown group(s) {unknown}; groups: {gnames}.")
+        bands = {g: (None if band.get(g) is None else tuple(band[g])) for g in gnames}
+    else:
+        if band is not None and len({c[1] for c in gclass.values()}) > 1:
+            raise WaveInputError(
+                "one band for groups with different time units (Hz against cycles/step) cannot "
+                "fit both; give a band per group ({group: (lo, hi)}) or none (automatic)."
+            )
+        bands = {g: (None if band is None else tuple(band)) for g in gnames}
+    mixed_units = len(set(gclass.values())) > 1
+
+    # ------------------------------------------------------------ measure and tabulate
+    results: list[VelocityResult] = []
+    kw = dict(velocity_kw or {})
+    for g, _, _, _, f in tqdm(recs, desc="measure", unit="rec", disable=not progress):
+        results.append(measure_velocity(f, bands[g], method=method, **kw))
+    import pandas as pd
+
+    parts = []
+    for cls in dict.fromkeys(gclass.values()):
+        idx = [i for i, r in enumerate(recs) if gclass[r[0]] == cls]
+        parts.append(
+            wave_properties(
+                [(results[i], recs[i][4]) for i in idx],
+                [recs[i][0] for i in idx],
+                names=[recs[i][1] for i in idx],
+                subjects=[recs[i][3] for i in idx],
+            )
+        )
+    table = pd.concat(parts, ignore_index=True)
+    units = {g: str(table.loc[table.group == g, "speed_median_unit"].iloc[0]) for g in gnames}
+
+    # ------------------------------------------------------------ statistics
+    stats = compare_groups(
+        table, subject_col="subject", n_permutations=n_permutations, n_boot=n_boot, seed=seed
+    )
+    messages = list(stats.messages)
+    if mixed_units:
+        messages.insert(
+            0,
+            "Groups come in different units ("
+            + ", ".join(f"{g}: {units[g]}" for g in gnames)
+            + "): they are compared on the dimensionless properties; raw properties only "
+            "among groups sharing a unit.",
+        )
+    ref_section = None
+    if reference is not None:
+        from wavescope.datasets.davis2021 import read_davis2021_speeds
+
+        ref = (
+            read_davis2021_speeds(reference)
+            if isinstance(reference, (str, os.PathLike))
+            else reference
+        )
+        comps = []
+        for g in gnames:
+            sub = table[table.group == g]
+            try:
+                comps.append(
+                    compare_reference(sub["speed_median"].to_numpy(), units[g], ref, group=g)
+                )
+            except WaveInputError as exc:
+                messages.append(f"reference comparison skipped: {exc}")
+        ref_section = ReferenceSection(
+            ref.summary(), comps, ref.speed, ref.density, "Davis et al. 2021 (marmoset MT)"
+        )
+    learning = []
+    for g, files in (metrics or {}).items():
+        files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+        learning += [_learning(str(g), p) for p in files]
+    mem = None
+    if memory:
+        curves, cfiles = {}, {}
+        for g, items in memory.items():
+            items = [items] if isinstance(items, (str, os.PathLike, dict)) else list(items)
+            cs, fs = [], []
+            for it in items:
+                if isinstance(it, (str, os.PathLike)):
+                    found = read_memory_curves(it)
+                    cs += found
+                    fs += [os.fspath(it)] * len(found)
+                else:
+                    cs.append(it)
+                    fs.append(None)
+            curves[str(g)], cfiles[str(g)] = cs, fs
+        mem = compare_memory(
+            curves, files=cfiles, n_permutations=n_permutations, n_boot=n_boot, seed=seed
+        )
+        messages += [m for m in mem.messages if m not in messages]
+
+    figures = _figure_data(recs, results, table, gnames, first, units, ref_section, stats)
+    inputs = [
+        InputInfo(
+            g,
+            name,
+            src,
+            subj,
+            f.space_unit,
+            f.time_unit,
+            f.n_sites,
+            f.n_times,
+            f.fs,
+            None if res.band is None else [float(b) for b in res.band],
+            f.n_dims,
+            None if f.meta.get("velocity") is None else float(f.meta["velocity"]),
+        )
+        for (g, name, src, subj, f), res in zip(recs, results)
+    ]
+    return ComparisonResult(
+        wavescope_version=__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        settings={
+            "method": method,
+            "band": {g: list(b) if b else None for g, b in bands.items()},
+            "units_mixed": mixed_units,
+            "speed_figure_unit": figures.speed_unit,
+            **stats.settings.to_json(),
+        },
+        inputs=inputs,
+        groups=gnames,
+        units=units,
+        recordings=jsonable(table.to_dict("records")),
+        stats=stats,
+        reference=ref_section,
+        learning=learning,
+        memory=mem,
+        messages=list(dict.fromkeys(messages)),
+        figures=figures,
+    )
+
+
+def _subsample(v: np.ndarray, rng) -> np.ndarray:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return v if v.size <= MAX_FIGURE_SAMPLES else rng.choice(v, MAX_FIGURE_SAMPLES, False)
+
+
+def _figure_data(
+    recs, results, table, gnames, first, units, ref_section, stats
+) -> ComparisonFigures:
+    rng = np.random.default_rng(0)
+    dimless = len(set(units.values())) > 1
+    fig = ComparisonFigures(speed_unit="sites/cycle" if dimless else next(iter(units.values())))
+    for g in gnames:
+        idx = [i for i, r in enumerate(recs) if r[0] == g]
+        i0 = first[g]
+        res0, f0 = results[i0], recs[i0][4]
+        sp0, _, _ = res0.estimates("all")
+        learned = f0.meta.get("velocity")
+        fig.spacetime[g] = (
+            f0,
+            float(np.median(sp0)) if sp0.size and f0.n_dims == 1 else None,
+            None if learned is None else float(learned),
+        )
+        best = max(
+            (i for i in idx if results[i].snapshot is not None),
+            key=lambda i: float(np.nanmax(np.where(results[i].valid, results[i].pgd, -1))),
+            default=None,
+        )
+        if best is not None:
+            fig.snapshots[g] = results[best].snapshot
+        fig.pgd[g] = [
+            (r.times[r.valid], r.pgd[r.valid], r.threshold, r.time_unit)
+            for r in (results[i] for i in idx)
+        ]
+        if dimless:
+            sp = np.concatenate([results[i].sites_per_cycle("all") for i in idx])
+        else:
+            sp = np.concatenate([results[i].estimates("all")[0] for i in idx])
+        fig.speeds[g] = _subsample(sp, rng)
+        k = speed_scale(units[g], "m/s")
+        if k is not None:
+            fig.physical_speeds[g] = _subsample(
+                np.concatenate([results[i].estimates("all")[0] for i in idx]) * k, rng
+            )
+        if f0.n_dims == 2:
+            fig.directions[g] = _subsample(
+                np.concatenate([results[i].estimates("all")[1] for i in idx]), rng
+            )
+        else:
+            fig.forward[g] = table.loc[table.group == g, "forward_fraction"].to_numpy(float)
+    for prop, info in stats.properties.items():
+        if info.kind == "raw":
+            continue
+        fig.properties[prop] = {
+            g: table.loc[table.group == g, prop].to_numpy(float) for g in info.units
+        }
+        fig.property_units[prop] = str(table[prop + "_unit"].iloc[0])
+    return fig
+
+
+def write_comparison(
+    result: ComparisonResult, html: str, report, json_path=None, *, overwrite=False
+):
+    """Write the rendered report and its JSON (atomically); record their paths in ``result``.
+
+    Returns
+    -------
+    (Path, Path)
+        The HTML and JSON paths written.
+    """
+    import json
+
+    report_p, json_p = check_report_paths(report, json_path, overwrite)
+    result.report, result.json = os.fspath(report_p), os.fspath(json_p)
+    write_text_atomic(json_p, json.dumps(result.to_json(), indent=2) + "\n")
+    write_text_atomic(report_p, html)
+    return report_p, json_p

@@ -1,0 +1,456 @@
+"""The main job (``wavescope demo``) on an embedded default, from cortex to a comparison report.
+
+Seven steps, one command, a few minutes on 2 CPU cores (``--quick``: seconds): (1) measure
+a synthetic plane wave of known speed (10 Hz, 0.3 m/s towards 30 degrees, 10 x 10 grid of
+0.4 mm, SNR 0 dB) and print the summary next to the truth; (2) simulate cortical
+recordings with intermittent travelling waves from a neural field (conduction speed
+0.3 m/s) and measure them; (3) train Mamba and v-Wave Mamba briefly on the copy task;
+(4) probe their hidden states with an impulse input; (5) measure memory curves (how many
+steps back the input can be decoded) of a cortical sheet driven by a known input at
+0.3 m/s and of each model's wave-carrying state; (6) compare cortex, v-Wave Mamba and
+Mamba waves and memory in dimensionless terms (with the Davis et al. 2021 marmoset speeds
+when the data are present) in an HTML report with JSON; (7) print where everything is.
+
+Outputs in ``--out``: ``recording.npz``, ``summary.json``, ``velocity.png`` (step 1);
+``cortex/neural_field_*.npz``, ``cortex_velocity.png`` (step 2); ``runs/<model>/``
+(metrics.jsonl, checkpoint.pt, run.json, final_eval.json; step 3);
+``states/<model>_ch*.npz`` (step 4); ``memory/<group>_<i>.json`` (step 5);
+``report.html``, ``report.json`` (step 6).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wavescope.core.errors import WaveFileExistsError
+from wavescope.core.validate import WaveInputError
+from wavescope.io.outputs import write_bytes_atomic, write_json
+
+MODELS = ("vwave-mamba", "mamba")
+N_STEPS = 7
+MEMORY_SPEED = 0.3  # m/s: the driven cortex of the memory step
+MEMORY_GRID = (8, 8)  # sites, 0.4 mm pitch (Utah-like), 1 kHz
+CORTEX_BAND = (5.0, 15.0)  # Hz: the neural field's bursts are 7-13 Hz
+STATE_BAND = (0.1, 0.3)  # cycles/step: an impulse travelling along the state
+#: (full, quick) settings of each step
+SETTINGS = {
+    "full": dict(
+        n_cortex=6,
+        cortex_s=20.0,
+        steps=500,
+        batch=16,
+        log_every=25,
+        n_channels=8,
+        length=128,
+        mem_fields=4,
+        mem_s=8.0,
+        mem_sequences=60,
+        mem_length=64,
+        mem_lag=32,
+    ),
+    "quick": dict(
+        n_cortex=3,
+        cortex_s=6.0,
+        steps=12,
+        batch=4,
+        log_every=4,
+        n_channels=3,
+        length=64,
+        mem_fields=2,
+        mem_s=2.0,
+        mem_sequences=20,
+        mem_length=40,
+        mem_lag=16,
+    ),
+}
+
+
+@dataclass
+class Renderers:
+    """What the demo draws with (the report layer's functions, passed in by the CLI:
+    pipelines sit below the report layer and never import it).
+
+    Attributes
+    ----------
+    velocity_png : callable
+        ``(VelocityResult, title) -> PNG bytes``.
+    report_html : callable
+        ``(ComparisonResult) -> HTML text``.
+    summary_text : callable
+        ``(summary dict) -> text`` for the terminal.
+    """
+
+    velocity_png: Callable
+    report_html: Callable
+    summary_text: Callable
+
+
+def _outputs(out: Path) -> dict:
+    return {
+        "npz": out / "recording.npz",
+        "json": out / "summary.json",
+        "png": out / "velocity.png",
+        "cortex": out / "cortex",
+        "cortex_png": out / "cortex_velocity.png",
+        "runs": out / "runs",
+        "states": out / "states",
+        "report": out / "report.html",
+        "report_json": out / "report.json",
+        "memory": out / "memory",
+    }
+
+
+def _written(files: dict) -> list[Path]:
+    """Files and run folders of an earlier demo in ``--out`` (only the names it writes)."""
+    found = [files[k] for k in ("npz", "json", "png", "cortex_png", "report", "report_json")]
+    found += sorted(files["cortex"].glob("neural_field_*.npz"))
+    found += [files["runs"] / name for name in MODELS]
+    found += sorted(files["states"].glob("*_ch*.npz"))
+    found += sorted(files["memory"].glob("*.json"))
+    return [f for f in found if f.exists()]
+
+
+def _clear(paths: list[Path]) -> None:
+    """Remove an earlier demo's outputs; nothing else in ``--out`` is touched."""
+    for f in paths:
+        if f.is_dir():
+            shutil.rmtree(f)
+        else:
+            f.unlink()
+
+
+def _step(i: int, text: str) -> float:
+    print(f"\n[{i}/{N_STEPS}] {text}", flush=True)
+    return time.perf_counter()
+
+
+def _plane_wave_step(files: dict, seed: int, render: Renderers) -> None:
+    """Step 1: a plane wave of known speed and direction, measured as the CLI does."""
+    from wavescope.datasets import grid_positions, planar_wave
+    from wavescope.io import write_npz
+    from wavescope.waves.velocity import measure_velocity
+
+    truth_speed, truth_dir = 0.3, np.deg2rad(30.0)
+    print(
+        "generating a synthetic recording: 100 sites x 20 s x 1 kHz, plane wave 10 Hz, "
+        "0.3 m/s towards 30 deg, SNR 0 dB; measuring in 8-12 Hz (phase gradient)"
+    )
+    field = planar_wave(
+        grid_positions(10, 10, 0.4e-3),
+        fs=1000.0,
+        duration=20.0,
+        frequency=10.0,
+        speed=truth_speed,
+        direction=truth_dir,
+        snr_db=0.0,
+        seed=seed,
+    )
+    write_npz(files["npz"], field, overwrite=True)
+    result = measure_velocity(field, (8.0, 12.0))
+    summary = result.summary()
+    summary["truth"] = {
+        "speed": truth_speed,
+        "direction_rad": float(truth_dir),
+        "wavelength": truth_speed / 10.0,
+        "unit": "m/s",
+    }
+    summary["input"] = str(files["npz"])
+    print(render.summary_text(summary))
+    err_speed = 100 * (summary["speed"]["median"] / truth_speed - 1)
+    err_dir = np.degrees(np.angle(np.exp(1j * (summary["direction"]["mean_rad"] - truth_dir))))
+    print(
+        f"truth        0.3 m/s towards 30.0 deg: speed error {err_speed:+.2f}%, "
+        f"direction error {err_dir:+.2f} deg"
+    )
+    write_json(files["json"], summary)
+    write_bytes_atomic(
+        files["png"], render.velocity_png(result, "demo: synthetic plane wave, 0.3 m/s at 30 deg")
+    )
+
+
+def _cortex_step(files: dict, cfg: dict, seed: int, render: Renderers) -> list[Path]:
+    """Step 2: neural-field recordings (intermittent waves at 0.3 m/s), written as .npz."""
+    from wavescope.datasets import neural_field
+    from wavescope.io import write_npz
+    from wavescope.waves.velocity import measure_velocity
+
+    n, dur = cfg["n_cortex"], cfg["cortex_s"]
+    print(
+        f"simulating {n} recordings: 100 sites (10 x 10 grid, 1 mm) x {dur:g} s x 500 Hz, "
+        "bursts of 7-13 Hz travelling at 0.3 m/s from random sources, pink noise"
+    )
+    files["cortex"].mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        field = neural_field(speed=0.3, duration=dur, seed=seed * 1000 + i)
+        path = files["cortex"] / f"neural_field_{i}.npz"
+        write_npz(path, field, overwrite=True)
+        paths.append(path)
+        if i == 0:
+            result = measure_velocity(field, CORTEX_BAND)
+            s, w = result.summary(), result.summary("waves")
+            sp = w["speed"]["median"]
+            sp_txt = "n/a (no wave epoch)" if sp is None else f"{sp:.3f} m/s"
+            print(
+                f"recording 0: {field.meta['truth']['n_events']} bursts; wave fraction "
+                f"{s['wave_fraction']:.2f}, PGD median {s['pgd']['median']:.2f}, speed in "
+                f"wave epochs {sp_txt} (truth 0.300 m/s), direction concentration "
+                f"{s['direction']['concentration']:.2f} (directions vary)"
+            )
+            write_bytes_atomic(
+                files["cortex_png"],
+                render.velocity_png(result, "demo: neural field, bursts at 0.3 m/s (recording 0)"),
+            )
+    print(f"wrote {n} recordings to {files['cortex']}")
+    return paths
+
+
+def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
+    """Step 3: train each model on copy (length 20) from scratch; returns train() results."""
+    from wavescope.models.training import train
+
+    steps = steps if steps is not None else cfg["steps"]
+    if steps < 1:
+        raise WaveInputError(f"--steps must be at least 1, got {steps}.")
+    results = {}
+    for name in MODELS:
+        t0 = time.perf_counter()
+        print(f"training {name}: copy task, strings of 5-20 letters, {steps} steps", flush=True)
+        r = train(
+            name,
+            task="copy",
+            length=20,
+            steps=steps,
+            seed=seed,
+            device="cpu",
+            out_dir=files["runs"] / name,
+            batch_size=cfg["batch"],
+            log_every=min(cfg["log_every"], steps),
+            eval_lengths=[20],
+            eval_examples=32 if not quick else 8,
+            eval_modes=("teacher",),
+            progress=True,
+            threads=threads,
+        )
+        held = r["final_eval"]["heldout"]
+        print(
+            f"{name}: {r['n_params']:,} parameters, {time.perf_counter() - t0:.0f} s; held-out "
+            f"character accuracy {held['char_acc']:.2f}, exact strings {held['exact_acc']:.2f}, "
+            f"loss {held['loss']:.2f}",
+            flush=True,
+        )
+        results[name] = r
+    return results
+
+
+def _probe_step(files: dict, cfg: dict) -> dict[str, list[Path]]:
+    """Step 4: impulse responses of layer 0 of each model, a few channels each, as .npz."""
+    import torch
+
+    from wavescope.io import write_npz
+    from wavescope.models.probe import DEFAULT_PART, impulse_response, load_model
+
+    files["states"].mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name in MODELS:
+        model, _ = load_model(files["runs"] / name / "checkpoint.pt")
+        n_total = _n_channels(model)
+        chans = np.linspace(0, n_total - 1, cfg["n_channels"]).round().astype(int)
+        paths = []
+        with torch.no_grad():
+            for c in chans:
+                f = impulse_response(model, 0, cfg["length"], position=4, token=4, channel=int(c))
+                p = files["states"] / f"{name}_ch{int(c)}.npz"
+                write_npz(p, f, overwrite=True)
+                paths.append(p)
+        out[name] = paths
+        print(
+            f"{name}: layer 0 '{DEFAULT_PART[name]}' states, {len(paths)} channels x "
+            f"{cfg['length']} steps (impulse at step 4) -> {files['states']}/{name}_ch*.npz"
+        )
+    return out
+
+
+def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
+    """Step 5: memory curves of a driven cortical sheet and of each model's wave state."""
+    from wavescope.datasets import driven_input, driven_wave
+    from wavescope.models.memory_probe import model_memory_curve
+    from wavescope.models.probe import DEFAULT_PART, load_model
+    from wavescope.waves.memory import memory_curve_field
+
+    files["memory"].mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[Path]] = {"cortex": []}
+
+    def write(group, i, curve):
+        path = files["memory"] / f"{group}_{i}.json"
+        write_json(path, curve.summary(), indent=1)
+        out.setdefault(group, []).append(path)
+        return curve
+
+    n, dur = cfg["mem_fields"], cfg["mem_s"]
+    for i in range(n):
+        u = driven_input(int(dur * 1000), seed=seed * 1000 + i)
+        field = driven_wave(
+            u,
+            speed=MEMORY_SPEED * 1e3,
+            fs=1000.0,
+            grid=MEMORY_GRID,
+            pitch=0.4,
+            direction=float(np.arctan2(1, 8)),  # oblique: every site its own delay
+            attenuation_length=3.0,
+            noise_sd=0.5,
+            seed=seed * 1000 + i,
+        )
+        c = write("cortex", i, memory_curve_field(field, field.data[-1], cfg["mem_lag"]))
+        if i == 0:
+            truth = field.meta["truth"]["horizon"]
+            print(
+                f"driven cortex ({MEMORY_GRID[0]} x {MEMORY_GRID[1]} grid, 0.4 mm, 1 kHz, "
+                f"{MEMORY_SPEED} m/s, {n} recordings of {dur:g} s): horizon {c.horizon} samples "
+                f"= {c.horizon * c.dt * 1e3:.0f} ms (transit time + 1 sample: {truth}), "
+                f"capacity {c.capacity:.1f} samples"
+            )
+    for name in MODELS:
+        model, _ = load_model(files["runs"] / name / "checkpoint.pt")
+        c = model_memory_curve(
+            model,
+            0,
+            n_sequences=cfg["mem_sequences"],
+            length=cfg["mem_length"],
+            max_lag=cfg["mem_lag"],
+            seed=seed,
+        )
+        write(name, 0, c)
+        bound = "+" if c.meta.get("horizon_censored") else ""
+        print(
+            f"{name}: layer 0 '{DEFAULT_PART[name]}' state ({c.meta['n_features']} features): "
+            f"horizon {c.horizon}{bound} steps, capacity {c.capacity:.1f} steps "
+            f"(letters decoded from {cfg['mem_sequences']} held-out-by-fold sequences)"
+        )
+    return out
+
+
+def _n_channels(model) -> int:
+    """Channels of layer 0's probed state."""
+    from wavescope.models.probe import hidden_states, impulse_tokens
+
+    return int(hidden_states(model, impulse_tokens(2), 0).shape[2])
+
+
+def run_demo(
+    out: str | Path = "demo_out",
+    *,
+    render: Renderers,
+    quick: bool = False,
+    seed: int = 0,
+    steps: int | None = None,
+    threads: int | None = None,
+    overwrite: bool = False,
+    reference: str | Path | None = None,
+) -> dict:
+    """Run the main job; return the paths written and the timings of each step (s).
+
+    Parameters
+    ----------
+    out : path
+        Output folder; an earlier demo's files there are replaced only with ``overwrite``
+        (nothing else in the folder is touched).
+    render : Renderers
+        The figure and report functions (from the report layer).
+    quick : bool
+        Tiny training and short recordings (seconds; the models do not learn).
+    seed : int
+        Seed of every step.
+    steps : int, optional
+        Training steps per model.
+    threads : int, optional
+        torch threads.
+    reference : path, optional
+        The Davis et al. 2021 speed density (file or folder); default
+        ``$WAVESCOPE_DAVIS2021`` when set, else the report goes without it.
+    """
+    import os
+
+    import torch
+
+    from wavescope.datasets.davis2021 import DAVIS2021_ENV
+    from wavescope.pipelines.compare import run_comparison, write_comparison
+
+    if threads is None:
+        threads = 1 if quick else 2  # tiny batches gain nothing from a 2nd thread
+    if threads < 1:
+        raise WaveInputError(f"--threads must be at least 1, got {threads}.")
+    torch.set_num_threads(threads)
+    cfg = SETTINGS["quick" if quick else "full"]
+    out = Path(out)
+    files = _outputs(out)
+    existing = _written(files)
+    if existing and not overwrite:
+        shown = ", ".join(str(f) for f in existing[:4]) + (", ..." if len(existing) > 4 else "")
+        raise WaveFileExistsError(f"{shown} exist; pass --overwrite or another --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    _clear(existing)
+    timings = {}
+    t_all = time.perf_counter()
+
+    t = _step(1, "the velocity of a known plane wave (as 'wavescope velocity' measures it)")
+    _plane_wave_step(files, seed, render)
+    timings["plane_wave"] = time.perf_counter() - t
+
+    t = _step(2, "a synthetic cortical recording: a neural field with travelling waves")
+    cortex = _cortex_step(files, cfg, seed, render)
+    timings["cortex"] = time.perf_counter() - t
+
+    t = _step(3, "short CPU training of v-Wave Mamba and Mamba on the copy task")
+    trained = _train_step(files, cfg, steps, seed, quick, threads)
+    timings["training"] = time.perf_counter() - t
+
+    t = _step(4, "probing the trained models' hidden states (impulse input)")
+    states = _probe_step(files, cfg)
+    timings["probe"] = time.perf_counter() - t
+
+    t = _step(5, "memory curves: how far back the input can be read from each state")
+    memory = _memory_step(files, cfg, seed)
+    timings["memory"] = time.perf_counter() - t
+
+    t = _step(6, "comparing cortex, v-Wave Mamba and Mamba waves and memory")
+    reference = reference or os.environ.get(DAVIS2021_ENV) or None
+    if reference is None:
+        print(
+            f"(no Davis et al. 2021 reference speeds: pass --reference-speeds FILE or set "
+            f"{DAVIS2021_ENV}; the report goes without)"
+        )
+    else:
+        print(f"reference: marmoset MT wave speeds, Davis et al. 2021 ({reference})")
+    result = run_comparison(
+        {"cortex": cortex, **{name: states[name] for name in MODELS}},
+        band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
+        method="phase-gradient",
+        metrics={name: [trained[name]["out_dir"]] for name in MODELS},
+        reference=reference,
+        memory=memory,
+        progress=True,
+    )
+    result.report, result.json = str(files["report"]), str(files["report_json"])
+    write_comparison(
+        result, render.report_html(result), files["report"], files["report_json"], overwrite=True
+    )
+    timings["compare"] = time.perf_counter() - t
+
+    _step(7, "done")
+    timings["total"] = time.perf_counter() - t_all
+    print(
+        "timings: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total")
+        + f"; total {timings['total']:.0f} s"
+    )
+    for key in ("json", "png", "cortex_png", "runs", "states", "memory", "report_json"):
+        print(f"wrote {files[key]}")
+    print(f"report: {files['report'].resolve()}")
+    return {"files": files, "timings": timings}

@@ -1,0 +1,274 @@
+"""The findings of a comparison in plain sentences, with numbers and intervals.
+
+Each function reads a :class:`~wavescope.pipelines.compare.ComparisonResult` and returns
+sentences (plain text; the HTML layer escapes them). Where a group has too few recordings
+for an interval, the values themselves are given with how many there are; where a test
+was not run, one sentence says why. Nothing is measured here: every number is a field of
+the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "differences",
+    "how_fast",
+    "how_far_back",
+    "how_learned",
+    "reference",
+    "what_travels",
+    "which_way",
+]
+
+
+def g3(v, unit: str = "") -> str:
+    """A number to 3 significant digits (and its unit), or "not measured"."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "not measured"
+    txt = format(float(v), ".3g")
+    return f"{txt} {unit}".rstrip()
+
+
+def pct(v) -> str:
+    return "not measured" if v is None else f"{100 * float(v):.0f}%"
+
+
+def _values(result, prop: str, group: str) -> np.ndarray:
+    rows = [r for r in result.recordings if r["group"] == group]
+    v = np.array([np.nan if r.get(prop) is None else float(r[prop]) for r in rows], float)
+    return v[np.isfinite(v)]
+
+
+def value_text(result, prop: str, group: str, fmt=g3, unit: str = "") -> str:
+    """The group's estimate with its interval, or its values when there are too few."""
+    e = result.stats.estimate(prop, group)
+    if e is not None and e.estimate is not None:
+        level = int(round(100 * result.stats.settings.level))
+        txt = (
+            f"{fmt(e.estimate)}{' ' + unit if unit else ''} ({level}% CI "
+            f"{fmt(e.low)} to {fmt(e.high)}, {e.n} recordings"
+        )
+        if e.n_subjects < e.n:
+            txt += f" of {e.n_subjects} subject{'s' if e.n_subjects != 1 else ''}"
+        return txt + ")"
+    v = _values(result, prop, group)
+    u = f" {unit}" if unit else ""
+    if v.size == 0:
+        return "not measured"
+    if v.size == 1:
+        return f"{fmt(v[0])}{u} (one recording, no interval)"
+    return f"{', '.join(fmt(x) for x in v)}{u} ({v.size} recordings, too few for an interval)"
+
+
+def _group_line(result, g: str) -> str:
+    ins = result.inputs_of(g)
+    subj = len({i.subject for i in ins})
+    kind = "line of state sites" if ins and ins[0].n_dims == 1 else "2-D array"
+    return (
+        f"{g} ({len(ins)} recording{'s' if len(ins) != 1 else ''} of "
+        f"{subj} subject{'s' if subj != 1 else ''}, {kind})"
+    )
+
+
+def what_travels(result) -> list[str]:
+    """How much of the time each group carries waves, and how planar its phase maps are."""
+    out = []
+    for g in result.groups:
+        out.append(
+            f"{_group_line(result, g)}: waves in "
+            f"{value_text(result, 'wave_fraction', g, pct)} of the samples; median PGD "
+            f"{value_text(result, 'pgd_median', g)}."
+        )
+    thr = result.settings.get("alpha", 0.05)
+    out.append(
+        f"A sample is in a wave epoch when its PGD exceeds the threshold that the "
+        f"no-propagation null crosses in a fraction {thr:g} of its samples, for at least one "
+        "cycle."
+    )
+    return out
+
+
+def how_fast(result) -> list[str]:
+    """Speeds per group in each group's own unit, and in site spacings per cycle."""
+    out = []
+    for g in result.groups:
+        unit = result.units[g]
+        txt = (
+            f"{g}: median speed {value_text(result, 'speed_median', g, unit=unit)}, that is "
+            f"{value_text(result, 'speed_sites_per_cycle', g)} site spacings per cycle."
+        )
+        learned = [i.learned_velocity for i in result.inputs_of(g) if i.learned_velocity]
+        if learned:
+            sp = _values(result, "speed_median", g)
+            lv = np.asarray(learned, float)
+            if sp.size == lv.size and sp.size:
+                err = 100 * np.abs(sp / lv - 1)
+                txt += (
+                    f" The model's learned velocities are {g3(lv.min())} to {g3(lv.max())} "
+                    f"{unit}; measured and learned differ by at most {err.max():.1f}% "
+                    f"(median {np.median(err):.1f}%) over its {lv.size} captures."
+                )
+        out.append(txt)
+    sel = {r.get("samples") for r in result.recordings}
+    if "waves" in sel:
+        out.append("Speeds summarise the samples inside wave epochs of each recording.")
+    return out
+
+
+def which_way(result) -> list[str]:
+    """Directions: angles on surfaces, forward fractions on lines."""
+    out = []
+    for g in result.groups:
+        ins = result.inputs_of(g)
+        if ins and ins[0].n_dims == 1:
+            out.append(
+                f"{g} (a line): fraction of estimates travelling towards increasing state "
+                f"index {value_text(result, 'forward_fraction', g, pct)}."
+            )
+        else:
+            e = result.stats.estimate("direction_mean", g)
+            deg = None if e is None or e.estimate is None else np.degrees(e.estimate)
+            out.append(
+                f"{g}: mean direction "
+                + (
+                    f"{deg:.0f} deg counter-clockwise from +x"
+                    if deg is not None
+                    else f"{value_text(result, 'direction_mean', g)} rad"
+                )  # fmt: skip
+                + f"; concentration {value_text(result, 'direction_concentration', g)}."
+            )
+    if any(i.n_dims == 1 for i in result.inputs) and any(i.n_dims == 2 for i in result.inputs):
+        out.append(
+            "Directions on lines and on surfaces are different quantities and are not compared "
+            "with each other."
+        )
+    return out
+
+
+def how_far_back(result) -> list[str]:
+    """Memory horizons and capacities."""
+    mem = result.memory
+    if mem is None:
+        return []
+    out = []
+    for g, e in mem.groups.items():
+        est = mem.estimate("horizon", g)
+        cap = mem.estimate("capacity", g)
+        unit = e.time_units[0] if len(e.time_units) == 1 else "step"
+        if est is not None and est.estimate is not None:
+            hz = f"{g3(est.estimate)} steps (CI {g3(est.low)} to {g3(est.high)}, {e.n} curves)"
+        else:
+            hz = ", ".join(str(h) for h in e.horizons) + (
+                " steps (one curve)" if e.n == 1 else f" steps ({e.n} curves)"
+            )
+        times = ", ".join(g3(t) for t in e.horizon_times)
+        capt = (
+            g3(cap.estimate)
+            if cap is not None and cap.estimate is not None
+            else ", ".join(g3(c) for c in e.capacities)
+        )
+        cens = (
+            " (a lower bound: above the criterion at every lag measured)" if any(e.censored) else ""
+        )
+        out.append(
+            f"{g}: the input can be read back for {hz}{cens}, i.e. {times} {unit}; memory "
+            f"capacity {capt} steps."
+        )
+    out.append(
+        "The horizon is the number of lags from 0 whose held-out decoding score stays above "
+        "the criterion drawn on the figure."
+    )
+    return out
+
+
+def how_learned(result) -> list[str]:
+    """Steps (and seconds) to 95% exact-string accuracy per model, and final accuracy."""
+    out = []
+    groups = list(dict.fromkeys(r.group for r in result.learning))
+    for g in groups:
+        runs = [r for r in result.learning if r.group == g]
+        reached = [r for r in runs if r.steps_to_95_exact is not None]
+        final = [r.final_exact_acc for r in runs if r.final_exact_acc is not None]
+        last = max(r.final_step for r in runs)
+        n = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+        if reached:
+            steps = [r.steps_to_95_exact for r in reached]
+            secs = [r.seconds_to_95_exact for r in reached if r.seconds_to_95_exact is not None]
+            txt = (
+                f"{g} ({n}): 95% exact-string accuracy on fresh training batches at step "
+                f"{int(np.median(steps))}"
+                + (f" (median over {len(steps)} runs)" if len(steps) > 1 else "")
+                + (f", after {np.median(secs):.0f} s" if secs else "")
+            )
+            if len(reached) < len(runs):
+                txt += f"; {len(runs) - len(reached)} run(s) never reached it"
+        else:
+            txt = f"{g} ({n}): never reached 95% exact-string accuracy in {last} steps"
+        if final:
+            txt += f"; final exact-string accuracy {', '.join(pct(f) for f in final)}."
+        else:
+            txt += "."
+        out.append(txt)
+    return out
+
+
+def differences(result) -> list[str]:
+    """What the group tests found, or why there are none."""
+    tests = result.stats.tests
+    run = [t for t in tests if t.p_value is not None]
+    out = []
+    if not tests:
+        return ["Only one group: there is nothing to compare."]
+    if not run:
+        few = sorted(
+            {g for g, n in result.stats.n_subjects.items() if n < result.stats.settings.min_n}
+        )
+        out.append(
+            "No p-values are given: "
+            + ", ".join(f"{g} has {result.stats.n_subjects[g]} subject(s)" for g in few)
+            + f", and a test needs at least {result.stats.settings.min_n} subjects (independent "
+            "animals, sessions or trained models) per group. Channels of one model are repeated "
+            "measures of that model, not replicates; the estimates above describe these "
+            "recordings."
+        )
+        return out
+    sig = [t for t in run if t.significant]
+    level = int(round(100 * (1 - result.stats.settings.alpha)))
+    if sig:
+        for t in sig:
+            eff = t.cliffs_delta or t.circ_mean_difference
+            e = f"; Cliff's delta {g3(eff.estimate)}" if t.cliffs_delta else ""
+            out.append(
+                f"{t.property}: {t.group_a} and {t.group_b} differ by {g3(t.difference)} "
+                f"{t.unit if t.unit != '1' else ''}(p = {g3(t.p_value)}, FDR-adjusted "
+                f"{g3(t.p_fdr)}, {t.test}{e})."
+            )
+    else:
+        out.append(f"No difference survives the false-discovery-rate correction ({level}%).")
+    skipped = len(tests) - len(run)
+    if skipped:
+        out.append(f"{skipped} comparison(s) were not tested (too few subjects; see Details).")
+    return out
+
+
+def reference(result) -> list[str]:
+    """Physical groups against the published speed density."""
+    ref = result.reference
+    if ref is None:
+        return []
+    d = ref.distribution
+    out = [
+        f"Reference: {d.get('citation', '')} median {g3(d['median'])} m/s (IQR "
+        f"{g3(d['q25'])} to {g3(d['q75'])})."
+    ]
+    for c in ref.groups:
+        if c.reference_percentile is None:
+            out.append(f"{c.group}: {c.message}")
+        else:
+            out.append(
+                f"{c.group}: median speed {g3(c.group_median, 'm/s')} lies at the "
+                f"{c.reference_percentile:.0f}th percentile of the reference (KS p = "
+                f"{g3(c.ks_p)}, sign test p = {g3(c.sign_p)}, {c.n} recordings)."
+            )
+    return out

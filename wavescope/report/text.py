@@ -1,0 +1,144 @@
+"""Plain-text renderings for the terminal: a velocity summary, a table across recordings,
+a comparison's tests and a memory curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["format_comparison", "format_curve", "format_summary", "format_table"]
+
+
+def _g(v, fmt=".3g"):
+    return "n/a" if v is None else format(v, fmt)
+
+
+def format_summary(s: dict) -> str:
+    """A short human-readable summary of a velocity summary dict."""
+    sp, di, wl = s["speed"], s["direction"], s["wavelength"]
+    band = "auto" if s.get("band") is None else f"{s['band'][0]:.3g}-{s['band'][1]:.3g}"
+    lines = [
+        f"method       {s['method']}   band {band} /{s['time_unit']}   "
+        f"sites {s['n_good_sites']}/{s['n_sites']}   fs {s['fs']:g}/{s['time_unit']}",
+        f"speed        {_g(sp['median'])} {sp['unit']}  (IQR {_g(sp['q25'])}-{_g(sp['q75'])})"
+        + (f"  [{sp['selection']}]" if sp.get("selection") else ""),
+    ]
+    if "forward_fraction" in di:
+        ff = di["forward_fraction"]
+        lines.append(
+            f"direction    {di['majority'] or 'n/a'} along the line  (forward fraction "
+            f"{_g(ff, '.2f')})"
+        )
+    else:
+        lines.append(
+            f"direction    {_g(di.get('mean_deg'), '.1f')} deg CCW from +x  "
+            f"(concentration R = {_g(di['concentration'], '.2f')})"
+        )
+    lines += [
+        f"wavelength   {_g(wl['median'])} {wl['unit']}",
+        f"PGD          median {_g(s['pgd']['median'], '.2f')}  "
+        f"(epoch threshold {_g(s['pgd']['threshold'], '.2f')} at alpha {s['pgd']['alpha']:g})",
+        f"waves        {100 * s['wave_fraction']:.1f}% of the time in {s['n_epochs']} epoch(s)",
+    ]
+    if "patterns" in s:
+        pats = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["patterns"].items() if v > 0)
+        lines.append(f"patterns     {pats}")
+    cc = s.get("cross_check")
+    if cc:
+        lines.append(
+            f"cross-check  {cc['method']}: {_g(cc['speed'])} {sp['unit']} "
+            f"({'agrees' if cc['agree'] else 'DISAGREES'}: {cc['relative_difference']:+.1%})"
+        )
+    for note in s.get("warnings", []):
+        lines.append(f"warning      {note}")
+    return "\n".join(lines)
+
+
+def format_table(rows: list[dict]) -> str:
+    """The summary table across recordings as aligned text."""
+
+    def g(v, fmt=".3g"):
+        return "-" if v is None or v == "" else format(v, fmt)
+
+    head = ("recording", "speed", "unit", "dir deg", "wavelength", "PGD", "waves %", "status")
+    lines = [head]
+    for r in rows:
+        if r["ok"]:
+            lines.append(
+                (
+                    Path(r["input"]).name,
+                    g(r["speed_median"]),
+                    r["speed_unit"],
+                    g(r["direction_deg"], ".1f"),
+                    g(r["wavelength_median"]),
+                    g(r["pgd_median"], ".2f"),
+                    g(100 * r["wave_fraction"], ".1f"),
+                    "ok",
+                )
+            )
+        else:
+            lines.append((Path(r["input"]).name, "-", "-", "-", "-", "-", "-", "FAILED"))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines)
+
+
+def format_comparison(result) -> str:
+    """A short text table of a comparison's tests, estimates and notes (for the CLI)."""
+    st = result.stats
+    lines = [f"{'property':<26} {'groups':<26} {'diff':>10} {'p':>8} {'p_fdr':>8}  effect"]
+    run = [t for t in st.tests if t.p_value is not None]
+    for t in run:
+        pair = f"{t.group_a} vs {t.group_b}"
+        eff = t.cliffs_delta or t.circ_mean_difference
+        e = "" if not eff else f"{'delta' if t.cliffs_delta else 'dmean'} {eff.estimate:.3g}"
+        star = " *" if t.significant else ""
+        lines.append(
+            f"{t.property:<26} {pair:<26} {t.difference:>10.3g} {t.p_value:>8.3g} "
+            f"{t.p_fdr:>8.3g}  {e}{star}"
+        )
+    if not run:
+        lines.append("(no test run: too few subjects per group; estimates below)")
+    lines.append(f"{'estimate':<26} {'group':<26} {'value':>10} {'CI':>19}")
+    for x in st.summaries:
+        if x.estimate is not None and x.property in ("pgd_median", "wave_fraction", "speed_median"):
+            lines.append(
+                f"{x.property:<26} {x.group:<26} {x.estimate:>10.3g} "
+                f"{x.low:>9.3g}-{x.high:<9.3g} {x.unit}"
+            )
+    mem = result.memory
+    if mem is not None:
+        lines.append(f"{'memory group':<26} {'n':>3} {'horizons (steps)':<24} {'capacities':<20}")
+        for g, e in mem.groups.items():
+            hz = ", ".join(str(h) for h in e.horizons[:8]) + (", ..." if e.n > 8 else "")
+            cap = ", ".join(f"{c:.3g}" for c in e.capacities[:6])
+            lines.append(f"{g:<26} {e.n:>3} {hz:<24} {cap:<20}")
+    for m in result.messages:
+        lines.append(f"note: {m}")
+    return "\n".join(lines)
+
+
+def format_curve(s: dict, n_rows: int = 14) -> str:
+    """Horizon, capacity and a short table of a MemoryCurve summary."""
+    unit = s["time_unit"]
+    cens = " (every lag above: a lower bound)" if s["meta"].get("horizon_censored") else ""
+    lines = [
+        f"metric     {s['metric']} ({s['meta'].get('input_kind')}), decoder {s['decoder']}, "
+        f"{s['n_splits']} folds over {s['n_sequences']} {s['meta'].get('groups', 'groups')}",
+        f"chance     {s['chance']:.4g}   criterion: chance + {s['meta']['criterion_se']:g} SE",
+        f"horizon    {s['horizon']} steps = {s['horizon_time']:.4g} {unit}{cens}",
+        f"reach      {s.get('reach', s['horizon'])} steps (last lag above the criterion + 1, "
+        "gaps allowed)",
+        f"capacity   {s['capacity']:.4g} steps",
+        f"{'lag':>5} {'time':>9} {'score':>8} {'CI low':>8} {'CI high':>8} {'crit.':>8}  above",
+    ]
+    n = len(s["lags"])
+    idx = set(np.unique(np.linspace(0, n - 1, min(n, n_rows)).round().astype(int)).tolist())
+    idx |= {i for i in (s["horizon"] - 1, s["horizon"]) if 0 <= i < n}
+    for i in sorted(idx):
+        lines.append(
+            f"{s['lags'][i]:>5} {s['lags'][i] * s['dt']:>9.4g} {s['score'][i]:>8.4f} "
+            f"{s['ci_low'][i]:>8.4f} {s['ci_high'][i]:>8.4f} {s['criterion'][i]:>8.4f}  "
+            f"{'yes' if s['above'][i] else 'no'}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,303 @@
+"""The result of :func:`~wavescope.waves.velocity.measure_velocity` and its summary.
+
+A :class:`VelocityResult` holds, for one field,
+
+- the method's own estimates: ``speed``, ``direction`` and ``wavelength`` are per
+  read-out sample for the phase methods (``"phase-gradient"``, ``"circlinear"``) and per
+  estimate for the broadband ones (per wave for ``"event-time"``, one for ``"xcorr"`` and
+  ``"komega"``): they are what :meth:`VelocityResult.summary` reports;
+- the per-sample phase route, always: ``phase_speed``, ``phase_direction``,
+  ``phase_wavelength``, ``frequency``, ``pgd``, ``fit``, ``wavevector``, and the wave
+  epochs (``wave``, ``epochs``, ``threshold``) that select samples;
+- what figures need, so that nothing is recomputed to draw it: the phase map around the
+  most wave-like sample (:class:`PhaseSnapshot`), the pattern classes, the spacing and
+  extent of the good sites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wavescope.core.circular import circ_mean, resultant_length
+from wavescope.core.units import speed_unit as _speed_unit
+from wavescope.core.validate import check_option
+
+__all__ = ["PHASE_METHODS", "BROADBAND_METHODS", "PhaseSnapshot", "VelocityResult"]
+
+#: Methods whose estimates are per read-out sample of the band's phase.
+PHASE_METHODS = ("phase-gradient", "circlinear")
+#: Methods that read delays from the samples (per wave or one per record).
+BROADBAND_METHODS = ("event-time", "xcorr", "komega")
+
+
+@dataclass
+class PhaseSnapshot:
+    """Phase maps of the good sites around the most wave-like read-out sample.
+
+    Attributes
+    ----------
+    positions : ndarray (n_good, d)
+        Positions of the good sites, ``space_unit``.
+    phase : ndarray (n_good, n_frames)
+        Band phase, radians, at ``times``.
+    times : ndarray (n_frames,)
+        Times of the frames, ``time_unit``.
+    best : int
+        Frame of the highest PGD (the map a single-panel figure shows).
+    wavevector : ndarray (n_frames, d)
+        Plane-fit wavevector ``k`` per frame, radians per ``space_unit``.
+    velocity : ndarray (n_good, d, n_frames) or None
+        Local phase velocity per site (direction of propagation times the local speed),
+        ``space_unit / time_unit``; None on lines.
+    """
+
+    positions: np.ndarray
+    phase: np.ndarray
+    times: np.ndarray
+    best: int
+    wavevector: np.ndarray
+    velocity: np.ndarray | None = None
+
+
+@dataclass
+class VelocityResult:
+    """Wave measures of one field, and their summary.
+
+    Per-sample arrays are sampled at ``fs_out`` (samples per time unit), at the original
+    sample indices ``index``; ``valid`` marks samples away from the record's edges (filter
+    transients), which alone enter the summary.
+
+    Attributes
+    ----------
+    method : str
+        The method whose estimates ``speed``, ``direction`` and ``wavelength`` hold.
+    speed : ndarray
+        The method's speeds, ``space_unit / time_unit``: per read-out sample for the phase
+        methods, per estimate (wave, or one for the record) for the broadband ones.
+    direction : ndarray
+        Direction of propagation of each estimate, radians CCW from +x (on a line: 0
+        towards increasing position, pi towards decreasing).
+    wavelength : ndarray
+        ``space_unit``; NaN for broadband estimates (they measure no wavelength).
+    phase_speed, phase_direction, phase_wavelength : ndarray (n_out,)
+        The per-sample phase route (the same arrays as above for the phase methods).
+    frequency : ndarray (n_out,)
+        Amplitude-weighted mean instantaneous frequency, cycles per time unit.
+    pgd : ndarray (n_out,)
+        Phase gradient directionality.
+    fit : ndarray (n_out,)
+        Plane-fit strength (weighted resultant length of the plane-fit residuals).
+    wavevector : ndarray (n_out, d)
+        ``k = -grad phi`` of the per-sample plane fit, radians per ``space_unit``.
+    wave : ndarray of bool (n_out,)
+        Inside a wave epoch.
+    epochs : ndarray (n_epochs, 2)
+        ``[start, stop)`` in output samples.
+    threshold : float
+        PGD threshold of the epochs, from the null at false-positive rate ``alpha``.
+    spacing, extent : float
+        Median nearest-neighbour distance and largest distance of the good sites,
+        ``space_unit``.
+    duration : float
+        Length of the record, ``time_unit``.
+    n_dims : int
+        1 (a line) or 2 (a surface).
+    patterns : PatternResult or None
+        Pattern classes (2-D layouts).
+    broadband : BroadbandVelocity or None
+        The broadband route's full result, for broadband methods.
+    snapshot : PhaseSnapshot or None
+        The phase maps figures draw.
+    """
+
+    method: str
+    fs: float
+    fs_out: float
+    index: np.ndarray
+    valid: np.ndarray
+    speed: np.ndarray
+    direction: np.ndarray
+    wavelength: np.ndarray
+    phase_speed: np.ndarray
+    phase_direction: np.ndarray
+    phase_wavelength: np.ndarray
+    frequency: np.ndarray
+    pgd: np.ndarray
+    fit: np.ndarray
+    wavevector: np.ndarray
+    wave: np.ndarray
+    epochs: np.ndarray
+    threshold: float
+    alpha: float
+    band: tuple[float, float] | None
+    space_unit: str
+    time_unit: str
+    n_sites: int
+    n_good: int
+    n_dims: int
+    spacing: float | None
+    extent: float
+    duration: float
+    patterns: object = None
+    broadband: object = None
+    snapshot: PhaseSnapshot | None = None
+    extra: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ basic views
+    @property
+    def times(self) -> np.ndarray:
+        """Times of the per-sample values, in ``time_unit``."""
+        return self.index / self.fs
+
+    @property
+    def speed_unit(self) -> str:
+        return _speed_unit(self.space_unit, self.time_unit)
+
+    @property
+    def per_sample(self) -> bool:
+        """True when ``speed``/``direction`` are per read-out sample (phase methods)."""
+        return self.method in PHASE_METHODS
+
+    def selection(self, which: str = "all") -> np.ndarray:
+        """Boolean mask of the read-out samples a summary of ``which`` uses."""
+        check_option("which", which, ("all", "waves"))
+        return self.valid & (self.wave if which == "waves" else True)
+
+    def estimates(self, which: str = "all") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(speed, direction, wavelength)`` of the method, finite speeds only.
+
+        Per-sample methods keep the samples of :meth:`selection`; broadband estimates are
+        kept whole (they are not per sample).
+        """
+        if self.per_sample:
+            sel = self.selection(which)
+            sp, di, wl = self.speed[sel], self.direction[sel], self.wavelength[sel]
+        else:
+            sp, di, wl = self.speed, self.direction, self.wavelength
+        ok = np.isfinite(sp)
+        return sp[ok], di[ok], wl[ok]
+
+    def cycles_per_time(self, which: str = "all") -> float | None:
+        """Median instantaneous frequency of the selected samples (cycles per time unit)."""
+        f = np.abs(self.frequency[self.selection(which)])
+        f = f[np.isfinite(f)]
+        return float(np.median(f)) if f.size else None
+
+    def sites_per_cycle(self, which: str = "all") -> np.ndarray:
+        """Speeds in site spacings per oscillation period (dimensionless).
+
+        Per sample ``speed / (spacing * frequency)`` for the phase methods (the
+        wavelength in sites); ``speed / (spacing * f)`` with ``f`` the median
+        instantaneous frequency of the band for the broadband ones. The one definition
+        used by the property table and the figures.
+        """
+        if not self.spacing:
+            return np.empty(0)
+        if self.per_sample:
+            sel = self.selection(which)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = self.speed[sel] / (self.spacing * np.abs(self.frequency[sel]))
+        else:
+            f = self.cycles_per_time(which)
+            sp, _, _ = self.estimates(which)
+            v = sp / (self.spacing * f) if f else np.full(sp.shape, np.nan)
+        return v[np.isfinite(v)]
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, which: str = "all") -> dict:
+        """The summary as a JSON-ready dict (the schema of ``wavescope velocity --json``).
+
+        Parameters
+        ----------
+        which : {"all", "waves"}
+            Summarise all valid samples, or only those inside wave epochs.
+
+        Keys: ``speed`` {median, q25, q75, unit}, ``direction`` {mean_rad, mean_deg,
+        concentration} (on a line also ``forward_fraction``), ``wavelength`` {median,
+        unit}, ``pgd`` {median}, ``wave_fraction``, ``method``, ``n_sites``, ``fs``, and
+        more context (band, units, epochs, patterns, ``warnings``).
+        """
+        from wavescope.waves.velocity import _warnings_for
+
+        sel = self.selection(which)
+        sp, dirs, wl = self.estimates(which)
+        speed = {"median": _q(sp, 0.5), "q25": _q(sp, 0.25), "q75": _q(sp, 0.75)}
+        speed["unit"] = self.speed_unit
+        speed["n"] = int(sp.size)
+        direction = _direction_summary(dirs, self.n_dims)
+        n_valid = int(self.valid.sum())
+        out = {
+            "method": self.method,
+            "speed": speed,
+            "direction": direction,
+            "wavelength": {
+                "median": _q(wl, 0.5),
+                "q25": _q(wl, 0.25),
+                "q75": _q(wl, 0.75),
+                "unit": self.space_unit,
+            },
+            "pgd": {
+                "median": _q(self.pgd[sel], 0.5),
+                "threshold": _f(self.threshold),
+                "alpha": self.alpha,
+            },
+            "wave_fraction": float(np.sum(self.wave & self.valid) / max(n_valid, 1)),
+            "n_epochs": int(len(self.epochs)),
+            "frequency": {"median": _q(self.frequency[sel], 0.5), "unit": f"1/{self.time_unit}"},
+            "fit": {"median": _q(self.fit[sel], 0.5)},
+            "n_sites": self.n_sites,
+            "n_good_sites": self.n_good,
+            "n_dims": self.n_dims,
+            "spacing": self.spacing,
+            "fs": self.fs,
+            "fs_out": self.fs_out,
+            "band": None if self.band is None else [float(b) for b in self.band],
+            "space_unit": self.space_unit,
+            "time_unit": self.time_unit,
+            "duration": float(self.duration),
+            "samples_summarised": "waves" if which == "waves" else "all",
+        }
+        if self.patterns is not None:
+            out["patterns"] = self.patterns.fractions()
+        out.update(self.extra)
+        out["warnings"] = _warnings_for(out, self.spacing)
+        return out
+
+
+def _direction_summary(dirs: np.ndarray, n_dims: int) -> dict:
+    """Circular mean and concentration on a surface; forward fraction on a line."""
+    dirs = dirs[np.isfinite(dirs)]
+    if n_dims == 1:
+        if not dirs.size:
+            return {"forward_fraction": None, "majority": None, "mean_rad": None,
+                    "mean_deg": None, "concentration": None}  # fmt: skip
+        fwd = np.cos(dirs) > 0
+        frac = float(np.mean(fwd))
+        major = frac >= 0.5
+        return {
+            "forward_fraction": frac,
+            "majority": "forward" if major else "backward",
+            "mean_rad": 0.0 if major else float(np.pi),
+            "mean_deg": 0.0 if major else 180.0,
+            # on a line the concentration is how one-sided the directions are
+            "concentration": float(abs(2 * frac - 1)),
+        }
+    mean = _f(circ_mean(dirs)) if dirs.size else None
+    return {
+        "mean_rad": mean,
+        "mean_deg": None if mean is None else float(np.degrees(mean)),
+        "concentration": _f(resultant_length(dirs)) if dirs.size else None,
+    }
+
+
+def _q(x, q):
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.quantile(x, q)) if x.size else None
+
+
+def _f(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
