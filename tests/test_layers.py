@@ -9,7 +9,19 @@ import pytest
 from paths import ROOT
 
 PKG = ROOT / "wavescope"
-LAYERS = ["core", "io", "datasets", "signal", "space", "waves", "stats", "models", "report", "cli"]
+LAYERS = [
+    "core",
+    "io",
+    "datasets",
+    "signal",
+    "space",
+    "waves",
+    "stats",
+    "models",
+    "pipelines",
+    "report",
+    "cli",
+]
 RANK = {
     "core": 0,
     "io": 1,
@@ -19,8 +31,17 @@ RANK = {
     "waves": 4,
     "stats": 5,
     "models": 6,
-    "report": 7,
-    "cli": 7,
+    "pipelines": 7,
+    "report": 8,
+    "cli": 8,
+}
+#: Role rules next to the rank rule: layer -> layers it must not import, and why.
+FORBIDDEN = {
+    "report": ({"io", "signal", "waves", "space", "pipelines", "models"}, "report only renders"),
+    "stats": ({"waves", "signal", "space", "pipelines", "models"}, "stats never measures"),
+    "waves": ({"io", "datasets"}, "waves never reads files"),
+    "signal": ({"io", "datasets"}, "signal never reads files"),
+    "space": ({"io", "datasets"}, "space never reads files"),
 }
 
 
@@ -52,6 +73,35 @@ def _imports(path: Path):
             for a in node.names:
                 if a.name.startswith("wavescope."):
                     yield a.name.split(".")[1]
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_role_rules(layer):
+    forbidden, why = FORBIDDEN[layer]
+    for path in (PKG / layer).rglob("*.py"):
+        bad = sorted(set(_imports(path)) & forbidden)
+        assert not bad, f"{path} imports wavescope.{bad[0]} ({why})"
+
+
+def test_report_is_importable_without_the_measuring_layers():
+    # the report imports nothing that measures or reads: importing it leaves them out
+    code = (
+        "import sys\n"
+        "import wavescope.report, wavescope.report.html, wavescope.report.figures\n"
+        "bad = [m for m in ('wavescope.waves', 'wavescope.signal', 'wavescope.io') "
+        "if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_cli_command_module_imports():
+    # a command that fails to import must fail loudly, never vanish from the parser
+    from wavescope.cli.main import COMMANDS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(COMMANDS) <= set(sub.choices)
 
 
 @pytest.mark.parametrize("layer", [la for la in LAYERS if (PKG / la).exists()])

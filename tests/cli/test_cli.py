@@ -142,3 +142,35 @@ def test_console_script_runs():
         check=True,
     )
     assert "velocity" in r.stdout
+
+
+def test_model_commands_without_torch_exit_2_naming_the_extra(tmp_path):
+    # torch made unimportable in a fresh interpreter: the command says which extra to install
+    code = (
+        "import importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError('No module named torch')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from wavescope.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    for argv in (["train", "--model", "mamba", "--out", str(tmp_path / "r")], ["demo", "--quick"]):
+        r = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert r.returncode == 2, r.stderr
+        assert 'pip install "wavescope[models]"' in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_package_metadata_keeps_torch_and_dask_out_of_the_plain_install():
+    import tomllib
+    from paths import ROOT
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    plain = " ".join(meta["dependencies"]).lower()
+    assert "torch" not in plain and "dask" not in plain and "triton" not in plain
+    extras = meta["optional-dependencies"]
+    assert any(d.startswith("torch") for d in extras["models"])
+    assert any(d.startswith("dask") for d in extras["batch"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from wavescope.core.validate import WaveInputError
+from wavescope.core.errors import MissingDependencyError
 
 __all__ = [
     "add_output_options",
@@ -205,11 +205,11 @@ def add_output_options(p: argparse.ArgumentParser, *, plot: str | None = None) -
 
 def require_torch(command: str) -> None:
     """Exit 2 with a message naming the extra when torch is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        raise WaveInputError(
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
             f"'wavescope {command}' needs torch, which is not installed: "
             'pip install "wavescope[models]" (for a CPU-only torch first: pip install torch '
             "--index-url https://download.pytorch.org/whl/cpu)."
-        )
+        ) from None

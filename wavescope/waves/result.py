@@ -214,10 +214,14 @@ class VelocityResult:
         which : {"all", "waves"}
             Summarise all valid samples, or only those inside wave epochs.
 
-        Keys: ``speed`` {median, q25, q75, unit}, ``direction`` {mean_rad, mean_deg,
-        concentration} (on a line also ``forward_fraction``), ``wavelength`` {median,
-        unit}, ``pgd`` {median}, ``wave_fraction``, ``method``, ``n_sites``, ``fs``, and
-        more context (band, units, epochs, patterns, ``warnings``).
+        Returns
+        -------
+        dict
+            ``speed`` (median, q25, q75, unit), ``direction`` (mean_rad, mean_deg,
+            concentration; on a line also forward_fraction and majority),
+            ``wavelength`` (median, unit), ``pgd`` (median), ``wave_fraction``,
+            ``method``, ``n_sites``, ``fs``, and more context (band, units, epochs,
+            patterns, ``warnings``).
         """
         from wavescope.waves.velocity import _warnings_for
 
