@@ -12,6 +12,7 @@ as redistributed with the Cobrawap tutorial (Celotto et al. 2020; Gutzen et al. 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from wavescope.io import WidefieldOptions, read_recording
 from wavescope.report.velocity_figure import plot_velocity
 from wavescope.waves import measure_velocity
 
-OUT = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "analyses" / "results"
 
 
 def main() -> int:
@@ -38,7 +40,7 @@ def main() -> int:
     s_phase, s_events = phase.summary(), events.summary()
     waves_only = phase.summary("waves")
     result = {
-        "data": str(path),
+        "data": os.path.relpath(path, ROOT),  # relative to the project: the same on every machine
         "pipeline": "cortex mask (Otsu, largest region, eroded 1 px); dF/F; detrend; 2x2 binning; "
         "band 0.1-5 Hz",
         "n_pixels_in_mask": n_mask,

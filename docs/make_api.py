@@ -31,6 +31,7 @@ MODULES = (
     "wavescope.report.compare",
     "wavescope.models.registry",
     "wavescope.models.probe",
+    "wavescope.models.hf_probe",
     "wavescope.models.training",
     "wavescope.models.tasks",
 )
