@@ -12,33 +12,38 @@ as redistributed with the Cobrawap tutorial (Celotto et al. 2020; Gutzen et al. 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from wavescope.datasets import LENS_KETAMINE, read_widefield_npz
+from wavescope.datasets import LENS_KETAMINE
+from wavescope.io import WidefieldOptions, read_recording
 from wavescope.report.velocity_figure import plot_velocity
-from wavescope.signal import preprocess_widefield
 from wavescope.waves import measure_velocity
 
-OUT = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "analyses" / "results"
 
 
 def main() -> int:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else LENS_KETAMINE
-    raw = read_widefield_npz(path)
-    field = preprocess_widefield(raw, bin_factor=2)
-    print(f"{raw.n_sites} cortex pixels -> {field.n_sites} sites of 0.1 mm, {field.n_times} frames")
+    # the data: an argument (relative to the working directory), or the shared recording
+    # (LENS_KETAMINE is resolved from the package's own location, not the working directory)
+    path = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else LENS_KETAMINE
+    # one call reads and preprocesses: cortex mask, dF/F, 2 x 2 binning, detrend
+    field = read_recording(path, widefield=WidefieldOptions(bin_factor=2))
+    n_mask = int(field.meta["mask"].sum())
+    print(f"{n_mask} cortex pixels -> {field.n_sites} sites of 0.1 mm, {field.n_times} frames")
     phase = measure_velocity(field, (0.1, 5.0), generalized=True)
     events = measure_velocity(field, (0.1, 5.0), method="event-time", n_surrogates=0)
     s_phase, s_events = phase.summary(), events.summary()
     waves_only = phase.summary("waves")
     result = {
-        "data": str(path),
+        "data": os.path.relpath(path, ROOT),  # relative to the project: the same on every machine
         "pipeline": "cortex mask (Otsu, largest region, eroded 1 px); dF/F; detrend; 2x2 binning; "
         "band 0.1-5 Hz",
-        "n_pixels_in_mask": raw.n_sites,
+        "n_pixels_in_mask": n_mask,
         "phase_gradient_generalized": s_phase,
         "phase_gradient_in_wave_epochs": waves_only,
         "event_time": s_events,

@@ -39,6 +39,8 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(list(globals()) + list(_LAZY))
+
+
 __all__ = [
     "WaveField",
     "measure_velocity",

@@ -167,9 +167,10 @@ def add_read_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading")
     g.add_argument(
         "--projection",
-        default="plane",
-        choices=("plane", "sphere", "none"),
-        help="projection of 3-D montage positions onto a surface",
+        default="default",
+        choices=("default", "plane", "sphere", "auto", "none"),
+        help="projection of 3-D positions onto a surface (default: the reader's own: plane "
+        "for MNE montages, auto for NWB electrode tables)",
     )
     g.add_argument(
         "--picks",
@@ -178,19 +179,77 @@ def add_read_options(p: argparse.ArgumentParser) -> None:
         help="MNE channel type(s) to use (e.g. ecog or seeg,ecog); MNE formats only",
     )
     g.add_argument("--bad", nargs="*", default=(), metavar="CH", help="extra channels to mark bad")
+    g.add_argument(
+        "--series", default=None, metavar="NAME", help="NWB: the acquisition series to read"
+    )
+    for opt in ("subject", "session", "task", "run"):
+        g.add_argument(
+            f"--bids-{opt}", default=None, metavar=opt.upper(),
+            help=f"BIDS root: the {opt} to read",
+        )  # fmt: skip
+    g.add_argument(
+        "--electrode-map", default=None, metavar="FILE",
+        help="Blackrock .ns*: channel,row,col map (CSV/TSV) or .cmp file",
+    )  # fmt: skip
+    g.add_argument(
+        "--pitch", type=float, default=None, metavar="M",
+        help="Blackrock .ns*: electrode pitch in metres (default 0.0004, Utah arrays)",
+    )  # fmt: skip
+    w = p.add_argument_group(
+        "frame stacks (widefield .npz, TIFF, HDF5, NWB imaging; detected from the file)"
+    )
+    w.add_argument(
+        "--mask", choices=("cortex", "all"), default="cortex",
+        help="pixels kept: the cortex (Otsu threshold of the mean image) or all",
+    )  # fmt: skip
+    w.add_argument(
+        "--background", choices=("dff", "none"), default="dff",
+        help="background removal: dF/F against each pixel's mean, or none",
+    )  # fmt: skip
+    w.add_argument("--bin", type=_positive_int, default=2, metavar="N",
+                   help="average N x N pixel blocks into one site (default 2)")  # fmt: skip
+    w.add_argument("--no-detrend", action="store_true", help="keep linear trends")
+    w.add_argument("--fs", type=float, default=None, metavar="HZ",
+                   help="TIFF/HDF5 without metadata: frame rate")  # fmt: skip
+    w.add_argument("--pixel-size", type=float, default=None, metavar="M",
+                   help="TIFF/HDF5/NWB without metadata: pixel size in metres")  # fmt: skip
 
 
 def read_options(args):
     """A :class:`~wavescope.pipelines.recording.ReadOptions` from parsed arguments."""
+    from wavescope.io.widefield import WidefieldOptions
     from wavescope.pipelines.recording import ReadOptions
 
     picks = None
     if args.picks:
         picks = [p.strip() for p in args.picks.split(",") if p.strip()]
+    options = {}
+    names = {
+        "series": "series",
+        "bids_subject": "subject",
+        "bids_session": "session",
+        "bids_task": "task",
+        "bids_run": "run",
+        "electrode_map": "electrode_map",
+        "pitch": "pitch_m",
+        "fs": "fs_hz",
+        "pixel_size": "pixel_size_m",
+    }
+    for opt, key in names.items():
+        if getattr(args, opt, None) is not None:
+            options[key] = getattr(args, opt)
+    widefield = WidefieldOptions(
+        mask=args.mask,
+        background=args.background,
+        bin_factor=args.bin,
+        detrend=not args.no_detrend,
+    )
     return ReadOptions(
         picks=picks,
         projection=None if args.projection == "none" else args.projection,
         bad=tuple(args.bad),
+        widefield=None if widefield == WidefieldOptions() else widefield,
+        options=options,
     )
 
 

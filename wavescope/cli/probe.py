@@ -1,7 +1,14 @@
 """``wavescope probe``: hidden states of a trained model's layer to an interchange .npz.
 
-    wavescope probe CHECKPOINT --layer K [--input TEXT | --impulse] [--channel C]
-                    [--part P] --out states.npz [--plot fig.png] [--overwrite]
+    wavescope probe CHECKPOINT --layer K [--input TEXT | --impulse | --tokens ID,ID,...]
+                    [--channel C] [--part P] --out states.npz [--plot fig.png] [--overwrite]
+
+A Hugging Face Mamba / Mamba2 model saved with ``save_pretrained`` (a folder with a
+config.json) is probed through its own step cache (:mod:`wavescope.models.hf_probe`):
+
+    wavescope probe MODEL_DIR --layer K --part ssm|conv [--channel C]
+                    (--impulse [--impulse-token ID] [--pad-token ID] | --tokens ID,ID,...)
+                    [--length L] --out states.npz
 
 or its memory curve (the letter of tau steps ago decoded from the layer's state):
 
@@ -29,7 +36,12 @@ def register(subparsers) -> None:
             "format, so that 'wavescope velocity' and every wave measure read it."
         ),
     )
-    p.add_argument("checkpoint", help="checkpoint file written by 'wavescope train'")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint file written by 'wavescope train', or the folder of a Hugging Face "
+        "Mamba/Mamba2 model saved with save_pretrained (config.json + weights; nothing is "
+        "downloaded)",
+    )
     p.add_argument("--layer", type=int, required=True, help="layer index, 0-based")
     src = p.add_mutually_exclusive_group()
     src.add_argument(
@@ -40,8 +52,29 @@ def register(subparsers) -> None:
     src.add_argument(
         "--impulse",
         action="store_true",
-        help="an impulse input: letter 'a' at step 4 among pads (the default input); the "
-        "field is the response to it: states(impulse) - states(pads only)",
+        help="an impulse input: letter 'a' at step 4 among pads (the default input; a HF "
+        "model: token 1 among token 0); the field is the response to it: states(impulse) - "
+        "states(pads only)",
+    )
+    src.add_argument(
+        "--tokens",
+        metavar="ID,ID,...",
+        default=None,
+        help="input token ids, comma-separated (e.g. 5,9,9,2)",
+    )
+    p.add_argument(
+        "--impulse-token",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="token id of the impulse (default 4, the letter 'a'; a HF model: 1)",
+    )
+    p.add_argument(
+        "--pad-token",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="token id around the impulse (default 0)",
     )
     p.add_argument(
         "--length",
@@ -56,9 +89,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--part",
         default=None,
-        help="which state: ssm|context (mamba, vwave-mamba), shift|diag (shift-ssm, vwave); "
-        "with --memory-curve also 'residual' (the residual stream after the layer; the only "
-        "part of a transformer)",
+        help="which state: ssm|context (mamba, vwave-mamba), shift|diag (shift-ssm, vwave), "
+        "ssm|conv (a HF Mamba/Mamba2 folder; default ssm); with --memory-curve also "
+        "'residual' (the residual stream after the layer; the only part of a transformer)",
     )
     p.add_argument("--out", default=None, help="output .npz (required without --memory-curve)")
     p.add_argument(
@@ -93,12 +126,38 @@ def _plot_path(args):
     )  # fmt: skip
 
 
+def _token_ids(text: str):
+    try:
+        ids = [int(t) for t in text.replace(" ", "").split(",") if t != ""]
+    except ValueError:
+        raise WaveInputError(
+            f"--tokens must be comma-separated integer ids (e.g. 5,9,9,2), got {text!r}."
+        ) from None
+    if not ids:
+        raise WaveInputError("--tokens is empty; give at least one token id.")
+    return ids
+
+
+def _is_hf_dir(path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "config.json").is_file()
+
+
 def run(args) -> int:
     from wavescope.cli.options import require_torch
 
     require_torch("probe")
     if args.memory_curve:
+        if _is_hf_dir(args.checkpoint):
+            raise WaveInputError(
+                "--memory-curve feeds copy-task letters to the models 'wavescope train' makes; "
+                "for a Hugging Face model use wavescope.models.hf_probe.hf_state_snapshots "
+                "with wavescope.waves.memory.memory_curve on tokens of its vocabulary."
+            )
         return run_memory_curve(args)
+    if not args.impulse and (args.impulse_token is not None or args.pad_token is not None):
+        if args.input is not None or args.tokens is not None:
+            raise WaveInputError("--impulse-token/--pad-token go with --impulse.")
     if args.out is None:
         raise WaveInputError("--out is required (the output .npz) unless --memory-curve is given.")
     if args.length is None:
@@ -118,11 +177,16 @@ def run(args) -> int:
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
+    if _is_hf_dir(args.checkpoint):
+        return run_hf(args, out)
     model, _ = load_model(args.checkpoint, map_location=args.device)
     model.to(args.device)
-    if args.input is not None:
-        tokens = text_tokens(args.input)
-        source = f"text {args.input!r}"
+    if args.input is not None or args.tokens is not None:
+        if args.input is not None:
+            tokens, source = text_tokens(args.input), f"text {args.input!r}"
+        else:
+            tokens = torch.tensor([_token_ids(args.tokens)], dtype=torch.long)
+            source = f"tokens {args.tokens}"
         field = capture_states(model, tokens, args.layer, args.channel, part=args.part)
     else:
         # an impulse: a letter ('a', id 4) at step 4 among pads (id 0), minus the pads' response
@@ -131,8 +195,8 @@ def run(args) -> int:
             args.layer,
             args.length,
             position=min(4, args.length - 1),
-            token=4,
-            background=0,
+            token=4 if args.impulse_token is None else args.impulse_token,
+            background=0 if args.pad_token is None else args.pad_token,
             channel=args.channel,
             part=args.part,
         )
@@ -152,11 +216,65 @@ def run(args) -> int:
     return 0
 
 
+def run_hf(args, out: Path) -> int:
+    """A Hugging Face Mamba / Mamba2 folder: states from its own step cache."""
+    from wavescope.io.npz import write_npz
+    from wavescope.models.hf_probe import (
+        hf_capture_states,
+        hf_impulse_response,
+        is_hf_model_dir,
+        load_hf_model,
+    )
+
+    if not is_hf_model_dir(args.checkpoint):
+        raise WaveInputError(
+            f"{args.checkpoint}: its config.json is not a Mamba or Mamba2 model's "
+            "(model_type mamba / mamba2); other models have no SSM state to probe here."
+        )
+    part = args.part or "ssm"
+    if part not in ("ssm", "conv"):
+        raise WaveInputError(f"--part {part!r}: a HF Mamba model has parts ssm and conv.")
+    if args.input is not None:
+        raise WaveInputError("--input is copy-task text; give a HF model --tokens ID,ID,...")
+    model = load_hf_model(args.checkpoint, device=args.device)
+    if args.tokens is not None:
+        ids = _token_ids(args.tokens)
+        field = hf_capture_states(model, [ids], args.layer, args.channel, part=part)
+        source = f"tokens {args.tokens}"
+    else:
+        token = 1 if args.impulse_token is None else args.impulse_token
+        pad = 0 if args.pad_token is None else args.pad_token
+        field = hf_impulse_response(
+            model,
+            args.layer,
+            args.length,
+            position=min(4, args.length - 1),
+            token=token,
+            background=pad,
+            channel=args.channel,
+            part=part,
+        )
+        source = f"impulse (token {token} at step 4 among {pad}; response minus background)"
+    write_npz(out, field, overwrite=args.overwrite)
+    print(
+        f"wrote {out}: {field.meta['hf_class']} layer {field.meta['layer']} ({part}), "
+        f"{field.n_sites} sites x {field.n_times} steps, input {source}"
+    )
+    if args.plot:
+        from wavescope.pipelines.outputs import save
+        from wavescope.report.figures import save_figure, spacetime_figure
+
+        plot = _plot_path(args)
+        save(plot, save_figure(spacetime_figure(field), plot.suffix))
+        print(f"wrote {plot}")
+    return 0
+
+
 def run_memory_curve(args) -> int:
     """``--memory-curve``: the layer's memory curve, printed, and written as JSON / PNG."""
-    if args.input is not None or args.impulse:
+    if args.input is not None or args.impulse or args.tokens is not None:
         raise WaveInputError(
-            "--memory-curve feeds random letters; drop --input/--impulse (use --length, "
+            "--memory-curve feeds random letters; drop --input/--impulse/--tokens (use --length, "
             "--n-sequences and --seed to set them)."
         )
     length = 96 if args.length is None else args.length

@@ -81,11 +81,6 @@ def run(args) -> int:
                 "or a glob); for one recording use --json and --plot."
             )
     (path,) = args.input
-    if args.picks and str(path).lower().endswith(".npz"):
-        raise WaveInputError(
-            "--picks selects MNE channel types; an interchange .npz has none: drop --picks "
-            "(use --bad to leave channels out)."
-        )
     vel, read = velocity_options(args), read_options(args)
     json_out = check_output_path(
         args.json, args.overwrite, allowed_suffixes=(".json",), suffix=".json",

@@ -49,6 +49,18 @@ class _Stop(Exception):
     pass
 
 
+def _is_hf(model) -> bool:
+    """A Hugging Face Mamba / Mamba2 model (probed by :mod:`wavescope.models.hf_probe`)."""
+    return not hasattr(model, "n_layers") and getattr(
+        getattr(model, "config", None), "model_type", None
+    ) in ("mamba", "mamba2")
+
+
+def _hf_part(part):
+    # this module's Mamba names its conv state "context"; Hugging Face's probe says "conv"
+    return {None: "ssm", "context": "conv"}.get(part, part)
+
+
 def _check_layer(model, layer) -> int:
     n = model.n_layers
     if not isinstance(layer, (int, np.integer)) or not -n <= int(layer) < n:
@@ -183,7 +195,18 @@ def capture_states(
         ``data`` (sites, L); positions = site index; fs = 1 per step; speeds come out in
         sites/step. ``meta`` holds model, layer, part, channel and, for v-Wave states, the
         channel's velocity ``velocity`` (sites/step).
+
+    Notes
+    -----
+    A Hugging Face Mamba / Mamba2 model goes to
+    :func:`wavescope.models.hf_probe.hf_capture_states` (parts ``"ssm"``, ``"conv"``).
     """
+    if _is_hf(model):
+        from wavescope.models.hf_probe import hf_capture_states
+
+        return hf_capture_states(
+            model, tokens, layer, channel, part=_hf_part(part), batch_index=batch_index
+        )
     states = hidden_states(model, tokens, layer, part)  # (B, L, channels, sites)
     part = part or DEFAULT_PART[model.name]
     B, L, n_ch, n_sites = states.shape
@@ -258,7 +281,15 @@ def impulse_response(
     -------
     field : WaveField
         As :func:`capture_states`, with ``meta["input"] = "impulse-minus-background"``.
+        A Hugging Face Mamba / Mamba2 model goes to
+        :func:`wavescope.models.hf_probe.hf_impulse_response`.
     """
+    if _is_hf(model):
+        from wavescope.models.hf_probe import hf_impulse_response
+
+        return hf_impulse_response(
+            model, layer, length, position, token, background, channel, part=_hf_part(part)
+        )
     imp = impulse_tokens(length, position, token, background)
     base = torch.full_like(imp, int(background))
     f_imp = capture_states(model, imp, layer, channel, part=part)

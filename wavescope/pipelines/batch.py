@@ -51,7 +51,7 @@ __all__ = [
     "summary_rows",
 ]
 
-#: File suffixes picked up from a folder (MNE's readers and the interchange .npz).
+#: File suffixes picked up from a folder (every reader of wavescope.io.read_recording).
 RECORDING_SUFFIXES = (
     ".npz",
     ".fif",
@@ -64,6 +64,16 @@ RECORDING_SUFFIXES = (
     ".cnt",
     ".mff",
     ".nwb",
+    ".tif",
+    ".tiff",
+    ".h5",
+    ".hdf5",
+    ".ns1",
+    ".ns2",
+    ".ns3",
+    ".ns4",
+    ".ns5",
+    ".ns6",
 )
 
 #: Local Dask schedulers; anything with "://" is the address of a distributed scheduler.
@@ -109,7 +119,13 @@ def is_batch(inputs: Sequence[str | os.PathLike]) -> bool:
     if len(inputs) != 1:
         return True
     p = Path(inputs[0])
-    return p.is_dir() or (not p.exists() and bool(_GLOB_CHARS & set(os.fspath(inputs[0]))))
+    if p.is_dir():
+        return not _is_bids_root(p)  # a BIDS dataset is one recording's root, not a batch
+    return not p.exists() and bool(_GLOB_CHARS & set(os.fspath(inputs[0])))
+
+
+def _is_bids_root(p: Path) -> bool:
+    return (p / "dataset_description.json").is_file()
 
 
 def find_recordings(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
@@ -32,19 +31,26 @@ class ReadOptions:
     Attributes
     ----------
     picks : str or list of str, optional
-        MNE channel type(s) to keep (e.g. ``"ecog"``); None: the reader's default.
-    projection : {"plane", "sphere"} or None
-        Projection of 3-D montage positions onto a surface.
+        MNE channel type(s) to keep (e.g. ``"ecog"``); None: the reader's default. Only
+        for inputs MNE reads (refused for others, where it would be ignored).
+    projection : {"default", "plane", "sphere", "auto"} or None
+        Projection of 3-D positions onto a surface (``"default"``: each reader's own).
     bad : tuple of str
         Channels to mark bad in addition to the file's own.
     mmap : bool or "auto"
         Memory-map an uncompressed interchange ``.npz`` (``"auto"``: where possible).
+    widefield : WidefieldOptions, optional
+        Preprocessing of frame stacks (widefield .npz, TIFF, HDF5, NWB imaging).
+    options : dict
+        Reader-specific options (see :data:`wavescope.io.recording.FORMAT_OPTIONS`).
     """
 
     picks: str | list[str] | None = None
-    projection: str | None = "plane"
+    projection: str | None = "default"
     bad: tuple[str, ...] = ()
     mmap: bool | str = "auto"
+    widefield: object = None
+    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -100,9 +106,10 @@ def read_input(source, options: ReadOptions | None = None) -> WaveField:
 
     Parameters
     ----------
-    source : path-like or WaveField
-        A file :func:`wavescope.io.read_recording` reads (MNE formats, interchange
-        ``.npz``), or a field (returned with the extra bad channels applied).
+    source : path-like, MNE object or WaveField
+        Anything :func:`wavescope.io.read_recording` reads (MNE formats and objects, the
+        interchange and widefield ``.npz``, NWB, BIDS, TIFF/HDF5 frame stacks, Blackrock
+        with an electrode map), or a field (returned with the extra bad channels applied).
     options : ReadOptions, optional
 
     Raises
@@ -111,24 +118,33 @@ def read_input(source, options: ReadOptions | None = None) -> WaveField:
         For a file that holds several epochs (measure them from Python, or concatenate
         them into a Raw first), and for every reading problem (see the readers).
     """
-    from wavescope.io import read_npz, read_recording
+    from wavescope.io.recording import read_recording, recording_format
 
     opt = options or ReadOptions()
     if isinstance(source, WaveField):
         field_ = source
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.name.lower().endswith(".npz"):
-            field_ = read_npz(path, mmap=opt.mmap)
-        else:
-            field_ = read_recording(path, picks=opt.picks, projection=opt.projection)
+    else:
+        if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "info"):
+            raise WaveTypeError(
+                f"a recording is a path, an MNE object or a WaveField, got {type(source).__name__}."
+            )
+        fmt = recording_format(source)
+        if opt.picks and fmt not in ("mne", "mne-object", "bids"):
+            raise WaveInputError(
+                f"picks selects MNE channel types; a {fmt} input has none: drop picks "
+                "(CLI: --picks) and mark channels bad instead (--bad)."
+            )
+        kw = dict(opt.options)
+        if fmt == "npz":
+            kw.setdefault("mmap", opt.mmap)
+        field_ = read_recording(
+            source, picks=opt.picks, projection=opt.projection, widefield=opt.widefield, **kw
+        )
         if isinstance(field_, list):
             raise WaveInputError(
-                f"{path} holds {len(field_)} epochs; measure them from Python "
+                f"{source} holds {len(field_)} epochs; measure them from Python "
                 "(wavescope.io.from_mne) or concatenate them into a Raw first."
             )
-    else:
-        raise WaveTypeError(f"a recording is a path or a WaveField, got {type(source).__name__}.")
     if opt.bad:
         unknown = [c for c in opt.bad if c not in field_.ch_names]
         if unknown:
