@@ -4,7 +4,8 @@ Muller, Churchland & Sejnowski 2024 and Keller 2024 liken the waves in SSM state
 cortical travelling waves. This script puts them side by side, through the public API, in
 the dimensionless terms that make sites/step and m/s comparable (PGD, wave fraction,
 direction concentration, wavelength / extent, speed in sites per cycle), with permutation
-tests, bootstrap intervals, effect sizes and FDR (:func:`wavescope.report.compare.run_comparison`):
+tests, bootstrap intervals, effect sizes and FDR
+(:func:`wavescope.pipelines.compare.run_comparison`):
 
 - models: impulse responses of layer 0 of copy-trained ``vwave-mamba``, ``mamba`` and
   ``shift-ssm`` (8 channels per checkpoint, one subject per training seed). Checkpoints of
@@ -42,8 +43,6 @@ import torch
 from wavescope.core.field import WaveField
 from wavescope.datasets import (
     DAVIS2021_CITATION,
-    DAVIS2021_DIR,
-    LENS_KETAMINE,
     neural_field,
     read_davis2021_speeds,
     read_davis2021_wavelengths,
@@ -51,7 +50,8 @@ from wavescope.datasets import (
 )
 from wavescope.models.probe import hidden_states, impulse_response, impulse_tokens, load_model
 from wavescope.models.training import train
-from wavescope.report.compare import run_comparison
+from wavescope.pipelines.compare import run_comparison, write_comparison
+from wavescope.report.html import render_comparison
 from wavescope.signal import preprocess_widefield
 from wavescope.waves import event_time_velocity, measure_velocity
 
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     )
     nf_measured = [measure_velocity(f, NF_BAND).summary("waves") for f in nf]
 
-    wf_path = ROOT / LENS_KETAMINE
+    wf_path = ROOT.parent / "shared" / "data" / "lens_widefield_ketamine" / "frames.npz"
     if wf_path.exists():
         segs = widefield_segments(wf_path)
         groups["widefield"], subjects["widefield"], band["widefield"] = (
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     else:
         print(f"widefield recording absent ({wf_path}): group left out")
 
-    ref = Path(DAVIS2021_DIR)
+    ref = ROOT.parent / "shared" / "data" / "davis2021_speeds"
     ref_file = next(iter(sorted(ref.glob("*speed_density*.mat"))), None) if ref.is_dir() else None
     davis = None
     if ref_file is not None:
@@ -209,17 +209,17 @@ def main(argv=None) -> int:
 
     report = results / "cortex_vs_models.html"
     json_path = results / "cortex_vs_models.json"
-    out = run_comparison(
+    res = run_comparison(
         groups,
-        report=report,
-        json_path=json_path,
         band=band,
         method="phase-gradient",
         subjects=subjects,
-        reference_speeds=ref_file,
-        overwrite=True,
+        reference=ref_file,
         progress=True,
     )
+    res.report, res.json = str(report), str(json_path)
+    write_comparison(res, render_comparison(res), report, json_path, overwrite=True)
+    out = res.to_json()
     out["analysis"] = {
         "script": "analyses/cortex_vs_models.py",
         "claims": [

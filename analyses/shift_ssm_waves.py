@@ -34,7 +34,7 @@ import torch
 from wavescope.models.probe import capture_states, hidden_states, impulse_tokens
 from wavescope.models.registry import build_model, default_config
 from wavescope.models.synthetic import default_levels, pulse, signal_tokens, wire_scalar_input
-from wavescope.report.spacetime import plot_spacetime
+from wavescope.report.figures import save_figure, spacetime_figure
 from wavescope.waves import event_time_velocity, komega_velocity, xcorr_velocity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,12 +67,15 @@ def wired_pulse() -> dict:
     field = capture_states(model, tokens, 0, channel=3)
     sub = field.pick(np.arange(8, 56))  # leave out the source sites
     res = measure_all(sub)
-    plot_spacetime(
-        field,
-        OUT / "shift_ssm_waves_pulse.png",
-        speed=1.0,
-        origin=(7.0, 0.0),
-        title="shift-SSM state, pulse input (dashed: 1 site/step)",
+    Path(OUT / "shift_ssm_waves_pulse.png").write_bytes(
+        save_figure(
+            spacetime_figure(
+                field,
+                speed=1.0,
+                origin=(7.0, 0.0),
+                title="shift-SSM state, pulse input (dashed: 1 site/step)",
+            )
+        )
     )
     return {
         "config": {"n_sites": 64, "pulse": "dgauss sigma=2 t0=8", "sites": "8..55", "steps": L},
@@ -113,10 +116,12 @@ def untrained_impulse() -> dict:
         )
         if layer == 0:
             f0 = capture_states(model, imp, 0, channel=0)
-            plot_spacetime(
-                f0,
-                OUT / "shift_ssm_waves_impulse.png",
-                title="untrained shift-SSM, layer 0, channel 0, token impulse",
+            Path(OUT / "shift_ssm_waves_impulse.png").write_bytes(
+                save_figure(
+                    spacetime_figure(
+                        f0, title="untrained shift-SSM, layer 0, channel 0, token impulse"
+                    )
+                )
             )
     return {
         "config": {
@@ -141,10 +146,10 @@ def mamba_contrast() -> dict:
         )
         field = capture_states(model, imp, 0, channel=0, part=part).with_data(s[0, :, 0].T.numpy())
         out[part] = {"n_sites": field.n_sites, "measures": measure_all(field)}
-        plot_spacetime(
-            field,
-            OUT / f"shift_ssm_waves_mamba_{part}.png",
-            title=f"untrained Mamba layer 0 channel 0, {part} state",
+        Path(OUT / f"shift_ssm_waves_mamba_{part}.png").write_bytes(
+            save_figure(
+                spacetime_figure(field, title=f"untrained Mamba layer 0 channel 0, {part} state")
+            )
         )
     return out
 

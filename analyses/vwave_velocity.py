@@ -45,7 +45,7 @@ from wavescope.models.synthetic import (
     signal_tokens,
     wire_scalar_input,
 )
-from wavescope.report.spacetime import plot_spacetime
+from wavescope.report.figures import save_figure, spacetime_figure
 from wavescope.waves import event_time_velocity, komega_velocity, xcorr_velocity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,12 +81,15 @@ def probe(model, v, n_sites, plot=None):
     tokens = signal_tokens(pulse(plan["length"], plan["t0"], plan["sigma"]), default_levels(V))
     field = capture_states(model, tokens, 0, channel=CHANNEL)
     if plot:
-        plot_spacetime(
-            field,
-            OUT / plot,
-            speed=v,
-            origin=(plan["t0"], 0.0),
-            title=f"v-Wave state, v = {v:g} sites/step (dashed: set v)",
+        Path(OUT / plot).write_bytes(
+            save_figure(
+                spacetime_figure(
+                    field,
+                    speed=v,
+                    origin=(plan["t0"], 0.0),
+                    title=f"v-Wave state, v = {v:g} sites/step (dashed: set v)",
+                )
+            )
         )
     plan_out = {
         "sigma": plan["sigma"],
@@ -202,10 +205,8 @@ def upwind_vs_fourier(v=0.5, n_sites=96, steps=120) -> dict:
     f_up = WaveField.from_line(upwind)
     out["speeds_upwind"] = measure_all(f_up.pick(np.arange(8, 56)))
     out["speeds_fourier"] = measure_all(WaveField.from_line(exact).pick(np.arange(8, 56)))
-    plot_spacetime(
-        f_up,
-        OUT / "vwave_velocity_upwind.png",
-        title=f"upwind scheme, v = {v:g}: the pulse diffuses",
+    Path(OUT / "vwave_velocity_upwind.png").write_bytes(
+        save_figure(spacetime_figure(f_up, title=f"upwind scheme, v = {v:g}: the pulse diffuses"))
     )
     return out
 

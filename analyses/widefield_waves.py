@@ -18,18 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from wavescope.datasets import LENS_KETAMINE
 from wavescope.io import WidefieldOptions, read_recording
-from wavescope.report.velocity_figure import plot_velocity
+from wavescope.report.figures import save_figure, velocity_figure
 from wavescope.waves import measure_velocity
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "analyses" / "results"
+#: The LENS ketamine recording in ../shared/data beside the project (SOURCE.md there)
+LENS_KETAMINE = ROOT.parent / "shared" / "data" / "lens_widefield_ketamine" / "frames.npz"
 
 
 def main() -> int:
     # the data: an argument (relative to the working directory), or the shared recording
-    # (LENS_KETAMINE is resolved from the package's own location, not the working directory)
+    # (LENS_KETAMINE is resolved from this script's location, not the working directory)
     path = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else LENS_KETAMINE
     # one call reads and preprocesses: cortex mask, dF/F, 2 x 2 binning, detrend
     field = read_recording(path, widefield=WidefieldOptions(bin_factor=2))
@@ -56,12 +57,10 @@ def main() -> int:
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "widefield_waves.json").write_text(json.dumps(result, indent=2))
-    plot_velocity(
-        phase,
-        field,
-        OUT / "widefield_waves.png",
-        title="LENS widefield, ketamine: slow waves 0.1-5 Hz (generalized phase)",
+    fig = velocity_figure(
+        phase, title="LENS widefield, ketamine: slow waves 0.1-5 Hz (generalized phase)"
     )
+    (OUT / "widefield_waves.png").write_bytes(save_figure(fig, dpi=110))
     for name, s in (
         ("phase gradient (GP)", s_phase),
         ("in wave epochs", waves_only),

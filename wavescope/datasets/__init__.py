@@ -26,9 +26,9 @@ __all__ = [
     "synchronous_field",
 ]
 
-from wavescope.datasets.widefield import LENS_KETAMINE, cortex_mask, read_widefield_npz  # noqa: E402
+from wavescope.datasets.widefield import cortex_mask, read_widefield_npz  # noqa: E402
 
-__all__ += ["LENS_KETAMINE", "cortex_mask", "read_widefield_npz"]
+__all__ += ["cortex_mask", "read_widefield_npz"]
 
 from wavescope.datasets.davis2021 import (  # noqa: E402
     DAVIS2021_CITATION,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -19,17 +18,7 @@ from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError
 from wavescope.io.widefield import RAW_FRAMES, cortex_mask_from_mean, read_widefield
 
-__all__ = ["cortex_mask", "read_widefield_npz", "LENS_KETAMINE"]
-
-#: The LENS ketamine widefield recording, in ../shared/data beside the project folder
-#: (resolved from this file, so that it does not depend on the working directory).
-LENS_KETAMINE = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / "lens_widefield_ketamine"
-    / "frames.npz"
-)
+__all__ = ["cortex_mask", "read_widefield_npz"]
 
 
 def cortex_mask(frames, *, erode: int = 1) -> np.ndarray:
@@ -44,7 +33,7 @@ def cortex_mask(frames, *, erode: int = 1) -> np.ndarray:
     return cortex_mask_from_mean(f.mean(axis=0, dtype=np.float64), erode=erode)
 
 
-def read_widefield_npz(path: str | os.PathLike = LENS_KETAMINE, *, mask=None) -> WaveField:
+def read_widefield_npz(path: str | os.PathLike, *, mask=None) -> WaveField:
     """Read a widefield recording stored as frames (``frames``, ``fs_hz``, ``pixel_size_m``).
 
     Parameters

@@ -83,7 +83,7 @@ def _label(text: str) -> str:
 # ------------------------------------------------------------------ space-time
 
 
-def _spacetime_axes(ax, field, *, speed=None, learned=None, title=None):
+def _spacetime_axes(ax, field, *, speed=None, learned=None, title=None, origin=None):
     order = np.argsort(field.positions[:, 0], kind="stable")
     good = ~np.asarray(field.bad)[order]
     data = np.asarray(field.data)[order]
@@ -130,7 +130,7 @@ def _spacetime_axes(ax, field, *, speed=None, learned=None, title=None):
     return im
 
 
-def spacetime_figure(field, *, title=None, speed=None, learned=None):
+def spacetime_figure(field, *, title=None, speed=None, learned=None, origin=None):
     """Space-time image of a field (sites sorted by x against time, colour = value).
 
     Parameters
@@ -139,11 +139,14 @@ def spacetime_figure(field, *, title=None, speed=None, learned=None):
         Sites on a line (1-D positions); for 2-D layouts the sites are drawn in order of x.
     speed, learned : float, optional
         A measured and a learned (or true) speed, ``space_unit / time_unit``, drawn as
-        lines through the first site's strongest sample.
+        lines through ``origin``.
+    origin : (float, float), optional
+        ``(t, x)`` in ``time_unit`` and ``space_unit`` the lines pass through (default: the
+        first site's strongest sample).
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    im = _spacetime_axes(ax, field, speed=speed, learned=learned, title=title)
+    im = _spacetime_axes(ax, field, speed=speed, learned=learned, title=title, origin=origin)
     fig.colorbar(im, ax=ax, label="value")
     return fig
 
