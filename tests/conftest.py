@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-# tests/ is a package (tests/io and tests/signal would otherwise be imported as the
-# standard library's io and signal); helper modules here stay importable by plain name
-# ("from delay_lines import ..."), appended so that they never shadow the standard library
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.append(str(Path(__file__).parent))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from fuzz_strategies import assert_clean_summary, bands, field_specs
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +28,6 @@ from wavescope.waves import (
     xcorr_velocity,
 )
 from wavescope.waves.velocity import METHODS
-
-from .strategies import assert_clean_summary, bands, field_specs
 
 FAST, SLOW = 60, 500
 #: Per-example time bound: the largest example (25 sites x 1200 samples, 3 surrogates)

@@ -15,14 +15,13 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from fuzz_strategies import archive, npy_bytes, recording_members
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from wavescope.core.errors import WaveInputError
 from wavescope.core.field import WaveField
 from wavescope.io import read_npz
-
-from .strategies import archive, npy_bytes, recording_members
 
 #: Examples per kind of damage (11 kinds): default run and ``-m slow``.
 FAST, SLOW = 8, 60

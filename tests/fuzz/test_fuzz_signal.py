@@ -15,14 +15,13 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from fuzz_strategies import bands
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wavescope.core.errors import WaveInputError
 from wavescope.signal import analytic_signal, auto_decimation
 from wavescope.waves.planar import fit_phase_plane
-
-from .strategies import bands
 
 FAST, SLOW = 60, 600
 COMMON = dict(

@@ -40,7 +40,9 @@ from wavescope.core.validate import WaveInputError
 from wavescope.io.outputs import atomic_write, check_output_path
 
 REQUIRED_KEYS = ("data", "fs", "positions")
-OPTIONAL_KEYS = ("space_unit", "time_unit", "ch_names", "bad")
+#: ``subject`` and ``meta`` (JSON text) are written by newer versions of write_npz; they are
+#: accepted here (and checked to be text) so that such files read.
+OPTIONAL_KEYS = ("space_unit", "time_unit", "ch_names", "bad", "subject", "meta")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 
 #: dtype kinds and numbers of dimensions each key may have
@@ -52,6 +54,8 @@ _FORMS = {
     "time_unit": ("US", (0,), "a string"),
     "ch_names": ("US", (1,), "a 1-D array of strings"),
     "bad": ("biuUS", (1,), "a 1-D boolean array"),
+    "subject": ("US", (0,), "a string"),
+    "meta": ("US", (0,), "a JSON text string"),
 }
 
 #: What zipfile, zlib and numpy's header parser raise on damaged bytes (a corrupt
