@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from wavescope.core.units import check_space_unit, check_time_unit, space_scale, speed_unit
-from wavescope.core.validate import WaveInputError, as_float_array, check_positive
+from wavescope.core.validate import (
+    WaveInputError,
+    as_float_array,
+    check_bool_mask,
+    check_positive,
+    unknown_names_message,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +83,14 @@ class WaveField:
                     "rewrite the file with float samples (e.g. data.astype(np.float32)) or "
                     "load it into memory (read_npz(path, mmap=False))."
                 )
+        elif np.ma.isMaskedArray(self.data):
+            masked = self.data
+            data = as_float_array("data", np.ma.getdata(masked))
+            mask = np.ma.getmaskarray(masked)
+            if mask.any():
+                if data.dtype.kind != "f":  # pragma: no cover - as_float_array gives floats
+                    data = data.astype(np.float64)
+                data = np.where(mask, np.nan, data).astype(data.dtype, copy=False)
         else:
             data = as_float_array("data", self.data)
         if data.ndim != 2:
@@ -99,9 +113,15 @@ class WaveField:
         if pos.ndim == 1:
             pos = pos[:, None]
         if pos.ndim != 2 or pos.shape[0] != n_sites or not 1 <= pos.shape[1] <= 3:
+            hint = "give one position per row of data."
+            if pos.ndim == 2 and pos.shape[0] == n_times and pos.shape[0] != n_sites:
+                hint = (
+                    f"data looks transposed: shape {data.shape} is (samples, sites) for "
+                    f"{pos.shape[0]} positions; pass data.T (sites x samples, MNE's order)."
+                )
             raise WaveInputError(
                 f"positions must have shape (n_sites, 1|2|3) = ({n_sites}, d), got {pos.shape}; "
-                "give one position per row of data."
+                + hint
             )
         if not np.all(np.isfinite(pos)):
             bad_rows = np.flatnonzero(~np.all(np.isfinite(pos), axis=1))
@@ -117,12 +137,26 @@ class WaveField:
             else tuple(f"S{i:03d}" for i in range(n_sites))
         )
         if len(names) != n_sites:
-            raise WaveInputError(f"ch_names has {len(names)} names for {n_sites} sites.")
-        bad = np.zeros(n_sites, bool) if self.bad is None else np.asarray(self.bad, bool)
-        if bad.shape != (n_sites,):
+            hint = ""
+            if len(names) == n_times and n_times != n_sites:
+                hint = f" (data of shape {data.shape} may be transposed: pass data.T)"
+            raise WaveInputError(f"ch_names has {len(names)} names for {n_sites} sites{hint}.")
+        if len(set(names)) != len(names):
+            seen, dups = set(), []
+            for nm in names:
+                if nm in seen and nm not in dups:
+                    dups.append(nm)
+                seen.add(nm)
             raise WaveInputError(
-                f"bad must be a boolean mask of shape ({n_sites},), got {bad.shape}."
+                f"channel names must be unique; repeated: {dups[:8]}"
+                f"{' ...' if len(dups) > 8 else ''}. Rename them (e.g. add a suffix) so that "
+                "bad channels and results can name each site."
             )
+        bad = (
+            np.zeros(n_sites, bool)
+            if self.bad is None
+            else check_bool_mask("bad", self.bad, n_sites)
+        )
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "positions", pos)
@@ -290,12 +324,19 @@ class WaveField:
 
     def with_bad(self, bad) -> WaveField:
         """Same field with a new bad-site mask (names or a boolean mask)."""
-        if len(bad) and isinstance(next(iter(bad)), str):
-            unknown = set(bad) - set(self.ch_names)
+        if (
+            len(bad)
+            and isinstance(next(iter(bad)), str)
+            and not (len(bad) == self.n_sites and set(map(str, bad)) <= {"True", "False"})
+        ):
+            known = set(self.ch_names)
+            unknown = [b for b in bad if b not in known]
             if unknown:
-                raise WaveInputError(f"unknown site names in bad: {sorted(unknown)[:5]}")
+                raise WaveInputError(
+                    unknown_names_message("site name(s) in bad", unknown, self.ch_names)
+                )
             bad = np.isin(self.ch_names, list(bad))
-        return replace(self, bad=np.asarray(bad, bool))
+        return replace(self, bad=bad)
 
     def pick(self, sites) -> WaveField:
         """Keep only the given sites (indices or a boolean mask)."""
@@ -318,6 +359,38 @@ class WaveField:
                 f"(0 to {self.duration:g} {self.time_unit})."
             )
         return replace(self, data=self.data[:, i0:i1])
+
+    def to_line(self) -> WaveField:
+        """The same sites on their line: 1-D positions along the good sites' best-fit line.
+
+        For a strip electrode digitised in 2-D, or a grid whose good sites are left on one
+        row or column: 2-D measures cannot resolve anything across the line (their normal
+        equations are singular), so :func:`~wavescope.waves.measure_velocity` refuses
+        collinear 2-D layouts and names this method. Position 0 is the good site at one
+        end; the line's direction (radians CCW from +x, towards increasing position) is kept
+        in ``meta["line_direction"]``. Speeds measured on the line are apparent speeds
+        along it (the true speed over the cosine of the angle between the wave's direction
+        and the line); direction 0 means towards increasing position.
+        """
+        good = self.good
+        if self.n_dims == 1:
+            return self
+        if len(good) < 2:
+            raise WaveInputError(f"to_line needs at least 2 good sites, got {len(good)}.")
+        p = self.positions[good]
+        centre = p.mean(axis=0)
+        _, _, vt = np.linalg.svd(p - centre, full_matrices=False)
+        axis = vt[0]
+        # orient the axis towards +x (then +y), so that the direction is reproducible
+        nz = np.flatnonzero(np.abs(axis) > 1e-12)
+        if len(nz) and axis[nz[0]] < 0:
+            axis = -axis
+        raw = (self.positions - centre) @ axis
+        start = raw[good].min()
+        meta = dict(self.meta)
+        meta["line_direction"] = float(np.arctan2(axis[1], axis[0]))
+        meta["line_origin"] = (centre + axis * start).tolist()
+        return replace(self, positions=(raw - start)[:, None], meta=meta)
 
     def to_space_unit(self, unit: str) -> WaveField:
         """Positions converted to another length unit (m, mm, um)."""

@@ -9,6 +9,15 @@ and seed; statistics treat recordings of one subject as repeated measures), and 
 learned velocity; parsed with :func:`json.loads`, never unpickled).
 Files are read with ``allow_pickle=False``: only plain arrays are accepted.
 
+Reading is strict, because a silently ignored key gives a silently wrong result (a
+misspelt ``space_units="mm"`` reported speeds 1000 times too fast, a misspelt ``bads``
+measured through a broken channel): any other key is an error that names the closest
+known one. Each member's .npy header (shape and dtype) is read and checked against the
+key's expected form and against the member's size in the archive before its array is
+loaded, so a truncated member, a header that lies about its shape, a member far larger
+than the memory of this machine (a "zip bomb") or an object array end in a clear error,
+never in a MemoryError or an unpickling attempt; only the arrays the field needs are read.
+
 Recordings larger than memory: ``read_npz(path, mmap=True)`` memory-maps ``data``
 instead of loading it. ``np.load`` ignores ``mmap_mode`` for .npz files, but a member
 stored without compression (what ``np.savez`` and :func:`write_npz` write) is a plain
@@ -19,10 +28,13 @@ rewrite them once with ``np.savez`` (see :func:`read_npz`).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import struct
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +45,44 @@ from wavescope.core.validate import WaveInputError
 from wavescope.io.outputs import atomic_write, check_output_path
 
 REQUIRED_KEYS = ("data", "fs", "positions")
+#: ``subject`` and ``meta`` (JSON text) are written by newer versions of write_npz; they are
+#: accepted here (and checked to be text) so that such files read.
+OPTIONAL_KEYS = ("space_unit", "time_unit", "ch_names", "bad", "subject", "meta")
+KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
+
+#: dtype kinds and numbers of dimensions each key may have
+_FORMS = {
+    "data": ("fiub", (2,), "a (n_sites, n_times) numeric array"),
+    "fs": ("fiu", (0,), "a real scalar"),
+    "positions": ("fiu", (1, 2), "a (n_sites, d) numeric array"),
+    "space_unit": ("US", (0,), "a string"),
+    "time_unit": ("US", (0,), "a string"),
+    "ch_names": ("US", (1,), "a 1-D array of strings"),
+    "bad": ("biuUS", (1,), "a 1-D boolean array"),
+    "subject": ("US", (0,), "a string"),
+    "meta": ("US", (0,), "a JSON text string"),
+}
+
+#: What zipfile, zlib and numpy's header parser raise on damaged bytes (a corrupt
+#: deflate stream, a bad CRC, a compression method or flag changed by damage, a header
+#: that no longer parses).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    SyntaxError,
+    tokenize.TokenError,
+    OverflowError,
+)
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
@@ -53,6 +103,14 @@ def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
     field : WaveField
         With ``data`` a read-only ``numpy.memmap`` when mapped.
 
+    Raises
+    ------
+    WaveInputError
+        For a key outside the format (naming the closest known key), a missing key, a
+        member whose header does not match its size or its key's form, a member larger
+        than the memory available, or a file that is not a zip archive (a ``.npy`` file,
+        a text file, ...), each with the fix.
+
     Notes
     -----
     A compressed archive is refused with ``mmap=True``; rewrite it uncompressed once,
@@ -62,41 +120,50 @@ def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
     path = Path(path)
     if not path.exists():
         raise WaveFileNotFoundError(f"{path}: no such file.")
+    if path.is_dir():
+        raise WaveInputError(f"{path} is a folder, not an .npz file.")
     if mmap not in (True, False, "auto"):
         raise WaveInputError(f"mmap must be True, False or 'auto', got {mmap!r}.")
+    _sniff(path)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            missing = [k for k in REQUIRED_KEYS if k not in keys]
-            if missing:
-                raise WaveInputError(
-                    f"{path}: missing key(s) {missing}; an interchange .npz needs data "
-                    "(n_sites, n_times), fs and positions (n_sites, d)."
-                )
-            mapped = _map_member(path, "data", strict=mmap is True) if mmap else None
-            arrays = {k: f[k] for k in f.files if not (k == "data" and mapped is not None)}
-            if mapped is not None:
-                arrays["data"] = mapped
+        with zipfile.ZipFile(path) as zf:
+            members = _members(path, zf)
+            headers = {k: _member_header(path, zf, info, k) for k, info in members.items()}
+            for key, head in headers.items():
+                _check_form(path, key, head)
+            mapped = (
+                _map_member(path, members["data"], headers["data"], strict=mmap is True)
+                if mmap
+                else None
+            )
+            arrays = {}
+            for key, info in members.items():
+                if key == "data" and mapped is not None:
+                    arrays[key] = mapped
+                else:
+                    arrays[key] = _load_member(path, zf, info, key, headers[key])
     except WaveInputError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except _DAMAGED as exc:
         raise WaveInputError(
-            f"{path}: not a readable .npz file ({exc}); it may be truncated or corrupt, "
-            "or hold pickled objects, which are refused."
+            f"{path}: not a readable .npz file ({exc}); it may be truncated or corrupt. "
+            "Write it again (wavescope.io.write_npz or np.savez)."
         ) from None
 
     def text(key, default):
         if key not in arrays:
             return default
-        return str(arrays[key].item() if arrays[key].ndim == 0 else arrays[key])
+        v = arrays[key].item()
+        return v.decode() if isinstance(v, bytes) else str(v)
 
-    fs = arrays["fs"]
-    if np.ndim(fs) != 0:
-        raise WaveInputError(f"{path}: fs must be a scalar, got shape {np.shape(fs)}.")
-    names = tuple(str(n) for n in arrays["ch_names"]) if "ch_names" in arrays else ()
+    names = ()
+    if "ch_names" in arrays:
+        names = tuple(
+            n.decode() if isinstance(n, bytes) else str(n) for n in arrays["ch_names"].tolist()
+        )
     return WaveField(
         data=arrays["data"],
-        fs=float(fs),
+        fs=arrays["fs"].item(),
         positions=arrays["positions"],
         space_unit=text("space_unit", "m"),
         time_unit=text("time_unit", "s"),
@@ -144,48 +211,207 @@ def _meta(arrays: dict, path) -> dict:
     return {k: v for k, v in meta.items() if k not in _NOT_STORED}
 
 
+def _sniff(path: Path) -> None:
+    """Name what the file is when it is not a zip archive (before any parser sees it)."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if head.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
+        return
+    fix = (
+        "write the recording with wavescope.io.write_npz, or "
+        "np.savez(path, data=..., fs=..., positions=...)."
+    )
+    if not head:
+        what = "an empty file"
+    elif head.startswith(_NPY_MAGIC):
+        what = "a single .npy array (np.save), not an .npz archive of named arrays"
+    elif head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        what = "a Python pickle, which is never loaded (it could run code)"
+    elif head.startswith(b"\x1f\x8b"):
+        what = "gzip-compressed, not an .npz (zip) archive"
+    else:
+        try:
+            sample = head.decode("utf-8")
+            printable = all(c.isprintable() or c in "\r\n\t" for c in sample)
+        except UnicodeDecodeError:
+            printable = False
+        what = (
+            f"a text file (it starts with {head[:24].decode('utf-8', 'replace')!r})"
+            if printable
+            else f"not an .npz (zip) archive (it starts with bytes {head[:8]!r})"
+        )
+    raise WaveInputError(f"{path} is {what}; {fix}")
+
+
+def _members(path: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Key -> zip entry; an unknown, repeated or missing key is an error."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    unknown = []
+    for info in zf.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if key not in KNOWN_KEYS:
+            unknown.append(key)
+            continue
+        if key in members:
+            raise WaveInputError(f"{path}: key {key!r} appears twice in the archive.")
+        members[key] = info
+    if unknown:
+        hints = []
+        for key in unknown[:6]:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.5)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise WaveInputError(
+            f"{path}: unknown key(s) {', '.join(hints)}{' ...' if len(unknown) > 6 else ''}. "
+            f"An interchange .npz holds only {', '.join(KNOWN_KEYS)}: rename the key (a "
+            "misspelt key would be ignored and change the result) or leave it out."
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in members]
+    if missing:
+        raise WaveInputError(
+            f"{path}: missing key(s) {missing}; an interchange .npz needs data "
+            "(n_sites, n_times), fs and positions (n_sites, d)."
+        )
+    return members
+
+
 _HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
 }
 
 
-def _map_member(path: Path, key: str, *, strict: bool) -> np.memmap | None:
-    """Memory-map the array ``key`` of an .npz archive where it lies in the file.
+def _member_header(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str):
+    """(shape, fortran_order, dtype, header_bytes) of a member, from its .npy header only."""
+    with zf.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+        except ValueError:
+            raise WaveInputError(
+                f"{path}: member {key!r} is not a .npy array; rewrite the file with np.savez."
+            ) from None
+        reader = _HEADER_READERS.get(version)
+        if reader is None:
+            raise WaveInputError(
+                f"{path}: member {key!r} has .npy format version {version}, which is not "
+                "supported (1.0 and 2.0 are); rewrite the file with np.savez."
+            )
+        try:
+            shape, fortran, dtype = reader(fh)
+        except (ValueError, SyntaxError, tokenize.TokenError) as exc:
+            raise WaveInputError(
+                f"{path}: member {key!r} has a corrupt .npy header ({exc})."
+            ) from None
+        header_bytes = fh.tell()
+    return shape, fortran, dtype, header_bytes
+
+
+def _check_form(path: Path, key: str, head) -> None:
+    shape, _, dtype, _ = head
+    kinds, ndims, what = _FORMS[key]
+    if dtype.hasobject:
+        raise WaveInputError(
+            f"{path}: {key!r} holds Python objects (dtype {dtype}), which would have to be "
+            f"unpickled and are refused; store {key} as {what}."
+        )
+    if dtype.kind not in kinds or len(shape) not in ndims:
+        raise WaveInputError(
+            f"{path}: {key!r} must be {what}, got dtype {dtype} with shape {shape}."
+        )
+
+
+def _nbytes(shape, dtype) -> int:
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_size(path: Path, key: str, info: zipfile.ZipInfo, head) -> int:
+    """The member's array bytes; its header must account for exactly the member's size."""
+    shape, _, dtype, header_bytes = head
+    need = _nbytes(shape, dtype)
+    have = info.file_size - header_bytes
+    if need != have:
+        raise WaveInputError(
+            f"{path}: member {key!r} declares shape {shape} of {dtype} ({need:,} bytes) but "
+            f"holds {have:,} bytes; the file is truncated or its header is wrong. Write it "
+            "again (wavescope.io.write_npz or np.savez)."
+        )
+    return need
+
+
+def _load_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, head):
+    need = _check_size(path, key, info, head)
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise WaveInputError(
+            f"{path}: member {key!r} needs {need / 2**30:.3g} GiB once decompressed "
+            f"({info.compress_size / 2**30:.3g} GiB in the archive), more than the "
+            f"{avail / 2**30:.3g} GiB of memory available. Store it uncompressed (np.savez) "
+            "and read it with mmap=True, or use a machine with more memory."
+        )
+    try:
+        with zf.open(info) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except MemoryError:
+        raise WaveInputError(
+            f"{path}: not enough memory to load member {key!r} ({need / 2**30:.3g} GiB); "
+            "store it uncompressed (np.savez) and read it with mmap=True."
+        ) from None
+
+
+def _map_member(path: Path, info: zipfile.ZipInfo, head, *, strict: bool) -> np.memmap | None:
+    """Memory-map the ``data`` member of an .npz archive where it lies in the file.
 
     Returns None (``strict=False``) or raises (``strict=True``) when it cannot be mapped:
-    a compressed member, an unsupported .npy header version, or a non-float dtype.
+    a compressed member or a non-float dtype.
     """
+    key = "data"
 
     def refuse(why: str):
         if strict:
             raise WaveInputError(f"{path}: cannot memory-map {key!r}: {why}")
         return None
 
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo(key + ".npy")
     if info.compress_type != zipfile.ZIP_STORED:
         return refuse(
             "the archive is compressed (np.savez_compressed). Rewrite it uncompressed once: "
             "python -c \"import numpy as np; np.savez('out.npz', **np.load('in.npz'))\" "
             "(or wavescope.io.write_npz), or read it with mmap=False if it fits in memory."
         )
+    shape, fortran, dtype, header_bytes = head
+    if dtype.kind != "f" or dtype.hasobject:
+        return refuse(f"dtype {dtype} is not float32/float64; rewrite data as float32.")
+    need = _check_size(path, key, info, head)
     with open(path, "rb") as fh:
         # local file header: signature, ..., name length at byte 26, extra length at 28
         fh.seek(info.header_offset)
         local = fh.read(30)
-        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        if len(local) < 30 or local[:4] != _ZIP_MAGIC:
             raise WaveInputError(f"{path}: corrupt zip header for {key!r}; the file is damaged.")
         n_name, n_extra = struct.unpack("<HH", local[26:30])
-        fh.seek(info.header_offset + 30 + n_name + n_extra)
-        version = np.lib.format.read_magic(fh)
-        reader = _HEADER_READERS.get(version)
-        if reader is None:
-            return refuse(f".npy format version {version} is not supported for mapping.")
-        shape, fortran, dtype = reader(fh)
-        offset = fh.tell()
-    if dtype.kind != "f" or dtype.hasobject:
-        return refuse(f"dtype {dtype} is not float32/float64; rewrite data as float32.")
+        offset = info.header_offset + 30 + n_name + n_extra + header_bytes
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+    if offset + need > size:
+        raise WaveInputError(
+            f"{path}: member {key!r} needs {need:,} bytes from offset {offset:,} but the file "
+            f"has {size:,}; it is truncated. Write it again."
+        )
+    if need == 0:
+        return refuse("it holds no samples.")
     return np.memmap(
         path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
     )

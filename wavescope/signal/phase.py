@@ -33,7 +33,12 @@ def instantaneous_frequency(z, fs: float) -> np.ndarray:
         raise WaveInputError("z must be a complex (n_sites, n_times) analytic signal.")
     fs = check_positive("fs", fs)
     f = np.empty(z.shape, dtype=z.real.dtype)
-    f[:, :-1] = np.angle(z[:, 1:] * np.conj(z[:, :-1])) * (fs / (2 * np.pi))
+    # wrapped difference of angles, not angle(z[t+1] conj(z[t])): the product of two
+    # samples overflows (or underflows to 0) for data beyond about 1e19 (1e-19) in float32
+    ph = np.angle(z)
+    d = ph[:, 1:] - ph[:, :-1]
+    d -= (2 * np.pi) * np.rint(d / (2 * np.pi))
+    f[:, :-1] = d * (fs / (2 * np.pi))
     f[:, -1] = f[:, -2] if z.shape[1] > 1 else 0.0
     return f
 

@@ -24,7 +24,12 @@ from scipy.signal import find_peaks
 
 from wavescope.core.circular import circ_mean, resultant_length
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError, check_option
+from wavescope.core.validate import (
+    WaveInputError,
+    check_distinct_positions,
+    check_int,
+    check_option,
+)
 from wavescope.space.neighbours import pairs_within
 
 __all__ = [
@@ -84,8 +89,17 @@ def _slowness_to_velocity(s: np.ndarray) -> tuple[float, float, np.ndarray]:
     return 1.0 / mag, direction, vel
 
 
+#: Fewest samples a broadband measure accepts.
+MIN_SAMPLES = 4
+
+
 def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
     good = field.good
+    if field.n_times < MIN_SAMPLES:
+        raise WaveInputError(
+            f"{what}: {field.n_times} sample(s) is too short; delays need at least "
+            f"{MIN_SAMPLES} samples (and in practice several periods of the wave)."
+        )
     if len(good) < min_sites:
         raise WaveInputError(
             f"{what} needs at least {min_sites} good sites, the field has {len(good)}."
@@ -95,11 +109,21 @@ def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
         raise WaveInputError(
             f"{what}: data has NaN/inf samples; mark those sites bad (WaveField.with_bad)."
         )
+    flat = np.ptp(data, axis=1) == 0
+    if flat.any():
+        names = [field.ch_names[i] for i in good[flat]]
+        raise WaveInputError(
+            f"{what}: flat (constant) site(s) {names[:8]}{' ...' if len(names) > 8 else ''} "
+            "carry no delay; mark them bad."
+        )
     if field.n_dims > 2:
         raise WaveInputError(
             f"{what} works on 1-D or 2-D positions; project 3-D positions first "
             "(wavescope.io.project_positions)."
         )
+    check_distinct_positions(
+        field.positions[good], [field.ch_names[i] for i in good], field.space_unit
+    )
     return good
 
 
@@ -322,6 +346,9 @@ def xcorr_velocity(
     n_t = field.n_times
     x = field.data.astype(np.float64)
     x = x - x.mean(axis=1, keepdims=True)  # for round-off only: Pearson ignores offsets
+    peak = float(np.max(np.abs(x[good]))) if len(good) else 0.0
+    if np.isfinite(peak) and peak > 0:
+        x *= 2.0 ** -np.round(np.log2(peak))  # exact; keeps x^2 sums in range at any scale
     if max_lag is None:
         max_lag = max(1, n_t // 4)
         power = np.mean(np.abs(sfft.rfft(x[good], axis=1)) ** 2, axis=0)[1:]
@@ -331,9 +358,13 @@ def xcorr_velocity(
             near = (f >= f0 / 1.25) & (f <= f0 * 1.25)
             if power[near].sum() >= 0.6 * power.sum():
                 max_lag = max(1, min(max_lag, int(0.5 / (1.25 * f0))))
-    max_lag = int(max_lag)
+    max_lag = check_int("max_lag", max_lag, cli="--max-lag")
     if not 1 <= max_lag < n_t:
-        raise WaveInputError(f"max_lag must be in [1, {n_t - 1}] samples, got {max_lag}.")
+        raise WaveInputError(
+            f"max_lag (CLI: --max-lag) must be in [1, {n_t - 1}] samples for this "
+            f"{n_t}-sample record, got {max_lag}; give a smaller max_lag (CLI: --max-lag) "
+            "or a longer record."
+        )
     if np.any(np.ptp(x[good], axis=1) == 0):
         flat = [field.ch_names[i] for i in good if np.ptp(x[i]) == 0]
         raise WaveInputError(f"flat (constant) sites {flat[:5]}: mark them bad first.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, check_open_unit
 
 __all__ = ["null_threshold", "find_epochs"]
 
@@ -19,14 +19,23 @@ def null_threshold(null_values, alpha: float) -> float:
     alpha : float
         Target false-positive rate per sample, in (0, 1).
     """
-    if not 0 < alpha < 1:
-        raise WaveInputError(f"alpha (false-positive rate) must be in (0, 1), got {alpha}.")
-    v = np.asarray(null_values, float).ravel()
-    v = v[np.isfinite(v)]
-    if v.size < int(np.ceil(1 / alpha)):
+    alpha = check_open_unit("alpha (CLI: --alpha)", alpha, " (false-positive rate)")
+    v_all = np.asarray(null_values, float).ravel()
+    v = v_all[np.isfinite(v_all)]
+    need = int(np.ceil(1 / alpha))
+    if v.size < need:
+        why = (
+            f" ({v_all.size - v.size} of the {v_all.size} are undefined: the measure is NaN "
+            "where no site has a usable phase gradient, e.g. no in-band signal or sites "
+            "whose neighbours lie on one line)"
+            if v_all.size > v.size
+            else ""
+        )
         raise WaveInputError(
-            f"{v.size} null values are too few to set a threshold at alpha={alpha}; "
-            "use more surrogates or a longer recording."
+            f"{v.size} finite null values are too few to set a threshold at alpha={alpha:g} "
+            f"(need at least {need}){why}. Use more surrogates (n_surrogates; CLI: "
+            "--n-surrogates), a larger alpha (CLI: --alpha), or a longer recording; or "
+            "n_surrogates=0 (CLI: --n-surrogates 0) for no wave epochs."
         )
     return float(np.quantile(v, 1 - alpha))
 

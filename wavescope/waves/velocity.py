@@ -12,13 +12,26 @@ from __future__ import annotations
 import numpy as np
 
 from wavescope.core.field import WaveField, release_pages
-from wavescope.core.validate import WaveInputError, check_band, check_option
+from wavescope.core.validate import (
+    WaveInputError,
+    band_record_notes,
+    check_band,
+    check_band_record,
+    check_distinct_positions,
+    check_int,
+    check_nonnegative,
+    check_open_unit,
+    check_option,
+    is_collinear,
+)
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
 from wavescope.signal.spectral import (
     analytic_from_spectrum,
     auto_decimation,
+    band_power_fraction,
     band_spectrum,
     default_transition,
+    safe_scale,
 )
 from wavescope.signal.surrogates import randomise_phases
 from wavescope.space.gradient import gradient_operator, phase_gradient
@@ -52,17 +65,81 @@ def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
             f"({spacing:.3g}): phase gradients are under-resolved and speeds biased; use a "
             "lower band or a broadband method (event-time, xcorr, komega)."
         )
+    notes.extend(_record_notes(summary))
+    notes.extend(_undefined_notes(summary))
     return notes
+
+
+def _undefined_notes(summary: dict) -> list[str]:
+    """Replace NaN/inf numbers of ``summary`` (in place) by None, and say why the main
+    measures are undefined: JSON has no NaN, and a null needs its reason."""
+    replaced = []
+
+    def walk(node, path):
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(value, (dict, list)):
+                walk(value, f"{path}{key}.")
+            elif isinstance(value, (float, np.floating)) and not np.isfinite(value):
+                node[key] = None
+                replaced.append(f"{path}{key}")
+
+    walk(summary, "")
+    notes = []
+    if replaced:
+        notes.append(
+            f"{', '.join(replaced)} not finite, given as null: an infinite speed or "
+            "wavelength means no delay or phase difference between sites (synchronous "
+            "activity or a standing pattern), not a fast wave."
+        )
+    if summary["speed"]["median"] is None and "speed.median" not in replaced:
+        which = summary.get("samples_summarised")
+        notes.append(
+            "speed is null: no summarised sample has a finite, nonzero phase gradient"
+            + (
+                " (no sample lies in a wave epoch)"
+                if which == "waves"
+                else " (all sites in phase: synchronous activity, no travelling wave)"
+            )
+            + "; direction is null with it."
+        )
+        # the direction of a zero gradient is arbitrary (arctan2(0, 0)), not a finding
+        for key in ("mean_rad", "mean_deg", "concentration"):
+            summary["direction"][key] = None
+    if summary["pgd"]["median"] is None:
+        notes.append(
+            "PGD is null: no summarised sample has a nonzero local phase gradient (all "
+            "sites in phase), or none is usable (neighbours that do not span the layout)."
+        )
+    return notes
+
+
+def _record_notes(summary: dict) -> list[str]:
+    """Warnings about the band against the record's length (see band_record_notes)."""
+    if summary.get("band") is None or not summary.get("duration"):
+        return []
+    band = tuple(summary["band"])
+    tr = default_transition(band, summary["fs"])
+    return band_record_notes(band, tr, summary["duration"], summary["time_unit"])
 
 
 def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
     """Check a field before measuring; return the indices of the good sites.
 
-    Raises a :class:`WaveInputError` naming the sites for NaN/inf samples or flat
-    (constant) signals among the good sites, or too few good sites. A memory-mapped
-    field is scanned in blocks of samples (about ``2**24`` values each) whose pages are
-    released after use, so the check never holds the recording in memory.
+    Raises a :class:`WaveInputError` for a record under ``MIN_SAMPLES`` samples, naming
+    the sites for NaN/inf samples or flat (constant) signals among the good sites, too few
+    good sites, good sites that share a position (by channel name), and 2-D good sites
+    on one line (a strip electrode, or bad sites that leave one row): those are refused,
+    not projected, and the message names :meth:`WaveField.to_line`, which measures along
+    the line. A memory-mapped field is scanned in blocks of samples (about ``2**24``
+    values each) whose pages are released after use, so the check never holds the
+    recording in memory.
     """
+    if field.n_times < MIN_SAMPLES:
+        raise WaveInputError(
+            f"{field.n_times} sample(s): too short to measure; the band-pass needs at "
+            f"least {MIN_SAMPLES} samples, and a band at least one cycle in the record."
+        )
     good = field.good
     # min and max propagate NaN, so two fast reductions find NaN, inf and flat sites
     # without copying the data.
@@ -98,7 +175,26 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
             f"{len(good)} good site(s); this method needs at least {min_sites}. "
             "Check the bad-site mask or use more channels."
         )
+    names = [field.ch_names[i] for i in good]
+    check_distinct_positions(field.positions[good], names, field.space_unit)
+    if field.n_dims >= 2 and is_collinear(field.positions[good]):
+        raise WaveInputError(
+            f"the {len(good)} good sites lie on one line ({field.n_dims}-D positions of a "
+            "strip electrode, or bad sites that leave one row): phase gradients across the "
+            "line are undefined. Measure along it with field.to_line() (speeds are then "
+            "apparent speeds along the line), or give 1-D positions (CLI: store positions "
+            "of shape (n_sites, 1) in the .npz)."
+        )
     return good
+
+
+#: Fewest samples measure_velocity accepts.
+MIN_SAMPLES = 4
+#: A site whose power in the band is below this fraction of its total has no in-band
+#: signal (round-off only) and is refused by measure_velocity.
+MIN_BAND_POWER = 1e-10
+#: Most phase-randomised surrogates measure_velocity accepts.
+MAX_SURROGATES = 1000
 
 
 #: Bytes of float64 data per chunk of the default ``chunk_samples`` of measure_velocity.
@@ -153,8 +249,17 @@ def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, fl
 
     good = field.good
     n = field.n_times
+    if n < MIN_SAMPLES or len(good) == 0:
+        raise WaveInputError(
+            f"{n} sample(s) at {len(good)} good site(s): too short to find a dominant "
+            f"frequency (need at least {MIN_SAMPLES} samples); pass band=(lo, hi) "
+            "(CLI: --band LO HI)."
+        )
     if len(good) * n <= AUTO_BAND_MAX_VALUES:
         data = field.data[good]
+        scale = safe_scale(data, dtype=np.float64 if data.dtype == np.float64 else np.float32)
+        if scale != 1.0:  # a power of two, so that squared magnitudes stay in range
+            data = data * data.dtype.type(scale)
         nper = min(n, max(64, n // 8))
         f, p = welch(data, fs=field.fs, nperseg=nper, axis=1)
         p = p.mean(axis=0)
@@ -165,7 +270,8 @@ def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, fl
         p = 0.0
         for t0 in starts:
             for s0 in range(0, len(good), 32):
-                seg = np.asarray(field.data[good[s0 : s0 + 32], t0 : t0 + nper])
+                # float64: squared magnitudes of float32 data beyond ~1e17 overflow float32
+                seg = np.asarray(field.data[good[s0 : s0 + 32], t0 : t0 + nper], np.float64)
                 f, ps = welch(seg, fs=field.fs, nperseg=nper, axis=1)
                 p = p + ps.sum(axis=0)
             release_pages(field.data)
@@ -275,6 +381,13 @@ def measure_velocity(
     """
     check_option("method", method, METHODS)
     check_option("weights", weights, ("amplitude", "uniform"))
+    alpha = check_open_unit("alpha (CLI: --alpha)", alpha, " (false-positive rate)")
+    if decimate is not None:
+        decimate = check_int("decimate (samples)", decimate, minimum=1, cli="--decimate")
+    if edge is not None:
+        edge = check_nonnegative("edge", edge, unit=f" ({field.time_unit})")
+    if min_duration is not None:
+        min_duration = check_nonnegative("min_duration", min_duration, unit=f" ({field.time_unit})")
     if field.n_dims > 2:
         raise WaveInputError(
             "positions are 3-D; project them onto a surface first "
@@ -283,16 +396,22 @@ def measure_velocity(
     good = check_field(field, min_sites=field.n_dims + 1)
     band_given = band is not None
     band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
+    check_band_record(band, field.duration, field.time_unit)
     transition = default_transition(band, field.fs)
-    D = auto_decimation(field.fs, band, transition) if decimate is None else int(decimate)
-    if D < 1:
-        raise WaveInputError(f"decimate must be >= 1, got {decimate}.")
-    if n_surrogates == "auto":
+    D = auto_decimation(field.fs, band, transition) if decimate is None else decimate
+    _check_readout(D, band, transition, field)
+    _check_band_power(field, band, good)
+    if isinstance(n_surrogates, str) and n_surrogates == "auto":
         independent = max(field.duration * (band[1] - band[0]), 1.0)
         n_surrogates = int(np.clip(np.ceil(20 / alpha / independent), 2, 20))
-    elif not isinstance(n_surrogates, (int, np.integer)) or n_surrogates < 0:
+    elif (
+        isinstance(n_surrogates, (bool, np.bool_))
+        or not isinstance(n_surrogates, (int, np.integer))
+        or not 0 <= n_surrogates <= MAX_SURROGATES
+    ):
         raise WaveInputError(
-            f"n_surrogates must be an integer >= 0 or 'auto', got {n_surrogates!r}."
+            f"n_surrogates (CLI: --n-surrogates) must be an integer in [0, {MAX_SURROGATES}] "
+            f"or 'auto', got {n_surrogates!r}."
         )
     pos = field.positions[good]
     nb = find_neighbours(pos)
@@ -366,9 +485,10 @@ def measure_velocity(
         # no (sites x samples) phase is kept
         g = out["cl_grad"]
         k = -g
-        speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # synchronous: infinite speed
+            speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
+            wl = 2 * np.pi / np.linalg.norm(g, axis=0)
         direction = propagation_direction(g)
-        wl = 2 * np.pi / np.linalg.norm(g, axis=0)
         fit = out["cl_rho"]
 
     threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
@@ -395,7 +515,10 @@ def measure_velocity(
                 # its autocorrelation one period away); a band of an octave or more has weak
                 # side peaks, and only lags past half a period of its lowest frequency alias.
                 f_ref = band[0] if band[1] >= 2 * band[0] else band[1]
-                kw["max_lag"] = max(1, int(0.5 * field.fs / f_ref))
+                if f_ref > 0:  # a low-pass band (lo = 0) sets no such limit
+                    lag = max(1, int(0.5 * field.fs / f_ref))
+                    if lag < field.n_times:  # else the default rule applies
+                        kw["max_lag"] = lag
         kw.update(broadband or {})
         bb = fn(target, **kw)
         est_speed = np.asarray(bb.speeds, float)
@@ -444,6 +567,38 @@ def measure_velocity(
             "layout": nb.kind,
         },
     )
+
+
+def _check_readout(D: int, band, transition, field: WaveField) -> None:
+    """The read-out step must fit the record and keep the band (before any transform)."""
+    if D > field.n_times:
+        raise WaveInputError(
+            f"decimate (CLI: --decimate) = {D} samples is longer than the record "
+            f"({field.n_times} samples); use a smaller read-out step."
+        )
+    width = (band[1] + transition[1]) - (band[0] - transition[0])
+    if width > 0 and D > field.fs / width:
+        raise WaveInputError(
+            f"decimate (CLI: --decimate) = {D} reads out {field.fs / D:.4g} samples per "
+            f"{field.time_unit}, fewer than the band's width with its edges ({width:.4g} per "
+            f"{field.time_unit}): the read-out would alias. Use decimate <= "
+            f"{max(1, int(field.fs / width))}, or leave it out for the default."
+        )
+
+
+def _check_band_power(field: WaveField, band, good) -> None:
+    """Refuse good sites with no power in the band (round-off only), naming them."""
+    frac = band_power_fraction(field.data, field.fs, band, sites=good)
+    empty = frac < MIN_BAND_POWER  # NaN (no variation) was refused as flat already
+    if empty.any():
+        names = [field.ch_names[i] for i in good[empty]]
+        raise WaveInputError(
+            f"no signal in the band ({band[0]:g}, {band[1]:g}) per {field.time_unit} at "
+            f"{len(names)} good site(s) {names[:8]}{' ...' if len(names) > 8 else ''}: their "
+            f"in-band power is under {MIN_BAND_POWER:g} of their total (round-off only), so "
+            "they have no phase. Choose a band that holds the signal (leave band out for "
+            "the dominant peak; CLI: omit --band), or mark those sites bad."
+        )
 
 
 def _wavenumber(g: np.ndarray, cov: np.ndarray | None) -> np.ndarray:
@@ -502,13 +657,15 @@ def _phase_measures(
         z = generalized_phase(z, fs_out)
         f_sites = instantaneous_frequency(z, fs_out)
         p2 = z.real**2 + z.imag**2
-        freq = np.sum(p2 * f_sites, axis=0) / np.sum(p2, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # an all-zero chunk: 0 / 0
+            freq = np.sum(p2 * f_sites, axis=0) / np.sum(p2, axis=0)
         del f_sites
     else:
         p2 = z.real**2 + z.imag**2
         # Im(conj(z) dz) summed over sites, without a complex temporary
         num = np.sum(z.real * dz.imag, axis=0) - np.sum(z.imag * dz.real, axis=0)
-        freq = num / np.sum(p2, axis=0) / (2 * np.pi)
+        with np.errstate(divide="ignore", invalid="ignore"):  # an all-zero chunk: 0 / 0
+            freq = num / np.sum(p2, axis=0) / (2 * np.pi)
     del dz
     phase = np.angle(z).astype(np.float32 if z.dtype == np.complex64 else np.float64)
     del z
