@@ -90,7 +90,10 @@ def register(sub) -> None:
         help="training steps per model (default 500; --quick: 12)",
     )
     p.add_argument(
-        "--threads", type=int, default=None, help="torch threads (default: 2; --quick: 1)"
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: wavescope.models.threads policy, 1 for these models)",
     )
     p.set_defaults(func=run)
 
@@ -222,7 +225,7 @@ def _cortex_step(files: dict, cfg: dict, seed: int) -> list[Path]:
 
 def _train_step(files: dict, cfg: dict, args) -> dict:
     """Step 3: train each model on copy (length 20) from scratch; returns train() results."""
-    from wavescope.models.training import train
+    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams, train
 
     steps = args.steps if args.steps is not None else cfg["steps"]
     if steps < 1:
@@ -233,18 +236,14 @@ def _train_step(files: dict, cfg: dict, args) -> dict:
         print(f"training {name}: copy task, strings of 5-20 letters, {steps} steps", flush=True)
         r = train(
             name,
-            task="copy",
-            length=20,
-            steps=steps,
-            seed=args.seed,
-            device="cpu",
+            TrainHParams(steps=steps, batch_size=cfg["batch"], seed=args.seed),
             out_dir=files["runs"] / name,
-            batch_size=cfg["batch"],
-            log_every=min(cfg["log_every"], steps),
-            eval_lengths=[20],
-            eval_examples=32 if not args.quick else 8,
-            eval_modes=("teacher",),
-            progress=True,
+            task=TaskSpec(length=20),
+            evaluation=EvalSpec(
+                lengths=[20], examples=32 if not args.quick else 8, modes=("teacher",)
+            ),
+            log=LogSpec(every=min(cfg["log_every"], steps), progress=True),
+            device="cpu",
             threads=args.threads,
         )
         held = r["final_eval"]["heldout"]
@@ -358,8 +357,10 @@ def run(args) -> int:
     from wavescope.datasets import DAVIS2021_DIR
     from wavescope.report.compare import run_comparison
 
-    if args.threads is None:
-        args.threads = 1 if args.quick else 2  # tiny batches gain nothing from a 2nd thread
+    if args.threads is None:  # 1 for these small models: 2 collapse when a core is busy
+        from wavescope.models.threads import default_threads
+
+        args.threads = default_threads()
     if args.threads < 1:
         raise WaveInputError(f"--threads must be at least 1, got {args.threads}.")
     torch.set_num_threads(args.threads)
