@@ -109,3 +109,31 @@ def test_bad_process_counts_are_refused_before_any_work(tmp_path):
         with pytest.raises(WaveInputError, match="CUDA is not available"):
             _run(tmp_path / "a", nproc=2, device="cuda")
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.slow
+def test_a_torchrun_launch_matches_one_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from wavescope.cli.main import main
+    from wavescope.io.metrics import read_metrics
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip(f"{torchrun} is not installed")
+    args = ["train", "--model", "mamba", "--length", "5", "--steps", "6", "--batch-size", "6",
+            "--log-every", "1", "--no-progress", "--set", "d_model=16", "--set", "n_layers=1",
+            "--set", "d_state=4"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "wavescope.cli.main"]
+    res = subprocess.run([*cmd, *args, "--out", str(tmp_path / "two")], env=env, timeout=600,
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert load_checkpoint(tmp_path / "two" / "checkpoint.pt")["processes"] == 2
+    a, b = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
+    _assert_close(a, b, _weights(tmp_path / "one"), _weights(tmp_path / "two"))

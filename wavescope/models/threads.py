@@ -5,11 +5,11 @@ default). The models at the registry's CPU scale are small (about 70 k parameter
 one training step is thousands of short operations, each split across the threads and
 joined at a barrier. When another process holds one of two cores, every barrier waits for
 the thread that lost its core, and the waiting thread spins: measured here
-(benchmarks/results/threads.md) 2 threads with one core busy were 3-8x slower than 1
-thread, while on the machine without the extra busy process 2 threads gained little for the
-Mamba models (1 thread 1.0-1.2x the time of 2) and more for the cheaper models (1 thread
-1.3-1.5x the time of 2 for the shift-SSM and the transformers, whose steps take a third to
-a fifth of a Mamba step).
+(benchmarks/results/threads.md) 2 threads with one core busy were 1.3-13x slower than
+1 thread, while in the least loaded windows of the shared machine 2 threads gained little
+for Mamba (1 thread 1.0-1.2x the time of 2) and more for v-Wave Mamba (up to 1.4x) and the
+cheaper models (1.3-1.5x for the shift-SSM and the transformers, whose steps take a third
+to a fifth of a Mamba step).
 
 The default is therefore one thread per process for small models (up to
 :data:`SMALL_MODEL_PARAMETERS`), and the usable cores (``os.sched_getaffinity``) shared
@@ -18,7 +18,7 @@ never on the load at the moment a run starts, because a CPU run's numbers depend
 thread count (float sums are split differently; after 3 steps the weights of 1- and
 2-thread runs differ by 2e-7 to 2e-6): a load-dependent default would make two runs of one
 seed differ, and a resumed run differ from an uninterrupted one. With one thread, a CPU
-run gives the same bits on any machine with the same torch build.
+run's numbers also do not depend on how many cores the machine has.
 """
 
 from __future__ import annotations

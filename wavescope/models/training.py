@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 EVAL_SEED_OFFSET = 1_000_003  # held-out data: a seed stream no training run uses
+_RESUME_HINT = "resume with the same --model, --scale, --length and options, or use another --out."
 
 
 def lr_factor(step: int, hp: TrainHParams) -> float:
@@ -322,16 +323,15 @@ def train(
     )
     dev = torch.device(job.device)
     nproc = distributed.check_nproc(nproc, dev, job.hp.batch_size)
-    hint = "resume with the same --model, --scale, --length and options, or use another --out."
     if distributed.launched_by_torchrun():
-        return _train_under_torchrun(job, resume, hint)
-    job.mode = run_folder.prepare(Path(job.out), resume, job.run_info, hint)
+        return _train_under_torchrun(job, resume)
+    job.mode = run_folder.prepare(Path(job.out), resume, job.run_info, _RESUME_HINT)
     if nproc > 1:
         return distributed.spawn(job, nproc, dev)
     return run_job(job, distributed.Solo())
 
 
-def _train_under_torchrun(job: _Job, resume: bool, hint: str):
+def _train_under_torchrun(job: _Job, resume: bool):
     """Rank 0 checks the folder, every rank learns the outcome, then all train."""
     import torch.distributed as dist
 
@@ -340,7 +340,7 @@ def _train_under_torchrun(job: _Job, resume: bool, hint: str):
         outcome = [None]
         if group.is_main:
             try:
-                outcome[0] = run_folder.prepare(Path(job.out), resume, job.run_info, hint)
+                outcome[0] = run_folder.prepare(Path(job.out), resume, job.run_info, _RESUME_HINT)
             except WaveInputError as exc:
                 outcome[0] = exc
         dist.broadcast_object_list(outcome, src=0)
@@ -353,9 +353,19 @@ def _train_under_torchrun(job: _Job, resume: bool, hint: str):
 
 
 def _plan(
-    model_name, hp, *, out_dir, task, model_config, scale, evaluation, log, device, threads,
+    model_name: str,
+    hp: TrainHParams,
+    *,
+    out_dir,
+    task: TaskSpec,
+    model_config,
+    scale: str,
+    evaluation: EvalSpec,
+    log: LogSpec,
+    device,
+    threads,
     stop_after,
-) -> _Job:  # fmt: skip
+) -> _Job:
     """Validate the request (no file is touched) and resolve its defaults."""
     for name, value, cls in (
         ("hparams", hp, TrainHParams),
@@ -463,21 +473,20 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
     start, elapsed, early = 0, 0.0, False
     if job.mode == run_folder.RESUME:
         ck = load_checkpoint(ckpt_path, map_location=dev)
-        hint = "resume with the same --model, --scale, --length and options, or use another --out."
         for key, what, mine in (
             ("model_name", "model", job.model_name),
             ("config", "model config", job.run_info["config"]),
             ("task", "task", job.task),
             ("train", "training setup", job.run_info["train"]),
         ):
-            run_folder.describe_difference(what, ck.get(key), mine, hint)
+            run_folder.describe_difference(what, ck.get(key), mine, _RESUME_HINT)
         try:
             model.load_state_dict(ck["model_state"])
             opt.load_state_dict(ck["optimizer_state"])
             sched.load_state_dict(ck["scheduler_state"])
         except (RuntimeError, KeyError, ValueError) as exc:
             raise WaveInputError(
-                f"checkpoint {str(ckpt_path)!r} does not fit the model ({exc}); " + hint
+                f"checkpoint {str(ckpt_path)!r} does not fit the model ({exc}); " + _RESUME_HINT
             ) from None
         set_rng_state(ck["rng_state"])
         if job.threads is None and ck.get("threads"):
