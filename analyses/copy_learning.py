@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -66,26 +65,45 @@ def parse_args(argv=None):
 
 
 def train_kwargs(args, model, seed):
-    """Arguments of wavescope.models.training.train for one run (also written to JSON)."""
+    """Settings of wavescope.models.training.train for one run, as plain dicts (also
+    written to JSON); :func:`run_train` turns them into the call."""
     return dict(
-        model_name=model,
-        task="copy",
-        length=args.length,
-        steps=args.max_steps,
-        seed=seed,
+        model=model,
+        hparams=dict(
+            steps=args.max_steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=seed,
+            stop_exact_acc=THRESHOLD,
+        ),
+        task=dict(name="copy", length=args.length),
+        evaluation=dict(
+            every=None,
+            lengths=[args.length, int(1.5 * args.length), 2 * args.length],
+            examples=64,
+            modes=["teacher", "generate"],
+        ),
+        log=dict(every=args.log_every, ckpt_every=args.chunk, progress=False),
         device="cpu",
         scale="cpu",
-        lr=args.lr,
-        batch_size=args.batch_size,
-        log_every=args.log_every,
-        eval_every=None,
-        ckpt_every=args.chunk,
-        stop_exact_acc=THRESHOLD,
-        eval_lengths=[args.length, int(1.5 * args.length), 2 * args.length],
-        eval_examples=64,
-        eval_modes=("teacher", "generate"),
-        progress=False,
         threads=args.threads,
+    )
+
+
+def run_train(kw: dict, **extra):
+    """``train()`` with the settings of :func:`train_kwargs` (plus out_dir, resume, ...)."""
+    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams, train
+
+    return train(
+        kw["model"],
+        TrainHParams(**kw["hparams"]),
+        task=TaskSpec(**kw["task"]),
+        evaluation=EvalSpec(**kw["evaluation"]),
+        log=LogSpec(**kw["log"]),
+        device=kw["device"],
+        scale=kw["scale"],
+        threads=kw["threads"],
+        **extra,
     )
 
 
@@ -102,7 +120,7 @@ def run_all(args, argv) -> None:
 
 def run_model(args) -> None:
     """Worker: the seeds of one model in lockstep until done or past the deadline."""
-    from wavescope.models.training import CHECKPOINT, FINAL_EVAL, train
+    from wavescope.models.training import FINAL_EVAL
 
     runs = Path(args.runs)
     model, deadline, t_start = args.worker, args.deadline, time.time()
@@ -114,13 +132,12 @@ def run_model(args) -> None:
             out = runs / f"{model}_s{seed}"
             if (out / FINAL_EVAL).exists():
                 continue
-            if out.exists() and not (out / CHECKPOINT).exists():
-                shutil.rmtree(out)  # killed before its first checkpoint: start again
             if time.time() > deadline:
                 break
             kw = train_kwargs(args, model, seed)
             t0 = time.perf_counter()
-            s = train(out_dir=out, resume=(out / CHECKPOINT).exists(), stop_after=target, **kw)
+            # --resume also restarts a run killed before its first checkpoint
+            s = run_train(kw, out_dir=out, resume=out.exists(), stop_after=target)
             active += not s["finished"]
             print(
                 f"[{(time.time() - t_start) / 60:5.1f} min] {model} seed {seed}: "

@@ -49,7 +49,7 @@ from wavescope.datasets import (
     read_widefield_npz,
 )
 from wavescope.models.probe import hidden_states, impulse_response, impulse_tokens, load_model
-from wavescope.models.training import train
+from wavescope.models.training import EvalSpec, TaskSpec, TrainHParams, train
 from wavescope.pipelines.compare import run_comparison, write_comparison
 from wavescope.report.html import render_comparison
 from wavescope.signal import preprocess_widefield
@@ -84,14 +84,11 @@ def checkpoints(args, model: str) -> list[Path]:
         print(f"no copy_learning checkpoint of {model}: training {args.train_steps} steps")
         train(
             model,
-            length=20,
-            steps=args.train_steps,
-            seed=0,
+            TrainHParams(steps=args.train_steps, seed=0),
             out_dir=run,
-            resume=(run / "checkpoint.pt").exists(),
-            eval_lengths=[20],
-            eval_examples=32,
-            eval_modes=("teacher",),
+            task=TaskSpec(length=20),
+            evaluation=EvalSpec(lengths=[20], examples=32, modes=("teacher",)),
+            resume=run.exists(),
             threads=args.threads,
         )
     return [run / "checkpoint.pt"]

@@ -68,25 +68,36 @@ def parse_args(argv=None):
 
 
 def train_kwargs(args, model: str) -> dict:
-    """Arguments of wavescope.models.training.train for one run (also written to JSON)."""
+    """Settings of wavescope.models.training.train for one run, as plain dicts (also
+    written to JSON); :func:`run_train` turns them into the call."""
     return dict(
-        model_name=model,
-        task="copy",
-        length=args.length,
-        steps=args.steps,
-        seed=args.seed,
+        model=model,
+        hparams=dict(steps=args.steps, batch_size=16, lr=3e-3, seed=args.seed),
+        task=dict(name="copy", length=args.length),
+        evaluation=dict(
+            every=None, lengths=[args.length, 2 * args.length], examples=64, modes=["teacher"]
+        ),
+        log=dict(every=25, ckpt_every=250, progress=False),
         device="cpu",
         scale="cpu",
-        lr=3e-3,
-        batch_size=16,
-        log_every=25,
-        eval_every=None,
-        ckpt_every=250,
-        eval_lengths=[args.length, 2 * args.length],
-        eval_examples=64,
-        eval_modes=("teacher",),
-        progress=False,
         threads=args.threads,
+    )
+
+
+def run_train(kw: dict, **extra):
+    """``train()`` with the settings of :func:`train_kwargs` (plus out_dir, resume, ...)."""
+    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams, train
+
+    return train(
+        kw["model"],
+        TrainHParams(**kw["hparams"]),
+        task=TaskSpec(**kw["task"]),
+        evaluation=EvalSpec(**kw["evaluation"]),
+        log=LogSpec(**kw["log"]),
+        device=kw["device"],
+        scale=kw["scale"],
+        threads=kw["threads"],
+        **extra,
     )
 
 
@@ -94,14 +105,14 @@ def train_all(args) -> dict:
     """Train (or resume, or skip when finished) the four copy models, one after the other."""
     import torch
 
-    from wavescope.models.training import CHECKPOINT, FINAL_EVAL, train
+    from wavescope.models.training import FINAL_EVAL
 
     torch.set_num_threads(args.threads)
     out = {}
     for model in TRAINED:
         d = Path(args.runs) / f"{model}_s{args.seed}"
         t0 = time.time()
-        s = train(out_dir=d, resume=(d / CHECKPOINT).exists(), **train_kwargs(args, model))
+        s = run_train(train_kwargs(args, model), out_dir=d, resume=d.exists())
         fe = json.loads((d / FINAL_EVAL).read_text()) if (d / FINAL_EVAL).exists() else {}
         out[model] = {"dir": str(d.relative_to(ROOT)), "step": s["step"], "final_eval": fe}
         print(f"[train] {model}: step {s['step']} ({time.time() - t0:.0f} s)", flush=True)

@@ -56,7 +56,7 @@ def test_residual_part_is_the_output_of_the_block(name):
         x = model.layers[0](model.embedding(tok))
         x1 = model.layers[1](x)
     np.testing.assert_allclose(state_snapshots(model, tok, 0, "residual"), x.numpy(), atol=1e-6)
-    np.testing.assert_allclose(state_snapshots(model, tok, -1, "residual"), x1.numpy(), atol=1e-6)
+    np.testing.assert_allclose(state_snapshots(model, tok, 1, "residual"), x1.numpy(), atol=1e-6)
 
 
 def test_shift_ssm_with_n_sites_has_horizon_exactly_n():
@@ -129,22 +129,17 @@ def test_bad_input_raises():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    from wavescope.models.training import train
+    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams, train
 
     out = tmp_path_factory.mktemp("run")
     train(
         "shift-ssm",
-        length=6,
-        steps=4,
-        seed=0,
+        TrainHParams(steps=4, seed=0, batch_size=4),
         out_dir=out,
-        batch_size=4,
-        log_every=2,
-        config_overrides=dict(d_model=32, n_layers=1, n_sites=4),
-        eval_lengths=[6],
-        eval_examples=4,
-        eval_modes=("teacher",),
-        progress=False,
+        task=TaskSpec(length=6),
+        model_config=dict(d_model=32, n_layers=1, n_sites=4),
+        evaluation=EvalSpec(lengths=[6], examples=4, modes=("teacher",)),
+        log=LogSpec(every=2, progress=False),
     )
     return out / "checkpoint.pt"
 

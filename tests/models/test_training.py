@@ -17,6 +17,9 @@ from wavescope.models.checkpoint import (
     set_rng_state,
 )
 from wavescope.models.training import (
+    EvalSpec,
+    LogSpec,
+    TaskSpec,
     TrainHParams,
     lr_factor,
     read_metrics,
@@ -31,23 +34,19 @@ TINY = {
 }
 
 
-def _run(out, model="transformer-rope", steps=12, **kw):
-    args = dict(
-        length=6,
-        steps=steps,
-        seed=3,
+def _run(out, model="transformer-rope", steps=12, *, length=6, task="copy", **kw):
+    hp = {"steps": steps, "seed": kw.pop("seed", 3), "batch_size": 4}
+    hp.update({k: kw.pop(k) for k in ("lr", "stop_exact_acc") if k in kw})
+    return train(
+        model,
+        TrainHParams(**hp),
         out_dir=out,
-        batch_size=4,
-        log_every=2,
-        eval_every=4,
-        ckpt_every=4,
-        config_overrides=TINY[model],
-        eval_lengths=[6],
-        eval_examples=8,
-        progress=False,
+        task=TaskSpec(name=task, length=length),
+        model_config=kw.pop("model_config", TINY[model]),
+        evaluation=EvalSpec(every=4, lengths=[6], examples=8),
+        log=LogSpec(every=2, ckpt_every=4, progress=False),
+        **kw,
     )
-    args.update(kw)
-    return train(model, **args)
 
 
 def _metrics_without_time(path):
@@ -178,7 +177,7 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
 def test_config_mismatch_on_resume_is_refused(tmp_path):
     _run(tmp_path / "r", steps=4, stop_after=2)
     with pytest.raises(WaveInputError, match="model config.*d_model"):
-        _run(tmp_path / "r", steps=4, resume=True, config_overrides=dict(d_model=32, n_layers=1))
+        _run(tmp_path / "r", steps=4, resume=True, model_config=dict(d_model=32, n_layers=1))
     with pytest.raises(WaveInputError, match="model does not match"):
         _run(tmp_path / "r", "mamba", steps=4, resume=True)
     with pytest.raises(WaveInputError, match="task"):
@@ -197,7 +196,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
             _run(tmp_path / "a", device="cuda")
     # lengths beyond the model's context
     with pytest.raises(WaveInputError, match="max_len is 20"):
-        _run(tmp_path / "a", length=12, config_overrides=dict(TINY["transformer-rope"], max_len=20))
+        _run(tmp_path / "a", length=12, model_config=dict(TINY["transformer-rope"], max_len=20))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x.txt").write_text("keep me")
     with pytest.raises(WaveInputError, match="not empty.*--resume"):
@@ -287,9 +286,13 @@ def test_a_transformer_learns_to_copy_short_strings(tmp_path):
     # held-out exact-string accuracy must beat chance (26^-5) by far; a loop that does not
     # learn (wrong mask, shifted targets, no optimizer step) stays near 0.
     s = train(
-        "transformer-rope", length=5, steps=600, seed=0, out_dir=tmp_path / "r", lr=3e-3,
-        batch_size=16, eval_lengths=[5], eval_modes=("teacher", "generate"), progress=False,
-    )  # fmt: skip
+        "transformer-rope",
+        TrainHParams(steps=600, seed=0, lr=3e-3, batch_size=16),
+        out_dir=tmp_path / "r",
+        task=TaskSpec(length=5),
+        evaluation=EvalSpec(lengths=[5], modes=("teacher", "generate")),
+        log=LogSpec(progress=False),
+    )
     heldout = s["final_eval"]["heldout"]
     gen = [r for r in s["final_eval"]["lengths"] if r["mode"] == "generate"][0]
     assert heldout["exact_acc"] >= 0.9 and gen["exact_acc"] >= 0.9

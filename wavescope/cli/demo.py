@@ -21,7 +21,12 @@ def register(sub) -> None:
         help="tiny training and short recordings (seconds; the models do not learn)",
     )
     p.add_argument("--steps", type=int, default=None, help="training steps per model")
-    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: wavescope.models.threads policy, 1 for these models)",
+    )
     p.add_argument(
         "--reference-speeds",
         default=None,

@@ -174,6 +174,7 @@ def run(args) -> int:
 
     from wavescope.io.npz import write_npz
     from wavescope.models.probe import capture_states, impulse_response, load_model, text_tokens
+    from wavescope.models.threads import set_default_threads
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
@@ -181,6 +182,7 @@ def run(args) -> int:
         return run_hf(args, out)
     model, _ = load_model(args.checkpoint, map_location=args.device)
     model.to(args.device)
+    set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
     if args.input is not None or args.tokens is not None:
         if args.input is not None:
             tokens, source = text_tokens(args.input), f"text {args.input!r}"
@@ -288,11 +290,13 @@ def run_memory_curve(args) -> int:
 
     from wavescope.models.memory_probe import model_memory_curve
     from wavescope.models.probe import load_model
+    from wavescope.models.threads import set_default_threads
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
     model, _ = load_model(args.checkpoint, map_location=args.device)
     model.to(args.device)
+    set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
     curve = model_memory_curve(
         model,
         args.layer,

@@ -4,6 +4,13 @@ Example::
 
     wavescope train --model vwave-mamba --task copy --length 20 --steps 2000 --out runs/vw
     wavescope train --model vwave-mamba --task copy --length 20 --steps 2000 --out runs/vw --resume
+    wavescope train --model vwave --set velocity=fixed --set v_init=0.5 --out runs/vw05
+    wavescope train --model mamba --steps 2000 --nproc 2 --out runs/mamba-ddp
+
+``--resume`` continues a run killed at any moment (from its checkpoint, or from step 0
+when it was killed before the first one); ``--set FIELD=VALUE`` changes any field of the
+model's config (see ``wavescope.models.config``); ``--nproc N`` splits each batch across
+N processes (DistributedDataParallel).
 """
 
 from __future__ import annotations
@@ -39,7 +46,32 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW)")
     p.add_argument("--log-every", type=int, default=10, help="steps per metrics line")
     p.add_argument("--eval-every", type=int, default=None, help="steps per held-out evaluation")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of the model config, e.g. --set velocity=fixed --set v_init=0.5 "
+        "(repeatable; values are parsed to the field's type)",
+    )
+    p.add_argument(
+        "--ckpt-every", type=int, default=None, help="steps between checkpoints (default steps/10)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads per process (default: wavescope.models.threads policy, 1 for "
+        "the CPU-scale models)",
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train in N processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA), the "
+        "batch split across them; a checkpoint resumes with any N",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
@@ -50,26 +82,30 @@ def run(args) -> int:
     from wavescope.cli.options import require_torch
 
     require_torch("train")
+    from wavescope.models.registry import check_model_name, parse_config_settings
     from wavescope.models.tasks import format_length_table
+    from wavescope.models.train_config import EvalSpec, LogSpec, TaskSpec, TrainHParams
     from wavescope.models.training import train
 
+    check_model_name(args.model)
     summary = train(
         args.model,
-        task=args.task,
-        length=args.length,
-        steps=args.steps,
-        seed=args.seed,
-        device=args.device,
+        TrainHParams(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed),
         out_dir=args.out,
-        resume=args.resume,
+        task=TaskSpec(name=args.task, length=args.length),
+        model_config=parse_config_settings(args.model, args.settings),
         scale=args.scale,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        eval_every=args.eval_every,
-        log_every=args.log_every,
-        progress=not args.no_progress,
+        evaluation=EvalSpec(every=args.eval_every),
+        log=LogSpec(
+            every=args.log_every, ckpt_every=args.ckpt_every, progress=not args.no_progress
+        ),
+        resume=args.resume,
+        device=args.device,
         threads=args.threads,
+        nproc=args.nproc,
     )
+    if summary is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return 0
     final = summary["final_eval"] or {}
     s95 = summary["steps_to_95"]
     print(

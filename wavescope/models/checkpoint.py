@@ -140,6 +140,13 @@ def load_model(path, map_location="cpu"):
     model : wavescope.models.lm.LanguageModel
     checkpoint : dict
         The loaded checkpoint (for its ``task``, ``step``, ...).
+
+    Raises
+    ------
+    WaveInputError
+        The file is missing or corrupt, or its model name, config (unknown fields,
+        negative, fractional or string sizes) or vocabulary size is invalid, or the config
+        asks for more weights than half of this machine's memory.
     """
     from wavescope.models import registry
 
@@ -148,8 +155,15 @@ def load_model(path, map_location="cpu"):
         map_location=map_location,
         required=("model_name", "config", "vocab_size", "model_state"),
     )
-    config = registry.config_from_dict(ckpt["model_name"], dict(ckpt["config"]))
-    model = registry.build_model(ckpt["model_name"], int(ckpt["vocab_size"]), config)
+    name = ckpt["model_name"]
+    if not isinstance(name, str):
+        raise WaveInputError(
+            f"checkpoint {str(path)!r}: model_name must be a string, got {name!r}."
+        )
+    # every size is checked, and the weights counted without allocating them, before the
+    # model is built (a damaged config cannot ask for hundreds of gigabytes)
+    config = registry.config_from_dict(name, ckpt["config"])
+    model = registry.build_model(name, ckpt["vocab_size"], config)
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from wavescope.core.errors import WaveInputError
+
 
 @dataclass
 class LMConfig:
@@ -161,3 +163,159 @@ class TransformerConfig(LMConfig):
     rope_base: float = 10000.0
     mlp_ratio: float = 1.0
     max_len: int | None = 4096
+
+
+# ---------------------------------------------------------------------- validation
+# Allowed values of the fields, checked once when a config is built (from the registry's
+# defaults, a checkpoint or the command line): kind, then a lower bound for numbers or the
+# choices for strings. Sizes are integers >= 1; a config from a damaged checkpoint that
+# says ``d_model=-4`` or ``"64"`` is refused here, before any tensor is allocated.
+_RULES: dict[str, tuple] = {
+    "d_model": ("size", 1),
+    "n_layers": ("size", 1),
+    "d_state": ("size", 1),
+    "expand": ("size", 1),
+    "d_conv": ("size", 1),
+    "dt_rank": ("size", 1),
+    "n_sites": ("size", 2),
+    "n_heads": ("size", 1),
+    "max_len": ("size", 1),
+    "mlp_ratio": ("number", 0.0, ">="),
+    "norm_eps": ("number", 0.0, ">"),
+    "dt_min": ("number", 0.0, ">"),
+    "dt_max": ("number", 0.0, ">"),
+    "dt_init_floor": ("number", 0.0, ">"),
+    "v_init": ("number", 0.0, ">"),
+    "decay": ("number", 0.0, ">="),
+    "rope_base": ("number", 1.0, ">"),
+    "velocity": ("choice", ("fixed", "channel", "input")),
+    "position": ("choice", ("rope", "alibi")),
+    "tie_embeddings": ("bool",),
+}
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+_NONE = ("none", "null")
+
+
+def _optional(cls, name: str) -> bool:
+    return "None" in str(cls.__dataclass_fields__[name].type)
+
+
+def _err(cls, name: str, want: str, value) -> WaveInputError:
+    return WaveInputError(
+        f"{cls.__name__}.{name} must be {want}, got {value!r} ({type(value).__name__})."
+    )
+
+
+def check_config(config: LMConfig) -> LMConfig:
+    """Check every field of ``config`` against its kind and range; return it.
+
+    Integers given for float fields become floats. Raises
+    :class:`~wavescope.core.errors.WaveInputError` naming the field, what is allowed and
+    what was given (negative or string sizes, unknown choices, non-finite numbers, a
+    head count that does not divide ``d_model``).
+    """
+    cls = type(config)
+    for name in cls.__dataclass_fields__:
+        value = getattr(config, name)
+        rule = _RULES.get(name)
+        if rule is None:
+            continue
+        if value is None:
+            if _optional(cls, name):
+                continue
+            raise _err(cls, name, "set (None is not allowed)", value)
+        kind = rule[0]
+        if kind == "size":
+            if isinstance(value, bool) or not isinstance(value, int) or value < rule[1]:
+                raise _err(cls, name, f"an integer >= {rule[1]}", value)
+        elif kind == "number":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value):
+                raise _err(cls, name, "a finite number", value)
+            if (rule[2] == ">" and not value > rule[1]) or (rule[2] == ">=" and value < rule[1]):
+                raise _err(cls, name, f"a number {rule[2]} {rule[1]:g}", value)
+            setattr(config, name, float(value))
+        elif kind == "choice":
+            if value not in rule[1]:
+                raise _err(cls, name, "one of " + ", ".join(map(repr, rule[1])), value)
+        elif kind == "bool" and not isinstance(value, bool):
+            raise _err(cls, name, "True or False", value)
+    if isinstance(config, MambaConfig) and config.dt_max < config.dt_min:
+        raise WaveInputError(
+            f"{cls.__name__}: dt_max={config.dt_max:g} is below dt_min={config.dt_min:g}."
+        )
+    if isinstance(config, TransformerConfig) and config.d_model % config.n_heads:
+        raise WaveInputError(
+            f"{cls.__name__}: d_model={config.d_model} must be divisible by "
+            f"n_heads={config.n_heads}."
+        )
+    return config
+
+
+def field_names(cls) -> tuple[str, ...]:
+    """Names of the fields of config class ``cls``, in declaration order."""
+    return tuple(cls.__dataclass_fields__)
+
+
+def parse_value(cls, name: str, text: str):
+    """Parse the command-line text ``text`` for field ``name`` of ``cls`` to its type.
+
+    ``int`` and ``float`` fields take numbers, ``bool`` fields true/false (yes/no, on/off,
+    1/0), string fields their text, and optional fields also ``none``.
+    """
+    fields = cls.__dataclass_fields__
+    if name not in fields:
+        raise unknown_field_error(cls, name)
+    hint = str(fields[name].type)
+    low = text.strip().lower()
+    if "None" in hint and low in _NONE:
+        return None
+    try:
+        if hint.startswith("bool"):
+            if low in _TRUE or low in _FALSE:
+                return low in _TRUE
+            raise ValueError
+        if hint.startswith("int"):
+            return int(low)
+        if hint.startswith("float"):
+            return float(low)
+    except ValueError:
+        kind = hint.split(" |")[0]
+        extra = " or none" if "None" in hint else ""
+        raise WaveInputError(
+            f"{cls.__name__}.{name} takes {kind}{extra}; could not read {text!r}."
+        ) from None
+    return text.strip()
+
+
+def unknown_field_error(cls, name: str) -> WaveInputError:
+    """The error for a field ``name`` that ``cls`` does not have, naming the closest."""
+    import difflib
+
+    names = field_names(cls)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return WaveInputError(
+        f"{cls.__name__} has no field {name!r}; {hint}known fields: {', '.join(names)}."
+    )
+
+
+def parse_settings(cls, settings) -> dict:
+    """``["velocity=fixed", "v_init=0.5"]`` -> ``{"velocity": "fixed", "v_init": 0.5}``.
+
+    Each setting is ``FIELD=VALUE`` for a field of config class ``cls``; values are parsed
+    to the field's type (:func:`parse_value`). A field given twice keeps the last value.
+    """
+    out = {}
+    for item in settings or ():
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise WaveInputError(
+                f"--set takes FIELD=VALUE (e.g. --set v_init=0.5), got {item!r}; fields of "
+                f"{cls.__name__}: {', '.join(field_names(cls))}."
+            )
+        out[key] = parse_value(cls, key, text)
+    return out

@@ -62,12 +62,20 @@ def _hf_part(part):
 
 
 def _check_layer(model, layer) -> int:
+    """``layer`` as an index 0 .. n_layers - 1; negative (Python-style) indices are refused
+    so that ``--layer -1`` is never read as a silent alias of the last layer."""
     n = model.n_layers
-    if not isinstance(layer, (int, np.integer)) or not -n <= int(layer) < n:
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
         raise WaveInputError(
-            f"layer={layer!r} is out of range: {model.name} has {n} layers (0 to {n - 1})."
+            f"layer must be an integer from 0 to {n - 1} ({model.name} has {n} layers), got "
+            f"{layer!r}."
         )
-    return int(layer) % n
+    if not 0 <= int(layer) < n:
+        last = f"; the last layer is {n - 1}" if int(layer) < 0 else ""
+        raise WaveInputError(
+            f"layer={int(layer)} is out of range: {model.name} has {n} layers (0 to {n - 1}){last}."
+        )
+    return int(layer)
 
 
 def _as_tokens(tokens) -> torch.Tensor:

@@ -20,7 +20,9 @@ D = 1024, 12 layers); this one is smaller so that length-300 runs fit a short GP
 
 from __future__ import annotations
 
-import dataclasses
+import os
+
+import numpy as np
 
 from wavescope.core.validate import WaveInputError, check_option
 from wavescope.models.config import (
@@ -30,6 +32,9 @@ from wavescope.models.config import (
     TransformerConfig,
     VWaveConfig,
     VWaveMambaConfig,
+    check_config,
+    parse_settings,
+    unknown_field_error,
 )
 
 MODEL_NAMES = (
@@ -125,21 +130,24 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def config_class(name: str) -> type:
+    """The config dataclass of model ``name``."""
+    return CONFIG_CLASSES[check_model_name(name)]
+
+
 def config_from_dict(name: str, d: dict) -> LMConfig:
     """Build ``name``'s config from a dict (e.g. ``dataclasses.asdict`` of one).
 
-    Unknown keys raise a WaveInputError naming them and the valid keys.
+    Unknown keys raise a WaveInputError naming the closest known field; every value is
+    checked (:func:`wavescope.models.config.check_config`).
     """
-    cls = CONFIG_CLASSES[check_model_name(name)]
+    cls = config_class(name)
     if not isinstance(d, dict):
         raise WaveInputError(f"config for {name} must be a dict, got {type(d).__name__}.")
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - valid)
-    if unknown:
-        raise WaveInputError(
-            f"unknown config key(s) {unknown} for {name}; valid keys: {', '.join(sorted(valid))}."
-        )
-    return cls(**d)
+    for key in d:
+        if key not in cls.__dataclass_fields__:
+            raise unknown_field_error(cls, str(key))
+    return check_config(cls(**d))
 
 
 def default_config(name: str, scale: str = "cpu", **overrides) -> LMConfig:
@@ -149,6 +157,65 @@ def default_config(name: str, scale: str = "cpu", **overrides) -> LMConfig:
     d = dict(_DEFAULTS[scale][name])
     d.update(overrides)
     return config_from_dict(name, d)
+
+
+def parse_config_settings(name: str, settings) -> dict:
+    """Config overrides of model ``name`` from ``FIELD=VALUE`` strings (``--set``).
+
+    Values are parsed to the field's type; an unknown field is an error naming the known
+    fields and the closest one (see :func:`wavescope.models.config.parse_settings`).
+    """
+    return parse_settings(config_class(name), settings)
+
+
+#: Largest share of the machine's memory that a model's weights may take (float32); a
+#: config asking for more is refused before anything is allocated.
+MAX_MEMORY_FRACTION = 0.5
+
+
+def _machine_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def count_parameters(name: str, vocab_size: int, config: LMConfig) -> int:
+    """Parameters of model ``name`` with ``config``, counted without allocating them.
+
+    The model is built on torch's ``meta`` device (shapes only, no memory, no random
+    numbers drawn), so the count is exact for any config.
+    """
+    import torch
+
+    from wavescope.models.lm import LanguageModel
+
+    with torch.device("meta"):
+        model = LanguageModel(name, vocab_size, config, _make_mixer(name))
+    return model.num_parameters()
+
+
+def check_model_size(name: str, vocab_size: int, config: LMConfig) -> int:
+    """Refuse a config whose float32 weights exceed half of this machine's memory.
+
+    Returns the parameter count. The error names the sizes of the config, so that a
+    damaged checkpoint (``d_model=200000``: 250 G parameters, 931 GiB) is recognised as such.
+    """
+    n = count_parameters(name, vocab_size, config)
+    mem = _machine_memory_bytes()
+    if mem is not None and 4 * n > MAX_MEMORY_FRACTION * mem:
+        sizes = ", ".join(
+            f"{k}={getattr(config, k)}"
+            for k in ("d_model", "n_layers", "d_state", "n_sites", "expand", "n_heads")
+            if hasattr(config, k)
+        )
+        raise WaveInputError(
+            f"{name} with {sizes} (vocab_size={vocab_size}) has {n:,} parameters "
+            f"({4 * n / 2**30:,.1f} GiB in float32), more than {MAX_MEMORY_FRACTION:.0%} of "
+            f"this machine's {mem / 2**30:,.1f} GiB memory; lower the sizes (a checkpoint "
+            "with such a config is damaged or was written elsewhere)."
+        )
+    return n
 
 
 def _make_mixer(name: str):
@@ -199,11 +266,16 @@ def build_model(name: str, vocab_size: int, config: LMConfig | dict | None = Non
         raise WaveInputError(
             f"{name} needs a {CONFIG_CLASSES[name].__name__}, got {type(config).__name__}."
         )
+    else:
+        check_config(config)
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+        raise WaveInputError(f"vocab_size must be an integer, got {vocab_size!r}.")
     if name.startswith("transformer-"):
         want = name.split("-", 1)[1]
         if config.position != want:
             raise WaveInputError(f"{name} needs position={want!r}, got {config.position!r}.")
-    return LanguageModel(name, vocab_size, config, _make_mixer(name))
+    check_model_size(name, int(vocab_size), config)
+    return LanguageModel(name, int(vocab_size), config, _make_mixer(name))
 
 
 def parameter_counts(vocab_size: int, scale: str = "cpu") -> dict:

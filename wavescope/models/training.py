@@ -3,20 +3,30 @@
 :func:`train` runs AdamW with linear warmup and cosine decay on fresh copy batches,
 shows a tqdm bar with loss and accuracy, and writes into ``out_dir``:
 
+- ``run.json``: model, config, task and hyperparameters, parameter count (first);
 - ``metrics.jsonl``: one JSON object per log line, ``{"step", "split", "loss", "char_acc",
   "exact_acc", "time", "lr"}``; ``split="train"`` lines average the steps since the last
   line (each batch is fresh, so these are held-out numbers); ``split="eval"`` lines (every
-  ``eval_every`` steps) score one fixed held-out batch;
+  ``EvalSpec.every`` steps) score one fixed held-out batch;
 - ``checkpoint.pt``: written atomically (see :mod:`wavescope.models.checkpoint`) every
-  ``ckpt_every`` steps and at the end;
-- ``run.json``: model, config, task and hyperparameters, parameter count;
+  ``LogSpec.ckpt_every`` steps and at the end;
 - ``final_eval.json``: teacher-forced and autoregressive accuracy at the training length
   and longer ones, and the steps to 95 % exact-string accuracy.
 
+Its settings come in the dataclass groups of :mod:`wavescope.models.train_config`
+(hyperparameters, task, evaluation, logging) plus the model's config overrides.
+
 Runs are deterministic on CPU: the same seed gives bit-identical weights and metrics
-(except the wall ``time``), and ``resume=True`` continues a killed run exactly, because
-the checkpoint carries the optimizer, scheduler, RNG and data-stream states and the
-metrics written after the checkpoint are dropped on resume.
+(except the wall ``time``). A run killed at any moment continues with ``resume=True``
+(``--resume``) to the same weights and metrics as an uninterrupted run: from its
+checkpoint (which carries the optimizer, scheduler, RNG and data-stream states; metrics
+lines written after it, a torn last line included, are dropped), or, when it was killed
+before its first checkpoint, from step 0 (see :mod:`wavescope.models.run_folder`).
+
+With ``nproc > 1`` (or under ``torchrun``) the global batch is split across processes
+with DistributedDataParallel (:mod:`wavescope.models.distributed`); the results match a
+single-process run to float round-off and the checkpoint resumes with any number of
+processes.
 """
 
 from __future__ import annotations
@@ -26,75 +36,58 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from wavescope.core.errors import WaveFileNotFoundError
-from wavescope.core.validate import WaveInputError
+from wavescope.core.errors import WaveInputError
 from wavescope.io.metrics import METRICS, read_metrics, steps_to_threshold, truncate_metrics
 from wavescope.io.outputs import write_json
+from wavescope.models import distributed, run_folder
 from wavescope.models.checkpoint import (
     get_rng_state,
     load_checkpoint,
     save_checkpoint,
     set_rng_state,
 )
+from wavescope.models.config import LMConfig, check_config
+from wavescope.models.run_folder import CHECKPOINT, FINAL_EVAL, RUN_JSON
 from wavescope.models.tasks import (
     VOCAB_SIZE,
     CopyTask,
-    copy_accuracy,
     evaluate_teacher_forced,
     length_generalization,
     masked_cross_entropy,
     min_context_len,
 )
+from wavescope.models.threads import default_threads
+from wavescope.models.train_config import TASKS, EvalSpec, LogSpec, TaskSpec, TrainHParams
 
-TASKS = ("copy",)
-CHECKPOINT = "checkpoint.pt"
-RUN_JSON = "run.json"
-FINAL_EVAL = "final_eval.json"
+__all__ = [
+    "CHECKPOINT",
+    "EVAL_SEED_OFFSET",
+    "FINAL_EVAL",
+    "RUN_JSON",
+    "TASKS",
+    "EvalSpec",
+    "LogSpec",
+    "TaskSpec",
+    "TrainHParams",
+    "check_device",
+    "lr_factor",
+    "make_copy_task",
+    "make_optimizer",
+    "read_metrics",
+    "steps_to_threshold",
+    "train",
+    "train_step",
+]
+
 EVAL_SEED_OFFSET = 1_000_003  # held-out data: a seed stream no training run uses
-
-
-@dataclass
-class TrainHParams:
-    """Hyperparameters that define a run (stored in the checkpoint; must match on resume).
-
-    Attributes
-    ----------
-    steps : int
-        Total optimizer steps.
-    batch_size : int
-        Rows (contexts) per step.
-    lr : float
-        Peak learning rate of AdamW.
-    weight_decay : float
-        AdamW's decoupled weight decay.
-    warmup_steps : int
-        Linear warmup from 0 to ``lr``; then cosine decay to ``min_lr_ratio * lr``.
-    min_lr_ratio : float
-        Final learning rate as a fraction of ``lr``.
-    grad_clip : float
-        Max global gradient norm (0 disables clipping).
-    seed : int
-        Seeds torch, numpy, python and the data stream.
-    stop_exact_acc : float or None
-        End the run early at the first train line whose exact-string accuracy reaches
-        this value (None: always run all ``steps``).
-    """
-
-    steps: int
-    batch_size: int = 16
-    lr: float = 3e-3
-    weight_decay: float = 0.1
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.1
-    grad_clip: float = 1.0
-    seed: int = 0
-    stop_exact_acc: float | None = None
+_RESUME_HINT = "resume with the same --model, --scale, --length and options, or use another --out."
 
 
 def lr_factor(step: int, hp: TrainHParams) -> float:
@@ -136,9 +129,8 @@ def _registry():
 
 
 def check_model_name(name: str) -> None:
-    names = _registry().MODEL_NAMES
-    if name not in names:
-        raise WaveInputError(f"unknown model {name!r}; choose one of {', '.join(names)}.")
+    """Raise a WaveInputError listing the registry's names if ``name`` is not one."""
+    _registry().check_model_name(name)
 
 
 def make_copy_task(length: int, seed: int, max_len=None, min_len=None, context_len=None):
@@ -171,331 +163,481 @@ def make_copy_task(length: int, seed: int, max_len=None, min_len=None, context_l
     return CopyTask(min_len, length, context_len=context_len, seed=seed, packed=True)
 
 
-def _compare(what: str, stored, requested, hint: str) -> None:
-    if stored != requested:
-        if isinstance(stored, dict) and isinstance(requested, dict):
-            diff = {
-                k: (stored.get(k), requested.get(k))
-                for k in sorted(set(stored) | set(requested))
-                if stored.get(k) != requested.get(k)
-            }
-            detail = ", ".join(
-                f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in diff.items()
-            )
-        else:
-            detail = f"checkpoint {stored!r} vs requested {requested!r}"
-        raise WaveInputError(
-            f"the checkpoint's {what} does not match the request ({detail}); {hint}"
-        )
+def make_optimizer(model, hp: TrainHParams):
+    """AdamW with the warmup-cosine schedule of :func:`lr_factor`: ``(optimizer, scheduler)``."""
+    opt = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, hp))
+    return opt, sched
+
+
+def train_step(model, opt, sched, batch, hp: TrainHParams, device, share=None):
+    """One optimizer step on ``batch``: forward, masked loss, backward, clip, AdamW, schedule.
+
+    Returns the loss (0-d tensor, detached), the argmax predictions (B, T) and the learning
+    rate the step used. ``share`` scales the loss before backward (a process's share of a
+    batch split across processes, see :mod:`wavescope.models.distributed`).
+    """
+    t = batch.to_torch(device)
+    logits = model(t["tokens"])  # logits : (B, T, V)
+    loss = masked_cross_entropy(logits, t["targets"], t["loss_mask"])
+    opt.zero_grad(set_to_none=True)
+    (loss if share is None else loss * share).backward()
+    if hp.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), hp.grad_clip)
+    lr_now = opt.param_groups[0]["lr"]
+    opt.step()
+    sched.step()
+    return loss.detach(), logits.detach().argmax(-1), lr_now
+
+
+def _step_counts(pred, batch) -> tuple[int, int, int, int]:
+    """Right and masked tokens, exactly copied and all examples of a batch's rows.
+
+    Examples never span rows, so the counts of row shards add up to the whole batch's.
+    """
+    pred = pred.cpu().numpy()
+    mask = batch.loss_mask
+    right = (pred == batch.targets) & mask
+    ids = np.unique(batch.example[mask])
+    wrong = np.unique(batch.example[mask & ~right])
+    return int(right.sum()), int(mask.sum()), len(ids) - len(wrong), len(ids)
+
+
+class _MetricsLog:
+    """``metrics.jsonl`` opened for appending (rank 0 only; other ranks write nothing)."""
+
+    def __init__(self, path: Path, active: bool):
+        self.fh = open(path, "a", encoding="utf-8") if active else None  # noqa: SIM115
+
+    def write(self, rec: dict) -> None:
+        if self.fh is not None:
+            self.fh.write(json.dumps(rec) + "\n")
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+@dataclass
+class _Job:
+    """A validated run: everything :func:`run_job` needs (picklable, for spawned ranks)."""
+
+    model_name: str
+    config: LMConfig
+    hp: TrainHParams
+    task: dict  # CopyTask.to_dict()
+    length: int
+    evaluation: EvalSpec
+    log: LogSpec
+    ckpt_every: int
+    out: str
+    mode: str  # run_folder.FRESH / RESTART / RESUME
+    device: str
+    threads: int | None
+    stop_after: int | None
+    run_info: dict
 
 
 def train(
-    model_name: str,
-    task: str = "copy",
-    length: int = 20,
-    steps: int = 1000,
-    seed: int = 0,
-    device="cpu",
-    out_dir="runs/copy",
-    resume: bool = False,
+    model: str,
+    hparams: TrainHParams | None = None,
+    *,
+    out_dir: str | os.PathLike,
+    task: TaskSpec | None = None,
+    model_config: Mapping | LMConfig | None = None,
     scale: str = "cpu",
-    lr: float = 3e-3,
-    batch_size: int = 16,
-    eval_every: int | None = None,
-    log_every: int = 10,
-    ckpt_every: int | None = None,
-    warmup_steps: int | None = None,
-    weight_decay: float = 0.1,
-    grad_clip: float = 1.0,
-    config_overrides: dict | None = None,
-    context_len: int | None = None,
-    eval_lengths=None,
-    eval_examples: int = 64,
-    eval_modes=("teacher", "generate"),
-    progress: bool = True,
-    stop_after: int | None = None,
-    stop_exact_acc: float | None = None,
+    evaluation: EvalSpec | None = None,
+    log: LogSpec | None = None,
+    resume: bool = False,
+    device: str = "cpu",
     threads: int | None = None,
+    nproc: int = 1,
+    stop_after: int | None = None,
 ) -> dict:
-    """Train ``model_name`` on the copy task; resumable and deterministic.
+    """Train model ``model`` on the copy task; resumable, deterministic, optionally distributed.
 
     Parameters
     ----------
-    model_name : str
+    model : str
         One of ``wavescope.models.registry.MODEL_NAMES``.
-    task : {"copy"}
-        The task.
-    length : int
-        Longest copied string L; training strings are uniform on ``[min(5, L), L]``.
-    steps : int
-        Total optimizer steps.
-    seed : int
-        Seeds torch, numpy, python and the data stream.
-    device : str
-        "cpu" or "cuda" (raises if CUDA is absent).
+    hparams : TrainHParams, optional
+        Optimisation (steps, global batch, AdamW, schedule, clipping, seed, early stop);
+        default ``TrainHParams()`` (1000 steps, batch 16).
     out_dir : path
         Run folder. Must be empty or absent unless ``resume``.
-    resume : bool
-        Continue the run saved in ``out_dir`` exactly (model, config and hyperparameters
-        must match the checkpoint). A finished run is not trained further; its final
-        evaluation is written if missing.
+    task : TaskSpec, optional
+        The task; default the copy task at length 20.
+    model_config : mapping or model config, optional
+        Fields of the model config to change from the registry's default at ``scale``
+        (e.g. ``{"velocity": "fixed", "v_init": 0.5}``), or a whole config of the model's
+        class.
     scale : {"cpu", "gpu"}
         Default model size from the registry.
-    lr, batch_size, weight_decay, grad_clip, warmup_steps
-        Optimisation (see :class:`TrainHParams`); ``warmup_steps`` defaults to
-        ``min(100, steps // 10)``.
-    eval_every : int, optional
-        Score the fixed held-out batch every this many steps (None: never during training).
-    log_every : int
-        Steps per train line in ``metrics.jsonl`` and per progress-bar update.
-    ckpt_every : int, optional
-        Steps between checkpoints (default ``max(steps // 10, log_every)``); one is always
-        written at the end.
-    config_overrides : dict, optional
-        Fields of the model config to change from the registry's default.
-    context_len : int, optional
-        Tokens per training row (default: two longest examples, capped at ``max_len``).
-    eval_lengths : sequence of int, optional
-        Lengths of the final evaluation (default ``L, 1.5 L, 2 L``).
-    eval_examples : int
-        Strings per length in evaluations (and rows of the held-out batch).
-    eval_modes : tuple
-        ``"teacher"`` (teacher-forced argmax) and/or ``"generate"`` (greedy decoding).
-    progress : bool
-        Show the tqdm bar.
+    evaluation : EvalSpec, optional
+        Held-out evaluation during training and at the end (default: none during
+        training; lengths L, 1.5 L, 2 L at the end, 64 strings, both modes).
+    log : LogSpec, optional
+        Metrics lines (default every 10 steps), checkpoint cadence, progress bar.
+    resume : bool
+        Continue the run saved in ``out_dir`` exactly (model, config, task and
+        hyperparameters must match): from its checkpoint, or from step 0 when it was
+        killed before its first checkpoint. A finished run is not trained further; its
+        final evaluation is written if missing.
+    device : str
+        "cpu" or "cuda" (raises if CUDA is absent).
+    threads : int, optional
+        Torch CPU threads (per process); default :func:`wavescope.models.threads.default_threads`.
+    nproc : int
+        Processes to train in (DistributedDataParallel, gloo on CPU, NCCL on CUDA); the
+        global batch ``hparams.batch_size`` is split across them. Under ``torchrun`` leave
+        it at 1: the launch decides.
     stop_after : int, optional
         Stop after this step as if the run were killed there (a checkpoint is written);
         for tests and for splitting long runs.
-    stop_exact_acc : float, optional
-        Finish early once a train line reaches this exact-string accuracy (e.g. 0.95 for
-        steps-to-threshold studies); the schedule still spans ``steps``.
-    threads : int, optional
-        ``torch.set_num_threads`` for this run.
 
     Returns
     -------
     dict
-        ``out_dir``, ``step`` (steps done), ``finished``, ``n_params``, ``steps_to_95``
-        (first train line with exact accuracy >= 0.95, or None) and ``final_eval``.
+        ``out_dir``, ``step`` (steps done), ``finished``, ``stopped_early``, ``n_params``,
+        ``steps_to_95`` (first train line with exact accuracy >= 0.95, or None) and
+        ``final_eval`` (None until finished). Under torchrun, ranks other than 0 get None.
+
+    Examples
+    --------
+    >>> train("vwave", TrainHParams(steps=500), out_dir="runs/vw",
+    ...       model_config={"velocity": "fixed", "v_init": 0.5})  # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
-
-    if task not in TASKS:
-        raise WaveInputError(f"task={task!r} is not supported; choose one of {', '.join(TASKS)}.")
-    check_model_name(model_name)
-    dev = check_device(device)
-    steps = int(steps)
-    if steps < 1:
-        raise WaveInputError(f"steps must be >= 1, got {steps}.")
-    if int(batch_size) < 1 or int(log_every) < 1:
-        raise WaveInputError(
-            f"batch_size and log_every must be >= 1, got {batch_size}, {log_every}."
-        )
-    if int(seed) < 0:
-        raise WaveInputError(f"seed must be >= 0, got {seed}.")
-    out = Path(out_dir)
-    ckpt_path = out / CHECKPOINT
-    if resume:
-        if not ckpt_path.exists():
-            raise WaveFileNotFoundError(
-                f"--resume was given but {str(ckpt_path)!r} does not exist; drop --resume to "
-                "start a new run."
-            )
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise WaveInputError(
-            f"output folder {str(out)!r} is not empty; pass --resume to continue the run saved "
-            "there, or choose another --out (nothing was overwritten)."
-        )
-
-    reg = _registry()
-    config = reg.default_config(model_name, scale, **(config_overrides or {}))
-    hp = TrainHParams(
-        steps=steps,
-        batch_size=int(batch_size),
-        lr=float(lr),
-        weight_decay=float(weight_decay),
-        warmup_steps=int(warmup_steps if warmup_steps is not None else min(100, steps // 10)),
-        grad_clip=float(grad_clip),
-        seed=int(seed),
-        stop_exact_acc=None if stop_exact_acc is None else float(stop_exact_acc),
+    job = _plan(
+        model,
+        TrainHParams() if hparams is None else hparams,
+        out_dir=out_dir,
+        task=TaskSpec() if task is None else task,
+        model_config=model_config,
+        scale=scale,
+        evaluation=EvalSpec() if evaluation is None else evaluation,
+        log=LogSpec() if log is None else log,
+        device=device,
+        threads=threads,
+        stop_after=stop_after,
     )
-    copy_task = make_copy_task(length, hp.seed, config.max_len, context_len=context_len)
-    eval_task = CopyTask.from_dict({**copy_task.to_dict(), "seed": hp.seed + EVAL_SEED_OFFSET})
-    eval_batch = eval_task.batch(eval_examples)
-    if eval_lengths is None:
-        eval_lengths = sorted({int(length), int(1.5 * int(length)), 2 * int(length)})
-    ckpt_every = int(ckpt_every or max(steps // 10, int(log_every)))
+    dev = torch.device(job.device)
+    nproc = distributed.check_nproc(nproc, dev, job.hp.batch_size)
+    if distributed.launched_by_torchrun():
+        return _train_under_torchrun(job, resume)
+    job.mode = run_folder.prepare(Path(job.out), resume, job.run_info, _RESUME_HINT)
+    if nproc > 1:
+        return distributed.spawn(job, nproc, dev)
+    return run_job(job, distributed.Solo())
 
+
+def _train_under_torchrun(job: _Job, resume: bool):
+    """Rank 0 checks the folder, every rank learns the outcome, then all train."""
+    import torch.distributed as dist
+
+    group = distributed.join_torchrun(torch.device(job.device))
+    try:
+        outcome = [None]
+        if group.is_main:
+            try:
+                outcome[0] = run_folder.prepare(Path(job.out), resume, job.run_info, _RESUME_HINT)
+            except WaveInputError as exc:
+                outcome[0] = exc
+        dist.broadcast_object_list(outcome, src=0)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        job.mode = outcome[0]
+        return run_job(job, group)
+    finally:
+        group.close()
+
+
+def _plan(
+    model_name: str,
+    hp: TrainHParams,
+    *,
+    out_dir,
+    task: TaskSpec,
+    model_config,
+    scale: str,
+    evaluation: EvalSpec,
+    log: LogSpec,
+    device,
+    threads,
+    stop_after,
+) -> _Job:
+    """Validate the request (no file is touched) and resolve its defaults."""
+    for name, value, cls in (
+        ("hparams", hp, TrainHParams),
+        ("task", task, TaskSpec),
+        ("evaluation", evaluation, EvalSpec),
+        ("log", log, LogSpec),
+    ):
+        if not isinstance(value, cls):
+            raise WaveInputError(
+                f"{name} must be a {cls.__name__} (wavescope.models.train_config), got "
+                f"{type(value).__name__}."
+            )
+    reg = _registry()
+    reg.check_model_name(model_name)
+    if task.name not in TASKS:  # TaskSpec checks this too; a spec edited after construction
+        raise WaveInputError(f"task={task.name!r} is not supported; choose one of copy.")
+    dev = check_device(device)
+    if isinstance(model_config, LMConfig):
+        cls = reg.config_class(model_name)
+        if type(model_config) is not cls:
+            raise WaveInputError(
+                f"{model_name} needs a {cls.__name__}, got {type(model_config).__name__}."
+            )
+        config = check_config(replace(model_config))
+    elif model_config is None or isinstance(model_config, Mapping):
+        config = reg.default_config(model_name, scale, **dict(model_config or {}))
+    else:
+        raise WaveInputError(
+            f"model_config must be a dict of config fields or a config, got "
+            f"{type(model_config).__name__}."
+        )
+    # sizes are bounded before anything is allocated (parameters counted on the meta device)
+    n_params = reg.check_model_size(model_name, VOCAB_SIZE, config)
+    copy_task = make_copy_task(
+        task.length, hp.seed, config.max_len, min_len=task.min_length, context_len=task.context_len
+    )
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
+    ):
+        raise WaveInputError(f"threads must be an integer >= 1 or None, got {threads!r}.")
+    if stop_after is not None and (
+        isinstance(stop_after, bool)
+        or not isinstance(stop_after, (int, np.integer))
+        or stop_after < 0
+    ):
+        raise WaveInputError(f"stop_after must be an integer >= 0 or None, got {stop_after!r}.")
+    run_info = {
+        "model_name": model_name,
+        "config": asdict(config),
+        "vocab_size": VOCAB_SIZE,
+        "task": copy_task.to_dict(),
+        "train": asdict(hp),
+        "scale": scale,
+        "n_params": n_params,
+    }
+    return _Job(
+        model_name=model_name,
+        config=config,
+        hp=hp,
+        task=copy_task.to_dict(),
+        length=task.length,
+        evaluation=evaluation,
+        log=log,
+        ckpt_every=int(log.ckpt_every or max(hp.steps // 10, log.every)),
+        out=str(out_dir),
+        mode=run_folder.FRESH,
+        device=str(dev),
+        threads=None if threads is None else int(threads),
+        stop_after=None if stop_after is None else int(stop_after),
+        run_info=run_info,
+    )
+
+
+def run_job(job: _Job, group) -> dict | None:
+    """Train ``job`` as rank ``group.rank`` of ``group.world``; rank 0's summary (else None).
+
+    The folder was checked by :func:`wavescope.models.run_folder.prepare` (``job.mode``).
+    """
+    dev = group.device if isinstance(group, distributed.Group) else torch.device(job.device)
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
+    threads = job.threads or default_threads(job.run_info["n_params"], group.world)
+    torch.set_num_threads(threads)
     if dev.type == "cuda":  # cuBLAS needs this workspace setting to be deterministic
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        torch.manual_seed(hp.seed)
-        np.random.seed(hp.seed)  # noqa: NPY002 (global state, for any code that uses it)
-        random.seed(hp.seed)
-        model = reg.build_model(model_name, VOCAB_SIZE, config).to(dev)
-        opt = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, hp))
-        start, elapsed, early = 0, 0.0, False
-        run_info = {
-            "model_name": model_name,
-            "config": asdict(config),
-            "vocab_size": VOCAB_SIZE,
-            "task": copy_task.to_dict(),
-            "train": asdict(hp),
-            "scale": scale,
-            "n_params": model.num_parameters(),
-        }
-        if resume:
-            ck = load_checkpoint(ckpt_path, map_location=dev)
-            hint = (
-                "resume with the same --model, --scale, --length and options, or use another --out."
-            )
-            _compare("model", ck["model_name"], model_name, hint)
-            _compare("model config", ck["config"], asdict(config), hint)
-            _compare("task", ck["task"], copy_task.to_dict(), hint)
-            _compare("training setup", ck.get("train"), asdict(hp), hint)
-            try:
-                model.load_state_dict(ck["model_state"])
-                opt.load_state_dict(ck["optimizer_state"])
-                sched.load_state_dict(ck["scheduler_state"])
-            except (RuntimeError, KeyError, ValueError) as exc:
-                raise WaveInputError(
-                    f"checkpoint {str(ckpt_path)!r} does not fit the model ({exc}); " + hint
-                ) from None
-            set_rng_state(ck["rng_state"])
-            copy_task.load_state_dict(ck["task_state"])
-            start, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
-            early = bool(ck.get("stopped_early", False))
-            truncate_metrics(out / METRICS, start)
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            write_json(out / RUN_JSON, run_info)
-
-        def checkpoint(step: int) -> None:
-            save_checkpoint(
-                ckpt_path,
-                {
-                    "model_name": model_name,
-                    "config": asdict(config),
-                    "vocab_size": VOCAB_SIZE,
-                    "model_state": model.state_dict(),
-                    "optimizer_state": opt.state_dict(),
-                    "scheduler_state": sched.state_dict(),
-                    "step": step,
-                    "rng_state": get_rng_state(),
-                    "task": copy_task.to_dict(),
-                    "task_state": copy_task.state_dict(),
-                    "train": asdict(hp),
-                    "elapsed": elapsed + time.perf_counter() - t0,
-                    "stopped_early": early,
-                },
-            )
-
-        t0 = time.perf_counter()
-        model.train()
-        win = {"loss": 0.0, "n": 0, "right": 0, "tokens": 0, "exact": 0.0, "examples": 0}
-        stop = steps if stop_after is None else min(int(stop_after), steps)
-        if early:
-            stop = start
-        done = start
-        bar = tqdm(total=steps, initial=start, disable=not progress, desc=model_name, leave=False)
-        with open(out / METRICS, "a") as mfh:
-            for step in range(start + 1, stop + 1):
-                batch = copy_task.batch(hp.batch_size)
-                t = batch.to_torch(dev)
-                logits = model(t["tokens"])  # logits : (B, T, V)
-                loss = masked_cross_entropy(logits, t["targets"], t["loss_mask"])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if hp.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), hp.grad_clip)
-                lr_now = opt.param_groups[0]["lr"]
-                opt.step()
-                sched.step()
-                acc = copy_accuracy(logits.detach().argmax(-1), batch)
-                win["loss"] += float(loss.detach())
-                win["n"] += 1
-                win["right"] += acc["char_acc"] * acc["n_tokens"]
-                win["tokens"] += acc["n_tokens"]
-                win["exact"] += acc["exact_acc"] * acc["n_examples"]
-                win["examples"] += acc["n_examples"]
-                now = elapsed + time.perf_counter() - t0
-                if step % log_every == 0 or step == steps:
-                    rec = {
-                        "step": step,
-                        "split": "train",
-                        "loss": win["loss"] / win["n"],
-                        "char_acc": win["right"] / max(win["tokens"], 1),
-                        "exact_acc": win["exact"] / max(win["examples"], 1),
-                        "time": round(now, 3),
-                        "lr": lr_now,
-                    }
-                    mfh.write(json.dumps(rec) + "\n")
-                    mfh.flush()
-                    bar.set_postfix(loss=f"{rec['loss']:.3f}", exact=f"{rec['exact_acc']:.2f}")
-                    win = dict.fromkeys(win, 0)
-                    win["loss"] = win["exact"] = 0.0
-                    if hp.stop_exact_acc is not None and rec["exact_acc"] >= hp.stop_exact_acc:
-                        early = True
-                if eval_every and step % int(eval_every) == 0:
-                    ev = evaluate_teacher_forced(model, eval_batch, dev)
-                    rec = {"step": step, "split": "eval", "time": round(now, 3), "lr": lr_now}
-                    rec.update({k: ev[k] for k in ("loss", "char_acc", "exact_acc")})
-                    mfh.write(json.dumps(rec) + "\n")
-                    mfh.flush()
-                bar.update(1)
-                done = step
-                if step % ckpt_every == 0 or step == stop or early:
-                    checkpoint(step)
-                if early:
-                    break
-        bar.close()
-        finished = done >= steps or early
-        summary = {
-            "out_dir": str(out),
-            "step": done,
-            "finished": finished,
-            "stopped_early": early,
-            "n_params": run_info["n_params"],
-            "steps_to_95": steps_to_threshold(read_metrics(out / METRICS)),
-            "final_eval": None,
-        }
-        if not finished:
-            return summary
-        final_path = out / FINAL_EVAL
-        if final_path.exists():
-            summary["final_eval"] = json.loads(final_path.read_text())
-            return summary
-        model.eval()
-        rows = length_generalization(
-            model,
-            eval_lengths,
-            n_examples=eval_examples,
-            seed=hp.seed + EVAL_SEED_OFFSET,
-            device=dev,
-            modes=tuple(eval_modes),
-        )
-        final = {
-            **run_info,
-            "step": done,
-            "train_length": int(length),
-            "steps_to_95": summary["steps_to_95"],
-            "heldout": {
-                k: v
-                for k, v in evaluate_teacher_forced(model, eval_batch, dev).items()
-                if k in ("loss", "char_acc", "exact_acc", "n_examples")
-            },
-            "lengths": rows,
-        }
-        write_json(final_path, final)
-        summary["final_eval"] = final
-        return summary
+        return _run(job, group, dev)
     finally:
         torch.use_deterministic_algorithms(prev_det)
-        if threads:
-            torch.set_num_threads(prev_threads)
+        torch.set_num_threads(prev_threads)
+
+
+def _run(job: _Job, group, dev: torch.device) -> dict | None:
+    from tqdm.auto import tqdm
+
+    reg, hp, out = _registry(), job.hp, Path(job.out)
+    ckpt_path = out / CHECKPOINT
+    torch.manual_seed(hp.seed)
+    np.random.seed(hp.seed)  # noqa: NPY002 (global state, for any code that uses it)
+    random.seed(hp.seed)
+    model = reg.build_model(job.model_name, VOCAB_SIZE, job.config).to(dev)
+    opt, sched = make_optimizer(model, hp)
+    copy_task = CopyTask.from_dict(job.task)
+    start, elapsed, early = 0, 0.0, False
+    if job.mode == run_folder.RESUME:
+        ck = load_checkpoint(ckpt_path, map_location=dev)
+        for key, what, mine in (
+            ("model_name", "model", job.model_name),
+            ("config", "model config", job.run_info["config"]),
+            ("task", "task", job.task),
+            ("train", "training setup", job.run_info["train"]),
+        ):
+            run_folder.describe_difference(what, ck.get(key), mine, _RESUME_HINT)
+        try:
+            model.load_state_dict(ck["model_state"])
+            opt.load_state_dict(ck["optimizer_state"])
+            sched.load_state_dict(ck["scheduler_state"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise WaveInputError(
+                f"checkpoint {str(ckpt_path)!r} does not fit the model ({exc}); " + _RESUME_HINT
+            ) from None
+        set_rng_state(ck["rng_state"])
+        if job.threads is None and ck.get("threads"):
+            # the numbers depend on the thread count: continue with the run's own
+            torch.set_num_threads(int(ck["threads"]))
+        copy_task.load_state_dict(ck["task_state"])
+        start, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
+        early = bool(ck.get("stopped_early", False))
+        if group.is_main:
+            truncate_metrics(out / METRICS, start)
+    elif group.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if job.mode == run_folder.RESTART:  # killed before its first checkpoint
+            (out / METRICS).unlink(missing_ok=True)
+        write_json(
+            out / RUN_JSON,
+            {**job.run_info, "threads": torch.get_num_threads(), "processes": group.world},
+        )
+
+    eval_batch = None
+    if job.evaluation.every and group.is_main:
+        eval_batch = _eval_task(job).batch(job.evaluation.examples)
+    net = group.wrap(model)
+    t0 = time.perf_counter()
+
+    def checkpoint(step: int) -> None:
+        if not group.is_main:
+            return
+        save_checkpoint(
+            ckpt_path,
+            {
+                "model_name": job.model_name,
+                "config": job.run_info["config"],
+                "vocab_size": VOCAB_SIZE,
+                "model_state": model.state_dict(),
+                "optimizer_state": opt.state_dict(),
+                "scheduler_state": sched.state_dict(),
+                "step": step,
+                "rng_state": get_rng_state(),
+                "task": copy_task.to_dict(),
+                "task_state": copy_task.state_dict(),
+                "train": job.run_info["train"],
+                "elapsed": elapsed + time.perf_counter() - t0,
+                "stopped_early": early,
+                "threads": torch.get_num_threads(),
+                "processes": group.world,
+            },
+        )
+
+    model.train()
+    log_every, steps = job.log.every, hp.steps
+    win = np.zeros(5)  # loss sum, right tokens, tokens, exact examples, examples
+    n_win = 0
+    stop = steps if job.stop_after is None else min(job.stop_after, steps)
+    if early:
+        stop = start
+    done = start
+    bar = tqdm(
+        total=steps,
+        initial=start,
+        disable=not (job.log.progress and group.is_main),
+        desc=job.model_name,
+        leave=False,
+    )
+    mlog = _MetricsLog(out / METRICS, group.is_main)
+    try:
+        for step in range(start + 1, stop + 1):
+            batch, share = group.shard(copy_task.batch(hp.batch_size))
+            loss, pred, lr_now = train_step(net, opt, sched, batch, hp, dev, share)
+            # the loss of the whole batch: this rank's mean times its share of the tokens
+            step_loss = float(loss) if share is None else float(loss) * share / group.world
+            win[0] += step_loss
+            win[1:] += _step_counts(pred, batch)
+            n_win += 1
+            now = elapsed + time.perf_counter() - t0
+            if step % log_every == 0 or step == steps:
+                tot = group.reduce(win) if group.world > 1 else win.tolist()
+                rec = {
+                    "step": step,
+                    "split": "train",
+                    "loss": tot[0] / n_win,
+                    "char_acc": tot[1] / max(tot[2], 1),
+                    "exact_acc": tot[3] / max(tot[4], 1),
+                    "time": round(now, 3),
+                    "lr": lr_now,
+                }
+                mlog.write(rec)
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", exact=f"{rec['exact_acc']:.2f}")
+                win[:] = 0
+                n_win = 0
+                if hp.stop_exact_acc is not None and rec["exact_acc"] >= hp.stop_exact_acc:
+                    early = True
+            if eval_batch is not None and step % job.evaluation.every == 0:
+                ev = evaluate_teacher_forced(model, eval_batch, dev)
+                rec = {"step": step, "split": "eval", "time": round(now, 3), "lr": lr_now}
+                rec.update({k: ev[k] for k in ("loss", "char_acc", "exact_acc")})
+                mlog.write(rec)
+            bar.update(1)
+            done = step
+            if step % job.ckpt_every == 0 or step == stop or early:
+                checkpoint(step)
+            if early:
+                break
+    finally:
+        mlog.close()
+        bar.close()
+    group.barrier()
+    if not group.is_main:
+        return None
+    finished = done >= steps or early
+    summary = {
+        "out_dir": str(out),
+        "step": done,
+        "finished": finished,
+        "stopped_early": early,
+        "n_params": job.run_info["n_params"],
+        "steps_to_95": steps_to_threshold(read_metrics(out / METRICS)),
+        "final_eval": None,
+    }
+    if not finished:
+        return summary
+    final_path = out / FINAL_EVAL
+    if final_path.exists():
+        summary["final_eval"] = json.loads(final_path.read_text())
+        return summary
+    model.eval()
+    seed = hp.seed + EVAL_SEED_OFFSET
+    rows = length_generalization(
+        model,
+        job.evaluation.resolved_lengths(job.length),
+        n_examples=job.evaluation.examples,
+        seed=seed,
+        device=dev,
+        modes=job.evaluation.modes,
+    )
+    heldout = evaluate_teacher_forced(model, _eval_task(job).batch(job.evaluation.examples), dev)
+    final = {
+        **job.run_info,
+        "step": done,
+        "train_length": job.length,
+        "steps_to_95": summary["steps_to_95"],
+        "heldout": {
+            k: v for k, v in heldout.items() if k in ("loss", "char_acc", "exact_acc", "n_examples")
+        },
+        "lengths": rows,
+    }
+    write_json(final_path, final)
+    summary["final_eval"] = final
+    return summary
+
+
+def _eval_task(job: _Job) -> CopyTask:
+    """The held-out task: the training task on a seed stream no training run uses."""
+    return CopyTask.from_dict({**job.task, "seed": job.hp.seed + EVAL_SEED_OFFSET})

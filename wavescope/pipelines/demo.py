@@ -213,7 +213,7 @@ def _cortex_step(files: dict, cfg: dict, seed: int, render: Renderers) -> list[P
 
 def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
     """Step 3: train each model on copy (length 20) from scratch; returns train() results."""
-    from wavescope.models.training import train
+    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams, train
 
     steps = steps if steps is not None else cfg["steps"]
     if steps < 1:
@@ -224,18 +224,12 @@ def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
         print(f"training {name}: copy task, strings of 5-20 letters, {steps} steps", flush=True)
         r = train(
             name,
-            task="copy",
-            length=20,
-            steps=steps,
-            seed=seed,
-            device="cpu",
+            TrainHParams(steps=steps, batch_size=cfg["batch"], seed=seed),
             out_dir=files["runs"] / name,
-            batch_size=cfg["batch"],
-            log_every=min(cfg["log_every"], steps),
-            eval_lengths=[20],
-            eval_examples=32 if not quick else 8,
-            eval_modes=("teacher",),
-            progress=True,
+            task=TaskSpec(length=20),
+            evaluation=EvalSpec(lengths=[20], examples=32 if not quick else 8, modes=("teacher",)),
+            log=LogSpec(every=min(cfg["log_every"], steps), progress=True),
+            device="cpu",
             threads=threads,
         )
         held = r["final_eval"]["heldout"]
@@ -382,8 +376,10 @@ def run_demo(
     from wavescope.datasets.davis2021 import DAVIS2021_ENV
     from wavescope.pipelines.compare import run_comparison, write_comparison
 
-    if threads is None:
-        threads = 1 if quick else 2  # tiny batches gain nothing from a 2nd thread
+    if threads is None:  # 1 for these small models: 2 collapse when a core is busy
+        from wavescope.models.threads import default_threads
+
+        threads = default_threads()
     if threads < 1:
         raise WaveInputError(f"--threads must be at least 1, got {threads}.")
     torch.set_num_threads(threads)
