@@ -157,8 +157,10 @@ def test_wave_samples_only():
     rng = np.random.default_rng(0)
     data[:, 400:] = rng.standard_normal((f.n_sites, f.n_times - 400))
     g = f.with_data(data)
-    every = wave_properties(g, band=(8, 12), n_surrogates=10).iloc[0]
+    every = wave_properties(g, band=(8, 12), n_surrogates=10, samples="all").iloc[0]
     waves = wave_properties(g, band=(8, 12), n_surrogates=10, samples="waves").iloc[0]
+    auto = wave_properties(g, band=(8, 12), n_surrogates=10).iloc[0]
+    assert auto["speed_median"] == waves["speed_median"]  # the default is the wave epochs
     assert 0.2 < every["wave_fraction"] < 0.7
     assert waves["n_samples"] < 0.7 * every["n_samples"]
     assert waves["speed_sites_per_cycle"] == pytest.approx(20, rel=0.03)

@@ -8,6 +8,7 @@ from wavescope.datasets.synthetic import (
     planar_wave,
     radial_wave,
     rotating_wave,
+    smooth_noise,
     standing_wave,
     synchronous_field,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "noise_field",
     "planar_wave",
     "radial_wave",
+    "smooth_noise",
     "rotating_wave",
     "standing_wave",
     "synchronous_field",

@@ -275,6 +275,66 @@ def noise_field(
     return WaveField(data.astype(dtype), fs, pos, space_unit, time_unit, meta={"truth": truth})
 
 
+def smooth_noise(
+    positions,
+    *,
+    fs: float,
+    duration: float,
+    band: tuple[float, float],
+    length_scale: float,
+    sd: float = 1.0,
+    seed=None,
+    space_unit: str = "m",
+    time_unit: str = "s",
+    dtype=np.float32,
+) -> WaveField:
+    """Spatially smooth, band-limited Gaussian noise that does not propagate.
+
+    Each frequency bin in ``band`` gets complex Gaussian coefficients with the spatial
+    covariance ``exp(-d^2 / (2 length_scale^2))`` between sites at distance ``d``: a
+    real covariance, so the field is correlated at zero lag and carries no delay between
+    sites (no travelling wave), while its instantaneous phase maps are smooth. The null
+    case that phase-randomised surrogates miss (they destroy the spatial correlation).
+
+    Parameters
+    ----------
+    positions : ndarray, shape (n_sites, d)
+    fs : float
+        Samples per ``time_unit``.
+    duration : float
+        ``time_unit``.
+    band : (float, float)
+        Pass band, cycles per ``time_unit``.
+    length_scale : float
+        Correlation length, ``space_unit``.
+    sd : float
+        Standard deviation of each site's samples.
+    """
+    pos = _positions(positions)
+    t = _times(fs, duration)
+    lo, hi = (float(b) for b in band)
+    if not 0 <= lo < hi < fs / 2:
+        raise WaveInputError(f"band=({lo:g}, {hi:g}) must satisfy 0 <= lo < hi < fs/2.")
+    ell = check_positive("length_scale", length_scale)
+    rng = np.random.default_rng(seed)
+    n = len(t)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    sel = np.flatnonzero((f >= lo) & (f <= hi))
+    if sel.size == 0:
+        raise WaveInputError(f"band=({lo:g}, {hi:g}) holds no frequency bin of {n} samples.")
+    d2 = np.sum((pos[:, None, :] - pos[None, :, :]) ** 2, axis=-1)
+    cov = np.exp(-d2 / (2 * ell**2))
+    w, v = np.linalg.eigh(cov)
+    root = v * np.sqrt(np.clip(w, 0, None))
+    z = rng.standard_normal((len(pos), sel.size)) + 1j * rng.standard_normal((len(pos), sel.size))
+    spec = np.zeros((len(pos), f.size), complex)
+    spec[:, sel] = root @ z
+    data = np.fft.irfft(spec, n, axis=1)
+    data *= sd / max(float(np.std(data)), np.finfo(float).tiny)
+    truth = dict(pattern="smooth-noise", band=[lo, hi], length_scale=ell, sd=sd)
+    return WaveField(data.astype(dtype), fs, pos, space_unit, time_unit, meta={"truth": truth})
+
+
 def line_pulses(
     n_sites: int = 64,
     *,

@@ -240,7 +240,7 @@ def run_comparison(
     groups: dict,
     *,
     band: tuple[float, float] | dict | None = None,
-    method: str = "phase-gradient",
+    method: str | None = "auto",
     metrics: dict | None = None,
     memory: dict | None = None,
     reference=None,
@@ -265,7 +265,8 @@ def run_comparison(
         left out use the automatic band). One band for groups with different time
         units (Hz against cycles/step) is refused.
     method : str
-        Velocity method (see :data:`wavescope.waves.velocity.METHODS`).
+        Velocity method (default ``"auto"``: chosen per recording from the data, see
+        :func:`wavescope.waves.velocity.choose_method`).
     metrics : dict, optional
         ``{group: [metrics.jsonl files or run folders]}`` for learning curves.
     memory : dict, optional
@@ -302,8 +303,9 @@ def run_comparison(
 
     if not isinstance(groups, dict) or not groups:
         raise WaveInputError("groups must be a non-empty mapping {group: [inputs]}.")
-    if method not in METHODS:
-        raise WaveInputError(f"unknown method {method!r}; use one of {METHODS}.")
+    method = method or "auto"
+    if method not in ("auto",) + METHODS:
+        raise WaveInputError(f"unknown method {method!r}; use one of {('auto',) + METHODS}.")
 
     # ------------------------------------------------------------ inputs
     recs = []  # (group, name, source, subject, field)

@@ -86,7 +86,7 @@ def wave_properties(
     *,
     names=None,
     subjects=None,
-    samples: str = "all",
+    samples: str = "auto",
     dimensionless: bool = False,
     **measure_kwargs,
 ):
@@ -105,10 +105,11 @@ def wave_properties(
         Name and subject (animal, seed) per recording; default ``field.meta["name"]``
         (else ``"<group>-<i>"``) and ``field.meta["subject"]`` (else the name). The
         subject column is what :func:`~wavescope.stats.tests.mixed_effects` groups by.
-    samples : {"all", "waves"}
-        Samples whose speeds, directions and wavelengths are summarised: all valid
-        samples, or only those inside wave epochs (needs ``n_surrogates > 0``). PGD and
-        the wave fraction always use all valid samples.
+    samples : {"auto", "all", "waves"}
+        Samples whose speeds, directions and wavelengths are summarised: only those
+        inside wave epochs (needs ``n_surrogates > 0``), all valid samples, or
+        ``"auto"`` (default): wave epochs when they were computed. PGD and the wave
+        fraction always use all valid samples.
     dimensionless : bool
         Return only the dimensionless properties. Required when the recordings have
         units that cannot be converted into each other (sites/step against m/s);
@@ -139,7 +140,7 @@ def wave_properties(
     """
     import pandas as pd
 
-    check_option("samples", samples, ("all", "waves"))
+    check_option("samples", samples, ("auto", "all", "waves"))
     items = _items(inputs, groups, names, subjects)
     su = [f.space_unit for _, _, _, _, f in items]
     tu = [f.time_unit for _, _, _, _, f in items]

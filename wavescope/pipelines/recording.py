@@ -78,8 +78,8 @@ class VelocityOptions:
 
     def __post_init__(self):
         if self.method is None:
-            self.method = "phase-gradient"
-        check_option("method", self.method, METHODS)
+            self.method = "auto"
+        check_option("method", self.method, ("auto",) + METHODS)
         check_option("summary_of", self.summary_of, ("auto", "all", "waves"))
         if self.band is not None:
             self.band = tuple(float(b) for b in self.band)
@@ -185,7 +185,7 @@ def measure_recording(
     vel = velocity or VelocityOptions()
     fld = read_input(source, read)
     result = measure_velocity(fld, vel.band, progress=progress, **vel.kwargs())
-    summary = result.summary("all" if vel.summary_of == "auto" else vel.summary_of)
+    summary = result.summary(vel.summary_of)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
     summary["input"] = name
     return RecordingResult(name, result, summary)

@@ -46,9 +46,11 @@ def format_summary(s: dict) -> str:
         lines.append(f"patterns     {pats}")
     cc = s.get("cross_check")
     if cc:
+        verdict = {True: "agrees", False: "DISAGREES", None: "nothing to compare"}[cc["agree"]]
+        rel = cc.get("relative_difference")
         lines.append(
-            f"cross-check  {cc['method']}: {_g(cc['speed'])} {sp['unit']} "
-            f"({'agrees' if cc['agree'] else 'DISAGREES'}: {cc['relative_difference']:+.1%})"
+            f"cross-check  {cc['method']}: {_g(cc['speed'])} {sp['unit']} ({verdict}"
+            + (f": {rel:+.1%})" if rel is not None else ")")
         )
     for note in s.get("warnings", []):
         lines.append(f"warning      {note}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["randomise_phases"]
+__all__ = ["lag_free_surrogate", "randomise_phases"]
 
 
 def randomise_phases(coef, rng=None) -> np.ndarray:
@@ -26,3 +26,70 @@ def randomise_phases(coef, rng=None) -> np.ndarray:
     rot = np.empty(c.shape, c.dtype)
     rot.real, rot.imag = np.cos(theta), np.sin(theta)  # ~50x faster than complex exp
     return c * rot
+
+
+def lag_free_surrogate(
+    coef, rng=None, *, n_sub_bands: int | None = None, profile=None
+) -> np.ndarray:
+    """Surrogate coefficients with the data's spatial correlation but no lag between sites.
+
+    Within each sub-band the cross-spectral matrix of the sites, ``S = X X^H / n_bins``
+    (Hermitian), is replaced by its real part ``Re S``: the in-phase and anti-phase
+    (zero-lag) covariance of every pair of sites is kept, and the imaginary part, which is
+    what a delay between sites (a travelling wave) puts into the cross-spectrum, is
+    removed. New coefficients are drawn as a complex Gaussian with that covariance
+    (``Re S`` is positive semi-definite, being the mean of ``S`` and its conjugate) and
+    scaled bin by bin to the data's power at that bin (averaged over sites), so every
+    site keeps its power over each sub-band, the band keeps its spectral profile (and so
+    its coherence time), and the phases between sites are lag-free. (Imposing each
+    site's exact amplitude at every bin instead, as phase randomisation does, roughens
+    the surrogate's phase maps where amplitude and phase no longer belong together:
+    spatially smooth noise then passed as waves in 22% of its samples against 2%
+    without, on an 8 x 8 grid.)
+
+    Fields without propagation are their own null under this surrogate: spatially smooth
+    noise, zero-lag synchronous oscillations and standing waves keep their spatial
+    structure and their statistics; independent phase randomisation instead destroys the
+    spatial correlation and calls any smooth field a wave. A travelling wave becomes a
+    random superposition of the same wave in opposite directions, which is planar
+    whenever one direction dominates but does not keep its direction for longer than
+    the band's coherence time (see :func:`wavescope.waves.velocity.direction_persistence`).
+
+    Parameters
+    ----------
+    coef : ndarray, complex, shape (n_sites, n_bins)
+        One-sided Fourier coefficients in the band (e.g. ``BandSpectrum.coef``).
+    rng : numpy Generator or seed, optional
+    n_sub_bands : int, optional
+        Sub-bands with their own cross-spectral matrix (default: as many as leave at
+        least ``max(2 n_sites, 32)`` bins each, at most 16), so that a spatial structure
+        that changes across the band is followed.
+    profile : ndarray (n_bins,), optional
+        Relative power of each bin in the surrogate (default: the data's, averaged over
+        sites). Passing the band-pass filter's squared gain gives surrogates as broadband
+        as the band allows: the shortest coherence time a field without propagation can
+        have after the filter (what :func:`wavescope.waves.measure_velocity` uses).
+
+    Returns
+    -------
+    ndarray, complex, shape (n_sites, n_bins)
+    """
+    rng = np.random.default_rng(rng)
+    c = np.asarray(coef)
+    n_sites, n_bins = c.shape
+    if n_sub_bands is None:
+        n_sub_bands = int(np.clip(n_bins // max(2 * n_sites, 32), 1, 16))
+    out = np.empty_like(c)
+    for idx in np.array_split(np.arange(n_bins), max(1, min(n_sub_bands, n_bins))):
+        x = c[:, idx].astype(np.complex128)
+        cov = (x @ x.conj().T).real / max(len(idx), 1)
+        w, v = np.linalg.eigh(cov)
+        root = v * np.sqrt(np.clip(w, 0.0, None))
+        z = rng.standard_normal((n_sites, len(idx))) + 1j * rng.standard_normal((n_sites, len(idx)))
+        y = root @ (z / np.sqrt(2.0))
+        # each bin keeps the band's power profile (the filter's taper, the spectrum's
+        # slope): a flat profile would widen the band and shorten the coherence time
+        p = np.mean(np.abs(x) ** 2, axis=0) if profile is None else np.asarray(profile)[idx]
+        y *= np.sqrt(p / max(float(p.mean()), np.finfo(float).tiny))[None, :]
+        out[:, idx] = y.astype(c.dtype)
+    return out

@@ -381,7 +381,7 @@ def xcorr_velocity(
     n_ov = (n_t - np.abs(lag_axis)).astype(float)
     a_lo, a_hi = np.maximum(0, -lag_axis), np.minimum(n_t, n_t - lag_axis)
     b_lo, b_hi = a_lo + lag_axis, a_hi + lag_axis
-    lags, disp = [], []
+    lags, disp, edge = [], [], []
     for chunk in np.array_split(pairs, max(1, len(pairs) // 256)):
         i, j = chunk[:, 0], chunk[:, 1]
         cc = sfft.irfft(spec[j] * np.conj(spec[i]), nfft, axis=1)  # cc[l] = sum x_i(t) x_j(t+l)
@@ -398,6 +398,7 @@ def xcorr_velocity(
         cc = np.clip(cc, -1.0, 1.0)
         peak = np.argmax(cc, axis=1)
         lag = _refine_peak(cc, peak) - max_lag
+        edge.append(np.abs(lag) >= max_lag - 1)
         lags.append(lag / field.fs)
         disp.append(field.positions[j] - field.positions[i])
     tau, D = np.concatenate(lags), np.concatenate(disp)
@@ -416,7 +417,32 @@ def xcorr_velocity(
         speeds=np.array([speed]),
         directions=np.array([direction]),
         qualities=np.array([r2]),
+        details={
+            "max_lag": int(max_lag),
+            "edge_fraction": float(np.mean(np.concatenate(edge))) if edge else 0.0,
+            "r2": float(r2),
+        },
     )
+
+
+def _energy_span(x: np.ndarray, keep: float = 1 - 1e-6, min_len: int = 16) -> slice:
+    """The samples holding all but ``1 - keep`` of the energy (about its median removed),
+    widened to ``min_len``: a transient (an impulse response that decays to nothing) fills
+    the time window instead of sitting under its tapered edge."""
+    dev = x - np.median(x, axis=1, keepdims=True)
+    e = np.sum(dev**2, axis=0)
+    total = float(e.sum())
+    n = x.shape[1]
+    if total <= 0 or n <= min_len:
+        return slice(0, n)
+    c = np.cumsum(e) / total
+    t0 = int(np.searchsorted(c, (1 - keep) / 2))
+    t1 = int(np.searchsorted(c, 1 - (1 - keep) / 2)) + 1
+    if t1 - t0 < min_len:
+        mid = (t0 + t1) // 2
+        t0 = max(0, min(mid - min_len // 2, n - min_len))
+        t1 = t0 + min_len
+    return slice(t0, min(t1, n))
 
 
 def komega_spectrum(field: WaveField, *, pad: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -425,7 +451,9 @@ def komega_spectrum(field: WaveField, *, pad: int = 4) -> tuple[np.ndarray, np.n
     Returns ``(k, omega, power)`` with ``k`` in rad per ``space_unit`` (shape (n_k,)),
     ``omega`` in rad per ``time_unit`` (shape (n_w,)) and ``power`` (n_k, n_w), for the
     convention ``f(x, t) = sum P(k, w) exp(i (k x - w t))``: a wave travelling towards +x
-    at speed v puts its power on the line ``w = v k``.
+    at speed v puts its power on the line ``w = v k``. The time window is the span of
+    samples that holds the field's energy (all but 1e-6 of it), so that a transient such
+    as an impulse response that decays to zero is not tapered away by the Hann window.
     """
     pos = field.positions
     if field.n_dims != 1:
@@ -442,6 +470,7 @@ def komega_spectrum(field: WaveField, *, pad: int = 4) -> tuple[np.ndarray, np.n
             "uneven spacing). Use xcorr_velocity or event_time_velocity instead."
         )
     x = field.data[order].astype(np.float64)
+    x = x[:, _energy_span(x)]
     x = x - x.mean(axis=1, keepdims=True)
     n_x, n_t = x.shape
     win = np.hanning(n_x + 2)[1:-1, None] * np.hanning(n_t + 2)[None, 1:-1]
@@ -542,6 +571,10 @@ def komega_velocity(
         speeds=np.array([speed]),
         directions=np.array([direction]),
         qualities=np.array([frac]),
+        details={
+            "speed_range": [float(lo), float(hi)],
+            "at_range_edge": bool(abs(v) <= lo * 1.01 or abs(v) >= hi / 1.01),
+        },
     )
 
 

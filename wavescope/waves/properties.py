@@ -28,17 +28,19 @@ def _q(x, q) -> float:
     return float(np.quantile(x, q)) if x.size else np.nan
 
 
-def recording_properties(result: VelocityResult, samples: str = "all") -> dict:
+def recording_properties(result: VelocityResult, samples: str = "auto") -> dict:
     """One row of wave properties of a measured recording.
 
     Parameters
     ----------
     result : VelocityResult
         From :func:`~wavescope.waves.velocity.measure_velocity`.
-    samples : {"all", "waves"}
+    samples : {"auto", "all", "waves"}
         Samples whose speeds, directions and wavelengths are summarised (per-sample
-        methods): all valid samples, or only those inside wave epochs. PGD and the wave
-        fraction always use all valid samples.
+        methods): only those inside wave epochs, or all valid samples; ``"auto"``
+        (default) the wave epochs when they were computed. A recording without any wave
+        sample then has no speed, direction or wavelength (NaN: undefined, not
+        tabulated). PGD and the wave fraction always use all valid samples.
 
     Returns
     -------
@@ -47,12 +49,13 @@ def recording_properties(result: VelocityResult, samples: str = "all") -> dict:
         ``time_unit`` and every property of :data:`~wavescope.core.properties.PROPERTIES`
         (raw ones in the recording's units).
     """
-    check_option("samples", samples, ("all", "waves"))
+    check_option("samples", samples, ("auto", "all", "waves"))
     if samples == "waves" and not np.isfinite(result.threshold):
         raise WaveInputError(
             "samples='waves' needs wave epochs, but this result has none computed: "
             "measure with n_surrogates > 0 (e.g. n_surrogates=10)."
         )
+    samples = result.resolve(samples)
     valid = result.valid
     sel = result.selection(samples)
     pgd = result.pgd[valid]

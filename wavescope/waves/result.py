@@ -160,12 +160,19 @@ class VelocityResult:
         """True when ``speed``/``direction`` are per read-out sample (phase methods)."""
         return self.method in PHASE_METHODS
 
-    def selection(self, which: str = "all") -> np.ndarray:
+    def resolve(self, which: str = "auto") -> str:
+        """``"auto"`` is ``"waves"`` when wave epochs were computed, else ``"all"``."""
+        check_option("which", which, ("auto", "all", "waves"))
+        if which == "auto":
+            return "waves" if np.isfinite(self.threshold) else "all"
+        return which
+
+    def selection(self, which: str = "auto") -> np.ndarray:
         """Boolean mask of the read-out samples a summary of ``which`` uses."""
-        check_option("which", which, ("all", "waves"))
+        which = self.resolve(which)
         return self.valid & (self.wave if which == "waves" else True)
 
-    def estimates(self, which: str = "all") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def estimates(self, which: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(speed, direction, wavelength)`` of the method, finite speeds only.
 
         Per-sample methods keep the samples of :meth:`selection`; broadband estimates are
@@ -179,13 +186,13 @@ class VelocityResult:
         ok = np.isfinite(sp)
         return sp[ok], di[ok], wl[ok]
 
-    def cycles_per_time(self, which: str = "all") -> float | None:
+    def cycles_per_time(self, which: str = "auto") -> float | None:
         """Median instantaneous frequency of the selected samples (cycles per time unit)."""
         f = np.abs(self.frequency[self.selection(which)])
         f = f[np.isfinite(f)]
         return float(np.median(f)) if f.size else None
 
-    def sites_per_cycle(self, which: str = "all") -> np.ndarray:
+    def sites_per_cycle(self, which: str = "auto") -> np.ndarray:
         """Speeds in site spacings per oscillation period (dimensionless).
 
         Per sample ``speed / (spacing * frequency)`` for the phase methods (the
@@ -205,14 +212,32 @@ class VelocityResult:
             v = sp / (self.spacing * f) if f else np.full(sp.shape, np.nan)
         return v[np.isfinite(v)]
 
+    def _selection_text(self, which: str) -> str:
+        if not self.per_sample:
+            n = len(self.speed)
+            return (
+                f"{self.method}: one estimate for the record"
+                if n == 1
+                else f"{self.method}: one estimate per wave ({n})"
+            )
+        if which == "waves":
+            return "samples in wave epochs (PGD above the no-propagation null, direction kept)"
+        return "all valid samples"
+
     # ------------------------------------------------------------------ summary
-    def summary(self, which: str = "all") -> dict:
+    def summary(self, which: str = "auto") -> dict:
         """The summary as a JSON-ready dict (the schema of ``wavescope velocity --json``).
 
         Parameters
         ----------
-        which : {"all", "waves"}
-            Summarise all valid samples, or only those inside wave epochs.
+        which : {"auto", "all", "waves"}
+            Samples the speed, direction and wavelength describe (phase methods): only
+            those inside wave epochs, or all valid samples. ``"auto"`` (default): the wave
+            epochs when they were computed (``n_surrogates > 0``), with the all-sample
+            values under ``speed_all_samples``, ``direction_all_samples`` and
+            ``wavelength_all_samples``; a record without wave epochs then has no speed
+            (null, with the reason in ``warnings``). Broadband methods summarise their
+            estimates (per wave, or one per record).
 
         Returns
         -------
@@ -225,11 +250,13 @@ class VelocityResult:
         """
         from wavescope.waves.velocity import _warnings_for
 
+        which = self.resolve(which)
         sel = self.selection(which)
         sp, dirs, wl = self.estimates(which)
         speed = {"median": _q(sp, 0.5), "q25": _q(sp, 0.25), "q75": _q(sp, 0.75)}
         speed["unit"] = self.speed_unit
         speed["n"] = int(sp.size)
+        speed["selection"] = self._selection_text(which)
         direction = _direction_summary(dirs, self.n_dims)
         n_valid = int(self.valid.sum())
         out = {
@@ -243,14 +270,14 @@ class VelocityResult:
                 "unit": self.space_unit,
             },
             "pgd": {
-                "median": _q(self.pgd[sel], 0.5),
+                "median": _q(self.pgd[self.valid], 0.5),
                 "threshold": _f(self.threshold),
                 "alpha": self.alpha,
             },
             "wave_fraction": float(np.sum(self.wave & self.valid) / max(n_valid, 1)),
             "n_epochs": int(len(self.epochs)),
             "frequency": {"median": _q(self.frequency[sel], 0.5), "unit": f"1/{self.time_unit}"},
-            "fit": {"median": _q(self.fit[sel], 0.5)},
+            "fit": {"median": _q(self.fit[self.valid], 0.5)},
             "n_sites": self.n_sites,
             "n_good_sites": self.n_good,
             "n_dims": self.n_dims,
@@ -261,8 +288,19 @@ class VelocityResult:
             "space_unit": self.space_unit,
             "time_unit": self.time_unit,
             "duration": float(self.duration),
-            "samples_summarised": "waves" if which == "waves" else "all",
+            "samples_summarised": which if self.per_sample else "estimates",
         }
+        if self.per_sample and which == "waves":
+            sp_a, dir_a, wl_a = self.estimates("all")
+            out["speed_all_samples"] = {
+                "median": _q(sp_a, 0.5),
+                "q25": _q(sp_a, 0.25),
+                "q75": _q(sp_a, 0.75),
+                "unit": self.speed_unit,
+                "n": int(sp_a.size),
+            }
+            out["direction_all_samples"] = _direction_summary(dir_a, self.n_dims)
+            out["wavelength_all_samples"] = {"median": _q(wl_a, 0.5), "unit": self.space_unit}
         if self.patterns is not None:
             out["patterns"] = self.patterns.fractions()
         out.update(self.extra)

@@ -30,10 +30,11 @@ from wavescope.signal.spectral import (
     auto_decimation,
     band_power_fraction,
     band_spectrum,
+    band_weights,
     default_transition,
     safe_scale,
 )
-from wavescope.signal.surrogates import randomise_phases
+from wavescope.signal.surrogates import lag_free_surrogate, randomise_phases
 from wavescope.space.gradient import gradient_operator, phase_gradient
 from wavescope.space.neighbours import find_neighbours, site_spacing
 from wavescope.waves.broadband import event_time_velocity, komega_velocity, xcorr_velocity
@@ -49,7 +50,16 @@ from wavescope.waves.result import (
     VelocityResult,
 )
 
-__all__ = ["METHODS", "VelocityResult", "measure_velocity", "check_field", "auto_band"]
+__all__ = [
+    "METHODS",
+    "VelocityResult",
+    "auto_band",
+    "check_field",
+    "measure_velocity",
+    "choose_method",
+    "direction_persistence",
+    "spectral_concentration",
+]
 
 #: Methods of :func:`measure_velocity`. The first two use phase in a band; the others
 #: are broadband.
@@ -57,9 +67,16 @@ METHODS = PHASE_METHODS + BROADBAND_METHODS
 
 
 def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
-    notes = []
+    notes = list(summary.get("route_warnings") or [])
     wl = summary["wavelength"]["median"]
-    if spacing and wl is not None and wl < 4 * spacing and summary["method"] in PHASE_METHODS:
+    under = any("under 4 site spacings" in n for n in notes)
+    if (
+        spacing
+        and wl is not None
+        and wl < 4 * spacing
+        and summary["method"] in PHASE_METHODS
+        and not under
+    ):
         notes.append(
             f"wavelength {wl:.3g} {summary['space_unit']} is under 4 site spacings "
             f"({spacing:.3g}): phase gradients are under-resolved and speeds biased; use a "
@@ -92,7 +109,8 @@ def _undefined_notes(summary: dict) -> list[str]:
             "wavelength means no delay or phase difference between sites (synchronous "
             "activity or a standing pattern), not a fast wave."
         )
-    if summary["speed"]["median"] is None and "speed.median" not in replaced:
+    no_wave = any("no travelling wave found" in n for n in summary.get("route_warnings") or [])
+    if summary["speed"]["median"] is None and "speed.median" not in replaced and not no_wave:
         which = summary.get("samples_summarised")
         notes.append(
             "speed is null: no summarised sample has a finite, nonzero phase gradient"
@@ -118,9 +136,177 @@ def _record_notes(summary: dict) -> list[str]:
     """Warnings about the band against the record's length (see band_record_notes)."""
     if summary.get("band") is None or not summary.get("duration"):
         return []
+    if str(summary.get("band_role", "")).startswith("PGD and wave epochs only"):
+        return []  # the speed comes from unfiltered delays: the band's limits do not bias it
     band = tuple(summary["band"])
     tr = default_transition(band, summary["fs"])
     return band_record_notes(band, tr, summary["duration"], summary["time_unit"])
+
+
+#: Relative difference between two speed estimators above which they are said to disagree.
+AGREEMENT_TOLERANCE = 0.05
+#: Records (good sites x samples) up to which the phase route is cross-checked by xcorr.
+CROSS_CHECK_MAX_VALUES = 2**22
+
+
+def spectral_concentration(field: WaveField, good=None) -> float:
+    """Fraction of the site-averaged power within a factor 1.25 of its spectral peak.
+
+    Near 1 for a narrowband oscillation, 0.3-0.5 for a single pulse or an impulse
+    response, lower for broadband noise: the rule by which the automatic method chooses
+    the phase route (at least 0.6) or a broadband one.
+    """
+    from scipy import fft as sfft
+
+    good = field.good if good is None else good
+    n = field.n_times
+    step = max(1, len(good) // 64)  # at most ~64 sites read
+    x = np.asarray(field.data[good[::step], : min(n, 2**16)], np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    power = np.mean(np.abs(sfft.rfft(x, axis=1)) ** 2, axis=0)[1:]
+    if not power.sum() > 0:
+        return 0.0
+    f = np.arange(1, len(power) + 1) / x.shape[1]
+    f0 = f[np.argmax(power)]
+    near = (f >= f0 / 1.25) & (f <= f0 * 1.25)
+    return float(power[near].sum() / power.sum())
+
+
+def _evenly_spaced_line(field: WaveField, good) -> bool:
+    if field.n_dims != 1 or len(good) < 4:
+        return False
+    gaps = np.diff(np.sort(field.positions[good, 0]))
+    return bool(np.allclose(gaps, gaps[0], rtol=1e-6))
+
+
+def choose_method(field: WaveField, good=None, *, band_given: bool = False) -> tuple[str, str]:
+    """The velocity method right for this kind of field, and why (``method="auto"``).
+
+    - model states (time in steps) on an evenly spaced line of sites: ``"komega"`` (the
+      k-omega ridge; within 0.4% for the shift-SSM and v-Wave states at 0.25-3
+      sites/step on 64- and 128-step impulse responses);
+    - a band given for any other field: ``"phase-gradient"`` (the band names the
+      oscillation to follow, e.g. bursts in pink noise);
+    - otherwise broadband or pulse-like fields on an evenly spaced line: ``"komega"``;
+    - broadband fields on other layouts: ``"event-time"`` (plane fits of event times) on
+      2-D layouts, ``"xcorr"`` on uneven lines;
+    - narrowband oscillations (at least 60% of the power within a factor 1.25 of the
+      spectral peak, :func:`spectral_concentration`): ``"phase-gradient"``.
+    """
+    good = field.good if good is None else good
+    line = _evenly_spaced_line(field, good)
+    if field.time_unit == "step" and line:
+        return "komega", "model states on a line of sites (time in steps): k-omega ridge"
+    if band_given:
+        return "phase-gradient", "a band was given: the phase of that oscillation"
+    conc = spectral_concentration(field, good)
+    if conc >= 0.6:
+        return "phase-gradient", f"narrowband ({conc:.0%} of the power near its peak): phase"
+    if line:
+        return "komega", f"broadband ({conc:.0%} of the power near its peak) on a line: k-omega"
+    if field.n_dims == 1:
+        return "xcorr", f"broadband ({conc:.0%} near its peak) on an uneven line: xcorr lags"
+    return "event-time", f"broadband ({conc:.0%} of the power near its peak): event times"
+
+
+def _cross_check_method(method: str, field: WaveField, n_good: int) -> str | None:
+    """The cheap, independent second estimator of a route (None when none is cheap)."""
+    if method in ("komega", "event-time"):
+        return "xcorr"
+    if method == "xcorr":
+        return "komega" if _evenly_spaced_line(field, field.good) else "event-time"
+    if n_good * field.n_times <= CROSS_CHECK_MAX_VALUES:
+        return "xcorr"
+    return None
+
+
+def _broadband(field, method, band, band_given, options):
+    """Run a broadband estimator on the field (band-passed when a band was given)."""
+    fn = {
+        "event-time": event_time_velocity,
+        "xcorr": xcorr_velocity,
+        "komega": komega_velocity,
+    }[method]
+    target, kw = field, {}
+    if band_given:
+        from wavescope.signal.spectral import bandpass
+
+        target = field.with_data(bandpass(field.data, field.fs, band))
+        if method == "xcorr":
+            # Lags of a narrowband signal are ambiguous past half a period (side peaks of
+            # its autocorrelation one period away); a band of an octave or more has weak
+            # side peaks, and only lags past half a period of its lowest frequency alias.
+            f_ref = band[0] if band[1] >= 2 * band[0] else band[1]
+            if f_ref > 0:  # a low-pass band (lo = 0) sets no such limit
+                lag = max(1, int(0.5 * field.fs / f_ref))
+                if lag < field.n_times:  # else the default rule applies
+                    kw["max_lag"] = lag
+    kw.update(options or {})
+    return fn(target, **kw)
+
+
+def _diagnose(method, bb, wavelengths, field, nb_spacing=None) -> list[str]:
+    """What a route's own diagnostics say against its result (empty: nothing)."""
+    probs = []
+    if method in PHASE_METHODS:
+        wl = np.asarray(wavelengths, float)
+        wl = wl[np.isfinite(wl)]
+        if nb_spacing and wl.size and np.median(wl) < 4 * nb_spacing:
+            probs.append(
+                f"wavelength {np.median(wl):.3g} {field.space_unit} is under 4 site spacings"
+            )
+        return probs
+    d = bb.details or {}
+    if method == "xcorr":
+        if d.get("edge_fraction", 0) > 0.1:
+            probs.append(
+                f"{100 * d['edge_fraction']:.0f}% of the pair lags sit at the search edge "
+                f"(max_lag {d.get('max_lag')} samples; CLI: --max-lag)"
+            )
+        if bb.quality < 0.5:
+            probs.append(f"the lags fit a plane poorly (R^2 {bb.quality:.2f})")
+    elif method == "komega" and d.get("at_range_edge"):
+        probs.append("the ridge lies at the edge of the speeds searched")
+    elif method == "event-time":
+        if bb.n < 2:
+            probs.append(f"only {bb.n} wave(s) reached enough sites")
+        if bb.quality < 0.8:
+            probs.append(f"event times fit a plane poorly (median R^2 {bb.quality:.2f})")
+    if not np.isfinite(bb.speed) or bb.speed <= 0:
+        probs.append("no finite speed (no delay between sites)")
+    return probs
+
+
+def _agreement(primary, primary_speed, second, speed, route) -> dict:
+    rel = (speed / primary_speed - 1) if primary_speed and np.isfinite(primary_speed) else np.nan
+    # no primary speed (no wave epoch): nothing to agree or disagree with
+    agree = None if not np.isfinite(rel) else bool(abs(rel) <= AGREEMENT_TOLERANCE)
+    return {
+        "method": second,
+        "speed": _finite_or_none(speed),
+        "primary": primary,
+        "primary_speed": _finite_or_none(primary_speed),
+        "relative_difference": _finite_or_none(rel),
+        "tolerance": AGREEMENT_TOLERANCE,
+        "agree": agree,
+        "valid": not route.get(second),
+    }
+
+
+def _phase_speed(speed, sel) -> float:
+    sp = np.asarray(speed, float)[sel]
+    sp = sp[np.isfinite(sp)]
+    return float(np.median(sp)) if sp.size else np.nan
+
+
+def _band_role(method: str, band_given: bool) -> str:
+    if method in PHASE_METHODS:
+        return "phase, PGD and wave epochs"
+    return "delays and PGD" if band_given else "PGD and wave epochs only (delays unfiltered)"
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else format(float(x), ".3g")
 
 
 def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
@@ -289,7 +475,7 @@ def measure_velocity(
     field: WaveField,
     band: tuple[float, float] | None = None,
     *,
-    method: str = "phase-gradient",
+    method: str = "auto",
     generalized: bool = False,
     decimate: int | None = None,
     alpha: float = 0.05,
@@ -301,6 +487,7 @@ def measure_velocity(
     chunk_samples: int | None = None,
     seed=0,
     debias: bool = True,
+    null: str = "lag-free",
     broadband: dict | None = None,
     progress=None,
 ) -> VelocityResult:
@@ -313,7 +500,16 @@ def measure_velocity(
         montages first, e.g. ``read_mne(..., projection="plane")``).
     band : (lo, hi), optional
         Pass band in cycles per ``time_unit`` (Hz). Default: :func:`auto_band`.
-    method : {"phase-gradient", "circlinear", "event-time", "xcorr", "komega"}
+    method : {"auto", "phase-gradient", "circlinear", "event-time", "xcorr", "komega"}
+        ``"auto"`` (default): the route right for the field (:func:`choose_method`: the
+        k-omega ridge for model states and broadband fields on a line, event times for
+        broadband fields on a surface, the phase gradient for narrowband oscillations),
+        cross-checked by a second, independent estimator where one is cheap
+        (``summary()["cross_check"]``); when the two disagree by more than
+        :data:`AGREEMENT_TOLERANCE`, or a route's own diagnostics say it is unreliable
+        (a wavelength under 4 spacings, too few sites reached, lags at the search
+        edge), the summary says so in its ``warnings``, and the speed reported comes
+        from the route that is valid.
         ``"phase-gradient"``: per-sample plane fit of the phase map initialised by the
         mean local gradient (weighted least squares over all good sites).
         ``"circlinear"``: per-sample circular-linear plane fit by grid search
@@ -365,6 +561,14 @@ def measure_velocity(
         (fast waves, small arrays, low SNR). The plane fit's own residual variance is
         used: ``|k| = sqrt(max(|k_hat|^2 - var_perp, 0))`` with ``var_perp`` the
         variance of ``k_hat`` across its direction (2-D layouts).
+    null : {"lag-free", "phase-randomised"}
+        The no-propagation null the PGD threshold of the wave epochs comes from.
+        ``"lag-free"`` (default, :func:`~wavescope.signal.surrogates.lag_free_surrogate`):
+        surrogates with each site's spectrum and the zero-lag spatial correlation of the
+        data but no delays between sites, so that smooth noise, synchronous oscillations
+        and standing waves stay below the threshold at the rate ``alpha``.
+        ``"phase-randomised"``: independent phases per site (destroys spatial correlation:
+        any smooth field passes; kept for comparison).
     broadband : dict, optional
         Options of the broadband method (:func:`~wavescope.waves.broadband.event_time_velocity`:
         ``threshold``, ``min_sites``, ``kind``, ``polarity``, ``max_gap``, ``min_r2``;
@@ -379,7 +583,9 @@ def measure_velocity(
     -------
     VelocityResult
     """
-    check_option("method", method, METHODS)
+    check_option("method", method, ("auto",) + METHODS)
+    check_option("null", null, ("lag-free", "phase-randomised"))
+    requested = method
     check_option("weights", weights, ("amplitude", "uniform"))
     alpha = check_open_unit("alpha (CLI: --alpha)", alpha, " (false-positive rate)")
     if decimate is not None:
@@ -396,6 +602,9 @@ def measure_velocity(
     good = check_field(field, min_sites=field.n_dims + 1)
     band_given = band is not None
     band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
+    reason = "given"
+    if method == "auto":
+        method, reason = choose_method(field, good, band_given=band_given)
     check_band_record(band, field.duration, field.time_unit)
     transition = default_transition(band, field.fs)
     D = auto_decimation(field.fs, band, transition) if decimate is None else decimate
@@ -458,11 +667,16 @@ def measure_velocity(
                 chunk_valid,
                 n_frames,
                 out_lo,
+                null == "lag-free",
+                band,
+                transition,
             )
         )
         if progress is not None:
             progress(core_hi, field.n_times)
     skip = ("pat", "snap")
+    if n_surrogates == 0 or null != "lag-free":
+        skip += ("lf_pgd", "lf_dir")
     out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k not in skip}
     n_out = out["pgd"].shape[-1]
     index = np.arange(n_out) * D
@@ -492,38 +706,106 @@ def measure_velocity(
         fit = out["cl_rho"]
 
     threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
+    epoch_stats = {}
     if n_surrogates > 0:
         threshold = null_threshold(out["null_pgd"], alpha)
         min_dur = 1.0 / np.mean(band) if min_duration is None else float(min_duration)
-        wave, epochs = find_epochs(out["pgd"], threshold, int(np.ceil(min_dur * fs_out)), valid)
+        min_n = int(np.ceil(min_dur * fs_out))
+        organised, candidates = find_epochs(out["pgd"], threshold, min_n, valid)
+        wave = organised
+        persistence_threshold = np.nan
+        if null == "lag-free":
+            # a wave keeps its direction for longer than the band's coherence time; the
+            # lag-free surrogates (no propagation, the data's spatial correlation) set how
+            # persistent a direction gets by chance
+            window = int(np.ceil(2.0 / (band[1] - band[0]) * fs_out))
+            persist = direction_persistence(out["direction_vector"], window)
+            null_persist = np.concatenate(
+                [direction_persistence(v, window)[valid] for v in out["lf_dir"]]
+            )
+            persistence_threshold = float(np.quantile(null_persist, 1 - alpha))
+            wave = organised & (persist > persistence_threshold)
+        wave, epochs = find_epochs(wave.astype(float), 0.5, min_n, valid)
+        if pattern_res is not None:
+            # inside a wave epoch the phases advance across the array with a persistent
+            # direction: nearly equal phases there mean a wavelength longer than the array,
+            # not synchronous activity, so the classes never contradict the wave fraction
+            labels = pattern_res.labels.copy()
+            labels[wave & (labels == "synchronous")] = "planar"
+            pattern_res.labels = labels
+        epoch_stats = {
+            "organised_fraction": float(np.sum(organised & valid) / max(int(valid.sum()), 1)),
+            "n_organised_epochs": int(len(candidates)),
+            "persistence_threshold": _finite_or_none(persistence_threshold),
+        }
 
+    spacing = site_spacing(pos) if len(pos) >= 2 else None
     est_speed, est_dir, est_wl = speed, direction, wl
     bb = None
+    phase_summary_speed = _phase_speed(speed, valid & (wave if wave.any() else True))
+    choice = {"requested": requested, "chosen": method, "reason": reason}
+    route = {}
     if method in BROADBAND_METHODS:
-        fn = {
-            "event-time": event_time_velocity,
-            "xcorr": xcorr_velocity,
-            "komega": komega_velocity,
-        }[method]
-        target, kw = field, {}
-        if band_given:
-            from wavescope.signal.spectral import bandpass
-
-            target = field.with_data(bandpass(field.data, field.fs, band))
-            if method == "xcorr":
-                # Lags of a narrowband signal are ambiguous past half a period (side peaks of
-                # its autocorrelation one period away); a band of an octave or more has weak
-                # side peaks, and only lags past half a period of its lowest frequency alias.
-                f_ref = band[0] if band[1] >= 2 * band[0] else band[1]
-                if f_ref > 0:  # a low-pass band (lo = 0) sets no such limit
-                    lag = max(1, int(0.5 * field.fs / f_ref))
-                    if lag < field.n_times:  # else the default rule applies
-                        kw["max_lag"] = lag
-        kw.update(broadband or {})
-        bb = fn(target, **kw)
+        bb = _broadband(field, method, band, band_given, broadband)
+        route[method] = _diagnose(method, bb, None, field)
+    else:
+        route[method] = _diagnose(method, None, wl[valid], field, nb_spacing=spacing)
+    check = None
+    if requested == "auto":
+        second = _cross_check_method(method, field, len(good))
+        if second is not None:
+            try:
+                cbb = _broadband(field, second, band, band_given and second == "xcorr", None)
+                route[second] = _diagnose(second, cbb, None, field)
+                primary_speed = bb.speed if bb is not None else phase_summary_speed
+                check = _agreement(method, primary_speed, second, cbb.speed, route)
+                check["bb"] = cbb
+            except WaveInputError as exc:
+                route[second] = [f"{second} did not run: {exc}"]
+    notes = []
+    reported = method
+    if route[method] and check is not None and not route[check["method"]]:
+        reported = check["method"]  # the primary route says it is unreliable; the check not
+        notes.append(
+            f"{method} is unreliable here ({'; '.join(route[method])}); the speed reported is "
+            f"{reported}'s."
+        )
+    elif route[method]:
+        notes.append(f"{method} may be unreliable here: {'; '.join(route[method])}.")
+    if check is not None and check["agree"] is False:
+        rel = check["relative_difference"]
+        why = route[check["method"]]
+        notes.append(
+            f"the two estimators disagree: {method} {_fmt(check['primary_speed'])} and "
+            f"{check['method']} {_fmt(check['speed'])} {field.speed_unit} "
+            + (f"({rel:+.1%}, more than {check['tolerance']:.0%})" if rel is not None else "")
+            + (f"; {check['method']}: {'; '.join(why)}" if why else "")
+            + "."
+        )
+    if reported != method:
+        bb = check["bb"]
+        method = reported
+    if method in BROADBAND_METHODS:
+        if bb is None or bb.method != method:
+            bb = _broadband(field, method, band, band_given, broadband)
         est_speed = np.asarray(bb.speeds, float)
         est_dir = np.asarray(bb.directions, float)
         est_wl = np.full(est_speed.shape, np.nan)
+        doubtful = bool(route[method]) or (check is not None and check["agree"] is False)
+        if n_surrogates > 0 and not wave.any() and doubtful:
+            # no organised, persistent phase anywhere, and the delay estimators do not
+            # confirm each other: there is no travelling wave to give a speed to
+            est_speed = np.full(est_speed.shape, np.nan)
+            est_dir = np.full(est_dir.shape, np.nan)
+            notes.append(
+                "no travelling wave found: the phase route finds no wave epoch and the delay "
+                "estimators do not confirm each other, so no speed is reported."
+            )
+    elif reported == method and bb is not None and bb.method != method:
+        bb = None
+    if check is not None:
+        check = {k: v for k, v in check.items() if k != "bb"}
+    choice["reported"] = method
 
     snaps = [p["snap"] for p in pieces if p["snap"] is not None]
     snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
@@ -553,7 +835,7 @@ def measure_velocity(
         n_sites=field.n_sites,
         n_good=len(good),
         n_dims=field.n_dims,
-        spacing=site_spacing(pos) if len(pos) >= 2 else None,
+        spacing=spacing,
         extent=field.extent,
         duration=field.duration,
         patterns=pattern_res,
@@ -565,6 +847,17 @@ def measure_velocity(
             "decimate": D,
             "edge": float(edge),
             "layout": nb.kind,
+            "null": null,
+            **epoch_stats,
+            "method_choice": choice,
+            "band_role": "phase, PGD and wave epochs"
+            if method in PHASE_METHODS
+            else (
+                "delays and PGD" if band_given else "PGD and wave epochs only (delays unfiltered)"
+            ),
+            "cross_check": check,
+            "route_problems": {k: v for k, v in route.items() if v},
+            "route_warnings": notes,
         },
     )
 
@@ -649,6 +942,9 @@ def _phase_measures(
     valid,
     n_frames,
     out_lo,
+    persistence,
+    band,
+    transition,
 ):
     z, dz, _ = analytic_from_spectrum(spec, D, derivative=not generalized)
     fs_out = spec.fs / D
@@ -674,13 +970,21 @@ def _phase_measures(
     init = np.nanmean(grad_local, axis=1)
     W = p2.astype(phase.dtype) if weights == "amplitude" else None
     g, fit, gvar = fit_phase_plane(phase, pos, W, init=init, return_variance=True)
-    null = []
+    null, lf_pgd, lf_dir = [], [], []
+    profile = band_weights(spec.freqs, band, transition) ** 2 if persistence else None
     for _ in range(n_surr):
         zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
         ps = np.angle(zs[:, keep_lo:keep_hi]).astype(phase.dtype)
         null.append(
             phase_gradient_directionality(phase_gradient(ps, pos, neighbours=nb, operator=op))
         )
+        if persistence:
+            lf = lag_free_surrogate(spec.coef, rng, n_sub_bands=1, profile=profile)
+            zs, _, _ = analytic_from_spectrum(spec, D, coef=lf)
+            ps = np.angle(zs[:, keep_lo:keep_hi]).astype(phase.dtype)
+            gl = phase_gradient(ps, pos, neighbours=nb, operator=op)
+            lf_pgd.append(phase_gradient_directionality(gl))
+            lf_dir.append(_directionality_vector(gl))
     out = {
         "grad": g,
         "gvar": np.moveaxis(gvar, 0, -1),  # (d, d, T): concatenated along time
@@ -688,7 +992,11 @@ def _phase_measures(
         "pgd": pgd,
         "freq": freq.astype(phase.dtype),
         "null_pgd": np.concatenate(null) if null else np.empty(0),
+        "direction_vector": _directionality_vector(grad_local),
     }
+    if persistence and n_surr:
+        out["lf_pgd"] = np.stack(lf_pgd)  # (n_surr, T)
+        out["lf_dir"] = np.stack(lf_dir)  # (n_surr, d, T)
     if circlinear:
         cl = circlinear_plane_fit(phase, pos)
         out["cl_grad"], out["cl_rho"] = cl.gradient, cl.rho
@@ -699,6 +1007,45 @@ def _phase_measures(
     )
     out["snap"] = _snapshot(phase, grad_local, g, freq, pgd, valid, pos, fs_out, n_frames, out_lo)
     return out
+
+
+def _finite_or_none(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _directionality_vector(grad_local: np.ndarray) -> np.ndarray:
+    """Per sample, ``-mean_i g_i / mean_i |g_i|`` (d, T): the direction of propagation with
+    the PGD as its length (0 where undefined), so disorganised samples weigh little."""
+    g = np.asarray(grad_local, np.float64)
+    ok = np.all(np.isfinite(g), axis=0)  # (n, T)
+    g0 = np.where(ok, g, 0.0)
+    cnt = np.maximum(ok.sum(axis=0), 1)
+    mean_vec = g0.sum(axis=1) / cnt
+    mean_mag = np.sqrt(np.einsum("dnt,dnt->nt", g0, g0)).sum(axis=0) / cnt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(mean_mag > 0, -mean_vec / mean_mag, 0.0)
+    return np.nan_to_num(v)
+
+
+def direction_persistence(vectors: np.ndarray, window: int) -> np.ndarray:
+    """``R(t) = |mean of v over the window centred on t|`` per read-out sample.
+
+    ``vectors`` (d, T) are directionality vectors (the direction of propagation with the
+    PGD as length, :func:`_directionality_vector`); ``window`` in samples (at least 1).
+    ``R`` is high only where the field keeps one direction, with organised phase maps,
+    for the whole window; the window is clipped at the record's ends.
+    """
+    v = np.asarray(vectors, np.float64)
+    T = v.shape[-1]
+    w = int(max(1, window))
+    cum = np.concatenate([np.zeros(v.shape[:-1] + (1,)), np.cumsum(v, axis=-1)], axis=-1)
+    t = np.arange(T)
+    lo = np.clip(t - w // 2, 0, T)
+    hi = np.clip(lo + w, 0, T)
+    lo = np.clip(hi - w, 0, T)
+    sums = cum[..., hi] - cum[..., lo]
+    return np.linalg.norm(sums, axis=-2) / np.maximum(hi - lo, 1)
 
 
 def _snapshot(phase, grad_local, g, freq, pgd, valid, pos, fs_out, n_frames, out_lo):
