@@ -522,6 +522,9 @@ def komega_velocity(
     from scipy.optimize import minimize_scalar
 
     k, w, power = komega_spectrum(field, pad=pad)
+    good_data = field.data[field.good]
+    sp = _energy_span(np.asarray(good_data, np.float64))
+    span = sp.stop - sp.start
     dx = float(np.diff(np.sort(field.positions[field.good, 0]))[0])
     w_nyq = np.pi * field.fs
     pos_k = np.flatnonzero(k > 0)
@@ -574,6 +577,10 @@ def komega_velocity(
         details={
             "speed_range": [float(lo), float(hi)],
             "at_range_edge": bool(abs(v) <= lo * 1.01 or abs(v) >= hi / 1.01),
+            # how far the ridge's speed carries the pattern while the field holds its
+            # energy, in site spacings: a pattern that moves by a site or two over the
+            # record does not propagate in any resolvable sense
+            "travel_sites": float(abs(v) * span / field.fs / dx),
         },
     )
 

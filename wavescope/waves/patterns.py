@@ -56,10 +56,11 @@ class PatternResult:
     radial_center: np.ndarray
     rotation_center: np.ndarray
 
-    def fractions(self) -> dict[str, float]:
-        """Fraction of samples in each class."""
-        n = max(len(self.labels), 1)
-        return {p: float(np.sum(self.labels == p) / n) for p in PATTERNS}
+    def fractions(self, mask=None) -> dict[str, float]:
+        """Fraction of samples in each class (of the samples in ``mask``, when given)."""
+        labels = self.labels if mask is None else self.labels[np.asarray(mask, bool)]
+        n = max(len(labels), 1)
+        return {p: float(np.sum(labels == p) / n) for p in PATTERNS}
 
     def dominant(self) -> str:
         """The most frequent class."""

@@ -110,6 +110,12 @@ class VelocityResult:
         The broadband route's full result, for broadband methods.
     snapshot : PhaseSnapshot or None
         The phase maps figures draw.
+    windows : dict or None
+        Per window of the wave epochs (:func:`~wavescope.waves.velocity.window_estimates`):
+        ``speed``, ``direction``, ``wavelength`` from the window's mean wavevector, and
+        ``start``/``stop`` read-out samples. The wave-epoch summary of the phase methods
+        reports these (noise averages out of a mean wavevector, not out of per-sample
+        speeds).
     """
 
     method: str
@@ -143,6 +149,7 @@ class VelocityResult:
     patterns: object = None
     broadband: object = None
     snapshot: PhaseSnapshot | None = None
+    windows: dict | None = None
     extra: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ basic views
@@ -175,10 +182,14 @@ class VelocityResult:
     def estimates(self, which: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(speed, direction, wavelength)`` of the method, finite speeds only.
 
-        Per-sample methods keep the samples of :meth:`selection`; broadband estimates are
-        kept whole (they are not per sample).
+        Per-sample methods: over wave epochs, one estimate per window of the epochs
+        (:attr:`windows`); over all samples, per sample. Broadband estimates are kept
+        whole (they are not per sample).
         """
-        if self.per_sample:
+        if self.per_sample and self.resolve(which) == "waves" and self.windows is not None:
+            w = self.windows
+            sp, di, wl = w["speed"], w["direction"], w["wavelength"]
+        elif self.per_sample:
             sel = self.selection(which)
             sp, di, wl = self.speed[sel], self.direction[sel], self.wavelength[sel]
         else:
@@ -221,7 +232,11 @@ class VelocityResult:
                 else f"{self.method}: one estimate per wave ({n})"
             )
         if which == "waves":
-            return "samples in wave epochs (PGD above the no-propagation null, direction kept)"
+            n = 0 if self.windows is None else len(self.windows["speed"])
+            return (
+                f"wave epochs (PGD above the no-propagation null, direction kept): {n} "
+                "estimates, one per epoch (at most 16 coherence times), mean wavevector each"
+            )
         return "all valid samples"
 
     # ------------------------------------------------------------------ summary
@@ -301,8 +316,8 @@ class VelocityResult:
             }
             out["direction_all_samples"] = _direction_summary(dir_a, self.n_dims)
             out["wavelength_all_samples"] = {"median": _q(wl_a, 0.5), "unit": self.space_unit}
-        if self.patterns is not None:
-            out["patterns"] = self.patterns.fractions()
+        if self.patterns is not None:  # over the valid samples, as the wave fraction
+            out["patterns"] = self.patterns.fractions(self.valid)
         out.update(self.extra)
         out["warnings"] = _warnings_for(out, self.spacing)
         return out

@@ -58,7 +58,9 @@ __all__ = [
     "measure_velocity",
     "choose_method",
     "direction_persistence",
+    "persistent_samples",
     "spectral_concentration",
+    "window_estimates",
 ]
 
 #: Methods of :func:`measure_velocity`. The first two use phase in a band; the others
@@ -143,6 +145,8 @@ def _record_notes(summary: dict) -> list[str]:
     return band_record_notes(band, tr, summary["duration"], summary["time_unit"])
 
 
+#: Fewest site spacings a k-omega ridge must carry the pattern over the record.
+MIN_TRAVEL_SITES = 3.0
 #: Relative difference between two speed estimators above which they are said to disagree.
 AGREEMENT_TOLERANCE = 0.05
 #: Records (good sites x samples) up to which the phase route is cross-checked by xcorr.
@@ -265,8 +269,15 @@ def _diagnose(method, bb, wavelengths, field, nb_spacing=None) -> list[str]:
             )
         if bb.quality < 0.5:
             probs.append(f"the lags fit a plane poorly (R^2 {bb.quality:.2f})")
-    elif method == "komega" and d.get("at_range_edge"):
-        probs.append("the ridge lies at the edge of the speeds searched")
+    elif method == "komega":
+        if d.get("at_range_edge"):
+            probs.append("the ridge lies at the edge of the speeds searched")
+        if d.get("travel_sites", np.inf) < MIN_TRAVEL_SITES:
+            probs.append(
+                f"at the ridge's speed the pattern moves only {d['travel_sites']:.1f} site "
+                f"spacings over the record (fewer than {MIN_TRAVEL_SITES:g}): no propagation "
+                "is resolved"
+            )
     elif method == "event-time":
         if bb.n < 2:
             probs.append(f"only {bb.n} wave(s) reached enough sites")
@@ -707,6 +718,7 @@ def measure_velocity(
 
     threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
     epoch_stats = {}
+    windows = None
     if n_surrogates > 0:
         threshold = null_threshold(out["null_pgd"], alpha)
         min_dur = 1.0 / np.mean(band) if min_duration is None else float(min_duration)
@@ -719,12 +731,10 @@ def measure_velocity(
             # lag-free surrogates (no propagation, the data's spatial correlation) set how
             # persistent a direction gets by chance
             window = int(np.ceil(2.0 / (band[1] - band[0]) * fs_out))
-            persist = direction_persistence(out["direction_vector"], window)
-            null_persist = np.concatenate(
-                [direction_persistence(v, window)[valid] for v in out["lf_dir"]]
+            persistent, persistence_threshold = persistent_samples(
+                out["direction_vector"], out["lf_dir"], window, alpha, valid
             )
-            persistence_threshold = float(np.quantile(null_persist, 1 - alpha))
-            wave = organised & (persist > persistence_threshold)
+            wave = organised & persistent
         wave, epochs = find_epochs(wave.astype(float), 0.5, min_n, valid)
         if pattern_res is not None:
             # inside a wave epoch the phases advance across the array with a persistent
@@ -733,6 +743,9 @@ def measure_velocity(
             labels = pattern_res.labels.copy()
             labels[wave & (labels == "synchronous")] = "planar"
             pattern_res.labels = labels
+        windows = window_estimates(
+            k.T, out["freq"], epochs, int(np.ceil(ESTIMATE_WINDOW / (band[1] - band[0]) * fs_out))
+        )
         epoch_stats = {
             "organised_fraction": float(np.sum(organised & valid) / max(int(valid.sum()), 1)),
             "n_organised_epochs": int(len(candidates)),
@@ -791,7 +804,10 @@ def measure_velocity(
         est_speed = np.asarray(bb.speeds, float)
         est_dir = np.asarray(bb.directions, float)
         est_wl = np.full(est_speed.shape, np.nan)
-        doubtful = bool(route[method]) or (check is not None and check["agree"] is False)
+        # an invalid cross-check (its own diagnostics fail) casts no doubt on the primary
+        doubtful = bool(route[method]) or (
+            check is not None and check["agree"] is False and check["valid"]
+        )
         if n_surrogates > 0 and not wave.any() and doubtful:
             # no organised, persistent phase anywhere, and the delay estimators do not
             # confirm each other: there is no travelling wave to give a speed to
@@ -841,6 +857,7 @@ def measure_velocity(
         patterns=pattern_res,
         broadband=bb,
         snapshot=snapshot,
+        windows=windows,
         extra={
             "generalized_phase": generalized,
             "weights": weights,
@@ -970,6 +987,7 @@ def _phase_measures(
     init = np.nanmean(grad_local, axis=1)
     W = p2.astype(phase.dtype) if weights == "amplitude" else None
     g, fit, gvar = fit_phase_plane(phase, pos, W, init=init, return_variance=True)
+    freq = _plane_frequency(phase, pos, p2, g, fs_out, freq)
     null, lf_pgd, lf_dir = [], [], []
     profile = band_weights(spec.freqs, band, transition) ** 2 if persistence else None
     for _ in range(n_surr):
@@ -1007,6 +1025,142 @@ def _phase_measures(
     )
     out["snap"] = _snapshot(phase, grad_local, g, freq, pgd, valid, pos, fs_out, n_frames, out_lo)
     return out
+
+
+#: Longest window of one speed estimate inside a wave epoch, in coherence times of the
+#: band (1 / band width): long enough for noise to average out of the mean wavevector.
+ESTIMATE_WINDOW = 16.0
+#: Window lengths of the persistence test, in multiples of its shortest window.
+PERSISTENCE_SCALES = (1, 2, 4, 8, 16)
+
+
+def persistent_samples(vectors, null_vectors, window: int, alpha: float, valid):
+    """Samples whose direction persists beyond what lag-free surrogates reach, at any scale.
+
+    :func:`direction_persistence` is computed over windows of ``window * m`` samples for
+    ``m`` in :data:`PERSISTENCE_SCALES` (windows longer than half the record left out); at
+    each scale the threshold is the ``1 - alpha / n_scales`` quantile of the same
+    statistic on the lag-free surrogates (Bonferroni over the scales), and a sample is
+    persistent when it passes at some scale. A burst of a few cycles passes at the short
+    scales; a wave that lasts is found at the long ones, where a superposition of
+    opposite waves (the null) has changed its dominant direction many times over. The
+    false-positive rate per sample stays at most ``alpha`` on a field without
+    propagation.
+
+    Returns
+    -------
+    persistent : ndarray of bool (T,)
+    threshold : float
+        The threshold at the shortest scale (for the summary).
+    """
+    T = vectors.shape[-1]
+    scales = [m for m in PERSISTENCE_SCALES if window * m <= max(T // 2, window)]
+    q = 1 - alpha / len(scales)
+    out = np.zeros(T, bool)
+    first = np.nan
+    for m in scales:
+        w = window * m
+        r = direction_persistence(vectors, w)
+        null = np.concatenate([direction_persistence(v, w)[valid] for v in null_vectors])
+        thr = float(np.quantile(null, q))
+        if m == scales[0]:
+            first = thr
+        out |= r > thr
+    return out, first
+
+
+def window_estimates(wavevector, frequency, epochs, window: int) -> dict:
+    """Speed, direction and wavelength of each window of the wave epochs.
+
+    Each epoch is one window, or, when longer than ``window`` read-out samples, is cut
+    into consecutive windows of about that length. In
+    a window the plane-fit wavevectors are averaged as vectors, ``k = mean_t k(t)``, and
+    ``speed = 2 pi f / |k|`` with ``f`` the window's median frequency. Noise in the phase
+    maps, white or spatially smooth, tilts each sample's wavevector at random; averaged
+    as vectors the tilts cancel, whereas they add to every sample's ``|k|`` (so the median
+    of per-sample speeds reads slow) -- the epoch's wave keeps its wavevector.
+
+    Parameters
+    ----------
+    wavevector : ndarray (T, d)
+        Per-sample wavevectors, radians per space unit.
+    frequency : ndarray (T,)
+        Cycles per time unit.
+    epochs : ndarray (n, 2)
+        ``[start, stop)`` of the wave epochs.
+    window : int
+        Longest window, read-out samples (:data:`ESTIMATE_WINDOW` coherence times of the
+        band in :func:`measure_velocity`).
+
+    Returns
+    -------
+    dict
+        ``speed``, ``direction``, ``wavelength``, ``start``, ``stop`` arrays, one entry
+        per window.
+    """
+    k = np.asarray(wavevector, np.float64)
+    f = np.abs(np.asarray(frequency, np.float64))
+    w = max(1, int(window))
+    starts, stops = [], []
+    for a, b in np.asarray(epochs, int).reshape(-1, 2):
+        n = max(1, int(np.ceil((b - a) / w)))
+        edges = np.linspace(a, b, n + 1).round().astype(int)
+        starts += edges[:-1].tolist()
+        stops += edges[1:].tolist()
+    sp, di, wl = [], [], []
+    for a, b in zip(starts, stops):
+        kk = k[a:b]
+        kk = kk[np.all(np.isfinite(kk), axis=1)]
+        ff = f[a:b][np.isfinite(f[a:b])]
+        if not len(kk) or not ff.size:
+            sp.append(np.nan), di.append(np.nan), wl.append(np.nan)
+            continue
+        km = kk.mean(axis=0)
+        mag = float(np.linalg.norm(km))
+        with np.errstate(divide="ignore"):
+            sp.append(2 * np.pi * float(np.median(ff)) / mag)
+            wl.append(2 * np.pi / mag)
+        di.append(
+            float(np.arctan2(km[1], km[0])) if len(km) > 1 else (0.0 if km[0] >= 0 else np.pi)
+        )
+    return {
+        "speed": np.asarray(sp, float),
+        "direction": np.asarray(di, float),
+        "wavelength": np.asarray(wl, float),
+        "start": np.asarray(starts, int),
+        "stop": np.asarray(stops, int),
+    }
+
+
+def _plane_frequency(phase, pos, power, g, fs_out, fallback, block: int = 4096):
+    """Temporal frequency of the fitted plane wave (cycles per time unit), per sample.
+
+    The phase offset of the plane fit, ``phi0(t) = angle(sum_i w_i exp(i (phi_i - g . x_i)))``
+    with ``w_i`` the sites' power, advances at the wave's frequency; noise that is
+    incoherent across sites averages out of the sum, so unlike the power-weighted mean of
+    the sites' instantaneous frequencies it is not pulled towards the middle of the band
+    by in-band noise (measured: +9% in speed at 10 dB on a widefield-like grid with white
+    in-band noise, before). Central differences of ``phi0`` on the read-out grid; where
+    the sum vanishes (no coherent phase) the power-weighted frequency ``fallback`` stays.
+    """
+    n_t = phase.shape[1]
+    if n_t < 3:
+        return fallback
+    z0 = np.empty(n_t, np.complex128)
+    w = np.asarray(power, np.float64)
+    for t0 in range(0, n_t, block):
+        t1 = min(t0 + block, n_t)
+        arg = phase[:, t0:t1].astype(np.float64) - pos @ np.asarray(g[:, t0:t1], np.float64)
+        z0[t0:t1] = np.sum(w[:, t0:t1] * np.cos(arg), axis=0) + 1j * np.sum(
+            w[:, t0:t1] * np.sin(arg), axis=0
+        )
+    coherent = np.abs(z0) > 0.1 * np.sum(w, axis=0)
+    f = np.empty(n_t)
+    f[1:-1] = np.angle(z0[2:] * np.conj(z0[:-2])) * fs_out / (4 * np.pi)
+    f[0] = np.angle(z0[1] * np.conj(z0[0])) * fs_out / (2 * np.pi)
+    f[-1] = np.angle(z0[-1] * np.conj(z0[-2])) * fs_out / (2 * np.pi)
+    out = np.where(coherent & np.isfinite(f), f, fallback)
+    return out.astype(np.asarray(fallback).dtype, copy=False)
 
 
 def _finite_or_none(x):
