@@ -131,8 +131,8 @@ def _forward_part(u, delta, A, B, C, h0, dsi, chunk):
     States are laid out (T, Bt, N, Dm): time-major so each step is one contiguous block,
     and channels innermost so that every sum over the state index n is a vectorised
     reduction over a non-inner axis (a sum over an inner axis of 16 is ~4x slower here).
-    All chunk-sized temporaries live in a few buffers allocated once per call (a fresh
-    large allocation page-faults on every use).
+    All chunk-sized temporaries live in a few buffers kept between calls (see
+    :class:`_Workspace`).
     """
     Bt, L, Dm = u.shape
     dT, sT = _time_major_inputs(u, delta, dsi)  # (L, Bt, Dm)
@@ -170,8 +170,8 @@ def _backward_part(u, delta, A, B, C, ckpt, gy, gh_last, dsi, chunk):
     gyT = gy.transpose(0, 1).contiguous()  # (L, Bt, Dm)
     g_sT = torch.empty(L, Bt, Dm, dtype=u.dtype, device=u.device)
     g_dT = torch.empty(L, Bt, Dm, dtype=u.dtype, device=u.device)
-    g_B = torch.empty(B.shape, dtype=B.dtype, device=B.device)
-    g_C = torch.empty(C.shape, dtype=C.dtype, device=C.device)
+    g_BT = torch.empty((L, Bt, *B.shape[2:]), dtype=B.dtype, device=B.device)
+    g_CT = torch.empty((L, Bt, *C.shape[2:]), dtype=C.dtype, device=C.device)
     g_At = torch.zeros_like(At)  # (N, Dm)
     names = ("a", "hs", "g", "gx", "tmp") + (("ac",) if cplx else ())
     ws = _Workspace((min(chunk, L), Bt, N, Dm), A.dtype, u.device, names)
@@ -185,18 +185,21 @@ def _backward_part(u, delta, A, B, C, ckpt, gy, gh_last, dsi, chunk):
         dtx, stx, gyx = dt.unsqueeze(2), st.unsqueeze(2), gyc.unsqueeze(2)  # (T, Bt, 1, Dm)
         Bc, Cc = _chunk_of(B, t0, t1), _chunk_of(C, t0, t1)  # (T, Bt, N, 1|Dm)
         tmp = ws.get("tmp", T)
-        # recompute the chunk: decays a and states hs, (T, Bt, N, Dm)
+        # recompute the chunk from its boundary state: decays a and states hs, (T, Bt, N, Dm)
+        h_before = ckpt[c]
         a = _decay(dt, At2, ws.get("a", T), ws)
         hs = ws.get("hs", T)
         torch.mul(stx, Bc, out=hs)
-        _seq_scan_(hs, a, ckpt[c])
+        _seq_scan_(hs, a, h_before)
         ac = _decay(dt, At2c, ws.get("ac", T), ws) if cplx else a  # conj(a)
         # gradient wrt C from y = Re(sum_n C h): gy * conj(h)
-        torch.mul(_conj(hs), gyx, out=tmp)
-        if C3:
-            g_C[:, t0:t1] = tmp.sum(-1).transpose(0, 1)
+        if C3:  # sum over channels: (T Bt, N, Dm) @ (T Bt, Dm, 1), one matmul
+            hv = _conj(hs).reshape(T * Bt, N, Dm)
+            gyv = gyc.reshape(T * Bt, Dm, 1).to(hv.dtype)
+            g_CT[t0:t1] = torch.bmm(hv, gyv).reshape(T, Bt, N)
         else:
-            g_C[:, t0:t1] = tmp.permute(1, 0, 3, 2)
+            torch.mul(_conj(hs), gyx, out=tmp)
+            g_CT[t0:t1] = tmp.transpose(2, 3)
         # gradient wrt the states from the output: gy * conj(C), then the adjoint scan
         g = ws.get("g", T)
         torch.mul(gyx, _conj(Cc), out=g)
@@ -205,8 +208,9 @@ def _backward_part(u, delta, A, B, C, ckpt, gy, gh_last, dsi, chunk):
         gcarry = ac[0] * g[0]  # gradient wrt the state before the chunk
         # gradient wrt x = delta * A, through a = exp(x): g * conj(h_{t-1}) * conj(a)
         gx = ws.get("gx", T)
-        torch.mul(g[1:], _conj(hs[:-1]), out=gx[1:])
-        torch.mul(g[0], _conj(ckpt[c]), out=gx[0])
+        if T > 1:
+            torch.mul(g[1:], _conj(hs[:-1]), out=gx[1:])
+        torch.mul(g[0], _conj(h_before), out=gx[0])
         gx.mul_(ac)
         torch.mul(gx, Atc, out=tmp)
         g_dx = tmp.sum(2)  # (T, Bt, Dm)
@@ -216,36 +220,62 @@ def _backward_part(u, delta, A, B, C, ckpt, gy, gh_last, dsi, chunk):
         # gradient wrt the input term s * B
         if B3:
             g_s = torch.matmul(_conj(Bc).transpose(-1, -2), g).squeeze(2)
+            # gradient wrt B: sum over channels of g * s, (T Bt, N, Dm) @ (T Bt, Dm, 1)
+            sv = st.reshape(T * Bt, Dm, 1).to(g.dtype)
+            g_BT[t0:t1] = torch.bmm(g.reshape(T * Bt, N, Dm), sv).reshape(T, Bt, N)
         else:
             torch.mul(g, _conj(Bc), out=tmp)
             g_s = tmp.sum(2)
+            torch.mul(g, stx, out=tmp)
+            g_BT[t0:t1] = tmp.transpose(2, 3)
         g_sT[t0:t1] = g_s.real if cplx else g_s
-        torch.mul(g, stx, out=tmp)
-        if B3:
-            g_B[:, t0:t1] = tmp.sum(-1).transpose(0, 1)
-        else:
-            g_B[:, t0:t1] = tmp.permute(1, 0, 3, 2)
     if dsi:
         g_u = (g_sT * dT).transpose(0, 1)
         g_delta = g_dT.addcmul_(g_sT, u.transpose(0, 1)).transpose(0, 1)
     else:
         g_u = g_sT.transpose(0, 1)
         g_delta = g_dT.transpose(0, 1)
-    return g_u, g_delta, g_At.t(), g_B, g_C, gcarry
+    return g_u, g_delta, g_At.t(), g_BT.transpose(0, 1), g_CT.transpose(0, 1), gcarry
 
 
 class _Workspace:
-    """Named (T, ...) buffers allocated once; ``get(name, T)`` returns the first T steps."""
+    """Named (T, ...) buffers; ``get(name, T)`` returns the first T steps of one.
+
+    The buffers are kept between calls (per thread, shape and dtype; see ``_BUFFERS``):
+    only temporaries live here, never a tensor that leaves the call, and a fresh large
+    allocation page-faults on every use in this VM (about 2500 faults, 2-5 ms, per
+    backward call at Mamba's CPU sizes).
+    """
 
     def __init__(self, shape, dtype, device, names):
-        self.shape, self.dtype, self.device = shape, dtype, device
-        self.bufs = {n: torch.empty(shape, dtype=dtype, device=device) for n in names}
+        self.shape, self.dtype, self.device = tuple(shape), dtype, device
+        self.bufs = {n: _buffer(n, self.shape, dtype, device) for n in names}
 
     def get(self, name, T):
         if name not in self.bufs:
             real = self.dtype.to_real() if name.startswith("r_") else self.dtype
-            self.bufs[name] = torch.empty(self.shape, dtype=real, device=self.device)
+            self.bufs[name] = _buffer(name, self.shape, real, self.device)
         return self.bufs[name][:T]
+
+
+#: Scratch buffers kept between calls, keyed by (thread, name, shape, dtype, device);
+#: emptied when they would exceed ``_BUFFER_LIMIT`` bytes (e.g. after many shapes).
+_BUFFERS: dict = {}
+_BUFFER_LIMIT = 256 * 2**20
+
+
+def _buffer(name, shape, dtype, device) -> torch.Tensor:
+    import threading
+
+    key = (threading.get_ident(), name, shape, dtype, str(device))
+    buf = _BUFFERS.get(key)
+    if buf is None:
+        buf = torch.empty(shape, dtype=dtype, device=device)
+        used = sum(b.numel() * b.element_size() for b in _BUFFERS.values())
+        if used + buf.numel() * buf.element_size() > _BUFFER_LIMIT:
+            _BUFFERS.clear()
+        _BUFFERS[key] = buf
+    return buf
 
 
 #: Number of batch slices run concurrently on Python threads (None: torch's thread count).
