@@ -823,8 +823,8 @@ def memory_curve_field(
         Contiguous time blocks of a single recording (ignored for a list).
     **kw
         Passed to :func:`memory_curve` (``decoder``, ``n_splits``, ``criterion_se``,
-        ``n_boot``, ``seed``, ``alphas``, ``logistic_C``); ``fs`` and ``time_unit`` come
-        from the field.
+        ``n_boot``, ``seed``, ``alphas``, ``logistic_C``, ``effect_fraction``); ``fs`` and
+        ``time_unit`` come from the field.
 
     Returns
     -------

@@ -20,8 +20,8 @@ Everything else (GCV over the penalty grid for every lag at once, the kept spect
 predictions) is the same arithmetic as the reference; ``tests/waves/memory_reference.py``
 holds a plain scikit-learn loop that the tests compare against.
 
-BLAS threads: the eigendecomposition, which dominates, runs with :func:`blas_threads`
-threads (1 when another process already occupies a core: OpenBLAS with 2 threads on a
+BLAS threads: the eigendecompositions, which dominate, run with :func:`blas_threads`
+threads (1 when other processes already occupy a core: OpenBLAS with 2 threads on a
 2-core machine with one core busy measured 2.2x slower than 1 thread for a 4096 x 4096
 ``eigh``).
 """
@@ -71,9 +71,12 @@ class RowSource:
 def blas_threads() -> int:
     """BLAS threads for the decoder's dense linear algebra.
 
-    All usable cores on a quiet machine; 1 when the 1-minute load average says other
-    processes already occupy at least all cores but one (measured: ``eigh`` of 4096 x 4096
-    with 2 OpenBLAS threads and one core busy took 35-38 s against 16 s with 1 thread).
+    ``cores - round(load)`` (at least 1) when the 1-minute load average is 0.5 or more,
+    else all usable cores. Measured on 2 cores with one busy: ``eigh`` of 4096 x 4096 took
+    35-38 s with 2 OpenBLAS threads against 16 s with 1. The load average also counts this
+    process's own recent work (a model capture just before), so on 2 cores this usually
+    picks 1 thread; on an otherwise idle machine 2 threads may then be faster (not
+    measured here: the shared machine was never idle).
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -202,14 +205,18 @@ def ridge_fold(
     y : ndarray, shape (src.n, n_lags)
         Class indices (tokens) or values of every row and lag.
     threads : int, optional
-        BLAS threads (None: leave as they are).
+        BLAS threads for the whole fold (None: leave them as they are).
 
     Returns
     -------
     pred : (n_test, n_lags) predicted class index (tokens) or value.
     alpha : (n_lags,) the penalty GCV chose per lag.
     """
-    alphas = np.asarray(alphas, float)
+    with _limit(threads):
+        return _ridge_fold(src, train, test, y, kind, n_classes, np.asarray(alphas, float))
+
+
+def _ridge_fold(src, train, test, y, kind, n_classes, alphas):
     n, p = len(train), src.p
     n_lags = y.shape[1]
     ytr = y[train]
@@ -225,8 +232,7 @@ def ridge_fold(
             x -= mu
             x /= sd
             g = blas.dsyrk(1.0, x.T, beta=1.0, c=g, trans=0, lower=1, overwrite_c=1)
-        with _limit(threads):
-            lam, v = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver="evr")
+        lam, v = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver="evr")
         del g
         # the kept (non-null) directions are the last r of the increasing spectrum: a
         # contiguous block of v's columns, used in place (no copy of v)
@@ -252,8 +258,7 @@ def ridge_fold(
     # wide: the n x n Gram matrix of the (small) standardised training rows (LAPACK's thin
     # SVD of a wide matrix measured 50-100x slower: 6 s against 0.07 s at 384 x 4096)
     xs = (src.rows(train) - mu) / sd
-    with _limit(threads):
-        lam, u_ = np.linalg.eigh(xs @ xs.T)
+    lam, u_ = np.linalg.eigh(xs @ xs.T)
     lam, keep = _kept(lam, n, max(n, p))
     u_ = u_[:, ::-1][:, keep]
     s = np.sqrt(lam[keep])
