@@ -54,10 +54,14 @@ def make_states(n_seq: int, length: int, p: int, seed: int = SEED):
 
     rng = np.random.default_rng(seed)
     u = rng.integers(0, VOCAB, size=(n_seq, length))
-    mix = rng.normal(size=(SITES * VOCAB, p)).astype(np.float32) / np.sqrt(SITES)
-    states = rng.normal(size=(n_seq, length, p)).astype(np.float32)
-    for i in range(SITES):  # site i holds the one-hot code of u[t - i]
-        states[:, i:] += mix[i * VOCAB + u[:, : length - i]]
+    mix = rng.standard_normal((SITES * VOCAB, p), dtype=np.float32) / np.float32(np.sqrt(SITES))
+    # one sequence at a time, in float32: no temporary of the states' size, so that the
+    # peak memory measured is the decoder's (plus the states), not the generator's
+    states = np.empty((n_seq, length, p), dtype=np.float32)
+    for s in range(n_seq):
+        states[s] = rng.standard_normal((length, p), dtype=np.float32)
+        for i in range(SITES):  # site i holds the one-hot code of u[t - i]
+            states[s, i:] += mix[i * VOCAB + u[s, : length - i]]
     return states, u
 
 
