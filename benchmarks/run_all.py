@@ -7,6 +7,8 @@
   16/64/256 sites x 60/600 s at 1 kHz (``bench_velocity.py``);
 - ``mamba``: Mamba forward+backward on CPU next to mambapy 1.2.0 at L = 256, 1024, 4096
   (``bench_mamba_cpu.py``);
+- ``memory``: memory curves (wavescope's decoder next to scikit-learn's RidgeClassifierCV on
+  the same folds, up to the probe's default size; ``bench_memory.py``);
 - ``gpu``: the Triton selective scan next to mambapy's pscan and the bandwidth floor
   (``bench_scan_gpu.py``; recorded as not run without CUDA).
 
@@ -34,13 +36,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_mamba_cpu  # noqa: E402
+import bench_memory  # noqa: E402
 import bench_scan_gpu  # noqa: E402
 import bench_velocity  # noqa: E402
 import benchlib as bl  # noqa: E402
 from peers import INSTALL, peer_status  # noqa: E402
 
-SECTIONS = ("velocity", "mamba", "gpu")
-MODULES = {"velocity": bench_velocity, "mamba": bench_mamba_cpu, "gpu": bench_scan_gpu}
+SECTIONS = ("velocity", "mamba", "memory", "gpu")
+MODULES = {
+    "velocity": bench_velocity,
+    "mamba": bench_mamba_cpu,
+    "memory": bench_memory,
+    "gpu": bench_scan_gpu,
+}
 
 
 def log(msg: str) -> None:
@@ -58,6 +66,8 @@ def run_section(name: str, quick: bool) -> dict:
         sec = bench_velocity.run(quick=quick, log=log)
     elif name == "mamba":
         sec = bench_mamba_cpu.run(quick=quick, log=log)
+    elif name == "memory":
+        sec = bench_memory.run(quick=quick, log=log)
     else:  # in a child: a CUDA or Triton failure must not end the whole run
         args = [HERE / "bench_scan_gpu.py", "--json"] + (["--quick"] if quick else [])
         sec = bl.run_child(args, timeout=1800)

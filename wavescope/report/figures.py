@@ -469,7 +469,8 @@ def velocity_figure(result, *, title: str | None = None):
 
 
 def plot_memory_curves(curves: dict, *, ci_level: float = 0.95) -> bytes:
-    """Memory curves: held-out score against lag, with CI bands, chance and horizons.
+    """Memory curves: held-out score against lag, with CI bands, chance, the criterion line
+    and horizons.
 
     Parameters
     ----------
@@ -477,8 +478,8 @@ def plot_memory_curves(curves: dict, *, ci_level: float = 0.95) -> bytes:
         ``{label: [summary, ...]}`` with each summary a
         :meth:`wavescope.waves.memory.MemoryCurve.summary` dict (keys ``lags``, ``score``,
         ``ci_low``, ``ci_high``, ``chance``, ``horizon``, ``metric``, ``dt``,
-        ``time_unit``). Curves of one label share a colour; accuracy and R^2 curves go
-        to separate panels.
+        ``time_unit``; ``threshold`` and ``above`` where present). Curves of one label
+        share a colour; accuracy and R^2 curves go to separate panels.
     ci_level : float
         Level of the curves' bands (for the title).
 
@@ -490,8 +491,12 @@ def plot_memory_curves(curves: dict, *, ci_level: float = 0.95) -> bytes:
     Notes
     -----
     The x axis is the lag in time units (``lag * dt``) when every curve shares
-    ``time_unit``, otherwise in samples. A dashed line marks each curve's chance level
-    and a dotted vertical line its horizon (the first lag that is not above the criterion).
+    ``time_unit``, otherwise in samples. For each curve: a dashed line at its chance
+    level; a thin solid line at its criterion, ``threshold`` (significance and effect
+    size, the larger per lag; ``criterion`` for summaries written before the effect size
+    existed), which a lag's score must exceed to hold memory; filled markers on the lags
+    that hold memory, open ones elsewhere; a dotted vertical line at the horizon, drawn
+    half a lag after the last lag held (so it separates the held lags from the rest).
     """
     CI_LEVEL = ci_level
     plt = _plt()
@@ -519,14 +524,27 @@ def plot_memory_curves(curves: dict, *, ci_level: float = 0.95) -> bytes:
                 alpha=0.18,
                 lw=0,
             )
-            ax.plot(x, y, ".-", color=col, lw=1.3, ms=3, label=None if g in labelled else g)
+            ax.plot(x, y, "-", color=col, lw=1.3, label=None if g in labelled else g)
             labelled.add(g)
+            line = c.get("threshold", c.get("criterion"))
+            if line is not None:
+                ax.plot(x, np.asarray(line, float), "-", color=col, lw=0.6, alpha=0.8)
+            held = (
+                np.asarray(c["above"], bool)
+                if "above" in c
+                else np.arange(y.size) < int(c["horizon"])
+            )
+            ax.plot(x[held], y[held], "o", color=col, ms=3.2)
+            ax.plot(x[~held], y[~held], "o", mfc="white", mec=col, ms=3.2, mew=0.8)
             ax.axhline(float(c["chance"]), color=col, ls="--", lw=0.7)
-            ax.axvline(float(c["horizon"]) * scale, color=col, ls=":", lw=1.0)
+            if int(c["horizon"]) > 0:
+                ax.axvline((float(c["horizon"]) - 0.5) * scale, color=col, ls=":", lw=1.0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("held-out accuracy" if metric == "accuracy" else "held-out R$^2$")
         ax.set_title(
-            f"{metric}: dashed = chance, dotted = horizon, band = {CI_LEVEL:.0%} CI", fontsize=8
+            f"{metric}: dashed = chance, thin = criterion, filled = holds memory, dotted = "
+            f"horizon, band = {CI_LEVEL:.0%} CI",
+            fontsize=7,
         )
         if labelled:
             ax.legend(fontsize=7)

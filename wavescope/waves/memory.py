@@ -15,8 +15,9 @@ Design
 - **Held-out sequences.** Folds are :class:`sklearn.model_selection.GroupKFold` over
   sequences: a held-out sequence is never seen in training. Features are standardised
   with the mean and SD of the training fold only.
-- **One ridge solve per fold for all lags.** Because ``X`` is shared, one SVD of the
-  standardised training features serves every lag. Tokens: multi-output ridge regression
+- **One ridge solve per fold for all lags.** Because ``X`` is shared, one
+  eigendecomposition of the Gram matrix of the standardised training features serves
+  every lag and every penalty. Tokens: multi-output ridge regression
   on the one-hot codes of all lags at once, the prediction of each lag being the class
   with the largest output (a ridge classifier, identical to
   :class:`sklearn.linear_model.RidgeClassifier` at the same penalty). Real values:
@@ -28,6 +29,13 @@ Design
   exchangeable; rows of one sequence are not, so the penalty may come out somewhat small,
   which can only lower the held-out score (the scores themselves are honest: they come
   from held-out sequences only).
+- **Memory.** The states are never copied whole or cast to float64: the decoder reads the
+  snapshot rows of the caller's array (float32 stays float32) in float64 chunks, builds
+  each fold's Gram matrix in place and overwrites it with its eigendecomposition
+  (:mod:`wavescope.waves.memory_ridge`). Peak memory is about the states plus two
+  ``p x p`` float64 matrices (tall folds): ``wavescope probe --memory-curve`` with its
+  defaults on CPU-scale v-Wave Mamba (p = 4096) peaked at 0.97 GB for the whole process,
+  against 2.9-3.0 GB before.
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.
@@ -43,13 +51,26 @@ Design
   nothing but the class frequencies predicts the majority class, so a lower chance level
   (e.g. ``sum_k p_k^2``) would count it as memory whenever the classes are unbalanced;
   the majority rate of the held-out targets themselves would be biased up by sampling
-  noise (0.053 instead of 1/26 = 0.038 for 880 uniform letters). A lag holds memory
-  (``above``) when its score exceeds ``criterion = chance + criterion_se * se``.
+  noise (0.053 instead of 1/26 = 0.038 for 880 uniform letters).
+- **Which lags hold memory.** Two conditions, both required (``above``):
+  significance, ``score > criterion = chance + criterion_se * se`` (``significant``),
+  and an effect size, ``score >= effect_floor = chance + effect_fraction * (best score -
+  chance)``: the lag keeps at least ``effect_fraction`` (default 0.1) of the best lag's
+  normalised score. Significance alone is not enough with many held-out samples: a
+  selective SSM whose slowest channels decay over tens of steps leaves a real but tiny
+  trace (measured on a demo-trained Mamba, 60 sequences: accuracy 0.06-0.07 against
+  chance 0.041 at lags 12-17, normalised 0.02-0.03, each 3-4 SE above chance), and the
+  significance-only horizon ran to 18 steps where the curve had fallen to a fifth of its
+  lag-0 value by lag 5 and under a tenth by lag 8. The effect floor is relative, so it
+  keeps its meaning for weak states (a lag-0 score of 0.1 above chance asks 0.01 of later
+  lags) and does not move a shift register's horizon (its held lags score 1, the rest
+  chance). ``threshold = max(criterion, effect_floor)`` is the line to draw.
 - **Horizon** (steps of input history held): ``(largest tau such that every lag
-  0 .. tau is above) + 1``, 0 if lag 0 fails. An N-site shift register holds
+  0 .. tau holds memory) + 1``, 0 if lag 0 fails. An N-site shift register holds
   ``tau = 0 .. N-1`` exactly and nothing after, so its horizon is N. When every lag up to
   ``max_lag`` is above, the horizon is ``max_lag + 1`` and only a lower bound
-  (``meta["horizon_censored"]``).
+  (``meta["horizon_censored"]``). ``meta["horizon_significance_only"]`` is the horizon of
+  the significance test alone.
 - **Capacity** (steps): the sum over lags of the normalised score clipped at 0:
   ``max(R^2, 0)`` or ``max((acc - chance) / (1 - chance), 0)``; for real values this is
   the short-term memory capacity of Jaeger (2001) summed up to ``max_lag``.
@@ -75,11 +96,13 @@ import numpy as np
 from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError, check_option, check_positive
+from wavescope.waves.memory_ridge import RowSource
 
 __all__ = [
     "ALPHAS",
     "CI_LEVEL",
     "DECODERS",
+    "EFFECT_FRACTION",
     "MAX_TOKENS",
     "MemoryCurve",
     "as_inputs",
@@ -97,7 +120,9 @@ ALPHAS = np.logspace(-3, 5, 17)
 MAX_TOKENS = 64
 #: Level of the bootstrap interval of every lag's score.
 CI_LEVEL = 0.95
-_MAX_CELLS = 2e7  # largest prediction block held at once (floats)
+#: Default effect size of the memory criterion: a lag holds memory only if it keeps at
+#: least this fraction of the best lag's score above chance (see :func:`memory_curve`).
+EFFECT_FRACTION = 0.1
 
 
 @dataclass
@@ -119,9 +144,10 @@ class MemoryCurve:
         Score without memory: the held-out accuracy of guessing the training fold's
         majority class (accuracy), or 0 (R^2).
     criterion : ndarray, shape (n_lags,)
-        ``chance + criterion_se * se``.
+        The significance line ``chance + criterion_se * se``.
     above : ndarray of bool, shape (n_lags,)
-        ``score > criterion``.
+        The lags that hold memory: ``significant`` and ``score >= effect_floor``, i.e.
+        ``score > threshold``.
     horizon : int
         Steps of input history held: ``(largest tau with every lag 0..tau above) + 1``;
         0 if lag 0 fails. N for an N-site shift register.
@@ -138,7 +164,17 @@ class MemoryCurve:
         Cross-validation folds.
     meta : dict
         JSON-ready details (number of samples and features, classes, penalties chosen,
-        ``horizon_censored``, how groups were formed, ...).
+        ``horizon_censored``, ``horizon_significance_only`` (the horizon the significance
+        test alone gives), how groups were formed, ...).
+    significant : ndarray of bool, shape (n_lags,)
+        ``score > criterion`` (significance alone).
+    effect_fraction : float
+        The effect size asked of a lag: a fraction of the best lag's score above chance.
+    effect_floor : float
+        ``chance + effect_fraction * max(max_tau score - chance, 0)``, in score units.
+    threshold : ndarray, shape (n_lags,)
+        ``max(criterion, effect_floor)``: the line a lag's score must exceed to hold
+        memory (the line a figure draws).
     """
 
     lags: np.ndarray
@@ -158,6 +194,19 @@ class MemoryCurve:
     n_sequences: int
     n_splits: int
     meta: dict = field(default_factory=dict)
+    significant: np.ndarray | None = None
+    effect_fraction: float = 0.0
+    effect_floor: float | None = None
+    threshold: np.ndarray | None = None
+
+    def __post_init__(self):
+        # curves built without the effect criterion: significance alone
+        if self.significant is None:
+            self.significant = np.asarray(self.above, bool)
+        if self.effect_floor is None:
+            self.effect_floor = float(self.chance)
+        if self.threshold is None:
+            self.threshold = np.maximum(np.asarray(self.criterion, float), self.effect_floor)
 
     @property
     def reach(self) -> int:
@@ -177,9 +226,18 @@ class MemoryCurve:
         """The horizon in ``time_unit`` (``horizon * dt``)."""
         return float(self.horizon * self.dt)
 
+    @property
+    def horizon_significance_only(self) -> int:
+        """The horizon the significance test alone gives (the definition before the
+        effect size was added): lags from 0 whose score exceeds ``criterion``."""
+        sig = np.asarray(self.significant, bool)
+        return int(np.argmin(sig)) if not sig.all() else int(sig.size)
+
     def summary(self) -> dict:
-        """JSON-ready dict: every attribute (arrays as lists) plus ``horizon_time`` and
-        ``reach``."""
+        """JSON-ready dict: every attribute (arrays as lists) plus ``horizon_time``,
+        ``reach`` and ``horizon_significance_only``. A figure draws ``threshold`` (the
+        per-lag line a score must exceed), ``criterion`` (its significance part),
+        ``effect_floor`` and marks ``horizon``."""
         out = {}
         for k, v in asdict(self).items():
             if isinstance(v, np.ndarray):
@@ -189,6 +247,7 @@ class MemoryCurve:
             out[k] = v
         out["horizon_time"] = self.horizon_time
         out["reach"] = self.reach
+        out["horizon_significance_only"] = self.horizon_significance_only
         return out
 
 
@@ -218,14 +277,18 @@ def _check_states(states) -> np.ndarray:
             "for one sequence add a leading axis (states[None]) and use several sequences, "
             "or use memory_curve_field for one long recording."
         )
-    x = x.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(x)):
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise WaveInputError(
-            f"states hold {int((~np.isfinite(x)).sum())} NaN or infinite values (first at "
-            f"sequence {bad[0]}, step {bad[1]}, feature {bad[2]}); drop or repair those "
-            "features or sequences first (e.g. mark the sites bad)."
-        )
+    if x.dtype not in (np.float32, np.float64):  # float32 states stay float32 (no copy)
+        x = x.astype(np.float64)
+    step = max(1, int(2**24 // max(x[0].size, 1)))  # finiteness checked a few MB at a time
+    for i in range(0, x.shape[0], step):
+        if not np.all(np.isfinite(x[i : i + step])):
+            finite = np.isfinite(x)
+            bad = np.argwhere(~finite)[0]
+            raise WaveInputError(
+                f"states hold {int((~finite).sum())} NaN or infinite values (first at "
+                f"sequence {bad[0]}, step {bad[1]}, feature {bad[2]}); drop or repair those "
+                "features or sequences first (e.g. mark the sites bad)."
+            )
     return x
 
 
@@ -347,7 +410,7 @@ def _standardise(x_train, x_test):
 
 
 def _ridge_fold(xtr, ytr, xte, kind: str, n_classes: int, alphas: np.ndarray):
-    """Ridge decoder of every lag on one fold.
+    """Ridge decoder of every lag on one fold, from arrays (see :mod:`.memory_ridge`).
 
     Parameters
     ----------
@@ -359,69 +422,16 @@ def _ridge_fold(xtr, ytr, xte, kind: str, n_classes: int, alphas: np.ndarray):
     pred : (n_te, n_lags) predicted class index (tokens) or value.
     alpha : (n_lags,) the penalty GCV chose per lag.
     """
-    n, n_lags = ytr.shape
-    alphas = np.asarray(alphas, float)
-    xs, xt = _standardise(xtr, xte)
-    p = xs.shape[1]
-    if kind == "tokens":
-        # one-hot of every lag as one sparse (n, n_lags * V) target matrix
-        from scipy import sparse
+    from wavescope.waves.memory_ridge import RowSource, ridge_fold
 
-        cols = (ytr + np.arange(n_lags) * n_classes).reshape(-1)
-        rows = np.repeat(np.arange(n), n_lags)
-        y1 = sparse.csr_matrix((np.ones(cols.size), (rows, cols)), shape=(n, n_lags * n_classes))
-        counts = np.bincount(cols, minlength=n_lags * n_classes).astype(float)
-        ymean = counts / n
-        yss = counts - counts**2 / n  # centred sum of squares of each one-hot column
-    else:
-        ymean = ytr.mean(axis=0)
-        yc = ytr - ymean
-        yss = np.sum(yc**2, axis=0)
-    # xs = U diag(s) Vt; z = U^T y (= U^T y_centred: the columns of xs sum to 0)
-    if n >= p:  # tall: eigen-decomposition of the p x p Gram matrix (much faster than SVD)
-        lam, v = np.linalg.eigh(xs.T @ xs)
-        lam, v = lam[::-1], v[:, ::-1]
-        # drop null directions (constant features; a non-constant standardised feature
-        # alone gives an eigenvalue of n)
-        keep = lam > max(lam[0], float(n)) * p * 1e-12
-        s, vt = np.sqrt(lam[keep]), v[:, keep].T
-        xty = np.asarray(y1.T @ xs).T if kind == "tokens" else xs.T @ yc  # (p, n_targets)
-        z = (vt @ xty) / s[:, None]
-    else:  # wide: eigen-decomposition of the n x n Gram matrix (LAPACK's thin SVD of a
-        # wide matrix measured 50-100x slower: 6 s against 0.07 s at 384 x 4096)
-        lam, u_ = np.linalg.eigh(xs @ xs.T)
-        lam, u_ = lam[::-1], u_[:, ::-1]
-        keep = lam > max(lam[0], float(n)) * max(xs.shape) * 1e-12
-        s, u_ = np.sqrt(lam[keep]), u_[:, keep]
-        vt = (u_.T @ xs) / s[:, None]
-        z = np.asarray(y1.T @ u_).T if kind == "tokens" else u_.T @ yc  # (r, n_targets)
-    # GCV(alpha) = n RSS / (n - 1 - df)^2 (the intercept is one degree of freedom)
-    s2 = s**2
-    shrink = s2 / (s2 + alphas[:, None])  # (n_alpha, r)
-    df = shrink.sum(axis=1)
-    rss = np.maximum(yss[None, :] - (2 * shrink - shrink**2) @ z**2, 0.0)
-    if kind == "tokens":
-        rss = rss.reshape(len(alphas), n_lags, n_classes).sum(axis=2)
-    denom = n - 1 - df
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gcv = np.where(denom[:, None] > 0, n * rss / denom[:, None] ** 2, np.inf)
-    best = np.argmin(gcv, axis=0)  # (n_lags,)
-    alpha = alphas[best]
-    proj = xt @ vt.T  # (n_te, r)
-    width = n_classes if kind == "tokens" else 1
-    pred = np.empty((xt.shape[0], n_lags), dtype=np.int64 if kind == "tokens" else float)
-    chunk = max(1, int(_MAX_CELLS // max(xt.shape[0] * width, 1)))
-    for l0 in range(0, n_lags, chunk):
-        l1 = min(n_lags, l0 + chunk)
-        filt = s[:, None] / (s2[:, None] + alpha[None, l0:l1])  # (r, chunk)
-        if kind == "tokens":
-            filt = np.repeat(filt, n_classes, axis=1)
-            zz = z[:, l0 * n_classes : l1 * n_classes]
-            out = proj @ (filt * zz) + ymean[l0 * n_classes : l1 * n_classes]
-            pred[:, l0:l1] = out.reshape(-1, l1 - l0, n_classes).argmax(axis=2)
-        else:
-            pred[:, l0:l1] = proj @ (filt * z[:, l0:l1]) + ymean[l0:l1]
-    return pred, alpha
+    xtr, xte = np.asarray(xtr, float), np.asarray(xte, float)
+    n_tr, n_te = xtr.shape[0], xte.shape[0]
+    src = RowSource.from_matrix(np.concatenate([xtr, xte]))
+    y = np.concatenate([np.asarray(ytr), np.zeros((n_te, ytr.shape[1]), ytr.dtype)])
+    return ridge_fold(
+        src, np.arange(n_tr), np.arange(n_tr, n_tr + n_te), y, kind, n_classes,
+        np.asarray(alphas, float),
+    )  # fmt: skip
 
 
 def _logistic_fold(xtr, ytr, xte, c: float):
@@ -476,7 +486,7 @@ def _evaluate(
     kind,
     n_classes,
     decoder,
-    criterion_se,
+    crit,
     n_boot,
     seed,
     fs,
@@ -485,21 +495,30 @@ def _evaluate(
     logistic_c,
     meta,
 ):
-    """Cross-validated decoding of every lag, scores, bootstrap, horizon and capacity."""
+    """Cross-validated decoding of every lag, scores, bootstrap, horizon and capacity.
+
+    ``x`` is a :class:`~wavescope.waves.memory_ridge.RowSource` over the snapshot rows.
+    """
+    from wavescope.waves.memory_ridge import RowSource, blas_threads, ridge_fold
+
+    src = x if isinstance(x, RowSource) else RowSource.from_matrix(x)
     n, n_lags = y.shape
     pred = np.empty(y.shape, dtype=y.dtype)
     seen = np.zeros(n, bool)
     chosen = []
     dummy_hits = 0.0  # tokens: held-out hits of guessing the training fold's majority class
+    threads = blas_threads()
     for train, test in splits:
         if kind == "tokens":
             counts = np.apply_along_axis(np.bincount, 0, y[train], minlength=n_classes)
             dummy_hits += float(np.sum(y[test] == np.argmax(counts, axis=0)[None, :]))
         if decoder == "logistic":
-            pred[test] = _logistic_fold(x[train], y[train], x[test], logistic_c)
+            pred[test] = _logistic_fold(src.rows(train), y[train], src.rows(test), logistic_c)
         else:
-            p, a = _ridge_fold(x[train], y[train], x[test], kind, n_classes, alphas)
-            pred[test] = p
+            p, a = ridge_fold(
+                src, np.sort(train), np.sort(test), y, kind, n_classes, alphas, threads=threads
+            )
+            pred[np.sort(test)] = p
             chosen.append(a)
         seen[test] = True
     if not seen.all():  # pragma: no cover - every split scheme here covers all rows
@@ -542,9 +561,15 @@ def _evaluate(
     se = np.nanstd(boot, axis=0, ddof=1) if n_boot > 1 else np.zeros(n_lags)
     tail = 100 * (1 - CI_LEVEL) / 2
     ci_low, ci_high = np.nanpercentile(boot, [tail, 100 - tail], axis=0)
+    criterion_se, effect_fraction = crit
     criterion = chance + criterion_se * se
-    above = score > criterion
-    horizon = int(np.argmin(above)) if not above.all() else n_lags
+    significant = score > criterion
+    # effect size: a lag holds memory only if it keeps at least effect_fraction of the
+    # best lag's score above chance (see the module docstring, "Chance and criterion")
+    effect_floor = chance + effect_fraction * max(float(np.max(score)) - chance, 0.0)
+    threshold = np.maximum(criterion, effect_floor)
+    above = significant & (score >= effect_floor)
+    horizon = _contiguous(above)
     if kind == "tokens":
         norm = (score - chance) / (1.0 - chance)
     else:
@@ -554,9 +579,11 @@ def _evaluate(
     meta.update(
         input_kind=kind,
         n_samples=int(n),
-        n_features=int(x.shape[1]),
+        n_features=int(src.p),
         max_lag=int(n_lags - 1),
         criterion_se=float(criterion_se),
+        effect_fraction=float(effect_fraction),
+        horizon_significance_only=_contiguous(significant),
         n_boot=int(n_boot),
         seed=seed if isinstance(seed, int) else None,
         horizon_censored=bool(above.all()),
@@ -588,10 +615,19 @@ def _evaluate(
         n_sequences=n_groups,
         n_splits=len(splits),
         meta=meta,
+        significant=significant,
+        effect_fraction=float(effect_fraction),
+        effect_floor=float(effect_floor),
+        threshold=threshold,
     )
 
 
-def _common(decoder, n_splits, criterion_se, n_boot, fs, alphas, logistic_c):
+def _contiguous(flags: np.ndarray) -> int:
+    """Number of leading True values (all of them when every one is True)."""
+    return int(np.argmin(flags)) if not flags.all() else int(flags.size)
+
+
+def _common(decoder, n_splits, criterion_se, n_boot, fs, alphas, logistic_c, effect_fraction):
     check_option("decoder", decoder, DECODERS)
     n_splits = _check_int("n_splits", n_splits, 2)
     if not (np.isfinite(criterion_se) and criterion_se >= 0):
@@ -602,7 +638,14 @@ def _common(decoder, n_splits, criterion_se, n_boot, fs, alphas, logistic_c):
     if alphas.ndim != 1 or alphas.size < 1 or not np.all(np.isfinite(alphas) & (alphas > 0)):
         raise WaveInputError(f"alphas must be positive finite penalties, got {alphas!r}.")
     logistic_c = check_positive("logistic_C", logistic_c)
-    return n_splits, float(criterion_se), n_boot, fs, alphas, logistic_c
+    if not (np.isfinite(effect_fraction) and 0 <= effect_fraction < 1):
+        raise WaveInputError(
+            f"effect_fraction must be a number in [0, 1), got {effect_fraction!r} (0 keeps "
+            "only the significance test; 0.1 asks a lag for a tenth of the best lag's score "
+            "above chance)."
+        )
+    crit = (float(criterion_se), float(effect_fraction))
+    return n_splits, crit, n_boot, fs, alphas, logistic_c
 
 
 # ---------------------------------------------------------------------- public API
@@ -622,6 +665,8 @@ def memory_curve(
     time_unit: str = "step",
     alphas=None,
     logistic_C: float = 1.0,
+    effect_fraction: float = EFFECT_FRACTION,
+    states_start: int = 0,
 ) -> MemoryCurve:
     """Memory curve of a batch of state sequences: decode the input ``tau`` steps back.
 
@@ -648,7 +693,8 @@ def memory_curve(
     n_splits : int
         Number of folds (at least 2, at most ``n_sequences``).
     criterion_se : float
-        A lag holds memory when its score exceeds ``chance + criterion_se * se``.
+        Significance: a lag holds memory only if its score exceeds
+        ``chance + criterion_se * se``.
     n_boot : int
         Bootstrap resamples of the sequences for ``se`` and the 95 % interval.
     seed : int
@@ -661,6 +707,16 @@ def memory_curve(
         Ridge penalties searched (default :data:`ALPHAS`, on standardised features).
     logistic_C : float
         Inverse L2 penalty of the logistic decoder.
+    effect_fraction : float
+        Effect size, in [0, 1): a lag holds memory only if its score is also at least
+        ``chance + effect_fraction * (max_tau score - chance)``, i.e. it keeps that
+        fraction of the best lag's normalised score (default :data:`EFFECT_FRACTION`,
+        0.1; 0 gives the significance test alone).
+    states_start : int
+        Step at which ``states[:, 0]`` was taken (default 0). The decoder reads only the
+        snapshot steps ``t >= max_lag``, so a caller short of memory may pass only
+        ``states[:, max_lag:]`` with ``states_start=max_lag``; then ``states`` has
+        ``n_steps - states_start`` steps and ``inputs`` still ``n_steps``.
 
     Returns
     -------
@@ -675,10 +731,14 @@ def memory_curve(
 
     Notes
     -----
-    Horizon: ``(largest tau with every lag 0..tau above the criterion) + 1``, so an
-    N-site shift register (the state at ``t`` holds ``u[t], ..., u[t - N + 1]``) has
-    horizon N. Capacity: ``sum_tau max(R^2(tau), 0)`` or
-    ``sum_tau max((acc - chance) / (1 - chance), 0)``, in steps (Jaeger 2001).
+    A lag holds memory (``above``) when its score is significantly above chance and at
+    least ``effect_fraction`` of the best lag's score above chance: ``score > threshold``
+    with ``threshold = max(chance + criterion_se * se, effect_floor)``. Horizon:
+    ``(largest tau with every lag 0..tau holding memory) + 1``, so an N-site shift
+    register (the state at ``t`` holds ``u[t], ..., u[t - N + 1]``) has horizon N, and a
+    weak, slowly fading trace after the last well-held lag does not extend it.
+    Capacity: ``sum_tau max(R^2(tau), 0)`` or ``sum_tau max((acc - chance) / (1 -
+    chance), 0)``, in steps (Jaeger 2001).
 
     Examples
     --------
@@ -689,13 +749,20 @@ def memory_curve(
     >>> memory_curve(states, u, max_lag=6).horizon             # a 3-site shift register
     3
     """
-    n_splits, criterion_se, n_boot, fs, alphas, logistic_C = _common(
-        decoder, n_splits, criterion_se, n_boot, fs, alphas, logistic_C
+    n_splits, crit, n_boot, fs, alphas, logistic_C = _common(
+        decoder, n_splits, criterion_se, n_boot, fs, alphas, logistic_C, effect_fraction
     )
     x = _check_states(states)
-    u, kind = _check_inputs(inputs, x.shape[:2], decoder)
-    n_seq, n_steps, n_feat = x.shape
+    start = _check_int("states_start", states_start, 0)
+    n_seq = x.shape[0]
+    n_steps = start + x.shape[1]
+    u, kind = _check_inputs(inputs, (n_seq, n_steps), decoder)
     max_lag = _check_lag(max_lag, n_steps)
+    if start > max_lag:
+        raise WaveInputError(
+            f"states_start={start} is after max_lag={max_lag}: the snapshots start at step "
+            f"max_lag, so states must begin at or before it; use states_start <= {max_lag}."
+        )
     if n_seq < n_splits:
         raise WaveInputError(
             f"the states hold {n_seq} sequence(s) but n_splits={n_splits} folds need at least "
@@ -703,8 +770,8 @@ def memory_curve(
             "for one long recording use memory_curve_field (contiguous time blocks)."
         )
     return _from_sequences(
-        x, u, kind, max_lag, decoder, n_splits, criterion_se, n_boot, seed, fs, time_unit,
-        alphas, logistic_C, {"groups": "sequences"},
+        x[:, max_lag - start :], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
+        time_unit, alphas, logistic_C, {"groups": "sequences"},
     )  # fmt: skip
 
 
@@ -716,22 +783,23 @@ def _classes(u: np.ndarray, kind: str):
 
 
 def _from_sequences(
-    x, u, kind, max_lag, decoder, n_splits, criterion_se, n_boot, seed, fs, time_unit, alphas,
+    snap, u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs, time_unit, alphas,
     logistic_c, meta,
 ):  # fmt: skip
     from sklearn.model_selection import GroupKFold
 
-    n_seq, n_steps, n_feat = x.shape
+    """``snap``: the states at the snapshot steps ``max_lag ..`` (a view, any float)."""
+    n_seq, n_steps = u.shape
     ui, n_classes, classes = _classes(u, kind)
-    xr = x[:, max_lag:, :].reshape(-1, n_feat)
+    xr = RowSource(snap)  # rows are read in float64 chunks, never copied whole
     y = _lagged(ui, max_lag)
     groups = np.repeat(np.arange(n_seq), n_steps - max_lag)
-    splits = list(GroupKFold(n_splits=n_splits).split(xr, groups=groups))
+    splits = list(GroupKFold(n_splits=n_splits).split(groups, groups=groups))
     if classes is not None:
         meta = {**meta, "classes": classes.tolist()}
     return _evaluate(
         xr, y, groups, splits, kind=kind, n_classes=n_classes, decoder=decoder,
-        criterion_se=criterion_se, n_boot=n_boot, seed=seed, fs=fs, time_unit=time_unit,
+        crit=crit, n_boot=n_boot, seed=seed, fs=fs, time_unit=time_unit,
         alphas=alphas, logistic_c=logistic_c, meta=meta,
     )  # fmt: skip
 
@@ -757,8 +825,8 @@ def memory_curve_field(
         Contiguous time blocks of a single recording (ignored for a list).
     **kw
         Passed to :func:`memory_curve` (``decoder``, ``n_splits``, ``criterion_se``,
-        ``n_boot``, ``seed``, ``alphas``, ``logistic_C``); ``fs`` and ``time_unit`` come
-        from the field.
+        ``n_boot``, ``seed``, ``alphas``, ``logistic_C``, ``effect_fraction``); ``fs`` and
+        ``time_unit`` come from the field.
 
     Returns
     -------
@@ -783,7 +851,7 @@ def memory_curve_field(
         if k in kw:
             raise WaveInputError(f"{k} comes from the field; do not pass {k}= here.")
     decoder = kw.pop("decoder", "auto")
-    n_splits, criterion_se, n_boot, fs_unused, alphas, logistic_c = _common(
+    n_splits, crit, n_boot, fs_unused, alphas, logistic_c = _common(
         decoder,
         kw.pop("n_splits", 5),
         kw.pop("criterion_se", 3.0),
@@ -791,13 +859,14 @@ def memory_curve_field(
         1.0,
         kw.pop("alphas", None),
         kw.pop("logistic_C", 1.0),
+        kw.pop("effect_fraction", EFFECT_FRACTION),
     )
     seed = kw.pop("seed", 0)
     if kw:
         raise WaveInputError(f"unknown argument(s) {sorted(kw)} for memory_curve_field.")
     if isinstance(field, (list, tuple)):
         return _from_field_list(
-            list(field), inputs, max_lag, decoder, n_splits, criterion_se, n_boot, seed,
+            list(field), inputs, max_lag, decoder, n_splits, crit, n_boot, seed,
             alphas, logistic_c,
         )  # fmt: skip
     if not isinstance(field, WaveField):
@@ -833,13 +902,13 @@ def memory_curve_field(
     from sklearn.model_selection import GroupKFold
 
     ui, n_classes, classes = _classes(u, kind)
-    xr = x[0, max_lag:, :]
+    xr = RowSource(x[:, max_lag:, :])
     y = _lagged(ui, max_lag)
     times = np.arange(max_lag, field.n_times)
     edges = np.linspace(0, n_rows, n_blocks + 1).round().astype(int)
     groups = np.repeat(np.arange(n_blocks), np.diff(edges))
     splits, purged = [], []
-    for train, test in GroupKFold(n_splits=n_splits).split(xr, groups=groups):
+    for train, test in GroupKFold(n_splits=n_splits).split(groups, groups=groups):
         drop = np.zeros(n_rows, bool)
         for b in np.unique(groups[test]):
             t0, t1 = times[edges[b]], times[edges[b + 1] - 1]
@@ -865,13 +934,13 @@ def memory_curve_field(
         meta["classes"] = classes.tolist()
     return _evaluate(
         xr, y, groups, splits, kind=kind, n_classes=n_classes, decoder=decoder,
-        criterion_se=criterion_se, n_boot=n_boot, seed=seed, fs=field.fs,
+        crit=crit, n_boot=n_boot, seed=seed, fs=field.fs,
         time_unit=field.time_unit, alphas=alphas, logistic_c=logistic_c, meta=meta,
     )  # fmt: skip
 
 
 def _from_field_list(
-    fields, inputs, max_lag, decoder, n_splits, criterion_se, n_boot, seed, alphas, logistic_c
+    fields, inputs, max_lag, decoder, n_splits, crit, n_boot, seed, alphas, logistic_c
 ):
     if not fields:
         raise WaveInputError("the list of fields is empty.")
@@ -918,6 +987,7 @@ def _from_field_list(
         )
     meta = {"groups": "fields", "n_sites_used": int(good.size), "n_times": int(f0.n_times)}
     return _from_sequences(
-        x, u, kind, max_lag, decoder, n_splits, criterion_se, n_boot, seed, f0.fs, f0.time_unit,
+        x[:, max_lag:], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, f0.fs,
+        f0.time_unit,
         alphas, logistic_c, meta,
     )  # fmt: skip

@@ -1,0 +1,282 @@
+"""Ridge decoding of every lag of a memory curve, one fold at a time, streamed over rows.
+
+The linear algebra behind :func:`wavescope.waves.memory.memory_curve` (ridge decoder,
+penalty by GCV inside the training fold), written so that neither the states nor any
+per-fold copy of them is ever held in float64:
+
+- :class:`RowSource` reads rows of the snapshot matrix (a view of the caller's states,
+  float32 or float64) in float64 chunks of about :data:`CHUNK_BYTES`.
+- Tall folds (``n_train >= p``): the mean and SD of the training rows (two passes, as
+  ``numpy.mean`` / ``numpy.std``), then the Gram matrix of the standardised rows
+  accumulated in place by BLAS ``syrk`` (one triangle, no temporaries), one symmetric
+  eigendecomposition (LAPACK ``syevr``, the input overwritten: one extra p x p array
+  instead of numpy's three), and after it the cross-products of the standardised rows
+  with the targets (a dense BLAS product with the 0/1 codes, in place; measured faster
+  than scipy's single-threaded sparse product). Peak: two p x p float64 arrays.
+- Wide folds (``n_train < p``): the standardised training rows are small, so they are
+  materialised and the n x n Gram matrix is decomposed, as before.
+
+Everything else (GCV over the penalty grid for every lag at once, the kept spectrum,
+predictions) is the same arithmetic as the reference; ``tests/waves/memory_reference.py``
+holds a plain scikit-learn loop that the tests compare against.
+
+BLAS threads: the eigendecompositions, which dominate, run with :func:`blas_threads`
+threads (1 when other processes already occupy a core: OpenBLAS with 2 threads on a
+2-core machine with one core busy measured 2.2x slower than 1 thread for a 4096 x 4096
+``eigh``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+#: Bytes of float64 rows read at once.
+CHUNK_BYTES = 32 * 2**20
+#: Largest prediction block held at once (floats).
+MAX_CELLS = 2e7
+
+
+class RowSource:
+    """Rows of a design matrix held as a view of shape (n_blocks, n_per_block, p).
+
+    Row ``r`` is ``x3[r // n_per_block, r % n_per_block]``. The view is never copied as a
+    whole; :meth:`rows` returns float64 copies of the rows asked for.
+    """
+
+    def __init__(self, x3: np.ndarray):
+        if x3.ndim != 3:
+            raise ValueError(f"x3 must be 3-D, got shape {x3.shape}")
+        self.x3 = x3
+        self.n_blocks, self.n_per, self.p = x3.shape
+        self.n = self.n_blocks * self.n_per
+
+    @classmethod
+    def from_matrix(cls, x: np.ndarray) -> RowSource:
+        return cls(np.asarray(x)[None])
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` as a C-contiguous float64 array, shape (len(idx), p)."""
+        b, t = np.divmod(np.asarray(idx), self.n_per)
+        return np.ascontiguousarray(self.x3[b, t], dtype=np.float64)
+
+    def chunks(self, idx: np.ndarray):
+        """``(start, rows)`` over ``idx`` in chunks of about :data:`CHUNK_BYTES`."""
+        step = max(1, int(CHUNK_BYTES // (8 * max(self.p, 1))))
+        for i in range(0, len(idx), step):
+            yield i, self.rows(idx[i : i + step])
+
+
+def blas_threads() -> int:
+    """BLAS threads for the decoder's dense linear algebra.
+
+    ``cores - round(load)`` (at least 1) when the 1-minute load average is 0.5 or more,
+    else all usable cores. Measured on 2 cores with one busy: ``eigh`` of 4096 x 4096 took
+    35-38 s with 2 OpenBLAS threads against 16 s with 1. The load average also counts this
+    process's own recent work (a model capture just before), so on 2 cores this usually
+    picks 1 thread; on an otherwise idle machine 2 threads may then be faster (not
+    measured here: the shared machine was never idle).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        return cores
+    busy = int(np.floor(load + 0.5))
+    return max(1, min(cores, cores - busy)) if busy >= 1 else cores
+
+
+def _limit(threads: int | None):
+    from contextlib import nullcontext
+
+    if threads is None:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+def standardisation(src: RowSource, rows: np.ndarray):
+    """Mean and SD of ``rows`` (two passes, like ``numpy.mean``/``numpy.std``); constant
+    features get SD 1 (they are centred to 0)."""
+    n = len(rows)
+    s1 = np.zeros(src.p)
+    for _, x in src.chunks(rows):
+        s1 += x.sum(axis=0)
+    mu = s1 / n
+    ss = np.zeros(src.p)
+    for _, x in src.chunks(rows):
+        x -= mu
+        ss += np.einsum("ij,ij->j", x, x)
+    sd = np.sqrt(ss / n)
+    sd[~(sd > 1e-12 * (np.abs(mu) + 1))] = 1.0
+    return mu, sd
+
+
+def dense_targets(y: np.ndarray, kind: str, n_classes: int, ymean=None) -> np.ndarray:
+    """Targets of some rows as a dense matrix: one-hot codes of every lag, ``n_lags *
+    n_classes`` columns (tokens), or the values less ``ymean`` (values)."""
+    if kind != "tokens":
+        return y - ymean
+    n, n_lags = y.shape
+    out = np.zeros((n, n_lags * n_classes))
+    out[np.repeat(np.arange(n), n_lags), (y + np.arange(n_lags) * n_classes).ravel()] = 1.0
+    return out
+
+
+def target_stats(y: np.ndarray, kind: str, n_classes: int):
+    """Mean and centred sum of squares of every target column of training targets ``y``."""
+    n, n_lags = y.shape
+    if kind == "tokens":
+        cols = (y + np.arange(n_lags) * n_classes).reshape(-1)
+        counts = np.bincount(cols, minlength=n_lags * n_classes).astype(float)
+        return counts / n, counts - counts**2 / n
+    ymean = y.mean(axis=0)
+    return ymean, np.sum((y - ymean) ** 2, axis=0)
+
+
+def gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes):
+    """The GCV penalty of every lag from singular values ``s`` and projections ``z``.
+
+    ``GCV(alpha) = n RSS / (n - 1 - df)^2`` (the intercept is one degree of freedom); for
+    tokens the RSS of a lag sums over its classes.
+    """
+    s2 = s**2
+    shrink = s2 / (s2 + alphas[:, None])  # (n_alpha, r)
+    df = shrink.sum(axis=1)
+    rss = np.maximum(yss[None, :] - (2 * shrink - shrink**2) @ z**2, 0.0)
+    if kind == "tokens":
+        rss = rss.reshape(len(alphas), n_lags, n_classes).sum(axis=2)
+    denom = n - 1 - df
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gcv = np.where(denom[:, None] > 0, n * rss / denom[:, None] ** 2, np.inf)
+    return alphas[np.argmin(gcv, axis=0)]
+
+
+def _kept(lam, n, size):
+    """Eigenvalues in decreasing order and the mask of the kept (non-null) directions."""
+    lam = lam[::-1]
+    # drop null directions (constant features; a non-constant standardised feature alone
+    # gives an eigenvalue of n)
+    return lam, lam > max(lam[0], float(n)) * size * 1e-12
+
+
+def _predict(proj_rows, s, z, alpha, ymean, kind, n_classes, out, row0):
+    """Fill ``out[row0:row0 + k]`` with the predictions of projected test rows."""
+    n_lags = alpha.size
+    width = n_classes if kind == "tokens" else 1
+    k = proj_rows.shape[0]
+    chunk = max(1, int(MAX_CELLS // max(k * width, 1)))
+    s2 = s**2
+    for l0 in range(0, n_lags, chunk):
+        l1 = min(n_lags, l0 + chunk)
+        filt = s[:, None] / (s2[:, None] + alpha[None, l0:l1])  # (r, chunk)
+        if kind == "tokens":
+            filt = np.repeat(filt, n_classes, axis=1)
+            zz = z[:, l0 * n_classes : l1 * n_classes]
+            res = proj_rows @ (filt * zz) + ymean[l0 * n_classes : l1 * n_classes]
+            out[row0 : row0 + k, l0:l1] = res.reshape(k, l1 - l0, n_classes).argmax(axis=2)
+        else:
+            out[row0 : row0 + k, l0:l1] = proj_rows @ (filt * z[:, l0:l1]) + ymean[l0:l1]
+
+
+def ridge_fold(
+    src: RowSource,
+    train: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    n_classes: int,
+    alphas: np.ndarray,
+    threads: int | None = None,
+):
+    """Ridge decoder of every lag on one fold.
+
+    Parameters
+    ----------
+    src : RowSource
+        The features of every row.
+    train, test : ndarray of int
+        Row indices (sorted) of the fold.
+    y : ndarray, shape (src.n, n_lags)
+        Class indices (tokens) or values of every row and lag.
+    threads : int, optional
+        BLAS threads for the whole fold (None: leave them as they are).
+
+    Returns
+    -------
+    pred : (n_test, n_lags) predicted class index (tokens) or value.
+    alpha : (n_lags,) the penalty GCV chose per lag.
+    """
+    with _limit(threads):
+        return _ridge_fold(src, train, test, y, kind, n_classes, np.asarray(alphas, float))
+
+
+def _ridge_fold(src, train, test, y, kind, n_classes, alphas):
+    n, p = len(train), src.p
+    n_lags = y.shape[1]
+    ytr = y[train]
+    ymean, yss = target_stats(ytr, kind, n_classes)
+    mu, sd = standardisation(src, train)
+    pred = np.empty((len(test), n_lags), dtype=np.int64 if kind == "tokens" else float)
+    if n >= p:
+        from scipy.linalg import blas, eigh
+
+        # Gram matrix of the standardised rows: lower triangle, accumulated in place
+        g = np.zeros((p, p), order="F")
+        for _, x in src.chunks(train):
+            x -= mu
+            x /= sd
+            g = blas.dsyrk(1.0, x.T, beta=1.0, c=g, trans=0, lower=1, overwrite_c=1)
+        lam, v = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver="evr")
+        del g
+        # the kept (non-null) directions are the last r of the increasing spectrum: a
+        # contiguous block of v's columns, used in place (no copy of v)
+        r = int(_kept(lam, n, p)[1].sum())
+        s = np.sqrt(lam[p - r :])
+        vt = v[:, p - r :].T  # (r, p) C-contiguous view
+        # xs^T y from the training rows again, after the decomposition (so that no
+        # p x n_targets array is held next to the two p x p ones), in place
+        xty_t = np.zeros((yss.size, p), order="F")  # (n_targets, p)
+        for i, x in src.chunks(train):
+            x -= mu
+            x /= sd
+            yt = dense_targets(ytr[i : i + len(x)], kind, n_classes, ymean)
+            xty_t = blas.dgemm(1.0, yt.T, x.T, beta=1.0, c=xty_t, trans_b=1, overwrite_c=1)
+        z = (vt @ xty_t.T) / s[:, None]  # (r, n_targets)
+        del xty_t
+        alpha = gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes)
+        for i, x in src.chunks(test):
+            x -= mu
+            x /= sd
+            _predict(x @ vt.T, s, z, alpha, ymean, kind, n_classes, pred, i)
+        return pred, alpha
+    # wide: the n x n Gram matrix of the (small) standardised training rows (LAPACK's thin
+    # SVD of a wide matrix measured 50-100x slower: 6 s against 0.07 s at 384 x 4096)
+    xs = (src.rows(train) - mu) / sd
+    lam, u_ = np.linalg.eigh(xs @ xs.T)
+    lam, keep = _kept(lam, n, max(n, p))
+    u_ = u_[:, ::-1][:, keep]
+    s = np.sqrt(lam[keep])
+    vt = (u_.T @ xs) / s[:, None]
+    if kind == "tokens":
+        from scipy import sparse
+
+        cols = (ytr + np.arange(n_lags) * n_classes).reshape(-1)
+        y1 = sparse.csr_matrix(
+            (np.ones(cols.size), (np.repeat(np.arange(n), n_lags), cols)),
+            shape=(n, n_lags * n_classes),
+        )
+        z = np.asarray(y1.T @ u_).T  # (r, n_targets); = U^T y_centred (columns sum to 0)
+    else:
+        z = u_.T @ (ytr - ymean)
+    alpha = gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes)
+    for i, x in src.chunks(test):
+        x -= mu
+        x /= sd
+        _predict(x @ vt.T, s, z, alpha, ymean, kind, n_classes, pred, i)
+    return pred, alpha
