@@ -65,7 +65,13 @@ def test_quick_demo_memory_curves_meet_the_driven_truth(demo_out):
         np.zeros(100), speed=MEMORY_SPEED * 1e3, fs=1000.0, grid=MEMORY_GRID, pitch=0.4,
         direction=float(np.arctan2(1, 8)),
     ).meta["truth"]["horizon"]  # fmt: skip
-    assert groups["cortex"]["horizons"] == [truth] * 2
+    # significance alone holds every lag the kernels reach (transit time + 1 sample); the
+    # effect floor (a lag keeps 10% of the best lag's R^2 above chance) drops the last,
+    # carried only by the far corner's sites (R^2 0.06-0.07 there against a floor of 0.10)
+    for path in sorted((demo_out / "memory").glob("cortex_*.json")):
+        curve = json.loads(path.read_text())
+        assert curve["horizon_significance_only"] == truth, path.name
+    assert groups["cortex"]["horizons"] == [truth - 1] * 2
     # the models' wave states hold at least the current letter
     assert min(groups["vwave-mamba"]["horizons"] + groups["mamba"]["horizons"]) >= 1
 
