@@ -201,3 +201,49 @@ def test_cli_probe_writes_npz_and_figure(tmp_path, checkpoint, capsys):
         == 2
     )
     assert "out of range" in capsys.readouterr().err
+
+
+def _trained_checkpoint(path, seed):
+    """A checkpoint as training writes it (model, config and the training seed)."""
+    torch.manual_seed(seed)
+    model = small("shift-ssm")
+    torch.save(
+        {
+            "model_name": model.name,
+            "config": asdict(model.config),
+            "vocab_size": V,
+            "model_state": model.state_dict(),
+            "train": {"seed": seed},
+            "step": 10,
+        },
+        path,
+    )
+    return path
+
+
+def test_probe_writes_the_checkpoint_as_subject_and_channels_share_it(tmp_path):
+    """The unit of replication of model states is the trained model: every channel of one
+    checkpoint carries one subject, another seed another one, and a comparison of channels
+    of one model per group gives estimates without p-values."""
+    from wavescope.pipelines.compare import run_comparison
+
+    paths = {}
+    for seed in (0, 1):
+        ckpt = _trained_checkpoint(tmp_path / f"s{seed}.pt", seed)
+        for c in range(3):
+            out = tmp_path / f"s{seed}_ch{c}.npz"
+            args = ["probe", str(ckpt), "--layer", "0", "--impulse", "--length", "32"]
+            assert main(args + ["--channel", str(c), "--out", str(out)]) == 0
+            paths.setdefault(seed, []).append(out)
+    subjects = {s: {read_npz(p).meta["subject"] for p in ps} for s, ps in paths.items()}
+    assert all(len(v) == 1 for v in subjects.values())  # one subject per checkpoint
+    assert subjects[0] != subjects[1]
+    (s0,) = subjects[0]
+    assert s0.startswith("shift-ssm seed 0 #")
+    meta = read_npz(paths[0][0]).meta
+    assert meta["seed"] == 0 and meta["step"] == 10 and len(meta["checkpoint_sha256"]) == 64
+
+    res = run_comparison({"a": paths[0], "b": paths[1]}, progress=False)
+    assert res.inputs[0].subject == s0
+    speed = [t for t in res.stats.tests if t.property == "speed_median"]
+    assert speed and all(t.p_value is None and "1 subject" in t.message for t in speed)

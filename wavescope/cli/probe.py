@@ -173,14 +173,21 @@ def run(args) -> int:
     import torch
 
     from wavescope.io.npz import write_npz
-    from wavescope.models.probe import capture_states, impulse_response, load_model, text_tokens
+    from wavescope.models.probe import (
+        capture_states,
+        checkpoint_identity,
+        impulse_response,
+        load_model,
+        text_tokens,
+    )
     from wavescope.models.threads import set_default_threads
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
     if _is_hf_dir(args.checkpoint):
         return run_hf(args, out)
-    model, _ = load_model(args.checkpoint, map_location=args.device)
+    model, ckpt = load_model(args.checkpoint, map_location=args.device)
+    identity = checkpoint_identity(args.checkpoint, ckpt)
     model.to(args.device)
     set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
     if args.input is not None or args.tokens is not None:
@@ -203,10 +210,12 @@ def run(args) -> int:
             part=args.part,
         )
         source = "impulse (response minus background)"
+    field.meta.update(identity)
     write_npz(out, field, overwrite=args.overwrite)
     print(
         f"wrote {out}: {model.name} layer {args.layer} ({field.meta['part']}), "
-        f"{field.n_sites} sites x {field.n_times} steps, input {source}"
+        f"{field.n_sites} sites x {field.n_times} steps, input {source}; subject "
+        f"{identity['subject']!r}"
     )
     if args.plot:
         from wavescope.pipelines.outputs import save
@@ -257,6 +266,10 @@ def run_hf(args, out: Path) -> int:
             part=part,
         )
         source = f"impulse (token {token} at step 4 among {pad}; response minus background)"
+    # one HF model folder is one subject (its weights); its resolved folder names it
+    field.meta.setdefault(
+        "subject", f"{field.meta['hf_class']} {Path(args.checkpoint).resolve().name}"
+    )
     write_npz(out, field, overwrite=args.overwrite)
     print(
         f"wrote {out}: {field.meta['hf_class']} layer {field.meta['layer']} ({part}), "
@@ -289,12 +302,13 @@ def run_memory_curve(args) -> int:
     import torch
 
     from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import load_model
+    from wavescope.models.probe import checkpoint_identity, load_model
     from wavescope.models.threads import set_default_threads
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
-    model, _ = load_model(args.checkpoint, map_location=args.device)
+    model, ckpt = load_model(args.checkpoint, map_location=args.device)
+    identity = checkpoint_identity(args.checkpoint, ckpt)
     model.to(args.device)
     set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
     curve = model_memory_curve(
@@ -306,6 +320,7 @@ def run_memory_curve(args) -> int:
         max_lag=args.max_lag,
         seed=args.seed,
     )
+    curve.meta.update(identity)  # the curve's subject: this trained model
     summary = curve.summary()
     m = curve.meta
     print(

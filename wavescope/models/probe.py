@@ -173,6 +173,48 @@ def _field(data, model, layer, part, channel, extra=None):
     )
 
 
+def checkpoint_identity(path, checkpoint: dict) -> dict:
+    """Who a capture came from: the unit of replication of a model's states.
+
+    Every channel and probe of one trained network shares one subject; two networks
+    (another seed, another run) have different ones, so a comparison counts trained
+    models, not channels (DESIGN.md: statistics over subjects).
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file.
+    checkpoint : dict
+        What :func:`load_model` returned with the model.
+
+    Returns
+    -------
+    dict
+        ``subject`` (``"<model> seed <seed> #<digest>"``, the digest the first 10 hex
+        digits of the SHA-256 of the checkpoint file), ``checkpoint`` (the path),
+        ``checkpoint_sha256``, ``seed`` (the training seed, None when not recorded) and
+        ``step`` (training steps of the checkpoint).
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    train = checkpoint.get("train") if isinstance(checkpoint.get("train"), dict) else {}
+    seed = train.get("seed")
+    name = checkpoint.get("model_name", "model")
+    seed_text = f"seed {seed}" if seed is not None else "seed unknown"
+    return {
+        "subject": f"{name} {seed_text} #{digest[:10]}",
+        "checkpoint": str(path),
+        "checkpoint_sha256": digest,
+        "seed": seed,
+        "step": checkpoint.get("step"),
+    }
+
+
 def capture_states(
     model,
     tokens,

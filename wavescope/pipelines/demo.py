@@ -248,18 +248,26 @@ def _probe_step(files: dict, cfg: dict) -> dict[str, list[Path]]:
     import torch
 
     from wavescope.io import write_npz
-    from wavescope.models.probe import DEFAULT_PART, impulse_response, load_model
+    from wavescope.models.probe import (
+        DEFAULT_PART,
+        checkpoint_identity,
+        impulse_response,
+        load_model,
+    )
 
     files["states"].mkdir(parents=True, exist_ok=True)
     out = {}
     for name in MODELS:
-        model, _ = load_model(files["runs"] / name / "checkpoint.pt")
+        ckpt_path = files["runs"] / name / "checkpoint.pt"
+        model, ckpt = load_model(ckpt_path)
+        identity = checkpoint_identity(ckpt_path, ckpt)
         n_total = _n_channels(model)
         chans = np.linspace(0, n_total - 1, cfg["n_channels"]).round().astype(int)
         paths = []
         with torch.no_grad():
             for c in chans:
                 f = impulse_response(model, 0, cfg["length"], position=4, token=4, channel=int(c))
+                f.meta.update(identity)  # every channel of one trained model: one subject
                 p = files["states"] / f"{name}_ch{int(c)}.npz"
                 write_npz(p, f, overwrite=True)
                 paths.append(p)
@@ -275,7 +283,7 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
     """Step 5: memory curves of a driven cortical sheet and of each model's wave state."""
     from wavescope.datasets import driven_input, driven_wave
     from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import DEFAULT_PART, load_model
+    from wavescope.models.probe import DEFAULT_PART, checkpoint_identity, load_model
     from wavescope.waves.memory import memory_curve_field
 
     files["memory"].mkdir(parents=True, exist_ok=True)
@@ -311,7 +319,8 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
                 f"capacity {c.capacity:.1f} samples"
             )
     for name in MODELS:
-        model, _ = load_model(files["runs"] / name / "checkpoint.pt")
+        ckpt_path = files["runs"] / name / "checkpoint.pt"
+        model, ckpt = load_model(ckpt_path)
         c = model_memory_curve(
             model,
             0,
@@ -320,6 +329,7 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
             max_lag=cfg["mem_lag"],
             seed=seed,
         )
+        c.meta.update(checkpoint_identity(ckpt_path, ckpt))
         write(name, 0, c)
         bound = "+" if c.meta.get("horizon_censored") else ""
         print(
