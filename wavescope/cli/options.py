@@ -75,7 +75,11 @@ def add_velocity_options(p: argparse.ArgumentParser, *, band: bool = True) -> No
         "and pulses, phase-gradient for narrowband oscillations)",
     )
     g.add_argument(
-        "--generalized", action="store_true", help="generalized phase (Davis et al. 2020)"
+        "--generalized",
+        action="store_true",
+        default=None,
+        help="generalized phase (Davis et al. 2020; default: off, on with a reader's wide "
+        "band, e.g. widefield 0.1-5 Hz)",
     )
     g.add_argument(
         "--alpha",

@@ -72,6 +72,13 @@ class WidefieldOptions:
         Side of the pixel blocks averaged into one site (default 2; 1 = no binning).
     chunk_frames : int
         Frames read at once (default 256): bounds the memory of reading.
+    band : (float, float) or None
+        The analysis band recommended with the field, Hz (default ``(0.1, 5.0)``: the
+        band of Cobrawap's widefield pipeline, Gutzen et al. 2024, for the slow waves of
+        calcium imaging; GCaMP6f kinetics carry little above 5 Hz). Stored as
+        ``meta["analysis_band"]``: :func:`wavescope.waves.measure_velocity` uses it, with
+        generalized phase (the band spans more than five octaves), when no band is given.
+        None: no recommendation (the band is then chosen from the spectrum).
 
     Notes
     -----
@@ -85,8 +92,17 @@ class WidefieldOptions:
     detrend: bool = True
     bin_factor: int = 2
     chunk_frames: int = 256
+    band: tuple | None = (0.1, 5.0)
 
     def __post_init__(self):
+        if self.band is not None:
+            b = tuple(self.band)
+            if len(b) != 2 or not all(np.isfinite(float(x)) for x in b) or not 0 <= b[0] < b[1]:
+                raise WaveInputError(
+                    "band must be None or (low, high) in Hz with 0 <= low < high, got "
+                    f"{self.band!r}."
+                )
+            object.__setattr__(self, "band", (float(b[0]), float(b[1])))
         if isinstance(self.mask, str):
             check_option("mask", self.mask, ("cortex", "all"))
         elif self.mask is not None:
@@ -112,7 +128,7 @@ class WidefieldOptions:
 
 
 #: Read the masked camera counts unchanged (no background removal, detrend or binning).
-RAW_FRAMES = WidefieldOptions(background="none", detrend=False, bin_factor=1)
+RAW_FRAMES = WidefieldOptions(background="none", detrend=False, bin_factor=1, band=None)
 
 
 def _otsu(values: np.ndarray, bins: int = 256) -> float:
@@ -304,6 +320,14 @@ def frames_to_field(
     )
     if opts.bin_factor > 1:
         m["binned"] = int(opts.bin_factor)
+    if opts.band is not None:
+        m["analysis_band"] = opts.band
+        m["analysis_band_reason"] = (
+            "widefield calcium imaging: the 0.1-5 Hz band of Cobrawap's pipeline"
+            if opts.band == (0.1, 5.0)
+            else "the band given with the widefield options"
+        )
+        m["analysis_generalized"] = opts.band[1] > 8 * max(opts.band[0], 1e-300)
     return WaveField(data, fs, pos, "m", "s", names, None, m)
 
 

@@ -21,6 +21,10 @@ def format_summary(s: dict) -> str:
     lines = [
         f"method       {s['method']}   band {band} /{s['time_unit']}   "
         f"sites {s['n_good_sites']}/{s['n_sites']}   fs {s['fs']:g}/{s['time_unit']}",
+    ]
+    if s.get("band_source") not in (None, "given", "automatic (spectral peak)"):
+        lines.append(f"band from    {s['band_source']}")
+    lines += [
         f"speed        {_g(sp['median'])} {sp['unit']}  (IQR {_g(sp['q25'])}-{_g(sp['q75'])})"
         + (f"  [{sp['selection']}]" if sp.get("selection") else ""),
     ]

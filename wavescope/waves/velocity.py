@@ -487,7 +487,7 @@ def measure_velocity(
     band: tuple[float, float] | None = None,
     *,
     method: str = "auto",
-    generalized: bool = False,
+    generalized: bool | None = None,
     decimate: int | None = None,
     alpha: float = 0.05,
     min_duration: float | None = None,
@@ -527,8 +527,9 @@ def measure_velocity(
         (Zhang et al. 2018). Broadband methods read delays from the samples (see
         :mod:`wavescope.waves.broadband`), band-passed first when ``band`` is given and
         unfiltered otherwise; PGD and epochs always come from the band.
-    generalized : bool
-        Use generalized phase (Davis et al. 2020), for wideband bands.
+    generalized : bool or None
+        Use generalized phase (Davis et al. 2020), for wideband bands. None (default):
+        False, unless the band comes from the field (below) with the reader's advice.
     decimate : int, optional
         Read-out step in samples (default: keep 4 samples per cycle of the band's top
         edge; 1 = every sample). The band-limited analytic signal is exact at every
@@ -611,6 +612,14 @@ def measure_velocity(
             "(wavescope.io.project_positions, or read_mne(..., projection='plane'))."
         )
     good = check_field(field, min_sites=field.n_dims + 1)
+    band_source = "given" if band is not None else "automatic (spectral peak)"
+    if band is None and field.meta.get("analysis_band") is not None:
+        # a reader's documented band for this kind of recording (widefield: 0.1-5 Hz)
+        band = tuple(field.meta["analysis_band"])
+        band_source = str(field.meta.get("analysis_band_reason") or "the recording's own band")
+        if generalized is None:
+            generalized = bool(field.meta.get("analysis_generalized", False))
+    generalized = bool(generalized)
     band_given = band is not None
     band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
     reason = "given"
@@ -755,7 +764,12 @@ def measure_velocity(
     spacing = site_spacing(pos) if len(pos) >= 2 else None
     est_speed, est_dir, est_wl = speed, direction, wl
     bb = None
-    phase_summary_speed = _phase_speed(speed, valid & (wave if wave.any() else True))
+    # the phase route's reported speed: the median of the per-epoch window estimates
+    # when there are wave epochs (what the summary prints), else of all valid samples
+    if windows is not None and np.isfinite(np.asarray(windows["speed"], float)).any():
+        phase_summary_speed = float(np.nanmedian(np.asarray(windows["speed"], float)))
+    else:
+        phase_summary_speed = _phase_speed(speed, valid & (wave if wave.any() else True))
     choice = {"requested": requested, "chosen": method, "reason": reason}
     route = {}
     if method in BROADBAND_METHODS:
@@ -860,6 +874,7 @@ def measure_velocity(
         windows=windows,
         extra={
             "generalized_phase": generalized,
+            "band_source": band_source,
             "weights": weights,
             "decimate": D,
             "edge": float(edge),
