@@ -483,12 +483,13 @@ def _figure_data(
     for g in gnames:
         idx = [i for i, r in enumerate(recs) if r[0] == g]
         i0 = first[g]
-        res0, f0 = results[i0], recs[i0][4]
-        sp0, _, _ = res0.estimates("all")
+        f0 = recs[i0][4]
+        # the speed the table reports for this recording (None where it has no wave)
+        sp0 = _table_value(table, g, recs[i0][1], "speed_median")
         learned = f0.meta.get("velocity")
         fig.spacetime[g] = (
             f0,
-            float(np.median(sp0)) if sp0.size and f0.n_dims == 1 else None,
+            sp0 if np.isfinite(sp0) and f0.n_dims == 1 else None,
             None if learned is None else float(learned),
         )
         best = max(
@@ -502,19 +503,23 @@ def _figure_data(
             (r.times[r.valid], r.pgd[r.valid], r.threshold, r.time_unit)
             for r in (results[i] for i in idx)
         ]
+        # the distributions of what the table reports: wave-epoch estimates where epochs
+        # were computed, and only recordings that have a speed (none without waves)
+        told = [i for i in idx if np.isfinite(_table_value(table, g, recs[i][1], "speed_median"))]
+        empty = [np.empty(0)]
         if dimless:
-            sp = np.concatenate([results[i].sites_per_cycle("all") for i in idx])
+            sp = np.concatenate([results[i].sites_per_cycle() for i in told] + empty)
         else:
-            sp = np.concatenate([results[i].estimates("all")[0] for i in idx])
+            sp = np.concatenate([results[i].estimates()[0] for i in told] + empty)
         fig.speeds[g] = _subsample(sp, rng)
         k = speed_scale(units[g], "m/s")
         if k is not None:
             fig.physical_speeds[g] = _subsample(
-                np.concatenate([results[i].estimates("all")[0] for i in idx]) * k, rng
+                np.concatenate([results[i].estimates()[0] for i in told] + empty) * k, rng
             )
         if f0.n_dims == 2:
             fig.directions[g] = _subsample(
-                np.concatenate([results[i].estimates("all")[1] for i in idx]), rng
+                np.concatenate([results[i].estimates()[1] for i in told] + empty), rng
             )
         else:
             fig.forward[g] = table.loc[table.group == g, "forward_fraction"].to_numpy(float)
@@ -526,6 +531,12 @@ def _figure_data(
         }
         fig.property_units[prop] = str(table[prop + "_unit"].iloc[0])
     return fig
+
+
+def _table_value(table, group: str, name: str, column: str) -> float:
+    """One recording's value in the property table (NaN when absent or undefined)."""
+    row = table[(table.group == group) & (table.name == name)]
+    return float(row[column].iloc[0]) if len(row) else np.nan
 
 
 def write_comparison(

@@ -43,8 +43,11 @@ SETTINGS = {
     "full": dict(
         n_cortex=6,
         cortex_s=20.0,
-        steps=500,
+        steps=800,
         batch=16,
+        lr=2e-2,
+        train_processes=2,
+        eval_examples=64,
         log_every=25,
         n_channels=8,
         length=128,
@@ -59,6 +62,9 @@ SETTINGS = {
         cortex_s=6.0,
         steps=12,
         batch=4,
+        lr=2e-2,
+        train_processes=1,
+        eval_examples=8,
         log_every=4,
         n_channels=3,
         length=64,
@@ -212,35 +218,54 @@ def _cortex_step(files: dict, cfg: dict, seed: int, render: Renderers) -> list[P
 
 
 def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
-    """Step 3: train each model on copy (length 20) from scratch; returns train() results."""
-    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams, train
+    """Step 3: train each model on copy (length 20) from scratch; returns train() results.
+
+    The models train at the same time, one process each (one torch thread per process),
+    v-Wave Mamba in this process with its progress bar; same steps, batch and learning
+    rate for both.
+    """
+    from wavescope.models.train_pool import train_in_parallel
+    from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams
 
     steps = steps if steps is not None else cfg["steps"]
     if steps < 1:
         raise WaveInputError(f"--steps must be at least 1, got {steps}.")
-    results = {}
-    for name in MODELS:
-        t0 = time.perf_counter()
-        print(f"training {name}: copy task, strings of 5-20 letters, {steps} steps", flush=True)
-        r = train(
-            name,
-            TrainHParams(steps=steps, batch_size=cfg["batch"], seed=seed),
+    hp = TrainHParams(steps=steps, batch_size=cfg["batch"], lr=cfg["lr"], seed=seed)
+    runs = [
+        dict(
+            model=name,
+            hparams=hp,
             out_dir=files["runs"] / name,
             task=TaskSpec(length=20),
-            evaluation=EvalSpec(lengths=[20], examples=32 if not quick else 8, modes=("teacher",)),
-            log=LogSpec(every=min(cfg["log_every"], steps), progress=True),
+            evaluation=EvalSpec(lengths=[20], examples=cfg["eval_examples"], modes=("teacher",)),
+            log=LogSpec(every=min(cfg["log_every"], steps), progress=i == 0),
             device="cpu",
             threads=threads,
         )
+        for i, name in enumerate(MODELS)
+    ]
+    procs = min(cfg["train_processes"], len(MODELS))
+    how = f"{procs} processes at once" if procs > 1 else "one after the other"
+    print(
+        f"training {' and '.join(MODELS)} ({how}): copy task, strings of 5-20 letters, "
+        f"{steps} steps of {cfg['batch']} rows, AdamW lr {cfg['lr']:g}",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+
+    def report(i: int, r: dict) -> None:
         held = r["final_eval"]["heldout"]
+        row = next(x for x in r["final_eval"]["lengths"] if x["length"] == 20)
         print(
-            f"{name}: {r['n_params']:,} parameters, {time.perf_counter() - t0:.0f} s; held-out "
-            f"character accuracy {held['char_acc']:.2f}, exact strings {held['exact_acc']:.2f}, "
-            f"loss {held['loss']:.2f}",
+            f"{MODELS[i]}: {r['n_params']:,} parameters, done after {time.perf_counter() - t0:.0f}"
+            f" s; held-out exact strings {held['exact_acc']:.3f} (length 5-20), "
+            f"{row['exact_acc']:.3f} (length 20); character accuracy {held['char_acc']:.3f}, "
+            f"loss {held['loss']:.3f}",
             flush=True,
         )
-        results[name] = r
-    return results
+
+    summaries = train_in_parallel(runs, processes=procs, on_done=report)
+    return dict(zip(MODELS, summaries, strict=True))
 
 
 def _probe_step(files: dict, cfg: dict) -> dict[str, list[Path]]:
@@ -315,7 +340,15 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
             print(
                 f"driven cortex ({MEMORY_GRID[0]} x {MEMORY_GRID[1]} grid, 0.4 mm, 1 kHz, "
                 f"{MEMORY_SPEED} m/s, {n} recordings of {dur:g} s): horizon {c.horizon} samples "
-                f"= {c.horizon * c.dt * 1e3:.0f} ms (transit time + 1 sample: {truth}), "
+                f"= {c.horizon * c.dt * 1e3:.0f} ms (the input reaches the array for "
+                f"{truth} samples, transit time + 1"
+                + (
+                    f"; significance alone holds {c.horizon_significance_only}, the effect "
+                    "floor drops the lags too weak to count"
+                    if c.horizon < c.horizon_significance_only
+                    else ""
+                )
+                + "), "
                 f"capacity {c.capacity:.1f} samples"
             )
     for name in MODELS:
@@ -437,7 +470,6 @@ def run_demo(
     result = run_comparison(
         {"cortex": cortex, **{name: states[name] for name in MODELS}},
         band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
-        method="phase-gradient",
         metrics={name: [trained[name]["out_dir"]] for name in MODELS},
         reference=reference,
         memory=memory,

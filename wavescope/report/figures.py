@@ -282,10 +282,12 @@ def speed_figure(speeds: dict, unit: str, *, reference=None, marks: dict | None 
     """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    # the bins span every group's own 1-99% range, so that a small group (a few
+    # k-omega estimates) is never left outside the bins of a large one
     vals = [np.asarray(v, float) for v in speeds.values()]
-    allv = np.concatenate(vals + [np.ones(1)])
-    allv = allv[np.isfinite(allv) & (allv > 0)]
-    lo, hi = np.quantile(allv, [0.01, 0.99])
+    vals = [v[np.isfinite(v) & (v > 0)] for v in vals]
+    ranges = [np.quantile(v, [0.01, 0.99]) for v in vals if v.size] or [np.ones(2)]
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
     if reference is not None:
         lo, hi = min(lo, 0.02), max(hi, 2.0)
     bins = np.geomspace(lo / 1.5, hi * 1.5, 40)
@@ -439,16 +441,18 @@ def velocity_figure(result, *, title: str | None = None):
         groups = (("all valid samples", sp_all, "0.6"), ("wave epochs", sp_w, "C0"))
     else:
         groups = (("estimates" if not result.per_sample else "all valid samples", sp_all, "C0"),)
+    # densities on shared bins: a few epoch estimates stay visible next to many samples
+    finite = [sp for _, sp, _ in groups if sp.size > 1]
+    edges = np.linspace(0, max(np.quantile(sp, 0.99) for sp in finite), 61) if finite else None
     for lab, sp, col in groups:
         if sp.size > 1:
-            hi_q = np.quantile(sp, 0.99)
-            ax.hist(sp[sp <= hi_q], bins=60, color=col, alpha=0.7,
-                    label=f"{lab}: median {np.median(sp):.3g}")  # fmt: skip
+            ax.hist(sp[sp <= edges[-1]], bins=edges, density=True, color=col, alpha=0.6,
+                    label=f"{lab} (n={sp.size}): median {np.median(sp):.3g}")  # fmt: skip
         elif sp.size == 1:
             ax.axvline(sp[0], color=col, lw=2, label=f"{lab}: {sp[0]:.3g}")
     ax.legend(fontsize=8)
     ax.set_xlabel(f"speed ({result.speed_unit})")
-    ax.set_ylabel("count")
+    ax.set_ylabel("density")
     ax.set_title(f"speed ({result.method})", fontsize=9)
 
     _, d, _ = result.estimates("all")

@@ -9,6 +9,8 @@ the result.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 __all__ = [
@@ -156,13 +158,17 @@ def how_far_back(result) -> list[str]:
         est = mem.estimate("horizon", g)
         cap = mem.estimate("capacity", g)
         unit = e.time_units[0] if len(e.time_units) == 1 else "step"
+        # lags are samples of the recording (steps of a model); the time is said once,
+        # as the median over curves, in the recording's own unit
+        lag = "steps" if unit == "step" else "samples"
         if est is not None and est.estimate is not None:
-            hz = f"{g3(est.estimate)} steps (CI {g3(est.low)} to {g3(est.high)}, {e.n} curves)"
+            hz = f"{g3(est.estimate)} {lag} (CI {g3(est.low)} to {g3(est.high)}, {e.n} curves)"
         else:
             hz = ", ".join(str(h) for h in e.horizons) + (
-                " steps (one curve)" if e.n == 1 else f" steps ({e.n} curves)"
+                f" {lag} (one curve)" if e.n == 1 else f" {lag} ({e.n} curves)"
             )
-        times = ", ".join(g3(t) for t in e.horizon_times)
+        times = [float(t) for t in e.horizon_times if t is not None and np.isfinite(t)]
+        in_time = f", i.e. {g3(float(np.median(times)))} {unit}" if unit != "step" and times else ""
         capt = (
             g3(cap.estimate)
             if cap is not None and cap.estimate is not None
@@ -172,8 +178,8 @@ def how_far_back(result) -> list[str]:
             " (a lower bound: above the criterion at every lag measured)" if any(e.censored) else ""
         )
         out.append(
-            f"{g}: the input can be read back for {hz}{cens}, i.e. {times} {unit}; memory "
-            f"capacity {capt} steps."
+            f"{g}: the input can be read back for {hz}{cens}{in_time}; memory "
+            f"capacity {capt} {lag}."
         )
     out.append(
         "The horizon is the number of lags from 0 whose held-out decoding score stays above "
@@ -272,3 +278,93 @@ def reference(result) -> list[str]:
                 f"{g3(c.ks_p)}, sign test p = {g3(c.sign_p)}, {c.n} recordings)."
             )
     return out
+
+
+_FEW_SUBJECTS = re.compile(
+    r"^(?P<pair>.+? vs .+?): group '(?P<g>[^']+)' has (?P<n>\d+) subject\(s\) \(recordings of "
+    r"one model, animal or session are repeated measures\); a test needs at least (?P<k>\d+) "
+    r"subjects per group, so only estimates are given\.$"
+)
+_FEW_USABLE = re.compile(
+    r"^group '(?P<g>[^']+)' has (?P<n>\d+) usable recording\(s\) for '(?P<p>[^']+)'; an "
+    r"interval or a test needs at least (?P<k>\d+): add recordings, subjects or seeds\.$"
+)
+_UNITS = re.compile(
+    r"^'(?P<p>[^']+)' not compared for (?P<pairs>.+): different units \(raw properties are "
+    r"compared only among groups sharing a unit\)\.$"
+)
+_LAYOUT = re.compile(
+    r"^'(?P<p>[^']+)' is defined on a (?P<kind>surface|line) only: not tabulated for "
+    r"(?P<gs>.+) \(other layouts\)\.$"
+)
+
+
+def condensed_notes(messages: list[str]) -> list[str]:
+    """The comparison's messages with the repetitive ones said once each.
+
+    The statistics note every property and pair that is not tested; the report says each
+    kind once: which pairs get estimates only and why, which properties a group has too
+    few recordings for, which raw properties are not compared across units, and which
+    properties one layout does not have. Other messages pass through unchanged, in order.
+    """
+    few_pairs: dict[str, None] = {}
+    few_groups: dict[str, int] = {}
+    k_subjects = 3
+    usable: dict[str, dict[str, None]] = {}
+    k_usable = 3
+    units: dict[str, str] = {}
+    layout: dict[tuple[str, str], list[str]] = {}
+    out: list[str | tuple] = []
+    for m in messages:
+        if (x := _FEW_SUBJECTS.match(m)) is not None:
+            few_pairs[x["pair"]] = None
+            few_groups[x["g"]] = max(few_groups.get(x["g"], 0), int(x["n"]))
+            k_subjects = int(x["k"])
+            key = ("few",)
+        elif (x := _FEW_USABLE.match(m)) is not None:
+            usable.setdefault(x["g"], {})[x["p"]] = None
+            k_usable = int(x["k"])
+            key = ("usable",)
+        elif (x := _UNITS.match(m)) is not None:
+            units[x["p"]] = x["pairs"]
+            key = ("units",)
+        elif (x := _LAYOUT.match(m)) is not None:
+            layout.setdefault((x["kind"], x["gs"]), []).append(x["p"])
+            key = ("layout",)
+        else:
+            out.append(m)
+            continue
+        if key not in out:
+            out.append(key)
+    text = []
+    for item in out:
+        if isinstance(item, str):
+            text.append(item)
+        elif item == ("few",):
+            groups = ", ".join(f"{g} ({n} subject{'s' * (n != 1)})" for g, n in few_groups.items())
+            text.append(
+                f"Only estimates, no tests, for {', '.join(few_pairs)}: a test needs at least "
+                f"{k_subjects} subjects per group and {groups} "
+                f"{'has' if len(few_groups) == 1 else 'have'} fewer (recordings of one model, "
+                "animal or session are repeated measures, not replicates)."
+            )
+        elif item == ("usable",):
+            for g, props in usable.items():
+                text.append(
+                    f"group '{g}' has fewer than {k_usable} usable recordings for "
+                    f"{', '.join(props)} (undefined there, e.g. no speed without waves): no "
+                    "interval or test for those; add recordings, subjects or seeds."
+                )
+        elif item == ("units",):
+            pairs = ", ".join(dict.fromkeys(units.values()))
+            text.append(
+                f"Raw properties ({', '.join(units)}) are not compared for {pairs}: the groups "
+                "are in different units; the dimensionless properties are."
+            )
+        elif item == ("layout",):
+            for (kind, gs), props in layout.items():
+                text.append(
+                    f"{', '.join(props)}: defined on a {kind} only, not tabulated for {gs} "
+                    "(other layouts)."
+                )
+    return text

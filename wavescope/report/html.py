@@ -215,13 +215,26 @@ def _methods(result) -> str:
         f"{_e(PROPERTIES[p].text if p in PROPERTIES else p)}.</li>"
         for p, info in result.stats.properties.items()
     )
+    used: dict[str, list[str]] = {}
+    for row in result.recordings:
+        m = used.setdefault(str(row.get("group")), [])
+        if row.get("method") and row["method"] not in m:
+            m.append(str(row["method"]))
+    routes = "; ".join(f"{_e(g)}: <code>{_e(', '.join(m))}</code>" for g, m in used.items())
+    how = (
+        "the velocity route chosen from the data (<code>auto</code>)"
+        if s.get("method") == "auto"
+        else f"<code>{_e(s['method'])}</code>, as asked"
+    )
     return (
-        "<h3>Methods</h3><p>Each recording (or hidden-state capture) is measured with "
-        f"<code>{_e(s['method'])}</code>: band-pass and analytic phase at every site, a plane "
-        "wave fitted to the phase map at every read-out sample (speed, direction, wavelength, "
-        "PGD), wave epochs where the PGD exceeds its no-propagation null. Each recording is "
-        "summarised by one value per property, so that recordings, not samples, are the units "
-        f"of analysis.</p><ul>{items}</ul><p>Per group the estimate is the median over "
+        f"<h3>Methods</h3><p>Each recording (or hidden-state capture) is measured with {how}"
+        f" ({routes}). Band-pass and analytic phase at every site give PGD and the wave "
+        "epochs (PGD above the lag-free no-propagation null, with a persistent direction); "
+        "the phase route fits a plane wave to the phase map at every read-out sample "
+        "(speed, direction, wavelength), the broadband routes (k-omega ridge, lags, event "
+        "times) estimate delays across the sites. Each recording is summarised by one "
+        "value per property, so that recordings, not samples, are the units of analysis."
+        f"</p><ul>{items}</ul><p>Per group the estimate is the median over "
         f"recordings (the circular mean for directions) with a bootstrap interval at level "
         f"{fmt(level)} (BCa; for directions a percentile interval of the wrapped deviations). "
         "The unit of replication is the subject (animal, session, trained model and seed): a "
@@ -241,7 +254,7 @@ def _details(result) -> list[str]:
     parts = ["<h2>Details</h2>", _methods(result)]
     if result.messages:
         parts.append("<h3>Notes</h3><ul>")
-        parts += [f'<li class="note">{_e(m)}</li>' for m in result.messages]
+        parts += [f'<li class="note">{_e(m)}</li>' for m in W.condensed_notes(result.messages)]
         parts.append("</ul>")
     # estimates: the rows with an estimate, the rest said once
     st = result.stats
