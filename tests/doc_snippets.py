@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -113,12 +114,22 @@ def run_page(page: Path, root: Path, workdir: Path, *, timeout: float = 600) -> 
     env["PATH"] = f"{root / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["MPLBACKEND"] = "Agg"
     env["PYTHONUNBUFFERED"] = "1"
-    r = subprocess.run(
+    # a session of its own, so that a timeout ends the page's commands too (a shell block's
+    # programs and their workers), not only the driver: they would run on, orphaned
+    proc = subprocess.Popen(
         [sys.executable, str(driver), str(spec)],
         cwd=work,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
+        start_new_session=True,
     )
-    return r.returncode, r.stdout + r.stderr
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        note = f"TIMED OUT after {timeout:g} s; the page's processes were killed"
+        return -signal.SIGKILL, f"{out}{err}\n{note}"
+    return proc.returncode, out + err
