@@ -54,7 +54,7 @@ def test_velocity_writes_json_with_stable_keys_and_a_figure(wave_npz, tmp_path, 
     assert "m/s" in printed and "deg" in printed
 
 
-@pytest.mark.parametrize("method", ["circlinear", "event-time", "xcorr"])
+@pytest.mark.parametrize("method", ["circlinear", "event-time", "xcorr", "auto"])
 def test_velocity_other_methods(wave_npz, method, tmp_path):
     out = tmp_path / "m.json"
     assert (
@@ -63,7 +63,10 @@ def test_velocity_other_methods(wave_npz, method, tmp_path):
         )
         == 0
     )
-    assert json.loads(out.read_text())["method"] == method
+    s = json.loads(out.read_text())
+    # auto with a band given follows the phase of that band
+    assert s["method"] == (method if method != "auto" else "phase-gradient")
+    assert s["method_choice"]["requested"] == method
 
 
 def test_outputs_are_not_silently_overwritten(wave_npz, tmp_path, capsys):

@@ -70,9 +70,10 @@ def add_velocity_options(p: argparse.ArgumentParser, *, band: bool = True) -> No
     g.add_argument(
         "--method",
         default=None,
-        choices=METHODS,
-        help="velocity method (default: chosen from the data: broadband for model states "
-        "and pulses, phase-gradient for narrowband oscillations)",
+        choices=("auto",) + tuple(METHODS),
+        help="velocity method (default auto: chosen from the data, k-omega for model states "
+        "on a line, phase-gradient for narrowband oscillations or a given band, event times "
+        "or lags for other broadband fields)",
     )
     g.add_argument(
         "--generalized",

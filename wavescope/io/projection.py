@@ -11,9 +11,11 @@ Wave measures on a cortical surface need 2-D coordinates. Two projections are of
   lengths elsewhere are stretched by at most ``theta / sin(theta)`` (under 1% for arrays
   spanning under 28 degrees of arc).
 
-Both keep the unit of the input (metres for MNE montages). The axes are the principal
-axes of the positions (x: longest extent), with the third axis (the surface normal)
-making a right-handed frame.
+Both keep the unit of the input (metres for MNE montages). The surface normal is the
+positions' direction of least extent; in the surface, x is the input frame's x axis
+projected onto it (y when x is nearly normal to it) and y completes a right-handed frame
+on the side of the input's y, so that a flat grid in the x-y plane keeps its own axes and
+directions are reported in a frame tied to the recording's (e.g. MNE's head frame).
 """
 
 from __future__ import annotations
@@ -37,11 +39,26 @@ def fit_sphere(points) -> tuple[np.ndarray, float]:
 
 
 def _axes(centred: np.ndarray) -> np.ndarray:
+    """Rows: the in-surface x and y axes and the normal, tied to the input's own frame.
+
+    The normal is the direction of least extent (principal axes); in the surface, x is
+    the input frame's x axis projected onto it (its y axis when x is nearly normal), and
+    y completes the frame on the side of the input's y. Principal axes alone would turn a
+    square grid by an arbitrary angle (their in-plane pair is degenerate), and with them
+    every direction: a flat grid in the x-y plane keeps its own x and y here.
+    """
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    ax = vt.copy()
-    if np.linalg.det(ax) < 0:
-        ax[2] *= -1
-    return ax
+    n = vt[2] / np.linalg.norm(vt[2])
+    eye = np.eye(3)
+    e1 = eye[0] - (eye[0] @ n) * n
+    if np.linalg.norm(e1) < 0.3:
+        e1 = eye[1] - (eye[1] @ n) * n
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    ref = eye[1] if abs(eye[0] @ n) < 0.95 else eye[2]
+    if e2 @ ref < 0:
+        n, e2 = -n, -e2
+    return np.vstack([e1, e2, n])
 
 
 def project_positions(positions, method: str = "plane") -> tuple[np.ndarray, dict]:
