@@ -215,6 +215,10 @@ def _group_events(times: list[np.ndarray], max_gap: float | None) -> list[dict[i
     return waves
 
 
+def _auto(value) -> str:
+    return "auto" if value is None else str(value)
+
+
 def event_time_velocity(
     field: WaveField,
     *,
@@ -286,8 +290,11 @@ def event_time_velocity(
         slows.append(coef[1:])
     if not speeds:
         raise WaveInputError(
-            "event_time_velocity found no wave reaching enough sites; lower threshold or "
-            "min_sites, or check that the field holds propagating events."
+            f"event_time_velocity found no wave reaching enough sites (threshold {threshold:g}"
+            f" of each site's largest excursion, min_sites {_auto(min_sites)}); lower "
+            "threshold or min_sites (CLI: --event-threshold, --min-sites, e.g. "
+            "--event-threshold 0.3), use the default method (k-omega for model states), or "
+            "check that the field holds propagating events."
         )
     speeds, dirs, r2s = np.asarray(speeds), np.asarray(dirs), np.asarray(r2s)
     speed = float(np.median(speeds))
