@@ -109,3 +109,18 @@ def test_randomised_phases_keep_each_sites_spectrum():
     s = randomise_phases(c, 0)
     np.testing.assert_allclose(np.abs(s), np.abs(c), rtol=1e-12)
     assert np.abs(np.angle(s / c)).mean() > 1.0
+
+
+def test_spectral_continuum_drops_lines_and_follows_edges():
+    from wavescope.signal.spectral import spectral_continuum
+
+    f = np.arange(200) * 0.05  # Hz
+    rng = np.random.default_rng(0)
+    floor = np.where(f < 7.0, 1.0, 0.0) * rng.chisquare(4, f.size) / 4
+    p = floor.copy()
+    p[100:103] += 1e4  # a line and its leakage at 5 Hz
+    c = spectral_continuum(p, f, 1.0)
+    # the line is gone: the continuum stays within the floor's spread there
+    assert c[95:108].max() < 2.0
+    # a step is followed on its low side, never widened: zero past the edge
+    assert np.all(c[f >= 7.0] == 0) and c[f < 6.0].min() > 0

@@ -47,10 +47,51 @@ def test_fields_without_propagation_are_waves_in_at_most_alpha_of_samples(kind):
         measure_velocity(_null(kind, s), BAND, method="phase-gradient").summary()["wave_fraction"]
         for s in SEEDS
     ]
-    # measured over 10 seeds (mean, max): white 0.001, 0.007; smooth 0.07, 0.16;
-    # synchronous 0.003, 0.016; standing 0.035, 0.072. The mean of 4 seeds stays within
-    # alpha + 0.05 (about 3 standard errors of a per-record fraction)
-    assert np.mean(fractions) <= ALPHA + 0.05, fractions
+    # measured over 10 seeds (mean, max): white 0.002, 0.010; smooth 0.024, 0.089;
+    # synchronous 0.001, 0.012; standing 0.032, 0.065 (before the null followed the
+    # data's continuum with enough surrogates: smooth 0.07, 0.25). The mean of 4 seeds
+    # stays within alpha + 0.03 (about 2 standard errors of a per-record fraction, whose
+    # sd over seeds is up to 0.03)
+    assert np.mean(fractions) <= ALPHA + 0.03, fractions
+
+
+def test_smooth_noise_measured_with_no_options_is_not_called_a_wave():
+    """What ``wavescope velocity FILE`` prints with no band or method: the band is found
+    around the spectral peak, often at an edge of the noise's band (e.g. 10.6-16.5 Hz for
+    a 6-14 Hz noise), where the spectrum falls steeply inside the analysis band. The
+    lag-free null follows that shape; with the filter's shape it called 18% of seed 3's
+    samples waves. Measured over seeds 0-9: mean 0.016, max 0.066."""
+    fr = [measure_velocity(_null("smooth", s)).summary()["wave_fraction"] for s in range(6)]
+    assert np.mean(fr) <= ALPHA + 0.03, fr
+
+
+def test_narrowband_smooth_noise_is_its_own_null():
+    """Smooth noise 1 Hz wide inside an 8-12 Hz analysis band: a no-propagation field with
+    a coherence time of a second, whose directions change slowly. Measured over seeds
+    0-5: mean 0.015, max 0.08 (0.65 when the null had the filter's 4 Hz-wide spectrum)."""
+    fr = [
+        measure_velocity(
+            smooth_noise(POS, fs=FS, duration=DUR, band=(9.5, 10.5), length_scale=1.5e-3, seed=s),
+            BAND,
+            method="phase-gradient",
+        ).summary()["wave_fraction"]
+        for s in SEEDS
+    ]
+    assert np.mean(fr) <= ALPHA + 0.03, fr
+
+
+@pytest.mark.parametrize("duration", [4.0, 20.0])
+def test_a_sustained_wave_is_found_in_short_and_long_records(duration):
+    """A sustained oscillation is one line in the spectrum: the null leaves the line out
+    of its spectrum (a null built on it persists as long as the wave), so a clean wave is
+    found even in 4 s, at every SNR from 0 to 30 dB (broadband white noise of sd 1)."""
+    w = planar_wave(POS, fs=FS, duration=duration, frequency=10.3, speed=0.3, direction=0.5)
+    for snr in (0, 30):
+        noise = noise_field(POS, fs=FS, duration=duration, seed=1).data
+        f = w.with_data(w.data / np.std(w.data) * 10 ** (snr / 20) + noise)
+        s = measure_velocity(f).summary()
+        assert s["wave_fraction"] > 0.95, (snr, s["wave_fraction"])
+        assert s["speed"]["median"] == pytest.approx(0.3, rel=0.03)
 
 
 def test_phase_randomised_null_calls_smooth_noise_a_wave():
@@ -73,7 +114,9 @@ def test_a_travelling_wave_on_the_same_smooth_noise_is_found(seed):
         a = 10 ** (db / 20)
         f = w.with_data(a * w.data / np.std(w.data) + sm.data / np.std(sm.data))
         out[db] = measure_velocity(f, BAND, method="phase-gradient").summary()["wave_fraction"]
-    # measured (seeds 0, 1): 6 dB 0.68-0.97, 10 dB 0.95-1.00; at 0 dB 0.16-0.52
+    # measured (seeds 0, 1): 6 dB 0.68-0.97, 10 dB 0.95-1.00; at 0 dB 0.16-0.52 (over
+    # seeds 0-5 with the wave at 0.3 m/s in a random direction: 0 dB 0.84-0.90, 3 dB
+    # 0.91-0.95, 6 dB 0.97-0.98, unchanged by the null's continuum spectrum)
     assert out[6] > 0.6 and out[10] > 0.9, out
 
 

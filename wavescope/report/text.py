@@ -47,7 +47,9 @@ def format_summary(s: dict) -> str:
     ]
     if "patterns" in s:
         pats = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["patterns"].items() if v > 0)
-        lines.append(f"patterns     {pats}")
+        # the classes describe each sample's phase map; a planar map is a wave only where
+        # its direction also persists (the wave fraction above)
+        lines.append(f"patterns     {pats}  (phase maps of all samples)")
     cc = s.get("cross_check")
     if cc:
         verdict = {True: "agrees", False: "DISAGREES", None: "nothing to compare"}[cc["agree"]]

@@ -39,6 +39,7 @@ __all__ = [
     "bandpass",
     "auto_decimation",
     "band_power_fraction",
+    "spectral_continuum",
 ]
 
 
@@ -77,6 +78,38 @@ def band_weights(
         m = (f > hi) & (f <= hi + w_hi)
         g[m] = 0.5 * (1 + np.cos(np.pi * (f[m] - hi) / w_hi))
     return g
+
+
+def spectral_continuum(power, freqs, width: float, *, percentile: float = 20.0) -> np.ndarray:
+    """A power spectrum without its lines: a running low percentile over ``width``.
+
+    The ``percentile`` of the power over a window of ``width`` (cycles per time unit,
+    rounded to an odd number of bins) follows every feature broader than the window (a
+    band's edges, a spectrum's slope) and ignores what occupies less than ``1 -
+    percentile / 100`` of it: the line of a sustained oscillation with its leakage into
+    neighbouring bins. At a step (a band edge) it follows the low side, so the result is
+    never broader than the spectrum.
+
+    Parameters
+    ----------
+    power : ndarray (n_bins,)
+        Power per bin over evenly spaced ``freqs``.
+    freqs : ndarray (n_bins,)
+        Frequencies, cycles per time unit.
+    width : float
+        Window, cycles per time unit.
+    percentile : float
+        Percentile of the power in each window, in [0, 100].
+    """
+    from scipy.ndimage import percentile_filter
+
+    p = np.asarray(power, float)
+    f = np.asarray(freqs, float)
+    if p.size < 3:
+        return p.copy()
+    n = int(round(width / (f[1] - f[0]))) if f[1] > f[0] else 1
+    n = int(np.clip(n, 1, p.size)) | 1
+    return percentile_filter(p, percentile, size=n, mode="nearest")
 
 
 def auto_decimation(
