@@ -2,8 +2,9 @@
 
 A page runs in a fresh folder laid out like the repository root (see snippets.py), its
 blocks in order; a block that fails fails the page with its output. Pages marked slow
-(``<!-- doctest-page: slow -->``: long training, the whole demo, benchmarks) run with
-``pytest -m slow``, which CI runs too (.ci/run).
+(``<!-- doctest-page: slow -->``: long training, the whole demo, benchmarks; the probe
+tutorial, which trains three models and ran 3.5 minutes on 2 cores) run with ``pytest -m
+slow``, on purpose: the default suite (CI's .ci/run) leaves them out to stay near 10 minutes.
 """
 
 import pytest

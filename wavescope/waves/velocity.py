@@ -778,103 +778,35 @@ def measure_velocity(
         fit = out["cl_rho"]
 
     threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
-    epoch_stats = {}
-    windows = None
+    epoch_stats, windows = {}, None
     if n_surrogates > 0:
-        threshold = null_threshold(out["null_pgd"], alpha)
-        min_dur = 1.0 / np.mean(band) if min_duration is None else float(min_duration)
-        min_n = int(np.ceil(min_dur * fs_out))
-        organised, candidates = find_epochs(out["pgd"], threshold, min_n, valid)
-        wave = organised
-        persistence_threshold = np.nan
-        if n_lag_free:
-            persistent, persistence_threshold = persistent_samples(
-                out["direction_vector"], out["lf_dir"], window, alpha, valid
-            )
-            wave = organised & persistent
-        wave, epochs = find_epochs(wave.astype(float), 0.5, min_n, valid)
-        if pattern_res is not None:
-            # inside a wave epoch the phases advance across the array with a persistent
-            # direction: nearly equal phases there mean a wavelength longer than the array,
-            # not synchronous activity, so the classes never contradict the wave fraction
-            labels = pattern_res.labels.copy()
-            labels[wave & (labels == "synchronous")] = "planar"
-            pattern_res.labels = labels
-        windows = window_estimates(
-            k.T, out["freq"], epochs, int(np.ceil(ESTIMATE_WINDOW / (band[1] - band[0]) * fs_out))
+        threshold, wave, epochs, windows, epoch_stats = _wave_epochs(
+            out, k, valid, band, fs_out, alpha, min_duration, window, n_lag_free, pattern_res
         )
-        epoch_stats = {
-            "organised_fraction": float(np.sum(organised & valid) / max(int(valid.sum()), 1)),
-            "n_organised_epochs": int(len(candidates)),
-            "persistence_threshold": _finite_or_none(persistence_threshold),
-            "n_lag_free_surrogates": int(n_lag_free),
-        }
 
     spacing = site_spacing(pos) if len(pos) >= 2 else None
-    est_speed, est_dir, est_wl = speed, direction, wl
-    bb = None
     # the phase route's reported speed: the median of the per-epoch window estimates
     # when there are wave epochs (what the summary prints), else of all valid samples
     if windows is not None and np.isfinite(np.asarray(windows["speed"], float)).any():
         phase_summary_speed = float(np.nanmedian(np.asarray(windows["speed"], float)))
     else:
         phase_summary_speed = _phase_speed(speed, valid & (wave if wave.any() else True))
-    choice = {"requested": requested, "chosen": method, "reason": reason}
-    route = {}
     # model states chosen for k-omega keep their delays unfiltered: an impulse response is
     # broadband, and band-passing a state that does not travel (Mamba's decaying modes)
     # rings into a spurious ridge; the band still sets PGD and the wave epochs
     filter_delays = band_given and not (requested == "auto" and field.time_unit == "step")
-    if method in BROADBAND_METHODS:
-        bb = _broadband(field, method, band, filter_delays, broadband)
-        route[method] = _diagnose(method, bb, None, field)
-    else:
-        route[method] = _diagnose(method, None, wl[valid], field, nb_spacing=spacing)
-    check = None
-    if requested == "auto":
-        second = _cross_check_method(method, field, len(good))
-        if second is not None:
-            try:
-                # the phase route follows the band's oscillation: its check sees that band
-                filtered = filter_delays or method in PHASE_METHODS
-                cbb = _broadband(field, second, band, filtered and second == "xcorr", None)
-                route[second] = _diagnose(second, cbb, None, field)
-                primary_speed = bb.speed if bb is not None else phase_summary_speed
-                check = _agreement(method, primary_speed, second, cbb.speed, route)
-                check["bb"] = cbb
-            except WaveInputError as exc:
-                route[second] = [f"{second} did not run: {exc}"]
-    notes = []
-    reported = method
-    if route[method] and check is not None and not route[check["method"]]:
-        reported = check["method"]  # the primary route says it is unreliable; the check not
-        notes.append(
-            f"{method} is unreliable here ({'; '.join(route[method])}); the speed reported is "
-            f"{reported}'s."
-        )
-    elif route[method]:
-        notes.append(f"{method} may be unreliable here: {'; '.join(route[method])}.")
-    if check is not None and check["agree"] is False:
-        rel = check["relative_difference"]
-        why = route[check["method"]]
-        notes.append(
-            f"the two estimators disagree: {method} {_fmt(check['primary_speed'])} and "
-            f"{check['method']} {_fmt(check['speed'])} {field.speed_unit} "
-            + (f"({rel:+.1%}, more than {check['tolerance']:.0%})" if rel is not None else "")
-            + (f"; {check['method']}: {'; '.join(why)}" if why else "")
-            + "."
-        )
-    if reported != method:
-        bb = check["bb"]
-        method = reported
-    if method in BROADBAND_METHODS:
-        if bb is None or bb.method != method:
-            bb = _broadband(field, method, band, filter_delays, broadband)
+    bb_opts = {"band": band, "filter_delays": filter_delays, "options": broadband}
+    route, check, bb = _run_routes(
+        field, method, requested, len(good), wl[valid], spacing, phase_summary_speed, bb_opts
+    )
+    reported, bb, notes = _reported_route(field, method, route, check, bb, bb_opts)
+    est_speed, est_dir, est_wl = speed, direction, wl
+    if reported in BROADBAND_METHODS:
         est_speed = np.asarray(bb.speeds, float)
         est_dir = np.asarray(bb.directions, float)
         est_wl = np.full(est_speed.shape, np.nan)
         # an invalid cross-check (its own diagnostics fail) casts no doubt on the primary
-        doubtful = bool(route[method]) or (
+        doubtful = bool(route[reported]) or (
             check is not None and check["agree"] is False and check["valid"]
         )
         if n_surrogates > 0 and not wave.any() and doubtful:
@@ -886,11 +818,10 @@ def measure_velocity(
                 "no travelling wave found: the phase route finds no wave epoch and the delay "
                 "estimators do not confirm each other, so no speed is reported."
             )
-    elif reported == method and bb is not None and bb.method != method:
-        bb = None
     if check is not None:
         check = {k: v for k, v in check.items() if k != "bb"}
-    choice["reported"] = method
+    choice = {"requested": requested, "chosen": method, "reason": reason, "reported": reported}
+    method = reported
 
     snaps = [p["snap"] for p in pieces if p["snap"] is not None]
     snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
@@ -949,6 +880,109 @@ def measure_velocity(
             "route_warnings": notes,
         },
     )
+
+
+def _wave_epochs(out, k, valid, band, fs_out, alpha, min_duration, window, n_lag_free, pats):
+    """Wave epochs of the phase measures: PGD above its null for at least ``min_duration``
+    and (lag-free null) a direction that persists; their window estimates and statistics.
+
+    Returns ``(threshold, wave, epochs, windows, epoch_stats)``; relabels the pattern
+    classes ``pats`` in place (no "synchronous" inside a wave epoch).
+    """
+    threshold = null_threshold(out["null_pgd"], alpha)
+    min_dur = 1.0 / np.mean(band) if min_duration is None else float(min_duration)
+    min_n = int(np.ceil(min_dur * fs_out))
+    organised, candidates = find_epochs(out["pgd"], threshold, min_n, valid)
+    wave = organised
+    persistence_threshold = np.nan
+    if n_lag_free:
+        persistent, persistence_threshold = persistent_samples(
+            out["direction_vector"], out["lf_dir"], window, alpha, valid
+        )
+        wave = organised & persistent
+    wave, epochs = find_epochs(wave.astype(float), 0.5, min_n, valid)
+    if pats is not None:
+        # inside a wave epoch the phases advance across the array with a persistent
+        # direction: nearly equal phases there mean a wavelength longer than the array,
+        # not synchronous activity, so the classes never contradict the wave fraction
+        labels = pats.labels.copy()
+        labels[wave & (labels == "synchronous")] = "planar"
+        pats.labels = labels
+    windows = window_estimates(
+        k.T, out["freq"], epochs, int(np.ceil(ESTIMATE_WINDOW / (band[1] - band[0]) * fs_out))
+    )
+    stats = {
+        "organised_fraction": float(np.sum(organised & valid) / max(int(valid.sum()), 1)),
+        "n_organised_epochs": int(len(candidates)),
+        "persistence_threshold": _finite_or_none(persistence_threshold),
+        "n_lag_free_surrogates": int(n_lag_free),
+    }
+    return threshold, wave, epochs, windows, stats
+
+
+def _run_routes(field, method, requested, n_good, wavelengths, spacing, phase_speed, bb_opts):
+    """The chosen route's result and diagnostics, and (``method="auto"``) its cross-check.
+
+    Returns ``(route, check, bb)``: each method run mapped to the problems its own
+    diagnostics found, the :func:`_agreement` record (None without a check) and the
+    broadband result of the chosen route (None for a phase route).
+    """
+    band, filter_delays, options = bb_opts["band"], bb_opts["filter_delays"], bb_opts["options"]
+    route, bb = {}, None
+    if method in BROADBAND_METHODS:
+        bb = _broadband(field, method, band, filter_delays, options)
+        route[method] = _diagnose(method, bb, None, field)
+    else:
+        route[method] = _diagnose(method, None, wavelengths, field, nb_spacing=spacing)
+    check = None
+    second = _cross_check_method(method, field, n_good) if requested == "auto" else None
+    if second is not None:
+        try:
+            # the phase route follows the band's oscillation: its check sees that band
+            filtered = filter_delays or method in PHASE_METHODS
+            cbb = _broadband(field, second, band, filtered and second == "xcorr", None)
+            route[second] = _diagnose(second, cbb, None, field)
+            primary_speed = bb.speed if bb is not None else phase_speed
+            check = _agreement(method, primary_speed, second, cbb.speed, route)
+            check["bb"] = cbb
+        except WaveInputError as exc:
+            route[second] = [f"{second} did not run: {exc}"]
+    return route, check, bb
+
+
+def _reported_route(field, method, route, check, bb, bb_opts):
+    """The route whose speed is reported, its broadband result and the notes that say why.
+
+    The cross-check's route is reported when the chosen route's diagnostics fail and the
+    check's do not; every failed diagnostic and every disagreement becomes a note.
+    """
+    notes = []
+    reported = method
+    if route[method] and check is not None and not route[check["method"]]:
+        reported = check["method"]  # the primary route says it is unreliable; the check not
+        notes.append(
+            f"{method} is unreliable here ({'; '.join(route[method])}); the speed reported is "
+            f"{reported}'s."
+        )
+    elif route[method]:
+        notes.append(f"{method} may be unreliable here: {'; '.join(route[method])}.")
+    if check is not None and check["agree"] is False:
+        rel = check["relative_difference"]
+        why = route[check["method"]]
+        notes.append(
+            f"the two estimators disagree: {method} {_fmt(check['primary_speed'])} and "
+            f"{check['method']} {_fmt(check['speed'])} {field.speed_unit} "
+            + (f"({rel:+.1%}, more than {check['tolerance']:.0%})" if rel is not None else "")
+            + (f"; {check['method']}: {'; '.join(why)}" if why else "")
+            + "."
+        )
+    if reported != method:
+        bb = check["bb"]
+    if reported in BROADBAND_METHODS and (bb is None or bb.method != reported):
+        bb = _broadband(
+            field, reported, bb_opts["band"], bb_opts["filter_delays"], bb_opts["options"]
+        )
+    return reported, bb, notes
 
 
 def _check_readout(D: int, band, transition, field: WaveField) -> None:
