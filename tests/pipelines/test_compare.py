@@ -263,3 +263,22 @@ def test_repeated_subjects_use_the_mixed_model(tmp_path):
     assert t["mixed"]["estimate"] == pytest.approx(-0.2, rel=0.05)
     with pytest.raises(WaveInputError, match="subjects for"):
         run_comparison(groups, band=(8, 12), subjects={"a": ["x"]}, progress=False)
+
+
+def test_a_group_without_waves_gets_a_sentence_not_a_speed():
+    """Decaying modes that do not travel (as Mamba's state after an impulse) next to a
+    model whose state carries a 1 site/step wave: the findings give the first group no
+    speed and no direction, and say why, instead of 'median speed not measured'."""
+    import sys
+
+    from wavescope.report.findings import how_fast, which_way
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "waves"))
+    from test_route_choice import _decaying_modes
+
+    groups = {"modes": [_decaying_modes(s) for s in range(3)], "wave": [model(i) for i in range(3)]}
+    res = run_comparison(groups, progress=False)
+    fast = " ".join(how_fast(res))
+    assert "modes: no speed: none of its 3 recordings carries a travelling wave" in fast
+    assert "wave: median speed 1" in fast
+    assert "modes: no direction" in " ".join(which_way(res))

@@ -73,6 +73,16 @@ def _group_line(result, g: str) -> str:
     )
 
 
+def _no_wave(result, g: str, what: str) -> str:
+    """The sentence for a group none of whose recordings has a wave to measure."""
+    n = len(result.inputs_of(g))
+    return (
+        f"{g}: no {what}: none of its {n} recording{'s' if n != 1 else ''} carries a "
+        f"travelling wave to measure; waves in {value_text(result, 'wave_fraction', g, pct)} "
+        "of the samples. Each recording's warnings in the JSON say why."
+    )
+
+
 def what_travels(result) -> list[str]:
     """How much of the time each group carries waves, and how planar its phase maps are."""
     out = []
@@ -96,6 +106,9 @@ def how_fast(result) -> list[str]:
     out = []
     for g in result.groups:
         unit = result.units[g]
+        if _values(result, "speed_median", g).size == 0:
+            out.append(_no_wave(result, g, "speed"))
+            continue
         txt = (
             f"{g}: median speed {value_text(result, 'speed_median', g, unit=unit)}, that is "
             f"{value_text(result, 'speed_sites_per_cycle', g)} site spacings per cycle."
@@ -123,6 +136,9 @@ def which_way(result) -> list[str]:
     out = []
     for g in result.groups:
         ins = result.inputs_of(g)
+        if not any(_values(result, p, g).size for p in ("forward_fraction", "direction_mean")):
+            out.append(_no_wave(result, g, "direction"))
+            continue
         if ins and ins[0].n_dims == 1:
             out.append(
                 f"{g} (a line): fraction of estimates travelling towards increasing state "

@@ -328,6 +328,18 @@ def _diagnose(method, bb, wavelengths, field, nb_spacing=None) -> list[str]:
     return probs
 
 
+def _search_limited(method: str, bb) -> bool:
+    """Whether a broadband result is limited by its own search (so says nothing against
+    another estimate): xcorr lags at the search edge, a k-omega ridge at the edge of the
+    speeds searched, fewer than two event-time waves."""
+    d = bb.details or {}
+    if method == "xcorr":
+        return d.get("edge_fraction", 0) > 0.1
+    if method == "komega":
+        return bool(d.get("at_range_edge"))
+    return bb.n < 2
+
+
 def _agreement(primary, primary_speed, second, speed, route) -> dict:
     rel = (speed / primary_speed - 1) if primary_speed and np.isfinite(primary_speed) else np.nan
     # no primary speed (no wave epoch): nothing to agree or disagree with
@@ -805,10 +817,15 @@ def measure_velocity(
         est_speed = np.asarray(bb.speeds, float)
         est_dir = np.asarray(bb.directions, float)
         est_wl = np.full(est_speed.shape, np.nan)
-        # an invalid cross-check (its own diagnostics fail) casts no doubt on the primary
-        doubtful = bool(route[reported]) or (
-            check is not None and check["agree"] is False and check["valid"]
-        )
+        # a check that disagrees casts doubt when it is valid, or (automatic route) when
+        # it searched wide enough and its lags follow no linear delay at all: Mamba's
+        # decaying modes gave k-omega ridges at 0.05-0.4 sites/step whose xcorr lags fit
+        # a plane with R^2 0.00-0.07. A check limited by its own search (lags at its
+        # edge) casts none.
+        contradicts = check is not None and check["agree"] is False
+        if contradicts and not check["valid"]:
+            contradicts = requested == "auto" and not check["inconclusive"]
+        doubtful = bool(route[reported]) or contradicts
         if n_surrogates > 0 and not wave.any() and doubtful:
             # no organised, persistent phase anywhere, and the delay estimators do not
             # confirm each other: there is no travelling wave to give a speed to
@@ -944,6 +961,7 @@ def _run_routes(field, method, requested, n_good, wavelengths, spacing, phase_sp
             route[second] = _diagnose(second, cbb, None, field)
             primary_speed = bb.speed if bb is not None else phase_speed
             check = _agreement(method, primary_speed, second, cbb.speed, route)
+            check["inconclusive"] = _search_limited(second, cbb)
             check["bb"] = cbb
         except WaveInputError as exc:
             route[second] = [f"{second} did not run: {exc}"]
