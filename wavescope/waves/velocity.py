@@ -630,9 +630,10 @@ def measure_velocity(
     null : {"lag-free", "phase-randomised"}
         The no-propagation null the PGD threshold of the wave epochs comes from.
         ``"lag-free"`` (default, :func:`~wavescope.signal.surrogates.lag_free_surrogate`):
-        surrogates with each site's spectrum and the zero-lag spatial correlation of the
-        data but no delays between sites, so that smooth noise, synchronous oscillations
-        and standing waves stay below the threshold at the rate ``alpha``.
+        surrogates with the zero-lag spatial correlation of the data and its spectral
+        continuum under the band filter (its lines left out, :func:`_null_profile`) but no
+        delays between sites, so that smooth noise, synchronous oscillations and standing
+        waves stay below the threshold at the rate ``alpha``.
         ``"phase-randomised"``: independent phases per site (destroys spatial correlation:
         any smooth field passes; kept for comparison).
     broadband : dict, optional
