@@ -181,6 +181,8 @@ def _record_notes(summary: dict) -> list[str]:
 
 #: Fewest site spacings a k-omega ridge must carry the pattern over the record.
 MIN_TRAVEL_SITES = 3.0
+#: Fraction of xcorr pair lags at the search edge above which the lags are search-limited.
+MAX_EDGE_FRACTION = 0.1
 #: Relative difference between two speed estimators above which they are said to disagree.
 AGREEMENT_TOLERANCE = 0.05
 #: Records (good sites x samples) up to which the phase route is cross-checked by xcorr.
@@ -302,7 +304,7 @@ def _diagnose(method, bb, wavelengths, field, nb_spacing=None) -> list[str]:
         return probs
     d = bb.details or {}
     if method == "xcorr":
-        if d.get("edge_fraction", 0) > 0.1:
+        if d.get("edge_fraction", 0) > MAX_EDGE_FRACTION:
             probs.append(
                 f"{100 * d['edge_fraction']:.0f}% of the pair lags sit at the search edge "
                 f"(max_lag {d.get('max_lag')} samples; CLI: --max-lag)"
@@ -334,7 +336,7 @@ def _search_limited(method: str, bb) -> bool:
     speeds searched, fewer than two event-time waves."""
     d = bb.details or {}
     if method == "xcorr":
-        return d.get("edge_fraction", 0) > 0.1
+        return d.get("edge_fraction", 0) > MAX_EDGE_FRACTION
     if method == "komega":
         return bool(d.get("at_range_edge"))
     return bb.n < 2
@@ -1195,6 +1197,12 @@ def _null_profile(spec, band, transition) -> np.ndarray:
     return g2 * np.interp(spec.freqs, f_in, cont)
 
 
+def persistence_scales(window: int, n_out: int) -> list[int]:
+    """Multiples of ``window`` the persistence test uses: those no longer than half the
+    record of ``n_out`` read-out samples (the shortest always)."""
+    return [m for m in PERSISTENCE_SCALES if window * m <= max(n_out // 2, window)]
+
+
 def lag_free_count(n_surrogates: int, n_out: int, window: int, n_valid: float, alpha: float) -> int:
     """Lag-free surrogates the persistence test needs: at least ``n_surrogates``.
 
@@ -1207,7 +1215,7 @@ def lag_free_count(n_surrogates: int, n_out: int, window: int, n_valid: float, a
     more surrogates, up to :data:`MAX_LAG_FREE`; long records hold enough windows in
     ``n_surrogates``.
     """
-    scales = [m for m in PERSISTENCE_SCALES if window * m <= max(n_out // 2, window)]
+    scales = persistence_scales(window, n_out)
     per_surrogate = max(n_valid / (window * max(scales)), 1e-9)
     need = int(np.ceil(len(scales) / alpha / per_surrogate))
     return int(np.clip(need, n_surrogates, max(n_surrogates, MAX_LAG_FREE)))
@@ -1233,7 +1241,7 @@ def persistent_samples(vectors, null_vectors, window: int, alpha: float, valid):
         The threshold at the shortest scale (for the summary).
     """
     T = vectors.shape[-1]
-    scales = [m for m in PERSISTENCE_SCALES if window * m <= max(T // 2, window)]
+    scales = persistence_scales(window, T)
     q = 1 - alpha / len(scales)
     out = np.zeros(T, bool)
     first = np.nan
