@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tolerances import assert_float32_close
 
 from wavescope.cli.main import main
 from wavescope.core.validate import WaveInputError
@@ -42,9 +43,7 @@ def test_snapshots_flatten_every_channel_and_site_of_the_ssm_state():
     assert snap.shape == (3, 12, 32 * 8) and snap.dtype == np.float32
     np.testing.assert_array_equal(snap, ref.reshape(3, 12, -1))
     # batching the capture changes nothing
-    np.testing.assert_allclose(
-        batched_snapshots(model, tok.numpy(), 0, batch_size=2), snap, rtol=1e-5, atol=1e-6
-    )
+    assert_float32_close(batched_snapshots(model, tok.numpy(), 0, batch_size=2), snap)
 
 
 @pytest.mark.parametrize("name", ["mamba", "transformer-alibi"])

@@ -7,6 +7,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 import torch
+from tolerances import assert_float32_close
 
 from wavescope.cli.main import main
 from wavescope.core.validate import WaveInputError
@@ -72,13 +73,13 @@ def test_capture_states_gives_sites_by_steps_field(name, part, n_channels, n_sit
     np.testing.assert_allclose(field.positions[:, 0], np.arange(n_sites))
     assert field.meta["model"] == name and field.meta["layer"] == 1
     assert field.meta["channel"] == 2
-    np.testing.assert_allclose(field.data, states[0, :, 2].T.numpy(), rtol=1e-6)
+    assert_float32_close(field.data, states[0, :, 2].T.numpy())
     # mean over channels and the all-channels variant agree with the raw states
     mean = capture_states(model, tokens, 1, part=part)
-    np.testing.assert_allclose(mean.data, states[0].mean(1).T.numpy(), rtol=1e-5, atol=1e-6)
+    assert_float32_close(mean.data, states[0].mean(1).T.numpy())
     fields = capture_all_channels(model, tokens, 1, part=part)
     assert len(fields) == n_channels
-    np.testing.assert_allclose(fields[2].data, field.data)
+    assert_float32_close(fields[2].data, field.data)  # one pass for all channels
 
 
 def test_shift_ssm_probe_holds_past_inputs_of_k():
@@ -101,9 +102,8 @@ def test_probe_batch_variant_returns_one_field_per_sequence():
     tokens = torch.randint(0, V, (3, 9))
     fields = capture_states_batch(model, tokens, 0, channel=1)
     assert len(fields) == 3
-    np.testing.assert_allclose(
-        fields[2].data, capture_states(model, tokens[2], 0, channel=1).data, rtol=1e-5
-    )
+    # batched and single-sequence calls sum in another order
+    assert_float32_close(fields[2].data, capture_states(model, tokens[2], 0, channel=1).data)
 
 
 def test_probe_bad_input_is_refused():
