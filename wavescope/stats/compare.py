@@ -45,6 +45,7 @@ from wavescope.core.validate import WaveInputError
 from wavescope.stats.tests import (
     bootstrap_ci,
     circ_mean_difference,
+    cluster_resamples,
     effect_size,
     fdr,
     mixed_effects,
@@ -235,6 +236,21 @@ def _circ_ci(x, level, n_boot, rng):
     return est, est + float(lo), est + float(hi)
 
 
+def _cluster_ci(x, subjects, circular: bool, level, n_boot, rng):
+    """Estimate (circular mean or median) with a percentile interval over resamples of
+    whole subjects (repeated recordings of a subject stay together)."""
+    est = float(circ_mean(x) if circular else np.median(x))
+    idx = cluster_resamples(subjects, n_boot, rng)
+    boot = np.array([circ_mean(x[i]) if circular else np.median(x[i]) for i in idx])
+    q = [(1 - level) / 2, (1 + level) / 2]
+    if circular:
+        dev = wrap(boot - est)
+        lo, hi = np.quantile(dev[np.isfinite(dev)], q)
+        return est, est + float(lo), est + float(hi)
+    lo, hi = np.quantile(boot, q)
+    return est, float(lo), float(hi)
+
+
 def _circ_diff(x, y, axis=-1):
     return wrap(circ_mean(x, axis=axis) - circ_mean(y, axis=axis))
 
@@ -316,7 +332,9 @@ def compare_values(
             )
             note(e.message)
         else:
-            if circular:
+            if subj[g] is not None and MIN_N <= n_s < x.size:  # resample whole subjects
+                est, lo, hi = _cluster_ci(x, subj[g], circular, st.level, st.n_boot, rng)
+            elif circular:
                 est, lo, hi = _circ_ci(x, st.level, st.n_boot, rng)
             else:
                 ci = bootstrap_ci(x, np.median, n_boot=st.n_boot, level=st.level, seed=rng)
@@ -360,25 +378,41 @@ def _pair_test(prop, circular, unit, a, b, clean, subj, st: Settings, rng, note)
         )
         note(t.message)
         return t
+    sa, sb = subj[a], subj[b]
+    repeated = sa is not None and sb is not None and (s1 < x1.size or s2 < x2.size)
+    # recordings of one subject are repeated measures: relabel whole subjects
+    by_subject = {"subjects_x": sa, "subjects_y": sb} if repeated else {}
     perm = permutation_test(
-        x1, x2, _circ_diff if circular else "mean", n_permutations=st.n_permutations, seed=rng
+        x1,
+        x2,
+        _circ_diff if circular else "mean",
+        n_permutations=st.n_permutations,
+        seed=rng,
+        **by_subject,
     )
     t.difference = _f(perm.statistic)
     t.p_permutation = t.p_value = float(perm.p_value)
-    t.test = "permutation" + (" (exact)" if perm.exact else "")
+    t.test = (
+        "permutation" + (" of subjects" if repeated else "") + (" (exact)" if perm.exact else "")
+    )
     # a two-sided exact test of two equal-sized groups cannot go below 2 / C(n, n_a)
-    t.min_p = float(perm.min_p * (2 if perm.exact and x1.size == x2.size else 1))
+    n1, n2 = (s1, s2) if repeated else (x1.size, x2.size)
+    t.min_p = float(perm.min_p * (2 if perm.exact and n1 == n2 else 1))
     if t.min_p > st.alpha:
+        what = "subjects" if repeated else "recordings"
         t.message = (
-            f"{a} vs {b}: with {x1.size} and {x2.size} recordings the smallest possible "
+            f"{a} vs {b}: with {n1} and {n2} {what} the smallest possible "
             f"p-value is {t.min_p:.3g} > alpha {st.alpha:g}; this test cannot reject (at "
             "least 4 subjects per group are needed, 5 or more to survive an FDR correction)."
         )
         note(t.message)
     seed = int(rng.integers(2**31))
     if circular:
+        by_subject_ab = {"subjects_a": sa, "subjects_b": sb} if repeated else {}
         t.circ_mean_difference = _interval(
-            circ_mean_difference(x1, x2, level=st.level, n_boot=st.n_boot, seed=seed)
+            circ_mean_difference(
+                x1, x2, level=st.level, n_boot=st.n_boot, seed=seed, **by_subject_ab
+            )
         )
     else:
         for kind in ("cliffs_delta", "hedges_g"):
@@ -393,8 +427,6 @@ def _pair_test(prop, circular, unit, a, b, clean, subj, st: Settings, rng, note)
                 setattr(t, kind, None)
             if getattr(t, kind) is None:
                 note(f"{kind} of {prop!r} {a} vs {b} is undefined (no spread in the values).")
-    sa, sb = subj[a], subj[b]
-    repeated = sa is not None and sb is not None and (s1 < x1.size or s2 < x2.size)
     if repeated and not circular:
         try:
             m = mixed_effects(
@@ -418,12 +450,10 @@ def _pair_test(prop, circular, unit, a, b, clean, subj, st: Settings, rng, note)
                 t.p_value = t.mixed.p_value
                 t.test = "mixed effects (random intercept per subject)"
         except (ValueError, np.linalg.LinAlgError) as exc:  # WaveInputError included
-            note(f"mixed model of {prop!r} {a} vs {b} not fitted: {exc}")
-    elif repeated:
-        note(
-            f"{prop!r} {a} vs {b}: subjects repeat, but angles have no mixed model here; the "
-            "permutation p-value treats recordings as independent."
-        )
+            note(
+                f"mixed model of {prop!r} {a} vs {b} not fitted ({exc}); its p-value is the "
+                "permutation test's, relabelling whole subjects."
+            )
     return t
 
 
