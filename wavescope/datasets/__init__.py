@@ -55,3 +55,15 @@ __all__ += [
 from wavescope.datasets.driven import driven_input, driven_wave, expected_memory_r2  # noqa: E402
 
 __all__ += ["driven_input", "driven_wave", "expected_memory_r2"]
+
+from wavescope.datasets.backgrounds import in_band_power, mix_at_snr, pink_background  # noqa: E402
+from wavescope.datasets.bank import BankCell, bank_cells, bank_field  # noqa: E402
+
+__all__ += [
+    "BankCell",
+    "bank_cells",
+    "bank_field",
+    "in_band_power",
+    "mix_at_snr",
+    "pink_background",
+]
