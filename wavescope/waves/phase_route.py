@@ -3,42 +3,151 @@ fit and the surrogates' PGD and directions, one chunk of the record at a time.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from wavescope.core.field import release_pages
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
-from wavescope.signal.spectral import analytic_from_spectrum
+from wavescope.signal.spectral import analytic_from_spectrum, band_spectrum
 from wavescope.signal.surrogates import lag_free_surrogate, randomise_phases
 from wavescope.space.gradient import phase_gradient
 from wavescope.waves.circlinear import circlinear_plane_fit
-from wavescope.waves.measures import phase_gradient_directionality
+from wavescope.waves.inputs import _chunks
+from wavescope.waves.measures import phase_gradient_directionality, propagation_direction
 from wavescope.waves.null import _directionality_vector, _null_profile
 from wavescope.waves.patterns import PatternResult, classify_patterns
 from wavescope.waves.planar import fit_phase_plane
 from wavescope.waves.result import PhaseSnapshot
 
+__all__ = [
+    "ChunkSpan",
+    "PhasePass",
+    "PhaseSetup",
+    "SampleEstimates",
+    "per_sample_estimates",
+    "phase_pass",
+]
 
-def _phase_measures(
-    spec,
-    D,
-    pos,
-    nb,
-    op,
-    weights,
-    generalized,
-    rng,
-    n_surr,
-    dim,
-    patterns,
-    keep_lo,
-    keep_hi,
-    circlinear,
-    valid,
-    n_frames,
-    out_lo,
-    n_lag_free,
-    band,
-    transition,
-):
+
+@dataclass(frozen=True)
+class PhaseSetup:
+    """What the phase pass does to every chunk of a record.
+
+    Attributes
+    ----------
+    band : (lo, hi)
+        Pass band, cycles per time unit; ``transition`` its edge widths.
+    decimate : int
+        Read-out step, samples.
+    positions : ndarray (n_good, d)
+        Positions of the good sites; ``neighbours`` and ``operator`` their gradient
+        stencil (:func:`~wavescope.space.gradient.gradient_operator`).
+    weights : {"amplitude", "uniform"}
+        Site weights of the plane fit.
+    generalized : bool
+        Generalized phase (Davis et al. 2020).
+    n_surrogates, n_lag_free : int
+        Phase-randomised surrogates (PGD null) and lag-free surrogates (persistence
+        null) per chunk.
+    patterns, circlinear : bool
+        Classify pattern classes (2-D layouts of at least 4 sites); fit circular-linear
+        planes.
+    n_frames : int
+        Frames of the phase snapshot.
+    """
+
+    band: tuple[float, float]
+    transition: tuple[float, float]
+    decimate: int
+    positions: np.ndarray
+    neighbours: object
+    operator: object
+    weights: str
+    generalized: bool
+    n_surrogates: int
+    n_lag_free: int
+    patterns: bool
+    circlinear: bool
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """The read-out samples of one chunk that are kept, ``[keep_lo, keep_hi)`` of the
+    chunk's read-out, the first of them at global read-out index ``out_lo``; ``valid``
+    marks those away from the record's edges."""
+
+    keep_lo: int
+    keep_hi: int
+    out_lo: int
+    valid: np.ndarray
+
+
+@dataclass
+class PhasePass:
+    """The phase route over the whole record (per read-out sample unless said).
+
+    Attributes
+    ----------
+    measures : dict
+        The chunks' per-sample arrays concatenated along time: ``grad``, ``gvar``,
+        ``fit``, ``pgd``, ``freq``, ``null_pgd``, ``direction_vector`` and, when drawn,
+        ``lf_pgd``/``lf_dir`` (lag-free surrogates), ``cl_grad``/``cl_rho``
+        (circular-linear fit).
+    patterns : PatternResult or None
+    snapshot : PhaseSnapshot or None
+        The phase maps around the most wave-like valid sample of the record.
+    """
+
+    measures: dict
+    patterns: PatternResult | None
+    snapshot: PhaseSnapshot | None
+
+
+def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, rng, progress):
+    """Run :func:`_phase_measures` over the record chunk by chunk (overlapping by the
+    filter's transient, each chunk's pages released after use) and join the chunks."""
+    D = setup.decimate
+    pieces = []
+    for lo, hi, core_lo, core_hi in _chunks(
+        field.n_times, chunk_samples, D, field.fs, setup.transition
+    ):
+        spec = band_spectrum(
+            field.data[:, lo:hi],
+            field.fs,
+            setup.band,
+            transition=setup.transition,
+            decimate=D,
+            sites=good,
+        )
+        release_pages(field.data)
+        out_lo = core_lo // D  # global read-out index of the chunk's first kept sample
+        n_kept = -(-(core_hi - lo) // D) - (core_lo - lo) // D
+        idx = (out_lo + np.arange(n_kept)) * D
+        valid = (idx >= edge * field.fs) & (idx < field.n_times - edge * field.fs)
+        span = ChunkSpan((core_lo - lo) // D, -(-(core_hi - lo) // D), out_lo, valid)
+        pieces.append(_phase_measures(spec, setup, span, rng))
+        if progress is not None:
+            progress(core_hi, field.n_times)
+    skip = ("pat", "snap")
+    if not setup.n_lag_free:
+        skip += ("lf_pgd", "lf_dir")
+    out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k not in skip}
+    pats = None
+    if setup.patterns and field.n_dims == 2 and len(good) >= 4:
+        pats = _concat_patterns([p["pat"] for p in pieces])
+    snaps = [p["snap"] for p in pieces if p["snap"] is not None]
+    snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
+    return PhasePass(out, pats, snapshot)
+
+
+def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
+    """The phase measures of one chunk's band spectrum ``spec`` (see :class:`PhasePass`),
+    its pattern classes (``"pat"``) and its best snapshot (``"snap"``)."""
+    D, pos, nb, op = setup.decimate, setup.positions, setup.neighbours, setup.operator
+    keep_lo, keep_hi = span.keep_lo, span.keep_hi
+    generalized, n_surr, n_lag_free = setup.generalized, setup.n_surrogates, setup.n_lag_free
     z, dz, _ = analytic_from_spectrum(spec, D, derivative=not generalized)
     fs_out = spec.fs / D
     z, dz = z[:, keep_lo:keep_hi], None if dz is None else dz[:, keep_lo:keep_hi]
@@ -61,7 +170,7 @@ def _phase_measures(
     grad_local = phase_gradient(phase, pos, neighbours=nb, operator=op)
     pgd = phase_gradient_directionality(grad_local)
     init = np.nanmean(grad_local, axis=1)
-    W = p2.astype(phase.dtype) if weights == "amplitude" else None
+    W = p2.astype(phase.dtype) if setup.weights == "amplitude" else None
     g, fit, gvar = fit_phase_plane(phase, pos, W, init=init, return_variance=True)
     freq = _plane_frequency(phase, pos, p2, g, fs_out, freq)
     null, lf_pgd, lf_dir = [], [], []
@@ -73,7 +182,7 @@ def _phase_measures(
         # direction as persistence: smooth noise passed in 18% of its samples); the line
         # of a sustained oscillation is left out, since a null built on it would persist
         # as long as the wave and nothing could be found
-        profile = _null_profile(spec, band, transition)
+        profile = _null_profile(spec, setup.band, setup.transition)
     for i in range(max(n_surr, n_lag_free)):
         if i < n_surr:
             zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
@@ -100,16 +209,51 @@ def _phase_measures(
     if n_lag_free:
         out["lf_pgd"] = np.stack(lf_pgd)  # (n_surr, T)
         out["lf_dir"] = np.stack(lf_dir)  # (n_surr, d, T)
-    if circlinear:
+    if setup.circlinear:
         cl = circlinear_plane_fit(phase, pos)
         out["cl_grad"], out["cl_rho"] = cl.gradient, cl.rho
     out["pat"] = (
         classify_patterns(phase, grad_local, pos)
-        if patterns and dim == 2 and len(pos) >= 4
+        if setup.patterns and pos.shape[1] == 2 and len(pos) >= 4
         else None
     )
-    out["snap"] = _snapshot(phase, grad_local, g, freq, pgd, valid, pos, fs_out, n_frames, out_lo)
+    out["snap"] = _snapshot(
+        phase, grad_local, g, freq, pgd, span.valid, pos, fs_out, setup.n_frames, span.out_lo
+    )
     return out
+
+
+@dataclass
+class SampleEstimates:
+    """Per read-out sample: ``speed`` (``space_unit / time_unit``), ``direction`` of
+    propagation (radians), ``wavelength`` (``space_unit``), ``wavevector`` ``k = -grad
+    phi`` (d, T; radians per ``space_unit``) and the plane ``fit`` strength."""
+
+    speed: np.ndarray
+    direction: np.ndarray
+    wavelength: np.ndarray
+    wavevector: np.ndarray
+    fit: np.ndarray
+
+
+def per_sample_estimates(measures: dict, *, circlinear: bool, debias: bool) -> SampleEstimates:
+    """Speed, direction and wavelength of each read-out sample's plane fit (the
+    circular-linear fit's with ``circlinear``), from the joined phase measures."""
+    freq = measures["freq"]
+    if circlinear:
+        # fitted chunk by chunk in _phase_measures (each sample's fit is independent), so
+        # no (sites x samples) phase is kept
+        g = measures["cl_grad"]
+        with np.errstate(divide="ignore", invalid="ignore"):  # synchronous: infinite speed
+            speed = np.abs(2 * np.pi * freq) / np.linalg.norm(g, axis=0)
+            wl = 2 * np.pi / np.linalg.norm(g, axis=0)
+        return SampleEstimates(speed, propagation_direction(g), wl, -g, measures["cl_rho"])
+    g = measures["grad"]
+    kmag = _wavenumber(g, measures["gvar"] if debias else None)
+    with np.errstate(divide="ignore"):
+        speed = np.abs(2 * np.pi * freq) / kmag
+        wl = 2 * np.pi / kmag
+    return SampleEstimates(speed, propagation_direction(g), wl, -g, measures["fit"])
 
 
 def _wavenumber(g: np.ndarray, cov: np.ndarray | None) -> np.ndarray:

@@ -15,9 +15,12 @@ warnings); the names they made public here are importable from here still.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from wavescope.core.field import WaveField, release_pages
+from wavescope.core.circular import circ_mean
+from wavescope.core.field import WaveField
 from wavescope.core.validate import (
     WaveInputError,
     check_band,
@@ -27,19 +30,17 @@ from wavescope.core.validate import (
     check_open_unit,
     check_option,
 )
-from wavescope.signal.spectral import auto_decimation, band_spectrum, default_transition
+from wavescope.signal.spectral import auto_decimation, default_transition
 from wavescope.space.gradient import gradient_operator
 from wavescope.space.neighbours import find_neighbours, site_spacing
 from wavescope.waves.inputs import (
     MAX_SURROGATES,
     _check_band_power,
     _check_readout,
-    _chunks,
     auto_band,
     check_field,
     default_chunk_samples,
 )
-from wavescope.waves.measures import propagation_direction
 from wavescope.waves.notes import FEW_EPOCHS, SELECTION_TOLERANCE
 from wavescope.waves.null import (
     _wave_epochs,
@@ -48,27 +49,29 @@ from wavescope.waves.null import (
     persistent_samples,
     window_estimates,
 )
-from wavescope.waves.phase_route import _concat_patterns, _phase_measures, _wavenumber
+from wavescope.waves.phase_route import PhaseSetup, per_sample_estimates, phase_pass
 from wavescope.waves.result import VelocityResult
 from wavescope.waves.routes import (
     BROADBAND_METHODS,
     METHODS,
-    PHASE_METHODS,
-    _phase_speed,
-    _reported_route,
-    _run_routes,
+    PhaseEvidence,
+    RouteInput,
+    _band_role,
     choose_method,
+    settle_route,
     spectral_concentration,
 )
 
 __all__ = [
     "FEW_EPOCHS",
     "METHODS",
+    "MeasureOptions",
     "SELECTION_TOLERANCE",
     "VelocityResult",
     "auto_band",
     "check_field",
     "measure_velocity",
+    "measure_with",
     "choose_method",
     "direction_persistence",
     "lag_free_count",
@@ -76,6 +79,164 @@ __all__ = [
     "spectral_concentration",
     "window_estimates",
 ]
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """The options of :func:`measure_velocity`, one object (each documented there).
+
+    ``MeasureOptions(band=(8, 12), n_surrogates=10)`` and
+    ``measure_velocity(field, (8, 12), n_surrogates=10)`` measure the same;
+    :func:`measure_with` takes this object.
+    """
+
+    band: tuple[float, float] | None = None
+    method: str = "auto"
+    generalized: bool | None = None
+    decimate: int | None = None
+    alpha: float = 0.05
+    min_duration: float | None = None
+    n_surrogates: int | str = "auto"
+    weights: str = "amplitude"
+    patterns: bool = True
+    edge: float | None = None
+    chunk_samples: int | None = None
+    seed: object = 0
+    debias: bool = True
+    null: str = "lag-free"
+    broadband: dict | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The settled options of one measurement: checked, with every default resolved
+    (read-out samples per ``time_unit``: ``fs_out``; ``window``: shortest persistence
+    window, read-out samples)."""
+
+    good: np.ndarray
+    band: tuple[float, float]
+    band_source: str
+    band_given: bool
+    generalized: bool
+    requested: str
+    method: str
+    reason: str
+    transition: tuple[float, float]
+    decimate: int
+    alpha: float
+    n_surrogates: int
+    n_lag_free: int
+    window: int
+    chunk_samples: int
+    edge: float
+    fs_out: float
+
+
+def _surrogate_count(n_surrogates, field: WaveField, band, alpha: float) -> int:
+    if isinstance(n_surrogates, str) and n_surrogates == "auto":
+        independent = max(field.duration * (band[1] - band[0]), 1.0)
+        return int(np.clip(np.ceil(20 / alpha / independent), 2, 20))
+    if (
+        isinstance(n_surrogates, (bool, np.bool_))
+        or not isinstance(n_surrogates, (int, np.integer))
+        or not 0 <= n_surrogates <= MAX_SURROGATES
+    ):
+        raise WaveInputError(
+            f"n_surrogates (CLI: --n-surrogates) must be an integer in [0, {MAX_SURROGATES}] "
+            f"or 'auto', got {n_surrogates!r}."
+        )
+    return int(n_surrogates)
+
+
+def _check_options(field: WaveField, o: MeasureOptions) -> MeasureOptions:
+    """Options checked one by one (before the field is read), numbers as their types."""
+    check_option("method", o.method, ("auto",) + METHODS)
+    check_option("null", o.null, ("lag-free", "phase-randomised"))
+    check_option("weights", o.weights, ("amplitude", "uniform"))
+    changes = {"alpha": check_open_unit("alpha (CLI: --alpha)", o.alpha, " (false-positive rate)")}
+    if o.decimate is not None:
+        changes["decimate"] = check_int(
+            "decimate (samples)", o.decimate, minimum=1, cli="--decimate"
+        )
+    unit = f" ({field.time_unit})"
+    for name in ("edge", "min_duration"):
+        if getattr(o, name) is not None:
+            changes[name] = check_nonnegative(name, getattr(o, name), unit=unit)
+    if field.n_dims > 2:
+        raise WaveInputError(
+            "positions are 3-D; project them onto a surface first "
+            "(wavescope.io.project_positions, or read_mne(..., projection='plane'))."
+        )
+    return replace(o, **changes)
+
+
+def _band_of(field: WaveField, o: MeasureOptions) -> tuple:
+    """``(band, source, given, generalized)``: the band given, else the reader's documented
+    band for this kind of recording (widefield: 0.1-5 Hz, with its advice on generalized
+    phase), else the dominant spectral peak (:func:`auto_band`)."""
+    band, generalized = o.band, o.generalized
+    source = "given" if band is not None else "automatic (spectral peak)"
+    if band is None and field.meta.get("analysis_band") is not None:
+        band = tuple(field.meta["analysis_band"])
+        source = str(field.meta.get("analysis_band_reason") or "the recording's own band")
+        if generalized is None:
+            generalized = bool(field.meta.get("analysis_generalized", False))
+    given = band is not None
+    band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
+    return band, source, given, bool(generalized)
+
+
+def _plan(field: WaveField, o: MeasureOptions) -> _Plan:
+    """Check the options against the field and resolve every default (before any
+    transform): the band, the route, the read-out step, the surrogates, the chunks."""
+    good = check_field(field, min_sites=field.n_dims + 1)
+    band, band_source, band_given, generalized = _band_of(field, o)
+    method, reason = o.method, "given"
+    if method == "auto":
+        method, reason = choose_method(field, good, band_given=band_given)
+    check_band_record(band, field.duration, field.time_unit)
+    transition = default_transition(band, field.fs)
+    D = auto_decimation(field.fs, band, transition) if o.decimate is None else o.decimate
+    _check_readout(D, band, transition, field)
+    _check_band_power(field, band, good)
+    n_surrogates = _surrogate_count(o.n_surrogates, field, band, o.alpha)
+    chunk = o.chunk_samples
+    if chunk is None:
+        chunk = default_chunk_samples(len(good), field.n_times)
+    elif not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise WaveInputError(f"chunk_samples must be a positive integer, got {chunk!r}.")
+    edge = o.edge
+    if edge is None:
+        widest = 2.0 / min(w for w in transition if w > 0) if any(transition) else 0.0
+        edge = min(widest, 0.1 * field.duration)
+    # a wave keeps its direction for longer than the band's coherence time; the lag-free
+    # surrogates (no propagation, the data's spatial correlation) set how persistent a
+    # direction gets by chance
+    window = int(np.ceil(2.0 / (band[1] - band[0]) * field.fs / D))
+    n_lag_free = 0
+    if n_surrogates > 0 and o.null == "lag-free":
+        n_valid_out = max(0.0, field.n_times - 2 * edge * field.fs) / D
+        n_read = -(-field.n_times // D)
+        n_lag_free = lag_free_count(n_surrogates, n_read, window, n_valid_out, o.alpha)
+    return _Plan(
+        good=good,
+        band=band,
+        band_source=band_source,
+        band_given=band_given,
+        generalized=generalized,
+        requested=o.method,
+        method=method,
+        reason=reason,
+        transition=transition,
+        decimate=D,
+        alpha=o.alpha,
+        n_surrogates=n_surrogates,
+        n_lag_free=n_lag_free,
+        window=window,
+        chunk_samples=int(chunk),
+        edge=float(edge),
+        fs_out=field.fs / D,
+    )
 
 
 def measure_velocity(
@@ -195,251 +356,164 @@ def measure_velocity(
     -------
     VelocityResult
     """
-    check_option("method", method, ("auto",) + METHODS)
-    check_option("null", null, ("lag-free", "phase-randomised"))
-    requested = method
-    check_option("weights", weights, ("amplitude", "uniform"))
-    alpha = check_open_unit("alpha (CLI: --alpha)", alpha, " (false-positive rate)")
-    if decimate is not None:
-        decimate = check_int("decimate (samples)", decimate, minimum=1, cli="--decimate")
-    if edge is not None:
-        edge = check_nonnegative("edge", edge, unit=f" ({field.time_unit})")
-    if min_duration is not None:
-        min_duration = check_nonnegative("min_duration", min_duration, unit=f" ({field.time_unit})")
-    if field.n_dims > 2:
-        raise WaveInputError(
-            "positions are 3-D; project them onto a surface first "
-            "(wavescope.io.project_positions, or read_mne(..., projection='plane'))."
-        )
-    good = check_field(field, min_sites=field.n_dims + 1)
-    band_source = "given" if band is not None else "automatic (spectral peak)"
-    if band is None and field.meta.get("analysis_band") is not None:
-        # a reader's documented band for this kind of recording (widefield: 0.1-5 Hz)
-        band = tuple(field.meta["analysis_band"])
-        band_source = str(field.meta.get("analysis_band_reason") or "the recording's own band")
-        if generalized is None:
-            generalized = bool(field.meta.get("analysis_generalized", False))
-    generalized = bool(generalized)
-    band_given = band is not None
-    band = auto_band(field) if band is None else check_band(band, field.fs, field.time_unit)
-    reason = "given"
-    if method == "auto":
-        method, reason = choose_method(field, good, band_given=band_given)
-    check_band_record(band, field.duration, field.time_unit)
-    transition = default_transition(band, field.fs)
-    D = auto_decimation(field.fs, band, transition) if decimate is None else decimate
-    _check_readout(D, band, transition, field)
-    _check_band_power(field, band, good)
-    if isinstance(n_surrogates, str) and n_surrogates == "auto":
-        independent = max(field.duration * (band[1] - band[0]), 1.0)
-        n_surrogates = int(np.clip(np.ceil(20 / alpha / independent), 2, 20))
-    elif (
-        isinstance(n_surrogates, (bool, np.bool_))
-        or not isinstance(n_surrogates, (int, np.integer))
-        or not 0 <= n_surrogates <= MAX_SURROGATES
-    ):
-        raise WaveInputError(
-            f"n_surrogates (CLI: --n-surrogates) must be an integer in [0, {MAX_SURROGATES}] "
-            f"or 'auto', got {n_surrogates!r}."
-        )
-    pos = field.positions[good]
-    nb = find_neighbours(pos)
-    op = gradient_operator(nb)
-    rng = np.random.default_rng(seed)
-
-    pieces = []
-    if chunk_samples is None:
-        chunk_samples = default_chunk_samples(len(good), field.n_times)
-    elif not isinstance(chunk_samples, (int, np.integer)) or chunk_samples < 1:
-        raise WaveInputError(f"chunk_samples must be a positive integer, got {chunk_samples!r}.")
-    if edge is None:
-        edge = min(
-            2.0 / min(w for w in transition if w > 0) if any(transition) else 0.0,
-            0.1 * field.duration,
-        )
-    fs_out = field.fs / D
-    n_frames = int(np.clip(np.ceil(2.0 * fs_out / np.mean(band)), 8, 48))
-    # a wave keeps its direction for longer than the band's coherence time; the lag-free
-    # surrogates (no propagation, the data's spatial correlation) set how persistent a
-    # direction gets by chance
-    window = int(np.ceil(2.0 / (band[1] - band[0]) * fs_out))
-    n_valid_out = max(0.0, field.n_times - 2 * edge * field.fs) / D
-    n_lag_free = (
-        lag_free_count(n_surrogates, -(-field.n_times // D), window, n_valid_out, alpha)
-        if n_surrogates > 0 and null == "lag-free"
-        else 0
+    return measure_with(
+        field,
+        MeasureOptions(
+            band=band,
+            method=method,
+            generalized=generalized,
+            decimate=decimate,
+            alpha=alpha,
+            min_duration=min_duration,
+            n_surrogates=n_surrogates,
+            weights=weights,
+            patterns=patterns,
+            edge=edge,
+            chunk_samples=chunk_samples,
+            seed=seed,
+            debias=debias,
+            null=null,
+            broadband=broadband,
+        ),
+        progress=progress,
     )
-    for lo, hi, core_lo, core_hi in _chunks(field.n_times, chunk_samples, D, field.fs, transition):
-        spec = band_spectrum(
-            field.data[:, lo:hi], field.fs, band, transition=transition, decimate=D, sites=good
-        )
-        release_pages(field.data)
-        out_lo = core_lo // D  # global read-out index of the chunk's first kept sample
-        n_kept = -(-(core_hi - lo) // D) - (core_lo - lo) // D
-        idx = (out_lo + np.arange(n_kept)) * D
-        chunk_valid = (idx >= edge * field.fs) & (idx < field.n_times - edge * field.fs)
-        pieces.append(
-            _phase_measures(
-                spec,
-                D,
-                pos,
-                nb,
-                op,
-                weights,
-                generalized,
-                rng,
-                n_surrogates,
-                field.n_dims,
-                patterns,
-                (core_lo - lo) // D,
-                -(-(core_hi - lo) // D),
-                method == "circlinear",
-                chunk_valid,
-                n_frames,
-                out_lo,
-                n_lag_free,
-                band,
-                transition,
-            )
-        )
-        if progress is not None:
-            progress(core_hi, field.n_times)
-    skip = ("pat", "snap")
-    if n_surrogates == 0 or null != "lag-free":
-        skip += ("lf_pgd", "lf_dir")
-    out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k not in skip}
+
+
+def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) -> VelocityResult:
+    """:func:`measure_velocity` with its options in one :class:`MeasureOptions`."""
+    options = _check_options(field, options)
+    p = _plan(field, options)
+    pos = field.positions[p.good]
+    nb = find_neighbours(pos)
+    fs_out, band = p.fs_out, p.band
+    setup = PhaseSetup(
+        band=band,
+        transition=p.transition,
+        decimate=p.decimate,
+        positions=pos,
+        neighbours=nb,
+        operator=gradient_operator(nb),
+        weights=options.weights,
+        generalized=p.generalized,
+        n_surrogates=p.n_surrogates,
+        n_lag_free=p.n_lag_free,
+        patterns=options.patterns,
+        circlinear=p.method == "circlinear",
+        n_frames=int(np.clip(np.ceil(2.0 * fs_out / np.mean(band)), 8, 48)),
+    )
+    rng = np.random.default_rng(options.seed)
+    ph = phase_pass(field, p.good, setup, p.chunk_samples, p.edge, rng, progress)
+    out = ph.measures
     n_out = out["pgd"].shape[-1]
-    index = np.arange(n_out) * D
-    valid = (index >= edge * field.fs) & (index < field.n_times - edge * field.fs)
-    g = out["grad"]
-    k = -g
-    kmag = _wavenumber(g, out["gvar"] if debias else None)
-    with np.errstate(divide="ignore"):
-        speed = np.abs(2 * np.pi * out["freq"]) / kmag
-        wl = 2 * np.pi / kmag
-    direction = propagation_direction(g)
-    fit = out["fit"]
-
-    pattern_res = None
-    if patterns and field.n_dims == 2 and len(good) >= 4:
-        pattern_res = _concat_patterns([p["pat"] for p in pieces])
-
-    if method == "circlinear":
-        # fitted chunk by chunk in _phase_measures (each sample's fit is independent), so
-        # no (sites x samples) phase is kept
-        g = out["cl_grad"]
-        k = -g
-        with np.errstate(divide="ignore", invalid="ignore"):  # synchronous: infinite speed
-            speed = np.abs(2 * np.pi * out["freq"]) / np.linalg.norm(g, axis=0)
-            wl = 2 * np.pi / np.linalg.norm(g, axis=0)
-        direction = propagation_direction(g)
-        fit = out["cl_rho"]
-
+    index = np.arange(n_out) * p.decimate
+    valid = (index >= p.edge * field.fs) & (index < field.n_times - p.edge * field.fs)
+    est = per_sample_estimates(out, circlinear=p.method == "circlinear", debias=options.debias)
     threshold, wave, epochs = np.nan, np.zeros(n_out, bool), np.empty((0, 2), int)
     epoch_stats, windows = {}, None
-    if n_surrogates > 0:
+    if p.n_surrogates > 0:
         threshold, wave, epochs, windows, epoch_stats = _wave_epochs(
-            out, k, valid, band, fs_out, alpha, min_duration, window, n_lag_free, pattern_res
-        )
-
+            out, est.wavevector, valid, band, fs_out, p.alpha, options.min_duration, p.window,
+            p.n_lag_free, ph.patterns,
+        )  # fmt: skip
     spacing = site_spacing(pos) if len(pos) >= 2 else None
-    # the phase route's reported speed: the median of the per-epoch window estimates
-    # when there are wave epochs (what the summary prints), else of all valid samples
-    if windows is not None and np.isfinite(np.asarray(windows["speed"], float)).any():
-        phase_summary_speed = float(np.nanmedian(np.asarray(windows["speed"], float)))
-    else:
-        phase_summary_speed = _phase_speed(speed, valid & (wave if wave.any() else True))
     # model states chosen for k-omega keep their delays unfiltered: an impulse response is
     # broadband, and band-passing a state that does not travel (Mamba's decaying modes)
     # rings into a spurious ridge; the band still sets PGD and the wave epochs
-    filter_delays = band_given and not (requested == "auto" and field.time_unit == "step")
-    bb_opts = {"band": band, "filter_delays": filter_delays, "options": broadband}
-    route, check, bb = _run_routes(
-        field, method, requested, len(good), wl[valid], spacing, phase_summary_speed, bb_opts
+    filter_delays = p.band_given and not (p.requested == "auto" and field.time_unit == "step")
+    evidence = _phase_evidence(est, valid, wave, windows, spacing, p.n_surrogates > 0)
+    decision = settle_route(
+        field,
+        p.method,
+        p.requested,
+        len(p.good),
+        RouteInput(band, filter_delays, options.broadband, evidence),
     )
-    reported, bb, notes = _reported_route(field, method, route, check, bb, bb_opts)
-    est_speed, est_dir, est_wl = speed, direction, wl
-    if reported in BROADBAND_METHODS:
-        est_speed = np.asarray(bb.speeds, float)
-        est_dir = np.asarray(bb.directions, float)
-        est_wl = np.full(est_speed.shape, np.nan)
-        # a check that disagrees casts doubt when it is valid, or (automatic route) when
-        # it searched wide enough and its lags follow no linear delay at all: Mamba's
-        # decaying modes gave k-omega ridges at 0.05-0.4 sites/step whose xcorr lags fit
-        # a plane with R^2 0.00-0.07. A check limited by its own search (lags at its
-        # edge) casts none.
-        contradicts = check is not None and check["agree"] is False
-        if contradicts and not check["valid"]:
-            contradicts = requested == "auto" and not check["inconclusive"]
-        doubtful = bool(route[reported]) or contradicts
-        if n_surrogates > 0 and not wave.any() and doubtful:
-            # no organised, persistent phase anywhere, and the delay estimators do not
-            # confirm each other: there is no travelling wave to give a speed to
-            est_speed = np.full(est_speed.shape, np.nan)
-            est_dir = np.full(est_dir.shape, np.nan)
-            notes.append(
-                "no travelling wave found: the phase route finds no wave epoch and the delay "
-                "estimators do not confirm each other, so no speed is reported."
-            )
-    if check is not None:
-        check = {k: v for k, v in check.items() if k != "bb"}
-    choice = {"requested": requested, "chosen": method, "reason": reason, "reported": reported}
-    method = reported
-
-    snaps = [p["snap"] for p in pieces if p["snap"] is not None]
-    snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
+    speed, direction, wl = _reported_estimates(est, decision)
+    choice = {
+        "requested": p.requested,
+        "chosen": p.method,
+        "reason": p.reason,
+        "reported": decision.reported,
+    }
     return VelocityResult(
-        method=method,
+        method=decision.reported,
         fs=field.fs,
         fs_out=fs_out,
         index=index,
         valid=valid,
-        speed=est_speed,
-        direction=est_dir,
-        wavelength=est_wl,
-        phase_speed=speed,
-        phase_direction=direction,
-        phase_wavelength=wl,
+        speed=speed,
+        direction=direction,
+        wavelength=wl,
+        phase_speed=est.speed,
+        phase_direction=est.direction,
+        phase_wavelength=est.wavelength,
         frequency=out["freq"],
         pgd=out["pgd"],
-        fit=fit,
-        wavevector=k.T,
+        fit=est.fit,
+        wavevector=est.wavevector.T,
         wave=wave,
         epochs=epochs,
         threshold=float(threshold),
-        alpha=alpha,
+        alpha=p.alpha,
         band=band,
         space_unit=field.space_unit,
         time_unit=field.time_unit,
         n_sites=field.n_sites,
-        n_good=len(good),
+        n_good=len(p.good),
         n_dims=field.n_dims,
         spacing=spacing,
         extent=field.extent,
         duration=field.duration,
-        patterns=pattern_res,
-        broadband=bb,
-        snapshot=snapshot,
+        patterns=ph.patterns,
+        broadband=decision.result,
+        snapshot=ph.snapshot,
         windows=windows,
         extra={
-            "generalized_phase": generalized,
-            "band_source": band_source,
-            "weights": weights,
-            "decimate": D,
-            "edge": float(edge),
+            "generalized_phase": p.generalized,
+            "band_source": p.band_source,
+            "weights": options.weights,
+            "decimate": p.decimate,
+            "edge": p.edge,
             "layout": nb.kind,
-            "null": null,
+            "null": options.null,
             **epoch_stats,
             "method_choice": choice,
-            "band_role": "phase, PGD and wave epochs"
-            if method in PHASE_METHODS
-            else (
-                "delays and PGD"
-                if filter_delays
-                else "PGD and wave epochs only (delays unfiltered)"
-            ),
-            "cross_check": check,
-            "route_problems": {k: v for k, v in route.items() if v},
-            "route_warnings": notes,
+            "band_role": _band_role(decision.reported, filter_delays),
+            "cross_check": decision.check,
+            "route_problems": {k: v for k, v in decision.problems.items() if v},
+            "route_warnings": decision.notes,
         },
+    )
+
+
+def _reported_estimates(est, decision) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(speed, direction, wavelength)`` of the reported route: per sample for a phase
+    method, per estimate for a broadband one (no wavelength; NaN with no travelling wave)."""
+    if decision.reported not in BROADBAND_METHODS:
+        return est.speed, est.direction, est.wavelength
+    speed = np.asarray(decision.result.speeds, float)
+    direction = np.asarray(decision.result.directions, float)
+    if decision.no_wave:
+        speed, direction = np.full(speed.shape, np.nan), np.full(direction.shape, np.nan)
+    return speed, direction, np.full(speed.shape, np.nan)
+
+
+def _phase_evidence(est, valid, wave, windows, spacing, tested: bool) -> PhaseEvidence:
+    """The phase route's summary speed and direction: those of the wave epochs' window
+    estimates when there are any (what the summary prints), else of the valid samples
+    (inside wave epochs when there are any)."""
+    if windows is not None and np.isfinite(np.asarray(windows["speed"], float)).any():
+        sp = np.asarray(windows["speed"], float)
+        di = np.asarray(windows["direction"], float)[np.isfinite(sp)]
+        speed = float(np.nanmedian(sp))
+    else:
+        sel = valid & (wave if wave.any() else True)
+        sp = np.asarray(est.speed, float)[sel]
+        di = np.asarray(est.direction, float)[sel][np.isfinite(sp)]
+        sp = sp[np.isfinite(sp)]
+        speed = float(np.median(sp)) if sp.size else np.nan
+    di = di[np.isfinite(di)]
+    direction = float(circ_mean(di)) if di.size else np.nan
+    return PhaseEvidence(
+        speed, direction, est.wavelength[valid], spacing, bool(wave.any()) if tested else None
     )
