@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-import wavescope.waves.velocity as vel
+import wavescope.waves.inputs as inputs
 from wavescope import WaveField, read_npz, write_npz
 from wavescope.cli.main import main
 from wavescope.core.field import release_pages
@@ -134,7 +134,7 @@ def test_per_sample_outputs_do_not_scale_with_sites_times_samples(wave):
 def test_check_field_scans_a_memmap_blockwise(tmp_path, monkeypatch):
     # 100-value blocks force many blocks; a NaN in the last block and a flat site must be
     # found and named exactly as on the loaded array
-    monkeypatch.setattr(vel, "CHECK_BLOCK_VALUES", 100)
+    monkeypatch.setattr(inputs, "CHECK_BLOCK_VALUES", 100)
     x = np.random.default_rng(2).standard_normal((4, 1000)).astype(np.float32)
     x[2, 990] = np.nan
     p = tmp_path / "n.npz"
@@ -155,7 +155,7 @@ def test_auto_band_bounded_subset_finds_the_peak_same_for_memmap(wave, monkeypat
     # time) on the 20000-sample record: the band must still hold the 10 Hz peak, within
     # the Welch resolution fs / nperseg = 500 / 2500 = 0.2 Hz, and be the same mapped or not.
     f, path = wave
-    monkeypatch.setattr(vel, "AUTO_BAND_MAX_VALUES", 1000)
+    monkeypatch.setattr(inputs, "AUTO_BAND_MAX_VALUES", 1000)
     lo, hi = auto_band(f)
     assert lo * 1.25 == pytest.approx(10.0, abs=0.2) and hi == pytest.approx(lo * 1.25**2)
     assert auto_band(read_npz(path, mmap=True)) == (lo, hi)

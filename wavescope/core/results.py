@@ -14,7 +14,13 @@ from pathlib import PurePath
 
 import numpy as np
 
-__all__ = ["Result", "jsonable"]
+__all__ = ["Result", "finite_or_none", "jsonable"]
+
+
+def finite_or_none(x) -> float | None:
+    """``float(x)``, or None where it is NaN or infinite (JSON has no NaN)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def jsonable(obj):

@@ -23,13 +23,10 @@ import numpy as np
 from wavescope.core.circular import circ_mean, resultant_length
 from wavescope.core.units import speed_unit as _speed_unit
 from wavescope.core.validate import check_option
+from wavescope.waves.notes import _warnings_for
+from wavescope.waves.routes import BROADBAND_METHODS, PHASE_METHODS
 
 __all__ = ["PHASE_METHODS", "BROADBAND_METHODS", "PhaseSnapshot", "VelocityResult"]
-
-#: Methods whose estimates are per read-out sample of the band's phase.
-PHASE_METHODS = ("phase-gradient", "circlinear")
-#: Methods that read delays from the samples (per wave or one per record).
-BROADBAND_METHODS = ("event-time", "xcorr", "komega")
 
 
 @dataclass
@@ -263,8 +260,6 @@ class VelocityResult:
             ``method``, ``n_sites``, ``fs``, and more context (band, units, epochs,
             patterns, ``warnings``).
         """
-        from wavescope.waves.velocity import _warnings_for
-
         which = self.resolve(which)
         sel = self.selection(which)
         sp, dirs, wl = self.estimates(which)

@@ -1,0 +1,125 @@
+"""The warnings of a velocity summary: what a reader must know to trust its numbers.
+
+:func:`_warnings_for` adds to a route's own warnings those about an under-resolved
+wavelength, the band against the record's length, few wave epochs with a biased speed,
+and every undefined (null) number with its reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wavescope.core.validate import band_record_notes
+from wavescope.signal.spectral import default_transition
+from wavescope.waves.routes import PHASE_METHODS
+
+#: Wave fraction under which the speed of the wave epochs is checked against all samples.
+FEW_EPOCHS = 0.2
+
+
+#: Relative difference (epochs vs all samples) that the summary warns about then.
+SELECTION_TOLERANCE = 0.05
+
+
+def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
+    notes = list(summary.get("route_warnings") or [])
+    wl = summary["wavelength"]["median"]
+    under = any("under 4 site spacings" in n for n in notes)
+    if (
+        spacing
+        and wl is not None
+        and wl < 4 * spacing
+        and summary["method"] in PHASE_METHODS
+        and not under
+    ):
+        notes.append(
+            f"wavelength {wl:.3g} {summary['space_unit']} is under 4 site spacings "
+            f"({spacing:.3g}): phase gradients are under-resolved and speeds biased; use a "
+            "lower band or a broadband method (event-time, xcorr, komega)."
+        )
+    notes.extend(_record_notes(summary))
+    notes.extend(_selection_notes(summary))
+    notes.extend(_undefined_notes(summary))
+    return notes
+
+
+def _selection_notes(summary: dict) -> list[str]:
+    """Warn when few wave epochs give a speed unlike that of all samples.
+
+    Epochs are selected by PGD, which the same noise moves: when they cover little of the
+    record (in-band SNR about 5 dB on a small array: 2-14% of the time) their speeds
+    carried a bias of -7% to -15% where the median over all samples stayed within 2%
+    (analyses/results/speed_bias.md).
+    """
+    wf = summary.get("wave_fraction")
+    sp, sp_all = summary.get("speed", {}), summary.get("speed_all_samples")
+    if not sp_all or wf is None or not np.isfinite(wf) or wf >= FEW_EPOCHS:
+        return []
+    a, b = sp.get("median"), sp_all.get("median")
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)) or b == 0:
+        return []
+    rel = a / b - 1
+    if abs(rel) <= SELECTION_TOLERANCE:
+        return []
+    return [
+        f"wave epochs cover only {wf:.0%} of the record and their speed ({a:.3g}) differs "
+        f"from the median over all samples ({b:.3g} {sp_all['unit']}, {rel:+.0%}): epochs "
+        "selected by PGD can carry the noise's bias; where the wave is known to last, report "
+        "speed_all_samples."
+    ]
+
+
+def _undefined_notes(summary: dict) -> list[str]:
+    """Replace NaN/inf numbers of ``summary`` (in place) by None, and say why the main
+    measures are undefined: JSON has no NaN, and a null needs its reason."""
+    replaced = []
+
+    def walk(node, path):
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(value, (dict, list)):
+                walk(value, f"{path}{key}.")
+            elif isinstance(value, (float, np.floating)) and not np.isfinite(value):
+                node[key] = None
+                replaced.append(f"{path}{key}")
+
+    walk(summary, "")
+    notes = []
+    if replaced:
+        notes.append(
+            f"{', '.join(replaced)} not finite, given as null: an infinite speed or "
+            "wavelength means no delay or phase difference between sites (synchronous "
+            "activity or a standing pattern), not a fast wave."
+        )
+    no_wave = any("no travelling wave found" in n for n in summary.get("route_warnings") or [])
+    if summary["speed"]["median"] is None and "speed.median" not in replaced and not no_wave:
+        which = summary.get("samples_summarised")
+        notes.append(
+            "speed is null: no summarised sample has a finite, nonzero phase gradient"
+            + (
+                " (no sample lies in a wave epoch)"
+                if which == "waves"
+                else " (all sites in phase: synchronous activity, no travelling wave)"
+            )
+            + "; direction is null with it."
+        )
+        # the direction of a zero gradient is arbitrary (arctan2(0, 0)), not a finding
+        for key in ("mean_rad", "mean_deg", "concentration"):
+            summary["direction"][key] = None
+    if summary["pgd"]["median"] is None:
+        notes.append(
+            "PGD is null: no summarised sample has a nonzero local phase gradient (all "
+            "sites in phase), or none is usable (neighbours that do not span the layout)."
+        )
+    return notes
+
+
+def _record_notes(summary: dict) -> list[str]:
+    """Warnings about the band against the record's length (see band_record_notes)."""
+    if summary.get("band") is None or not summary.get("duration"):
+        return []
+    if str(summary.get("band_role", "")).startswith("PGD and wave epochs only"):
+        return []  # the speed comes from unfiltered delays: the band's limits do not bias it
+    band = tuple(summary["band"])
+    tr = default_transition(band, summary["fs"])
+    return band_record_notes(band, tr, summary["duration"], summary["time_unit"])

@@ -1,0 +1,488 @@
+"""The velocity routes: which estimator measures a field, and whether a second agrees.
+
+:func:`choose_method` picks the route for ``method="auto"``; a broadband route runs its
+estimator (:mod:`wavescope.waves.broadband`) and its own diagnostics say whether its
+result can be trusted; the automatic route is cross-checked by a second, independent
+estimator where one is cheap, and the route whose speed is reported, with the notes that
+say why, is settled here.
+
+Each estimator of ``method=`` is an :class:`Estimator` (its answer a
+:class:`RouteEstimate`: speed, direction, its own diagnostics and significance) made
+known by :func:`register`; adding one to ``method=`` means writing it here and
+registering it: the methods every caller lists (:data:`METHODS`) come from the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from wavescope.core.field import WaveField
+from wavescope.core.results import finite_or_none
+from wavescope.core.validate import WaveInputError
+from wavescope.waves.broadband import (
+    BroadbandVelocity,
+    event_time_velocity,
+    komega_velocity,
+    xcorr_velocity,
+)
+
+__all__ = [
+    "BROADBAND_METHODS",
+    "ESTIMATORS",
+    "METHODS",
+    "PHASE_METHODS",
+    "Estimator",
+    "PhaseEvidence",
+    "RouteDecision",
+    "RouteEstimate",
+    "RouteInput",
+    "choose_method",
+    "register",
+    "settle_route",
+    "spectral_concentration",
+]
+
+
+#: Fewest site spacings a k-omega ridge must carry the pattern over the record.
+MIN_TRAVEL_SITES = 3.0
+
+
+#: Fraction of xcorr pair lags at the search edge above which the lags are search-limited.
+MAX_EDGE_FRACTION = 0.1
+
+
+#: Relative difference between two speed estimators above which they are said to disagree.
+AGREEMENT_TOLERANCE = 0.05
+
+
+#: Records (good sites x samples) up to which the phase route is cross-checked by xcorr.
+CROSS_CHECK_MAX_VALUES = 2**22
+
+
+def spectral_concentration(field: WaveField, good=None) -> float:
+    """Fraction of the site-averaged power within a factor 1.25 of its spectral peak.
+
+    The power counted is the periodogram's excess over its median (a broadband floor
+    such as white noise, which spreads over all frequencies). Near 1 for a narrowband
+    oscillation, also in white noise of its own variance; 0.3-0.5 for a single pulse or
+    an impulse response, lower for broadband noise: the rule by which the automatic method chooses
+    the phase route (at least 0.6) or a broadband one.
+    """
+    from scipy import fft as sfft
+
+    good = field.good if good is None else good
+    n = field.n_times
+    step = max(1, len(good) // 64)  # at most ~64 sites read
+    x = np.asarray(field.data[good[::step], : min(n, 2**16)], np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    power = np.mean(np.abs(sfft.rfft(x, axis=1)) ** 2, axis=0)[1:]
+    # power above the broadband floor (the spectrum's median): an oscillation in white
+    # noise of equal variance holds most of the power above the floor, though under half
+    # of all of it (and event times of white noise read 10% slow where its phase is right)
+    power = np.clip(power - np.median(power), 0.0, None)
+    if not power.sum() > 0:
+        return 0.0
+    f = np.arange(1, len(power) + 1) / x.shape[1]
+    f0 = f[np.argmax(power)]
+    near = (f >= f0 / 1.25) & (f <= f0 * 1.25)
+    return float(power[near].sum() / power.sum())
+
+
+def _evenly_spaced_line(field: WaveField, good) -> bool:
+    if field.n_dims != 1 or len(good) < 4:
+        return False
+    gaps = np.diff(np.sort(field.positions[good, 0]))
+    return bool(np.allclose(gaps, gaps[0], rtol=1e-6))
+
+
+def choose_method(field: WaveField, good=None, *, band_given: bool = False) -> tuple[str, str]:
+    """The velocity method right for this kind of field, and why (``method="auto"``).
+
+    - model states (time in steps) on an evenly spaced line of sites: ``"komega"`` (the
+      k-omega ridge; within 0.4% for the shift-SSM and v-Wave states at 0.25-3
+      sites/step on 64- and 128-step impulse responses);
+    - a band given for any other field: ``"phase-gradient"`` (the band names the
+      oscillation to follow, e.g. bursts in pink noise);
+    - otherwise broadband or pulse-like fields on an evenly spaced line: ``"komega"``;
+    - broadband fields on other layouts: ``"event-time"`` (plane fits of event times) on
+      2-D layouts, ``"xcorr"`` on uneven lines;
+    - narrowband oscillations (at least 60% of the power within a factor 1.25 of the
+      spectral peak, :func:`spectral_concentration`): ``"phase-gradient"``.
+    """
+    good = field.good if good is None else good
+    line = _evenly_spaced_line(field, good)
+    if field.time_unit == "step" and line:
+        return "komega", "model states on a line of sites (time in steps): k-omega ridge"
+    if band_given:
+        return "phase-gradient", "a band was given: the phase of that oscillation"
+    conc = spectral_concentration(field, good)
+    if conc >= 0.6:
+        return "phase-gradient", f"narrowband ({conc:.0%} of the power near its peak): phase"
+    if line:
+        return "komega", f"broadband ({conc:.0%} of the power near its peak) on a line: k-omega"
+    if field.n_dims == 1:
+        return "xcorr", f"broadband ({conc:.0%} near its peak) on an uneven line: xcorr lags"
+    return "event-time", f"broadband ({conc:.0%} of the power near its peak): event times"
+
+
+# ---------------------------------------------------------------- the estimator interface
+@dataclass(frozen=True)
+class PhaseEvidence:
+    """What the phase pass found, for the phase estimators' answers and the no-wave rule.
+
+    Attributes
+    ----------
+    speed : float
+        The phase route's summary speed (median of the wave epochs' window estimates, else
+        of the valid samples), ``space_unit / time_unit``; NaN when none.
+    direction : float
+        Circular mean direction of the same estimates, radians; NaN when none.
+    wavelengths : ndarray
+        Per valid read-out sample, ``space_unit``.
+    spacing : float or None
+        Median nearest-neighbour distance of the good sites.
+    wave_found : bool or None
+        Whether any wave epoch passed the no-propagation null; None when no surrogates
+        were drawn (no test).
+    """
+
+    speed: float
+    direction: float
+    wavelengths: np.ndarray
+    spacing: float | None
+    wave_found: bool | None
+
+
+@dataclass(frozen=True)
+class RouteInput:
+    """What an estimator reads besides the field: the band, whether delays are read from
+    the band-passed field, the estimator's own options, and the phase pass's evidence."""
+
+    band: tuple[float, float]
+    filter_delays: bool
+    options: dict | None = None
+    phase: PhaseEvidence | None = None
+
+
+@dataclass
+class RouteEstimate:
+    """One estimator's answer.
+
+    Attributes
+    ----------
+    method : str
+    speed, direction : float
+        Its summary speed (``space_unit / time_unit``) and direction (radians); NaN when
+        none.
+    problems : list of str
+        What its own validity diagnostics found (empty: valid).
+    search_limited : bool
+        Its result is limited by its own search (lags at the search edge, a ridge at the
+        edge of the speeds searched, fewer than two waves), so it says nothing against
+        another estimate.
+    significant : bool or None
+        Its own test against no propagation: wave epochs above the no-propagation null
+        for the phase estimators; None where it has none (the broadband estimators, whose
+        doubt is settled against the phase route's epochs in :func:`settle_route`).
+    result : BroadbandVelocity or None
+        A broadband estimator's full result.
+    """
+
+    method: str
+    speed: float
+    direction: float
+    problems: list[str]
+    search_limited: bool
+    significant: bool | None
+    result: BroadbandVelocity | None = None
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A velocity estimator of ``method=``: its name, whether its estimates are per
+    read-out sample of the band's phase, how it answers (:class:`RouteEstimate`) and
+    which estimator cross-checks it (None: none is cheap)."""
+
+    name: str
+    per_sample: bool
+    estimate: Callable[[WaveField, RouteInput], RouteEstimate]
+    cross_check: Callable[[WaveField, int], str | None]
+
+
+#: The estimators of ``method=``, by name, in the order :func:`register` received them.
+ESTIMATORS: dict[str, Estimator] = {}
+
+
+def register(estimator: Estimator) -> Estimator:
+    """Make ``estimator`` a ``method=`` of measure_velocity (and of every CLI option and
+    table that lists the methods)."""
+    ESTIMATORS[estimator.name] = estimator
+    return estimator
+
+
+def _phase_estimate(name: str) -> Callable[[WaveField, RouteInput], RouteEstimate]:
+    def estimate(field: WaveField, inp: RouteInput) -> RouteEstimate:
+        ph = inp.phase
+        wl = np.asarray(ph.wavelengths, float)
+        wl = wl[np.isfinite(wl)]
+        problems = []
+        if ph.spacing and wl.size and np.median(wl) < 4 * ph.spacing:
+            problems.append(
+                f"wavelength {np.median(wl):.3g} {field.space_unit} is under 4 site spacings"
+            )
+        return RouteEstimate(name, ph.speed, ph.direction, problems, False, ph.wave_found)
+
+    return estimate
+
+
+def _phase_cross_check(field: WaveField, n_good: int) -> str | None:
+    return "xcorr" if n_good * field.n_times <= CROSS_CHECK_MAX_VALUES else None
+
+
+def _band_passed(field: WaveField, inp: RouteInput) -> WaveField:
+    if not inp.filter_delays:
+        return field
+    from wavescope.signal.spectral import bandpass
+
+    return field.with_data(bandpass(field.data, field.fs, inp.band))
+
+
+def _broadband_estimate(run, diagnose, search_limited):
+    """An estimate function from a broadband estimator's run, diagnostics and search
+    limit; every broadband estimate without a finite speed is a problem too."""
+
+    def estimate(field: WaveField, inp: RouteInput) -> RouteEstimate:
+        bb = run(field, inp)
+        problems = diagnose(bb)
+        if not np.isfinite(bb.speed) or bb.speed <= 0:
+            problems.append("no finite speed (no delay between sites)")
+        return RouteEstimate(
+            bb.method, bb.speed, bb.direction, problems, search_limited(bb), None, bb
+        )
+
+    return estimate
+
+
+def _run_event_time(field: WaveField, inp: RouteInput) -> BroadbandVelocity:
+    return event_time_velocity(_band_passed(field, inp), **(inp.options or {}))
+
+
+def _diagnose_event_time(bb: BroadbandVelocity) -> list[str]:
+    probs = []
+    if bb.n < 2:
+        probs.append(f"only {bb.n} wave(s) reached enough sites")
+    if bb.quality < 0.8:
+        probs.append(f"event times fit a plane poorly (median R^2 {bb.quality:.2f})")
+    return probs
+
+
+def _run_xcorr(field: WaveField, inp: RouteInput) -> BroadbandVelocity:
+    kw = {}
+    band = inp.band
+    if inp.filter_delays:
+        # Lags of a narrowband signal are ambiguous past half a period (side peaks of
+        # its autocorrelation one period away); a band of an octave or more has weak
+        # side peaks, and only lags past half a period of its lowest frequency alias.
+        f_ref = band[0] if band[1] >= 2 * band[0] else band[1]
+        if f_ref > 0:  # a low-pass band (lo = 0) sets no such limit
+            lag = max(1, int(0.5 * field.fs / f_ref))
+            if lag < field.n_times:  # else the default rule applies
+                kw["max_lag"] = lag
+    kw.update(inp.options or {})
+    return xcorr_velocity(_band_passed(field, inp), **kw)
+
+
+def _diagnose_xcorr(bb: BroadbandVelocity) -> list[str]:
+    probs, d = [], bb.details or {}
+    if d.get("edge_fraction", 0) > MAX_EDGE_FRACTION:
+        probs.append(
+            f"{100 * d['edge_fraction']:.0f}% of the pair lags sit at the search edge "
+            f"(max_lag {d.get('max_lag')} samples; CLI: --max-lag)"
+        )
+    if bb.quality < 0.5:
+        probs.append(f"the lags fit a plane poorly (R^2 {bb.quality:.2f})")
+    return probs
+
+
+def _xcorr_cross_check(field: WaveField, n_good: int) -> str:
+    return "komega" if _evenly_spaced_line(field, field.good) else "event-time"
+
+
+def _run_komega(field: WaveField, inp: RouteInput) -> BroadbandVelocity:
+    return komega_velocity(_band_passed(field, inp), **(inp.options or {}))
+
+
+def _diagnose_komega(bb: BroadbandVelocity) -> list[str]:
+    probs, d = [], bb.details or {}
+    if d.get("at_range_edge"):
+        probs.append("the ridge lies at the edge of the speeds searched")
+    if d.get("travel_sites", np.inf) < MIN_TRAVEL_SITES:
+        probs.append(
+            f"at the ridge's speed the pattern moves only {d['travel_sites']:.1f} site "
+            f"spacings over the record (fewer than {MIN_TRAVEL_SITES:g}): no propagation "
+            "is resolved"
+        )
+    return probs
+
+
+for _name in ("phase-gradient", "circlinear"):
+    register(Estimator(_name, True, _phase_estimate(_name), _phase_cross_check))
+register(
+    Estimator(
+        "event-time",
+        False,
+        _broadband_estimate(_run_event_time, _diagnose_event_time, lambda bb: bb.n < 2),
+        lambda field, n_good: "xcorr",
+    )
+)
+register(
+    Estimator(
+        "xcorr",
+        False,
+        _broadband_estimate(
+            _run_xcorr,
+            _diagnose_xcorr,
+            lambda bb: (bb.details or {}).get("edge_fraction", 0) > MAX_EDGE_FRACTION,
+        ),
+        _xcorr_cross_check,
+    )
+)
+register(
+    Estimator(
+        "komega",
+        False,
+        _broadband_estimate(
+            _run_komega, _diagnose_komega, lambda bb: bool((bb.details or {}).get("at_range_edge"))
+        ),
+        lambda field, n_good: "xcorr",
+    )
+)
+
+#: Methods whose estimates are per read-out sample of the band's phase.
+PHASE_METHODS = tuple(n for n, e in ESTIMATORS.items() if e.per_sample)
+#: Methods that read delays from the samples (per wave or one per record).
+BROADBAND_METHODS = tuple(n for n, e in ESTIMATORS.items() if not e.per_sample)
+#: Methods of :func:`~wavescope.waves.velocity.measure_velocity`. The first two use phase
+#: in a band; the others are broadband.
+METHODS = PHASE_METHODS + BROADBAND_METHODS
+
+
+# ---------------------------------------------------------------- the cross-check
+@dataclass
+class RouteDecision:
+    """The route whose speed is reported, and why.
+
+    Attributes
+    ----------
+    reported : str
+        The method whose estimates the result reports.
+    result : BroadbandVelocity or None
+        Its broadband result (None for a phase method).
+    check : dict or None
+        The cross-check's agreement record (JSON-ready; None without a check).
+    problems : dict
+        Each estimator run mapped to what its own diagnostics found.
+    notes : list of str
+        The warnings the summary carries about the route.
+    no_wave : bool
+        No travelling wave: the phase pass found no wave epoch and the delay estimators
+        do not confirm each other, so no speed is reported.
+    """
+
+    reported: str
+    result: BroadbandVelocity | None
+    check: dict | None
+    problems: dict
+    notes: list[str]
+    no_wave: bool = False
+
+
+def _agreement(primary: RouteEstimate, second: RouteEstimate) -> dict:
+    ps = primary.speed
+    rel = (second.speed / ps - 1) if ps and np.isfinite(ps) else np.nan
+    # no primary speed (no wave epoch): nothing to agree or disagree with
+    agree = None if not np.isfinite(rel) else bool(abs(rel) <= AGREEMENT_TOLERANCE)
+    return {
+        "method": second.method,
+        "speed": finite_or_none(second.speed),
+        "primary": primary.method,
+        "primary_speed": finite_or_none(ps),
+        "relative_difference": finite_or_none(rel),
+        "tolerance": AGREEMENT_TOLERANCE,
+        "agree": agree,
+        "valid": not second.problems,
+        "inconclusive": second.search_limited,
+    }
+
+
+def _band_role(method: str, band_given: bool) -> str:
+    if method in PHASE_METHODS:
+        return "phase, PGD and wave epochs"
+    return "delays and PGD" if band_given else "PGD and wave epochs only (delays unfiltered)"
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else format(float(x), ".3g")
+
+
+def settle_route(
+    field: WaveField, method: str, requested: str, n_good: int, inp: RouteInput
+) -> RouteDecision:
+    """Run the chosen estimator and (``requested="auto"``) its cross-check; decide which
+    speed is reported.
+
+    The cross-check's estimate is reported when the chosen route's diagnostics fail and
+    the check's do not; every failed diagnostic and every disagreement becomes a note. A
+    broadband route reports no speed when the phase pass found no wave epoch and the
+    route is doubtful: its own diagnostics fail, or a check disagrees that is valid or
+    (automatic route) searched wide enough (Mamba's decaying modes gave k-omega ridges at
+    0.05-0.4 sites/step whose xcorr lags fit a plane with R^2 0.00-0.07); a check limited
+    by its own search casts no doubt.
+    """
+    primary = ESTIMATORS[method].estimate(field, inp)
+    problems = {method: primary.problems}
+    second, check = None, None
+    name = ESTIMATORS[method].cross_check(field, n_good) if requested == "auto" else None
+    if name is not None:
+        # the phase route follows the band's oscillation: its check sees that band
+        filtered = (inp.filter_delays or method in PHASE_METHODS) and name == "xcorr"
+        try:
+            second = ESTIMATORS[name].estimate(field, RouteInput(inp.band, filtered))
+            problems[name] = second.problems
+            check = _agreement(primary, second)
+        except WaveInputError as exc:
+            problems[name] = [f"{name} did not run: {exc}"]
+    notes, reported = [], primary
+    if primary.problems and second is not None and not second.problems:
+        reported = second  # the primary route says it is unreliable; the check not
+        notes.append(
+            f"{method} is unreliable here ({'; '.join(primary.problems)}); the speed "
+            f"reported is {second.method}'s."
+        )
+    elif primary.problems:
+        notes.append(f"{method} may be unreliable here: {'; '.join(primary.problems)}.")
+    if check is not None and check["agree"] is False:
+        rel = check["relative_difference"]
+        notes.append(
+            f"the two estimators disagree: {method} {_fmt(check['primary_speed'])} and "
+            f"{second.method} {_fmt(check['speed'])} {field.speed_unit} "
+            + (f"({rel:+.1%}, more than {check['tolerance']:.0%})" if rel is not None else "")
+            + (f"; {second.method}: {'; '.join(second.problems)}" if second.problems else "")
+            + "."
+        )
+    no_wave = False
+    if reported.method in BROADBAND_METHODS:
+        contradicts = check is not None and check["agree"] is False
+        if contradicts and not check["valid"]:
+            contradicts = requested == "auto" and not check["inconclusive"]
+        doubtful = bool(reported.problems) or contradicts
+        no_wave = inp.phase is not None and inp.phase.wave_found is False and doubtful
+        if no_wave:
+            notes.append(
+                "no travelling wave found: the phase route finds no wave epoch and the delay "
+                "estimators do not confirm each other, so no speed is reported."
+            )
+    return RouteDecision(reported.method, reported.result, check, problems, notes, no_wave)
