@@ -8,9 +8,11 @@ lowest frequency whatever the field holds). This module parameterises a spectrum
 the field does (Donoghue et al. 2020, the FOOOF / specparam algorithm) in the part that
 decides that question:
 
-1. an aperiodic fit ``log10 P = b - log10(f^chi)`` ("fixed" mode) in log-log, first on all
-   points, then robustly on the points whose residual lies below a percentile (so that
-   peaks do not pull the fit up);
+1. an aperiodic fit ``P = 10^b f^-chi + 10^w`` in log power: fooof's "fixed" power law
+   plus a flat floor ``w`` that recordings sink into at high frequencies (amplifier and
+   quantisation noise; without it a 1/f spectrum with a white floor reads as chi near 0
+   and its peaks drown in the misfit), first on all points, then robustly on the points
+   at or below the first fit (so that peaks do not pull the fit up);
 2. the flattened spectrum (log power minus the aperiodic fit); its largest maximum is a
    peak when it stands ``peak_threshold`` standard deviations of the flattened spectrum
    above its median and at least ``min_peak_height`` (log10 power) high; its bandwidth is
@@ -32,9 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from wavescope.core.validate import WaveInputError
+
+LN10 = float(np.log(10.0))
 
 __all__ = ["SpectralPeak", "SpectrumModel", "fit_spectrum"]
 
@@ -70,9 +73,12 @@ class SpectrumModel:
     Attributes
     ----------
     offset : float
-        ``b`` of ``log10 P = b - chi log10 f`` (log10 power).
+        ``b`` of the aperiodic component ``P = 10^b f^-chi + 10^w`` (log10 power).
     exponent : float
         ``chi``, the aperiodic exponent (1/f: 1; brown noise: 2; white noise: 0).
+    floor : float
+        ``w``, the level of a flat (white) floor the power law sinks into at high
+        frequencies (amplifier noise), log10 power; very negative when there is none.
     peak : SpectralPeak or None
         The largest peak that passes the thresholds; None when the spectrum is aperiodic.
     freq_range : tuple of float
@@ -84,18 +90,59 @@ class SpectrumModel:
 
     offset: float
     exponent: float
+    floor: float
     peak: SpectralPeak | None
     freq_range: tuple[float, float]
     noise: float
 
     def aperiodic(self, f) -> np.ndarray:
         """The aperiodic fit at frequencies ``f``, log10 power."""
-        return self.offset - self.exponent * np.log10(np.asarray(f, float))
+        return _aperiodic(np.log10(np.asarray(f, float)), self.offset, self.exponent, self.floor)
 
 
-def _fit_line(logf: np.ndarray, logp: np.ndarray) -> tuple[float, float]:
-    slope, offset = np.polyfit(logf, logp, 1)
-    return float(offset), float(-slope)
+def _aperiodic(logf, offset: float, exponent: float, floor: float) -> np.ndarray:
+    """``log10(10^offset f^-exponent + 10^floor)``, computed without overflow."""
+    return np.logaddexp((offset - exponent * logf) * LN10, floor * LN10) / LN10
+
+
+def _fit_aperiodic(logf: np.ndarray, logp: np.ndarray, init) -> tuple[float, float, float]:
+    from scipy.optimize import least_squares  # lazily: scipy.optimize costs start-up time
+
+    res = least_squares(
+        lambda q: _aperiodic(logf, *q) - logp,
+        init,
+        bounds=([-np.inf, -1.0, -np.inf], [np.inf, 6.0, np.inf]),
+    )
+    return float(res.x[0]), float(res.x[1]), float(res.x[2])
+
+
+def _robust_aperiodic(logf, logp, robust_percentile: float) -> tuple[float, float, float]:
+    """The aperiodic parameters (offset, exponent, floor): a power law, or a power law
+    with a floor where the floor explains the lower envelope better (BIC); the floor is
+    -inf for a plain power law."""
+    slope, icept = np.polyfit(logf, logp, 1)
+    line = (float(icept), float(-slope), -np.inf)
+    resid = logp - _aperiodic(logf, *line)
+    # fooof's robust refit: the points at or below the first fit (its residual clipped at
+    # zero, then under a low percentile) carry the background, not the peaks
+    keep = np.clip(resid, 0, None) <= np.percentile(np.clip(resid, 0, None), robust_percentile)
+    if keep.sum() < 4 or np.ptp(logf[keep]) == 0:
+        return line
+    slope, icept = np.polyfit(logf[keep], logp[keep], 1)
+    line = (float(icept), float(-slope), -np.inf)
+    floored = _fit_aperiodic(logf, logp, (line[0], max(line[1], 0.0), float(logp.min()) - 1.0))
+    resid = logp - _aperiodic(logf, *floored)
+    keep_f = np.clip(resid, 0, None) <= np.percentile(np.clip(resid, 0, None), robust_percentile)
+    if keep_f.sum() >= 4 and np.ptp(logf[keep_f]) > 0:
+        floored = _fit_aperiodic(logf[keep_f], logp[keep_f], floored)
+    # compare the two on all points, where the misfit of a missing floor shows: the
+    # Bayesian information criterion of each (2 and 3 parameters)
+    n = logf.size
+    bic = [
+        n * np.log(max(float(np.mean((logp - _aperiodic(logf, *q)) ** 2)), 1e-300)) + k * np.log(n)
+        for q, k in ((line, 2), (floored, 3))
+    ]
+    return floored if bic[1] < bic[0] - 10 else line
 
 
 def fit_spectrum(
@@ -161,18 +208,12 @@ def fit_spectrum(
             "check the data for flat or non-finite sites."
         )
     logf, logp = np.log10(f), np.log10(p)
-    offset, exponent = _fit_line(logf, logp)
-    resid = logp - (offset - exponent * logf)
-    # fooof's robust refit: the points at or below the first fit (its residual clipped at
-    # zero, then under a low percentile) carry the background, not the peaks
-    keep = np.clip(resid, 0, None) <= np.percentile(np.clip(resid, 0, None), robust_percentile)
-    if keep.sum() >= 2 and np.ptp(logf[keep]) > 0:
-        offset, exponent = _fit_line(logf[keep], logp[keep])
-    flat = logp - (offset - exponent * logf)
+    offset, exponent, floor = _robust_aperiodic(logf, logp, robust_percentile)
+    flat = logp - _aperiodic(logf, offset, exponent, floor)
     # heights are measured from the flattened spectrum's median (the robust fit runs along
     # the lower envelope of a noisy spectrum, which would lift every point above it)
     base = float(np.median(flat))
-    offset += base
+    offset, floor = offset + base, floor + base
     flat = flat - base
     i = int(np.argmax(flat))
     height = float(flat[i])
@@ -189,12 +230,16 @@ def fit_spectrum(
     noise = float(np.std(flat[away])) if away.sum() >= 4 else float(np.std(flat))
     peak = None
     if peak_threshold is None:
+        from scipy.stats import norm  # lazily: scipy.stats costs start-up time
+
         peak_threshold = float(norm.isf(0.05 / flat.size))
     if height >= max(peak_threshold * noise, min_peak_height) and 0 < i < flat.size - 1:
         f_lo = _crossing(f, flat, j_lo - 1, j_lo, half) if j_lo > 0 else f[0]
         f_hi = _crossing(f, flat, j_hi, j_hi + 1, half) if j_hi < f.size - 1 else f[-1]
         peak = SpectralPeak(float(f[i]), height, float(f_hi - f_lo), float(f_lo), float(f_hi))
-    return SpectrumModel(float(offset), float(exponent), peak, (float(lo), float(hi)), noise)
+    return SpectrumModel(
+        float(offset), float(exponent), float(floor), peak, (float(lo), float(hi)), noise
+    )
 
 
 def _crossing(f, y, a: int, b: int, level: float) -> float:

@@ -255,7 +255,9 @@ def event_time_velocity(
     -------
     BroadbandVelocity
         Median speed over waves in ``field.speed_unit``; per-wave speeds, directions
-        and R^2 in ``speeds``, ``directions``, ``qualities``.
+        and R^2 in ``speeds``, ``directions``, ``qualities``. ``details["p_values"]``:
+        each wave's F-test that its event times depend on position; ``details["p_value"]``:
+        their Fisher combination, the route's test against no propagation.
 
     Notes
     -----
@@ -270,7 +272,7 @@ def event_time_velocity(
     times = detect_events(field.data[good], kind=kind, threshold=threshold, polarity=polarity)
     waves = _group_events(times, max_gap)
     pos = field.positions[good]
-    speeds, dirs, r2s, slows = [], [], [], []
+    speeds, dirs, r2s, slows, pvals = [], [], [], [], []
     for wave in waves:
         if len(wave) < min_sites:
             continue
@@ -288,6 +290,7 @@ def event_time_velocity(
         dirs.append(di)
         r2s.append(r2)
         slows.append(coef[1:])
+        pvals.append(_plane_f_test(r2, len(idx), dim))
     if not speeds:
         raise WaveInputError(
             f"event_time_velocity found no wave reaching enough sites (threshold {threshold:g}"
@@ -313,8 +316,39 @@ def event_time_velocity(
         speeds=speeds,
         directions=dirs,
         qualities=r2s,
-        details={"direction_concentration": float(resultant_length(dirs))},
+        details={
+            "direction_concentration": float(resultant_length(dirs)),
+            "p_values": [float(v) for v in pvals],
+            "p_value": _fisher(pvals),
+        },
     )
+
+
+def _plane_f_test(r2: float, n: int, dim: int) -> float:
+    """p-value of the F-test that event times depend on position at all (the regression's
+    ``dim`` slopes are zero) from its R^2 over ``n`` sites; 1.0 when nothing is left to
+    test (as many parameters as sites)."""
+    from scipy.stats import f as f_dist
+
+    df2 = n - dim - 1
+    if df2 < 1 or not np.isfinite(r2):
+        return 1.0
+    if r2 >= 1.0:
+        return 0.0
+    stat = (max(r2, 0.0) / dim) / ((1.0 - r2) / df2)
+    return float(f_dist.sf(stat, dim, df2))
+
+
+def _fisher(p_values) -> float:
+    """Fisher's combination of independent p-values (one per wave): the probability of
+    planar fits at least this good in every wave if event times did not depend on
+    position."""
+    from scipy.stats import chi2
+
+    p = np.clip(np.asarray(p_values, float), 1e-300, 1.0)
+    if not p.size:
+        return 1.0
+    return float(chi2.sf(-2 * np.log(p).sum(), 2 * p.size))
 
 
 def xcorr_velocity(

@@ -13,9 +13,16 @@ import numpy as np
 
 from wavescope.core.field import WaveField, release_pages
 from wavescope.core.validate import WaveInputError, check_distinct_positions, is_collinear
+from wavescope.signal.aperiodic import fit_spectrum
 from wavescope.signal.spectral import band_power_fraction, safe_scale
 
-__all__ = ["auto_band", "check_field", "default_chunk_samples"]
+__all__ = [
+    "auto_band",
+    "check_field",
+    "default_chunk_samples",
+    "site_spectrum",
+    "spectrum_model",
+]
 
 #: Fewest samples measure_velocity accepts.
 MIN_SAMPLES = 4
@@ -130,22 +137,28 @@ def check_field(field: WaveField, *, min_sites: int = 3) -> np.ndarray:
 AUTO_BAND_MAX_VALUES = 2**24
 
 
-def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, float]:
-    """A band around the dominant spectral peak: ``[f0 / 1.25, f0 * 1.25]``.
+def site_spectrum(field: WaveField, good=None) -> tuple[np.ndarray, np.ndarray]:
+    """The site-averaged Welch power spectrum of the good sites, bounded in memory.
 
-    ``f0`` is the peak of the site-averaged Welch spectrum above ``fmin`` (default: two
-    frequency bins). Records of up to ``AUTO_BAND_MAX_VALUES`` values (good sites x
-    samples) use segments of an eighth of the record (at least 64 samples) over the whole
-    record. Longer records (and every memory-mapped one of that size) use a bounded subset:
-    at most 32 Hann-windowed segments of ``min(n_times // 8, 2**15)`` samples, evenly
-    spaced over the record, read 32 sites at a time, so the estimate costs the same memory
-    however long the record is (its frequency resolution is ``fs / 2**15`` at most, 0.03 Hz
-    at 1 kHz). The choice depends only on the size, never on whether ``data`` is mapped, so
-    both give the same band. Pass ``band`` explicitly whenever the band of interest is known.
+    Records of up to ``AUTO_BAND_MAX_VALUES`` values (good sites x samples) use segments
+    of an eighth of the record (at least 64 samples) over the whole record. Longer records
+    (and every memory-mapped one of that size) use a bounded subset: at most 32
+    Hann-windowed segments of ``min(n_times // 8, 2**15)`` samples, evenly spaced over the
+    record, read 32 sites at a time, so the estimate costs the same memory however long the
+    record is (its frequency resolution is ``fs / 2**15`` at most, 0.03 Hz at 1 kHz). The
+    choice depends only on the size, never on whether ``data`` is mapped.
+
+    Returns
+    -------
+    freqs : ndarray
+        Cycles per time unit.
+    power : ndarray
+        Power spectral density averaged over sites (data units squared per cycle per time
+        unit, times a power of two for data near the float range's ends).
     """
     from scipy.signal import welch
 
-    good = field.good
+    good = field.good if good is None else good
     n = field.n_times
     if n < MIN_SAMPLES or len(good) == 0:
         raise WaveInputError(
@@ -160,25 +173,57 @@ def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, fl
             data = data * data.dtype.type(scale)
         nper = min(n, max(64, n // 8))
         f, p = welch(data, fs=field.fs, nperseg=nper, axis=1)
-        p = p.mean(axis=0)
-    else:
-        nper = min(n, max(64, min(n // 8, 2**15)))
-        n_seg = max(1, min(32, n // nper))
-        starts = np.linspace(0, n - nper, n_seg).astype(int)
-        p = 0.0
-        for t0 in starts:
-            for s0 in range(0, len(good), 32):
-                # float64: squared magnitudes of float32 data beyond ~1e17 overflow float32
-                seg = np.asarray(field.data[good[s0 : s0 + 32], t0 : t0 + nper], np.float64)
-                f, ps = welch(seg, fs=field.fs, nperseg=nper, axis=1)
-                p = p + ps.sum(axis=0)
-            release_pages(field.data)
-        p = p / (n_seg * len(good))
+        return f, p.mean(axis=0)
+    nper = min(n, max(64, min(n // 8, 2**15)))
+    n_seg = max(1, min(32, n // nper))
+    starts = np.linspace(0, n - nper, n_seg).astype(int)
+    p = 0.0
+    for t0 in starts:
+        for s0 in range(0, len(good), 32):
+            # float64: squared magnitudes of float32 data beyond ~1e17 overflow float32
+            seg = np.asarray(field.data[good[s0 : s0 + 32], t0 : t0 + nper], np.float64)
+            f, ps = welch(seg, fs=field.fs, nperseg=nper, axis=1)
+            p = p + ps.sum(axis=0)
+        release_pages(field.data)
+    return f, p / (n_seg * len(good))
+
+
+def spectrum_model(field: WaveField, good=None, *, fmin: float | None = None):
+    """The aperiodic fit of :func:`site_spectrum` and its largest peak
+    (:func:`wavescope.signal.aperiodic.fit_spectrum`) from ``fmin`` (default: two
+    frequency bins) to 0.45 fs; None where the record has too few frequencies to fit or
+    its spectrum is not positive there."""
+    f, p = site_spectrum(field, good)
+    return _fit_or_none(f, p, 2 * f[1] if fmin is None else fmin, 0.45 * field.fs)
+
+
+def _fit_or_none(f, p, lo: float, hi: float):
+    try:
+        return fit_spectrum(f, p, (lo, hi))
+    except WaveInputError:
+        return None
+
+
+def auto_band(field: WaveField, *, fmin: float | None = None) -> tuple[float, float]:
+    """A band around the dominant oscillation: ``[f0 / 1.25, f0 * 1.25]``.
+
+    ``f0`` is the largest peak that stands above the aperiodic (1/f) fit of the
+    site-averaged spectrum (:func:`spectrum_model`); where no peak passes, the spectrum's
+    maximum above ``fmin`` (default: two frequency bins). Under a 1/f background the
+    maximum sits at the lowest frequency whatever oscillation the field holds, so the peak
+    above the fit is what names the band. Pass ``band`` explicitly whenever the band of
+    interest is known.
+    """
+    f, p = site_spectrum(field)
     fmin = 2 * f[1] if fmin is None else fmin
     sel = f >= fmin
     if not sel.any():
         raise WaveInputError("recording too short to find a dominant frequency; pass band=.")
-    f0 = float(f[sel][np.argmax(p[sel])])
+    model = _fit_or_none(f, p, fmin, 0.45 * field.fs)
+    if model is not None and model.peak is not None:
+        f0 = model.peak.frequency
+    else:
+        f0 = float(f[sel][np.argmax(p[sel])])
     hi = min(f0 * 1.25, 0.45 * field.fs)
     return (f0 / 1.25, hi)
 

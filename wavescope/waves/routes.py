@@ -28,6 +28,7 @@ from wavescope.waves.broadband import (
     komega_velocity,
     xcorr_velocity,
 )
+from wavescope.waves.inputs import spectrum_model
 
 __all__ = [
     "BROADBAND_METHODS",
@@ -101,24 +102,43 @@ def _evenly_spaced_line(field: WaveField, good) -> bool:
 def choose_method(field: WaveField, good=None, *, band_given: bool = False) -> tuple[str, str]:
     """The velocity method right for this kind of field, and why (``method="auto"``).
 
+    - a band given, on any field (model states included): ``"phase-gradient"`` (the band
+      names the oscillation to follow, e.g. bursts in pink noise);
     - model states (time in steps) on an evenly spaced line of sites: ``"komega"`` (the
       k-omega ridge; within 0.4% for the shift-SSM and v-Wave states at 0.25-3
-      sites/step on 64- and 128-step impulse responses);
-    - a band given for any other field: ``"phase-gradient"`` (the band names the
-      oscillation to follow, e.g. bursts in pink noise);
+      sites/step on 64- and 128-step impulse responses), unless they oscillate in a
+      narrow band (:func:`spectral_concentration` at least 0.6): then the phase;
+    - an oscillatory peak that stands above the aperiodic (1/f) fit of the site-averaged
+      spectrum (:func:`~wavescope.waves.inputs.spectrum_model`): ``"phase-gradient"``. A
+      recording's 1/f background holds most of its power at low frequencies, so the
+      share of power near the spectrum's maximum says nothing about the oscillation a
+      wave rides on; the peak above the background does;
+    - narrowband oscillations in a flat background (at least 60% of the power within a
+      factor 1.25 of the spectral peak, :func:`spectral_concentration`):
+      ``"phase-gradient"``;
     - otherwise broadband or pulse-like fields on an evenly spaced line: ``"komega"``;
-    - broadband fields on other layouts: ``"event-time"`` (plane fits of event times) on
-      2-D layouts, ``"xcorr"`` on uneven lines;
-    - narrowband oscillations (at least 60% of the power within a factor 1.25 of the
-      spectral peak, :func:`spectral_concentration`): ``"phase-gradient"``.
+      broadband fields on other layouts: ``"event-time"`` (plane fits of event times) on
+      2-D layouts, ``"xcorr"`` on uneven lines.
     """
     good = field.good if good is None else good
     line = _evenly_spaced_line(field, good)
-    if field.time_unit == "step" and line:
-        return "komega", "model states on a line of sites (time in steps): k-omega ridge"
     if band_given:
         return "phase-gradient", "a band was given: the phase of that oscillation"
     conc = spectral_concentration(field, good)
+    if field.time_unit == "step" and line:
+        if conc >= 0.6:
+            return "phase-gradient", (
+                f"model states oscillating in a narrow band ({conc:.0%} of the power near "
+                "its peak): phase"
+            )
+        return "komega", "model states on a line of sites (time in steps): k-omega ridge"
+    model = spectrum_model(field, good)
+    peak = None if model is None else model.peak
+    if peak is not None:
+        return "phase-gradient", (
+            f"a peak at {peak.frequency:.3g} /{field.time_unit}, {10 * peak.height:.1f} dB "
+            f"above the aperiodic 1/f^{model.exponent:.2f} background: phase"
+        )
     if conc >= 0.6:
         return "phase-gradient", f"narrowband ({conc:.0%} of the power near its peak): phase"
     if line:
@@ -165,6 +185,7 @@ class RouteInput:
     filter_delays: bool
     options: dict | None = None
     phase: PhaseEvidence | None = None
+    alpha: float = 0.05
 
 
 @dataclass
@@ -184,11 +205,14 @@ class RouteEstimate:
         edge of the speeds searched, fewer than two waves), so it says nothing against
         another estimate.
     significant : bool or None
-        Its own test against no propagation: wave epochs above the no-propagation null
-        for the phase estimators; None where it has none (the broadband estimators, whose
-        doubt is settled against the phase route's epochs in :func:`settle_route`).
+        Its own test against no propagation at the route's alpha: wave epochs above the
+        no-propagation null for the phase estimators, the F-tests of the event-time
+        planes; None where it has none (xcorr and k-omega, whose doubt is settled against
+        the phase route's epochs in :func:`settle_route`).
     result : BroadbandVelocity or None
         A broadband estimator's full result.
+    p_value : float or None
+        The p-value of that test, where it has one.
     """
 
     method: str
@@ -198,6 +222,7 @@ class RouteEstimate:
     search_limited: bool
     significant: bool | None
     result: BroadbandVelocity | None = None
+    p_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -259,8 +284,10 @@ def _broadband_estimate(run, diagnose, search_limited):
         problems = diagnose(bb)
         if not np.isfinite(bb.speed) or bb.speed <= 0:
             problems.append("no finite speed (no delay between sites)")
+        p = (bb.details or {}).get("p_value")
+        significant = None if p is None else bool(p < inp.alpha)
         return RouteEstimate(
-            bb.method, bb.speed, bb.direction, problems, search_limited(bb), None, bb
+            bb.method, bb.speed, bb.direction, problems, search_limited(bb), significant, bb, p
         )
 
     return estimate
@@ -474,7 +501,15 @@ def settle_route(
             + "."
         )
     no_wave = False
-    if reported.method in BROADBAND_METHODS:
+    if reported.method in BROADBAND_METHODS and reported.significant is False:
+        no_wave = True
+        notes.append(
+            f"no travelling wave found: {reported.method}'s own test finds no dependence of "
+            f"the delays on position (p = {reported.p_value:.2g} >= alpha {inp.alpha:g}), so "
+            "no speed is reported. If the field oscillates, give its band (CLI: --band LO HI) "
+            "to follow the phase; for pulses, lower the event threshold (--event-threshold)."
+        )
+    elif reported.method in BROADBAND_METHODS:
         contradicts = check is not None and check["agree"] is False
         if contradicts and not check["valid"]:
             contradicts = requested == "auto" and not check["inconclusive"]
