@@ -28,9 +28,13 @@ from wavescope.signal.phase import generalized_phase, instantaneous_frequency  #
 
 __all__ += ["generalized_phase", "instantaneous_frequency"]
 
-from wavescope.signal.surrogates import lag_free_surrogate, randomise_phases  # noqa: E402
+from wavescope.signal.surrogates import (  # noqa: E402
+    LagFreeSurrogates,
+    lag_free_surrogate,
+    randomise_phases,
+)
 
-__all__ += ["lag_free_surrogate", "randomise_phases"]
+__all__ += ["LagFreeSurrogates", "lag_free_surrogate", "randomise_phases"]
 
 from wavescope.signal.widefield import bin_pixels, delta_f_over_f, preprocess_widefield  # noqa: E402
 

@@ -35,7 +35,7 @@ from wavescope.signal.spectral import (
     safe_scale,
     spectral_continuum,
 )
-from wavescope.signal.surrogates import lag_free_surrogate, randomise_phases
+from wavescope.signal.surrogates import LagFreeSurrogates, randomise_phases
 from wavescope.space.gradient import gradient_operator, phase_gradient
 from wavescope.space.neighbours import find_neighbours, site_spacing
 from wavescope.waves.broadband import event_time_velocity, komega_velocity, xcorr_velocity
@@ -1125,6 +1125,7 @@ def _phase_measures(
         # of a sustained oscillation is left out, since a null built on it would persist
         # as long as the wave and nothing could be found
         profile = _null_profile(spec, band, transition)
+        lag_free = LagFreeSurrogates(spec.coef, n_sub_bands=1, profile=profile)
     for i in range(max(n_surr, n_lag_free)):
         if i < n_surr:
             zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
@@ -1133,7 +1134,7 @@ def _phase_measures(
                 phase_gradient_directionality(phase_gradient(ps, pos, neighbours=nb, operator=op))
             )
         if i < n_lag_free:
-            lf = lag_free_surrogate(spec.coef, rng, n_sub_bands=1, profile=profile)
+            lf = lag_free.draw(rng)
             zs, _, _ = analytic_from_spectrum(spec, D, coef=lf)
             ps = np.angle(zs[:, keep_lo:keep_hi]).astype(phase.dtype)
             gl = phase_gradient(ps, pos, neighbours=nb, operator=op)
