@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from wavescope.core.field import WaveField, release_pages
+from wavescope.core.progress import report as report_progress
 from wavescope.core.validate import (
     WaveInputError,
     band_record_notes,
@@ -1140,6 +1141,7 @@ def _phase_measures(
             gl = phase_gradient(ps, pos, neighbours=nb, operator=op)
             lf_pgd.append(phase_gradient_directionality(gl))
             lf_dir.append(_directionality_vector(gl))
+            report_progress("no-propagation null", i + 1, n_lag_free)
     out = {
         "grad": g,
         "gvar": np.moveaxis(gvar, 0, -1),  # (d, d, T): concatenated along time
