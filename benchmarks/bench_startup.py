@@ -4,7 +4,7 @@ Each run is a fresh interpreter that does what the ``wavescope`` console script 
 (``from wavescope.cli.main import main; main()``), with a tree first on the path: this
 checkout and a reference tree (``--before``, e.g. ``git archive <commit> wavescope | tar
 -x -C build/before``), interleaved so both see the same load. Reports the minimum and
-median wall time of each, the load average, and with ``--importtime`` the slowest imports
+median wall and CPU time of each, the load average, and with ``--importtime`` the slowest imports
 (``python -X importtime``, cumulative microseconds) of one ``--help`` run of each tree.
 
     python benchmarks/bench_startup.py --before build/before --repeats 10 --importtime
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,17 +32,21 @@ def _loadavg() -> float:
         return float(f.read().split()[0])
 
 
-def _run(tree: Path, args: list[str], flags: tuple[str, ...] = ()) -> tuple[float, str]:
+def _run(tree: Path, args: list[str], flags: tuple[str, ...] = ()) -> tuple[float, float, str]:
+    """Wall and CPU (user + system) seconds of one run, and its stderr."""
     env = dict(os.environ, PYTHONPATH=str(tree))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *flags, "-c", ENTRY, *args],
         cwd=tree, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(f"{args} in {tree} failed:\n{done.stderr}")
-    return wall, done.stderr
+    return wall, cpu, done.stderr
 
 
 def _slowest_imports(stderr: str, n: int) -> list[tuple[str, int]]:
@@ -65,22 +70,30 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     trees = {"before": a.before.resolve(), "after": ROOT}
     times = {(t, c): [] for t in trees for c in COMMANDS}
+    cpus = {(t, c): [] for t in trees for c in COMMANDS}
     loads = [_loadavg()]
     for _ in range(a.repeats):
         for cmd, args in COMMANDS.items():
             for name, tree in trees.items():
-                times[name, cmd].append(_run(tree, args)[0])
+                wall, cpu, _ = _run(tree, args)
+                times[name, cmd].append(wall)
+                cpus[name, cmd].append(cpu)
         loads.append(_loadavg())
     res = {"repeats": a.repeats, "load_1min": [min(loads), max(loads)], "runs": {}}
     for (name, cmd), ts in times.items():
+        cs = cpus[name, cmd]
         res["runs"][f"{name}: {cmd}"] = {
-            "min_s": min(ts), "median_s": statistics.median(ts), "all_s": ts,
+            "wall_min_s": min(ts), "wall_median_s": statistics.median(ts), "wall_all_s": ts,
+            "cpu_min_s": min(cs), "cpu_median_s": statistics.median(cs),
         }  # fmt: skip
-        print(f"{name:6s} {cmd:26s} min {min(ts):.3f} s  median {statistics.median(ts):.3f} s")
+        print(
+            f"{name:6s} {cmd:26s} wall min {min(ts):.3f} median {statistics.median(ts):.3f} s"
+            f"  cpu min {min(cs):.3f} median {statistics.median(cs):.3f} s"
+        )
     print(f"load average (1 min) {min(loads):.2f}-{max(loads):.2f}")
     if a.importtime:
         for name, tree in trees.items():
-            _, err = _run(tree, ["--help"], ("-X", "importtime"))
+            _, _, err = _run(tree, ["--help"], ("-X", "importtime"))
             res[f"{name}_importtime_us"] = _slowest_imports(err, 12)
     if a.out:
         a.out.write_text(json.dumps(res, indent=1) + "\n")
