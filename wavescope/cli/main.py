@@ -63,8 +63,12 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
+    from wavescope.core.progress import StderrBars, reporting
+
+    bars = StderrBars()  # long library steps (the null's surrogates) on a terminal
     try:
-        return int(args.func(args) or 0)
+        with reporting(bars):
+            return int(args.func(args) or 0)
     except WaveInputError as exc:
         print(f"wavescope {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -86,6 +90,8 @@ def _run(args) -> int:
             file=sys.stderr,
         )
         return 3
+    finally:
+        bars.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,8 @@ def _probability(text: str) -> float:
 
 def add_velocity_options(p: argparse.ArgumentParser, *, band: bool = True) -> None:
     """Band, method and measuring options (shared by ``velocity`` and ``compare``)."""
-    from wavescope.waves.velocity import METHODS
+    # waves.result, not waves.velocity: velocity imports scipy.signal, most of --help's time
+    from wavescope.waves.result import BROADBAND_METHODS, PHASE_METHODS
 
     g = p.add_argument_group("measuring")
     if band:
@@ -70,7 +71,7 @@ def add_velocity_options(p: argparse.ArgumentParser, *, band: bool = True) -> No
     g.add_argument(
         "--method",
         default=None,
-        choices=("auto",) + tuple(METHODS),
+        choices=("auto",) + PHASE_METHODS + BROADBAND_METHODS,  # velocity.METHODS
         help="velocity method (default auto: chosen from the data, k-omega for model states "
         "on a line, phase-gradient for narrowband oscillations or a given band, event times "
         "or lags for other broadband fields)",

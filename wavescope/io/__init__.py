@@ -5,15 +5,32 @@ interchange format, widefield .npz, NWB, BIDS iEEG, TIFF and HDF5 frame stacks, 
 with an electrode map); the optional libraries are imported only when needed.
 """
 
-from wavescope.io.bids import read_bids
-from wavescope.io.imaging import read_hdf5_frames, read_tiff
-from wavescope.io.mne_io import from_mne
-from wavescope.io.neo_io import ElectrodeMap, from_neo, read_blackrock, read_electrode_map
-from wavescope.io.npz import read_npz, write_npz
-from wavescope.io.nwb import read_nwb
-from wavescope.io.projection import fit_sphere, project_positions
-from wavescope.io.recording import read_recording, recording_format
-from wavescope.io.widefield import RAW_FRAMES, WidefieldOptions, frames_to_field, read_widefield
+from wavescope.core.lazy import lazy_exports
+
+# each name imports its module on first use (wavescope.core.lazy says why)
+_EXPORTS = {
+    "read_bids": "bids",
+    "read_hdf5_frames": "imaging",
+    "read_tiff": "imaging",
+    "from_mne": "mne_io",
+    "ElectrodeMap": "neo_io",
+    "from_neo": "neo_io",
+    "read_blackrock": "neo_io",
+    "read_electrode_map": "neo_io",
+    "read_npz": "npz",
+    "write_npz": "npz",
+    "read_nwb": "nwb",
+    "fit_sphere": "projection",
+    "project_positions": "projection",
+    "read_recording": "recording",
+    "recording_format": "recording",
+    "RAW_FRAMES": "widefield",
+    "WidefieldOptions": "widefield",
+    "frames_to_field": "widefield",
+    "read_widefield": "widefield",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "from_mne",

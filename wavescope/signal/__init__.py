@@ -1,37 +1,32 @@
-"""Layer 2: band-pass, analytic signal, generalized phase, instantaneous frequency."""
+"""Layer 2: band-pass, analytic signal, generalized phase, instantaneous frequency, the
+aperiodic fit of a spectrum, surrogate spectra."""
 
-from wavescope.signal.spectral import (
-    BandSpectrum,
-    analytic_from_spectrum,
-    analytic_signal,
-    auto_decimation,
-    band_power_fraction,
-    band_spectrum,
-    band_weights,
-    bandpass,
-    default_transition,
-)
+from wavescope.core.lazy import lazy_exports
 
-__all__ = [
-    "BandSpectrum",
-    "analytic_from_spectrum",
-    "analytic_signal",
-    "auto_decimation",
-    "band_power_fraction",
-    "band_spectrum",
-    "band_weights",
-    "bandpass",
-    "default_transition",
-]
+# each name imports its module on first use (wavescope.core.lazy says why: here the
+# widefield helpers import scipy.signal, which notes about a band need not pay for)
+_EXPORTS = {
+    "BandSpectrum": "spectral",
+    "analytic_from_spectrum": "spectral",
+    "analytic_signal": "spectral",
+    "auto_decimation": "spectral",
+    "band_power_fraction": "spectral",
+    "band_spectrum": "spectral",
+    "band_weights": "spectral",
+    "bandpass": "spectral",
+    "default_transition": "spectral",
+    "generalized_phase": "phase",
+    "instantaneous_frequency": "phase",
+    "LagFreeSurrogates": "surrogates",
+    "lag_free_surrogate": "surrogates",
+    "randomise_phases": "surrogates",
+    "bin_pixels": "widefield",
+    "delta_f_over_f": "widefield",
+    "preprocess_widefield": "widefield",
+    "SpectralPeak": "aperiodic",
+    "SpectrumModel": "aperiodic",
+    "fit_spectrum": "aperiodic",
+}
 
-from wavescope.signal.phase import generalized_phase, instantaneous_frequency  # noqa: E402
-
-__all__ += ["generalized_phase", "instantaneous_frequency"]
-
-from wavescope.signal.surrogates import lag_free_surrogate, randomise_phases  # noqa: E402
-
-__all__ += ["lag_free_surrogate", "randomise_phases"]
-
-from wavescope.signal.widefield import bin_pixels, delta_f_over_f, preprocess_widefield  # noqa: E402
-
-__all__ += ["bin_pixels", "delta_f_over_f", "preprocess_widefield"]
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

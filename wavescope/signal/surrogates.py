@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lag_free_surrogate", "randomise_phases"]
+from wavescope.core.errors import WaveInputError
+
+__all__ = ["LagFreeSurrogates", "lag_free_surrogate", "randomise_phases"]
 
 
 def randomise_phases(coef, rng=None) -> np.ndarray:
@@ -74,22 +76,82 @@ def lag_free_surrogate(
     -------
     ndarray, complex, shape (n_sites, n_bins)
     """
-    rng = np.random.default_rng(rng)
-    c = np.asarray(coef)
-    n_sites, n_bins = c.shape
-    if n_sub_bands is None:
-        n_sub_bands = int(np.clip(n_bins // max(2 * n_sites, 32), 1, 16))
-    out = np.empty_like(c)
-    for idx in np.array_split(np.arange(n_bins), max(1, min(n_sub_bands, n_bins))):
-        x = c[:, idx].astype(np.complex128)
-        cov = (x @ x.conj().T).real / max(len(idx), 1)
-        w, v = np.linalg.eigh(cov)
-        root = v * np.sqrt(np.clip(w, 0.0, None))
-        z = rng.standard_normal((n_sites, len(idx))) + 1j * rng.standard_normal((n_sites, len(idx)))
-        y = root @ (z / np.sqrt(2.0))
-        # each bin keeps the band's power profile (the filter's taper, the spectrum's
-        # slope): a flat profile would widen the band and shorten the coherence time
-        p = np.mean(np.abs(x) ** 2, axis=0) if profile is None else np.asarray(profile)[idx]
-        y *= np.sqrt(p / max(float(p.mean()), np.finfo(float).tiny))[None, :]
-        out[:, idx] = y.astype(c.dtype)
-    return out
+    return LagFreeSurrogates(coef, n_sub_bands=n_sub_bands, profile=profile).draw(rng)
+
+
+class LagFreeSurrogates:
+    """The factors of :func:`lag_free_surrogate`, computed once, and draws from them.
+
+    Each sub-band's cross-spectral matrix is eigendecomposed here, once; every
+    :meth:`draw` then costs one matrix product per sub-band. ``draw(rng)`` consumes
+    ``rng`` exactly as ``lag_free_surrogate(coef, rng, ...)`` does and returns the same
+    array bit for bit, so a null of many surrogates gives the same result for a fixed
+    seed as drawing each with :func:`lag_free_surrogate`.
+
+    Parameters
+    ----------
+    coef : ndarray, complex, shape (n_sites, n_bins)
+        One-sided Fourier coefficients in the band (e.g. ``BandSpectrum.coef``).
+    n_sub_bands, profile
+        As in :func:`lag_free_surrogate`.
+
+    Notes
+    -----
+    Memory: one real ``(n_sites, n_sites)`` factor per sub-band. Since a sub-band holds at
+    least ``2 n_sites`` bins when the count is automatic, the factors take at most half
+    the memory of ``coef`` in complex128 then.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> coef = np.exp(2j * np.pi * np.random.default_rng(0).random((4, 40)))
+    >>> null = LagFreeSurrogates(coef, n_sub_bands=1)
+    >>> rng = np.random.default_rng(1)
+    >>> surrogates = [null.draw(rng) for _ in range(3)]
+    >>> surrogates[0].shape
+    (4, 40)
+    """
+
+    def __init__(self, coef, *, n_sub_bands: int | None = None, profile=None) -> None:
+        c = np.asarray(coef)
+        if c.ndim != 2:
+            raise WaveInputError(
+                f"coef must be 2-D (n_sites, n_bins), got shape {c.shape}; pass one "
+                "spectrum's coefficients (e.g. BandSpectrum.coef)."
+            )
+        n_sites, n_bins = c.shape
+        if n_sub_bands is None:
+            n_sub_bands = int(np.clip(n_bins // max(2 * n_sites, 32), 1, 16))
+        self.shape = c.shape
+        self.dtype = c.dtype
+        # per sub-band: its bins, the factor ``root`` with root @ root.T = Re S, and each
+        # bin's amplitude scale
+        self._factors: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for idx in np.array_split(np.arange(n_bins), max(1, min(n_sub_bands, n_bins))):
+            x = c[:, idx].astype(np.complex128)
+            cov = (x @ x.conj().T).real / max(len(idx), 1)
+            w, v = np.linalg.eigh(cov)
+            root = v * np.sqrt(np.clip(w, 0.0, None))
+            # each bin keeps the band's power profile (the filter's taper, the spectrum's
+            # slope): a flat profile would widen the band and shorten the coherence time
+            p = np.mean(np.abs(x) ** 2, axis=0) if profile is None else np.asarray(profile)[idx]
+            scale = np.sqrt(p / max(float(p.mean()), np.finfo(float).tiny))[None, :]
+            self._factors.append((idx, root, scale))
+
+    def draw(self, rng=None) -> np.ndarray:
+        """One surrogate, complex, shape ``(n_sites, n_bins)``, dtype of ``coef``.
+
+        ``rng`` : numpy Generator or seed, optional; a Generator advances by
+        ``2 n_sites n_bins`` standard normals.
+        """
+        rng = np.random.default_rng(rng)
+        n_sites = self.shape[0]
+        out = np.empty(self.shape, self.dtype)
+        for idx, root, scale in self._factors:
+            z = rng.standard_normal((n_sites, len(idx))) + 1j * rng.standard_normal(
+                (n_sites, len(idx))
+            )
+            y = root @ (z / np.sqrt(2.0))
+            y *= scale
+            out[:, idx] = y.astype(self.dtype)
+        return out

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import fft as sfft
-from scipy.signal import find_peaks
 
 from wavescope.core.circular import circ_mean, resultant_length
 from wavescope.core.field import WaveField
@@ -171,6 +170,8 @@ def detect_events(
         crossings. ``"auto"`` takes the sign of the larger excursion from the median,
         over all sites (model states and field potentials often carry negative pulses).
     """
+    from scipy.signal import find_peaks  # lazily: scipy.signal is slow to import
+
     check_option("kind", kind, ("peak", "rise"))
     check_option("polarity", polarity, ("auto", "positive", "negative"))
     x = data - np.median(data, axis=1, keepdims=True)

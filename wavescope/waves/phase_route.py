@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from wavescope.core.field import release_pages
+from wavescope.core.progress import report as report_progress
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
 from wavescope.signal.spectral import analytic_from_spectrum, band_spectrum
-from wavescope.signal.surrogates import lag_free_surrogate, randomise_phases
+from wavescope.signal.surrogates import LagFreeSurrogates, randomise_phases
 from wavescope.space.gradient import phase_gradient
 from wavescope.waves.circlinear import circlinear_plane_fit
 from wavescope.waves.inputs import _chunks
@@ -183,6 +184,7 @@ def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
         # of a sustained oscillation is left out, since a null built on it would persist
         # as long as the wave and nothing could be found
         profile = _null_profile(spec, setup.band, setup.transition)
+        lag_free = LagFreeSurrogates(spec.coef, n_sub_bands=1, profile=profile)
     for i in range(max(n_surr, n_lag_free)):
         if i < n_surr:
             zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
@@ -191,12 +193,13 @@ def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
                 phase_gradient_directionality(phase_gradient(ps, pos, neighbours=nb, operator=op))
             )
         if i < n_lag_free:
-            lf = lag_free_surrogate(spec.coef, rng, n_sub_bands=1, profile=profile)
+            lf = lag_free.draw(rng)
             zs, _, _ = analytic_from_spectrum(spec, D, coef=lf)
             ps = np.angle(zs[:, keep_lo:keep_hi]).astype(phase.dtype)
             gl = phase_gradient(ps, pos, neighbours=nb, operator=op)
             lf_pgd.append(phase_gradient_directionality(gl))
             lf_dir.append(_directionality_vector(gl))
+            report_progress("no-propagation null", i + 1, n_lag_free)
     out = {
         "grad": g,
         "gvar": np.moveaxis(gvar, 0, -1),  # (d, d, T): concatenated along time
