@@ -63,7 +63,7 @@ def test_serial_summaries_recover_the_true_speeds(serial):
     # (measured: 0.4%, 0.4%, 2.2%), so the comparisons below are between correct results
     assert [r.ok for r in serial] == [True] * 3
     for r, speed in zip(serial, SPEEDS):
-        assert r.summary["speed"]["median"] == pytest.approx(speed, rel=0.03)
+        assert r.summary.speed_median == pytest.approx(speed, rel=0.03)
 
 
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
@@ -101,10 +101,10 @@ def test_a_failing_recording_is_reported_and_the_others_kept(with_broken, serial
     assert recs[3].input.endswith("rec9-broken.npz")
     assert "WaveInputError" in recs[3].error and "rec9-broken.npz" in recs[3].error
     for got, ref in zip(recs[:3], serial):
-        assert got.summary["speed"] == ref.summary["speed"]
+        assert got.summary.to_json()["speed"] == ref.summary.to_json()["speed"]
     rows = summary_rows(recs)
     assert rows[3]["ok"] is False and rows[3]["error"] == recs[3].error
-    assert rows[0]["speed_median"] == recs[0].summary["speed"]["median"]
+    assert rows[0]["speed_median"] == recs[0].summary.speed_median
 
 
 def test_find_recordings_files_folders_globs_and_errors(folder, tmp_path):
@@ -148,13 +148,13 @@ def test_cli_over_a_folder_writes_table_json_and_per_recording_files(
     rows = list(csv.DictReader(table.open()))
     assert [r["ok"] for r in rows] == ["True", "True", "True", "False"]
     for row, ref in zip(rows, serial):
-        assert float(row["speed_median"]) == ref.summary["speed"]["median"]
+        assert float(row["speed_median"]) == ref.summary.speed_median
     data = json.loads(combined.read_text())
     assert data["n_recordings"] == 4 and data["n_failed"] == 1
     each = sorted(p.name for p in (out / "each").iterdir())
     assert each == ["rec0.json", "rec1.json", "rec2.json"]
     s1 = json.loads((out / "each" / "rec1.json").read_text())
-    assert s1["speed"] == serial[1].summary["speed"]
+    assert s1["speed"] == serial[1].summary.to_json()["speed"]
     # running again refuses to replace the per-recording files without --overwrite
     assert main(argv[:9] + ["--out-dir", str(out / "each")]) == 2
     assert "--overwrite" in capsys.readouterr().err
@@ -166,13 +166,13 @@ def test_cli_over_a_glob_and_several_files(folder, serial, tmp_path, capsys):
     argv += ["--method", "phase-gradient", "--summary-of", "all"]
     assert main(argv + ["--scheduler", "synchronous"]) == 0
     speeds = [float(r["speed_median"]) for r in csv.DictReader(table.open())]
-    assert speeds == [r.summary["speed"]["median"] for r in serial]
+    assert speeds == [r.summary.speed_median for r in serial]
     files = [str(folder / "rec2.npz"), str(folder / "rec0.npz")]
     out = tmp_path / "two.json"
     opts = ["--method", "phase-gradient", "--summary-of", "all"]
     assert main(["velocity", *files, "--band", "8", "12", "--json", str(out), *opts]) == 0
     got = [r["summary"]["speed"]["median"] for r in json.loads(out.read_text())["recordings"]]
-    assert got == [serial[2].summary["speed"]["median"], serial[0].summary["speed"]["median"]]
+    assert got == [serial[2].summary.speed_median, serial[0].summary.speed_median]
 
 
 def test_cli_bad_inputs_exit_2_with_clear_errors(folder, capsys):

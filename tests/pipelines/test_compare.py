@@ -282,3 +282,32 @@ def test_a_group_without_waves_gets_a_sentence_not_a_speed():
     assert "modes: no speed: none of its 3 recordings carries a travelling wave" in fast
     assert "wave: median speed 1" in fast
     assert "modes: no direction" in " ".join(which_way(res))
+
+
+def test_measured_against_learned_velocity_is_paired_by_capture_and_in_the_json():
+    """Each capture's measured speed is compared with its own learned velocity (never
+    paired by position), and the numbers the findings state are the JSON's. The first
+    capture carries no learned velocity: it is left out, the other two are paired."""
+    import dataclasses
+
+    from wavescope.report.findings import how_fast
+
+    learned = [None, 1.1, 0.9]  # the true speed is 1 site/step in every capture
+    caps = [
+        dataclasses.replace(model(i), meta={} if v is None else {"velocity": v})
+        for i, v in enumerate(learned)
+    ]
+    res = run_comparison({"vwave": caps}, band=(0.04, 0.06), progress=False)
+    js = json.loads(json.dumps(res.to_json()))
+    (check,) = js["learned_velocity"]
+    rows = js["recordings"]
+    assert check["group"] == "vwave" and check["n"] == 2
+    assert rows[0]["learned_velocity"] is None and rows[0]["learned_velocity_error"] is None
+    err = [100 * abs(r["speed_median"] / v - 1) for r, v in zip(rows[1:], learned[1:])]
+    assert [r["learned_velocity_error"] for r in rows[1:]] == pytest.approx(err, rel=1e-12)
+    assert check["error_max"] == pytest.approx(max(err), rel=1e-12)
+    assert check["learned_min"] == 0.9 and check["learned_max"] == 1.1
+    # measured within 2% of 1 site/step (10 dB, 24 sites): 9% and 11% from the claims
+    assert 7 < min(err) and max(err) < 14
+    text = " ".join(how_fast(res))
+    assert f"differ by at most {check['error_max']:.1f}%" in text and "over its 2 captures" in text

@@ -104,12 +104,14 @@ def run(args) -> int:
         rec = measure_recording(path, vel, read, progress=progress)
     print(format_summary(rec.summary))
     if json_out:
-        save(json_out, rec.summary)
+        save(json_out, rec.summary.to_json())
         print(f"wrote {json_out}")
     if plot_out:
         from wavescope.report.figures import save_figure, velocity_figure
 
-        fig = velocity_figure(rec.result, title=f"{Path(path).name}: {rec.result.method}")
+        fig = velocity_figure(
+            rec.result, title=f"{Path(path).name}: {rec.result.method}", summary=rec.summary
+        )
         save(plot_out, save_figure(fig, plot_out.suffix, dpi=110))
         print(f"wrote {plot_out}")
     return 0
@@ -169,7 +171,7 @@ def run_many(args) -> int:
         n = 0
         for rec, path in zip(records, per_rec):
             if rec.ok:
-                save(path, rec.summary)
+                save(path, rec.summary.to_json())
                 n += 1
         print(f"wrote {n} summaries to {out_dir}")
     if json_out:

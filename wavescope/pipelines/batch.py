@@ -35,6 +35,7 @@ from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.results import Result
 from wavescope.core.validate import WaveInputError
 from wavescope.pipelines.recording import ReadOptions, VelocityOptions, measure_recording
+from wavescope.waves.summary import RecordingSummary
 
 __all__ = [
     "RECORDING_SUFFIXES",
@@ -89,6 +90,7 @@ TABLE_COLUMNS = (
     "speed_unit",
     "direction_deg",
     "direction_concentration",
+    "forward_fraction",
     "wavelength_median",
     "wavelength_unit",
     "pgd_median",
@@ -98,6 +100,7 @@ TABLE_COLUMNS = (
     "band_hi",
     "n_good_sites",
     "duration",
+    "undefined",
     "error",
 )
 
@@ -106,11 +109,11 @@ _GLOB_CHARS = set("*?[")
 
 @dataclass
 class BatchRecord(Result):
-    """One recording of a batch: its summary, or the error that stopped it."""
+    """One recording of a batch: its typed summary, or the error that stopped it."""
 
     input: str
     ok: bool
-    summary: dict | None = None
+    summary: RecordingSummary | None = None
     error: str | None = None
 
 
@@ -380,30 +383,15 @@ def _run_distributed(tasks, names, scheduler, progress) -> list[BatchRecord]:
 
 
 def summary_rows(records: Sequence[BatchRecord]) -> list[dict]:
-    """One flat row per record (the :data:`TABLE_COLUMNS`), for a table across recordings."""
+    """One flat row per record (the :data:`TABLE_COLUMNS`), for a table across recordings:
+    the row of each typed summary (:meth:`RecordingSummary.to_row`), None where
+    undefined."""
     rows = []
     for r in records:
         row = dict.fromkeys(TABLE_COLUMNS)
+        if r.summary is not None:
+            full = r.summary.to_row()
+            row.update({c: full[c] for c in TABLE_COLUMNS if c in full})
         row.update(input=r.input, ok=bool(r.ok), error=r.error or "")
-        s = r.summary
-        if s is not None:
-            band = s.get("band") or [None, None]
-            row.update(
-                speed_median=s["speed"]["median"],
-                speed_q25=s["speed"]["q25"],
-                speed_q75=s["speed"]["q75"],
-                speed_unit=s["speed"]["unit"],
-                direction_deg=s["direction"].get("mean_deg"),
-                direction_concentration=s["direction"]["concentration"],
-                wavelength_median=s["wavelength"]["median"],
-                wavelength_unit=s["wavelength"]["unit"],
-                pgd_median=s["pgd"]["median"],
-                wave_fraction=s["wave_fraction"],
-                n_epochs=s["n_epochs"],
-                band_lo=band[0],
-                band_hi=band[1],
-                n_good_sites=s["n_good_sites"],
-                duration=s["duration"],
-            )
         rows.append(row)
     return rows

@@ -38,6 +38,7 @@ __all__ = [
     "ComparisonFigures",
     "ComparisonResult",
     "InputInfo",
+    "LearnedVelocityCheck",
     "LearningRun",
     "ReferenceSection",
     "check_report_paths",
@@ -95,6 +96,55 @@ class ReferenceSection(Result):
 
     def to_json(self) -> dict:
         return jsonable({"distribution": self.distribution, "groups": self.groups})
+
+
+@dataclass
+class LearnedVelocityCheck(Result):
+    """Measured against learned velocity for one group of captures that carry one.
+
+    Each capture's measured speed (``speed_median``) is paired with its own learned
+    velocity (``meta["velocity"]`` of a v-Wave capture, sites/step); captures where either
+    is missing are left out.
+
+    Attributes
+    ----------
+    group : str
+    n : int
+        Captures paired.
+    learned_min, learned_max : float
+        Range of the learned velocities, ``unit``.
+    error_max, error_median : float
+        ``100 * |measured / learned - 1|``, percent, over the pairs.
+    unit : str
+    """
+
+    group: str
+    n: int
+    learned_min: float
+    learned_max: float
+    error_max: float
+    error_median: float
+    unit: str
+
+
+def _learned_checks(table, units: dict) -> list[LearnedVelocityCheck]:
+    """One :class:`LearnedVelocityCheck` per group whose rows pair a finite measured speed
+    with a learned velocity (the table's ``learned_velocity_error`` column)."""
+    out = []
+    for g in dict.fromkeys(table.group):
+        sub = table[(table.group == g) & np.isfinite(table.learned_velocity_error)]
+        if len(sub):
+            lv, err = (
+                sub.learned_velocity.to_numpy(float),
+                sub.learned_velocity_error.to_numpy(float),
+            )
+            out.append(
+                LearnedVelocityCheck(
+                    g, len(sub), float(lv.min()), float(lv.max()), float(err.max()),
+                    float(np.median(err)), units[g],
+                )
+            )  # fmt: skip
+    return out
 
 
 @dataclass
@@ -156,6 +206,7 @@ class ComparisonResult(Result):
     figures: ComparisonFigures = field(default_factory=ComparisonFigures)
     report: str | None = None
     json: str | None = None
+    learned_velocity: list[LearnedVelocityCheck] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = {
@@ -163,6 +214,7 @@ class ComparisonResult(Result):
             for k in (
                 "wavescope_version", "created", "settings", "inputs", "groups", "units",
                 "recordings", "reference", "learning", "memory", "messages", "report", "json",
+                "learned_velocity",
             )
         }  # fmt: skip
         s = self.stats.to_json()
@@ -358,14 +410,19 @@ def run_comparison(
     parts = []
     for cls in dict.fromkeys(gclass.values()):
         idx = [i for i, r in enumerate(recs) if gclass[r[0]] == cls]
-        parts.append(
-            wave_properties(
-                [(results[i], recs[i][4]) for i in idx],
-                [recs[i][0] for i in idx],
-                names=[recs[i][1] for i in idx],
-                subjects=[recs[i][3] for i in idx],
-            )
+        part = wave_properties(
+            [(results[i], recs[i][4]) for i in idx],
+            [recs[i][0] for i in idx],
+            names=[recs[i][1] for i in idx],
+            subjects=[recs[i][3] for i in idx],
         )
+        # each capture's own learned velocity, on its own row (never paired by position)
+        part["learned_velocity"] = [_learned(recs[i][4]) for i in idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part["learned_velocity_error"] = 100 * np.abs(
+                part.speed_median.to_numpy(float) / part.learned_velocity.to_numpy(float) - 1
+            )
+        parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     units = {g: str(table.loc[table.group == g, "speed_median_unit"].iloc[0]) for g in gnames}
 
@@ -441,7 +498,7 @@ def run_comparison(
             f.fs,
             None if res.band is None else [float(b) for b in res.band],
             f.n_dims,
-            None if f.meta.get("velocity") is None else float(f.meta["velocity"]),
+            None if np.isnan(_learned(f)) else _learned(f),
         )
         for (g, name, src, subj, f), res in zip(recs, results)
     ]
@@ -465,7 +522,14 @@ def run_comparison(
         memory=mem,
         messages=list(dict.fromkeys(messages)),
         figures=figures,
+        learned_velocity=_learned_checks(table, units),
     )
+
+
+def _learned(f: WaveField) -> float:
+    """The learned velocity a capture carries (``meta["velocity"]``), NaN when none."""
+    v = f.meta.get("velocity")
+    return np.nan if v is None else float(v)
 
 
 def _subsample(v: np.ndarray, rng) -> np.ndarray:

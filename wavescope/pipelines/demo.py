@@ -167,7 +167,7 @@ def _plane_wave_step(files: dict, seed: int, render: Renderers) -> None:
         "unit": "m/s",
     }
     summary["input"] = str(files["npz"])
-    print(render.summary_text(summary))
+    print(render.summary_text(result.summarise()))
     err_speed = 100 * (summary["speed"]["median"] / truth_speed - 1)
     err_dir = np.degrees(np.angle(np.exp(1j * (summary["direction"]["mean_rad"] - truth_dir))))
     print(

@@ -121,7 +121,8 @@ def wave_properties(
     pandas.DataFrame
         One row per recording: ``group``, ``name``, ``subject``, ``method``,
         ``samples``, ``n_samples``, ``n_sites``, ``space_unit``, ``time_unit``, then each
-        property (see the module docstring) followed by its ``<property>_unit`` column.
+        property (see the module docstring) followed by its ``<property>_unit`` column,
+        and ``undefined`` (each NaN property with its reason, ``"name: reason; ..."``).
         ``df.to_dict("records")`` gives JSON-ready rows. A property that cannot be
         measured (e.g. the wave fraction without surrogates, or wave-sample speeds of a
         record with no wave) is NaN.
@@ -179,5 +180,6 @@ def wave_properties(
             }
             for k, kind in RAW.items():
                 row[k], row[k + "_unit"] = r[k] * scale[kind], units[kind]
+        row["undefined"] = r["undefined"]  # each NaN property with its reason
         rows.append(row)
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ from wavescope.core.field import WaveField
 from wavescope.core.results import Result
 from wavescope.core.validate import WaveInputError, check_option
 from wavescope.waves.result import VelocityResult
+from wavescope.waves.summary import RecordingSummary
 from wavescope.waves.velocity import METHODS, measure_velocity
 
 __all__ = ["ReadOptions", "RecordingResult", "VelocityOptions", "measure_recording", "read_input"]
@@ -91,14 +92,15 @@ class VelocityOptions:
 
 @dataclass
 class RecordingResult(Result):
-    """One measured recording: where it came from, its result and its summary."""
+    """One measured recording: where it came from, its result and its typed summary
+    (``summary.to_json()`` is what ``wavescope velocity --json`` writes)."""
 
     input: str | None
     result: VelocityResult
-    summary: dict
+    summary: RecordingSummary
 
     def to_json(self) -> dict:
-        return self.summary
+        return self.summary.to_json()
 
 
 def read_input(source, options: ReadOptions | None = None) -> WaveField:
@@ -179,15 +181,15 @@ def measure_recording(
     Returns
     -------
     RecordingResult
-        Its ``summary`` is :meth:`VelocityResult.summary` plus ``"input"`` (the path, or
-        None for a field given in memory).
+        Its ``summary`` is :meth:`VelocityResult.summarise` with ``input`` set (the path,
+        or None for a field given in memory).
     """
     vel = velocity or VelocityOptions()
     fld = read_input(source, read)
     result = measure_velocity(fld, vel.band, progress=progress, **vel.kwargs())
-    summary = result.summary(vel.summary_of)
+    summary = result.summarise(vel.summary_of)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
-    summary["input"] = name
+    summary.input = name
     return RecordingResult(name, result, summary)
 
 

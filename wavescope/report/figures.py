@@ -397,7 +397,7 @@ def learning_figure(runs: list):
     return fig
 
 
-def velocity_figure(result, *, title: str | None = None):
+def velocity_figure(result, *, title: str | None = None, summary=None):
     """Four panels of one measurement: the phase map at the most wave-like sample (with
     the phase-velocity field), PGD over time with the epoch threshold and epochs, the
     speed distribution and the direction distribution (forward fraction on a line).
@@ -406,6 +406,9 @@ def velocity_figure(result, *, title: str | None = None):
     ----------
     result : VelocityResult
         From :func:`wavescope.waves.measure_velocity` (its ``snapshot`` is drawn).
+    summary : RecordingSummary, optional
+        Its typed summary (``result.summarise()`` when not given): the forward fraction
+        drawn on a line is the summary's, over all valid samples.
     """
     plt = _plt()
     fig = plt.figure(figsize=(11, 7.6))
@@ -463,7 +466,9 @@ def velocity_figure(result, *, title: str | None = None):
         ax.set_title("direction of propagation (CCW from +x)", fontsize=9)
     else:
         ax = fig.add_subplot(2, 2, 4)
-        fwd = float(np.mean(np.cos(d) > 0)) if d.size else np.nan
+        s = summary if summary is not None else result.summarise()
+        fwd = (s.all_samples or s).forward_fraction
+        fwd = np.nan if fwd is None else fwd
         ax.bar(["forward", "backward"], [fwd, 1 - fwd], color=["C1", "C0"])
         ax.set_ylim(0, 1)
         ax.set_title("direction on a line: fraction of estimates", fontsize=9)

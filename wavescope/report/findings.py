@@ -113,17 +113,13 @@ def how_fast(result) -> list[str]:
             f"{g}: median speed {value_text(result, 'speed_median', g, unit=unit)}, that is "
             f"{value_text(result, 'speed_sites_per_cycle', g)} site spacings per cycle."
         )
-        learned = [i.learned_velocity for i in result.inputs_of(g) if i.learned_velocity]
-        if learned:
-            sp = _values(result, "speed_median", g)
-            lv = np.asarray(learned, float)
-            if sp.size == lv.size and sp.size:
-                err = 100 * np.abs(sp / lv - 1)
-                txt += (
-                    f" The model's learned velocities are {g3(lv.min())} to {g3(lv.max())} "
-                    f"{unit}; measured and learned differ by at most {err.max():.1f}% "
-                    f"(median {np.median(err):.1f}%) over its {lv.size} captures."
-                )
+        lv = next((c for c in result.learned_velocity if c.group == g), None)
+        if lv is not None:
+            txt += (
+                f" The model's learned velocities are {g3(lv.learned_min)} to "
+                f"{g3(lv.learned_max)} {unit}; measured and learned differ by at most "
+                f"{lv.error_max:.1f}% (median {lv.error_median:.1f}%) over its {lv.n} captures."
+            )
         out.append(txt)
     sel = {r.get("samples") for r in result.recordings}
     if "waves" in sel:

@@ -14,51 +14,57 @@ def _g(v, fmt=".3g"):
     return "n/a" if v is None else format(v, fmt)
 
 
-def format_summary(s: dict) -> str:
-    """A short human-readable summary of a velocity summary dict."""
-    sp, di, wl = s["speed"], s["direction"], s["wavelength"]
-    band = "auto" if s.get("band") is None else f"{s['band'][0]:.3g}-{s['band'][1]:.3g}"
+def format_summary(s) -> str:
+    """A short human-readable rendering of a recording's typed summary (a
+    :class:`~wavescope.waves.summary.RecordingSummary`)."""
+    ctx = s.context
+    band = "auto" if s.band is None else f"{s.band[0]:.3g}-{s.band[1]:.3g}"
     lines = [
-        f"method       {s['method']}   band {band} /{s['time_unit']}   "
-        f"sites {s['n_good_sites']}/{s['n_sites']}   fs {s['fs']:g}/{s['time_unit']}",
+        f"method       {s.method}   band {band} /{s.time_unit}   "
+        f"sites {s.n_good_sites}/{s.n_sites}   fs {s.fs:g}/{s.time_unit}",
     ]
-    if s.get("band_source") not in (None, "given", "automatic (spectral peak)"):
-        lines.append(f"band from    {s['band_source']}")
+    if ctx.get("band_source") not in (None, "given", "automatic (spectral peak)"):
+        lines.append(f"band from    {ctx['band_source']}")
     lines += [
-        f"speed        {_g(sp['median'])} {sp['unit']}  (IQR {_g(sp['q25'])}-{_g(sp['q75'])})"
-        + (f"  [{sp['selection']}]" if sp.get("selection") else ""),
+        f"speed        {_g(s.speed_median)} {s.speed_unit}  "
+        f"(IQR {_g(s.speed_q25)}-{_g(s.speed_q75)})"
+        + (f"  [{s.speed_selection}]" if s.speed_selection else ""),
     ]
-    if "forward_fraction" in di:
-        ff = di["forward_fraction"]
+    if s.n_dims == 1:
         lines.append(
-            f"direction    {di['majority'] or 'n/a'} along the line  (forward fraction "
-            f"{_g(ff, '.2f')})"
+            f"direction    {s.majority or 'n/a'} along the line  (forward fraction "
+            f"{_g(s.forward_fraction, '.2f')})"
         )
     else:
         lines.append(
-            f"direction    {_g(di.get('mean_deg'), '.1f')} deg CCW from +x  "
-            f"(concentration R = {_g(di['concentration'], '.2f')})"
+            f"direction    {_g(s.direction_deg, '.1f')} deg CCW from +x  "
+            f"(concentration R = {_g(s.direction_concentration, '.2f')})"
         )
+    waves = (
+        f"{100 * s.wave_fraction:.1f}% of the time in {s.n_epochs} epoch(s)"
+        if s.wave_fraction is not None
+        else f"n/a ({s.undefined.get('wave_fraction', 'undefined')})"
+    )
     lines += [
-        f"wavelength   {_g(wl['median'])} {wl['unit']}",
-        f"PGD          median {_g(s['pgd']['median'], '.2f')}  "
-        f"(epoch threshold {_g(s['pgd']['threshold'], '.2f')} at alpha {s['pgd']['alpha']:g})",
-        f"waves        {100 * s['wave_fraction']:.1f}% of the time in {s['n_epochs']} epoch(s)",
+        f"wavelength   {_g(s.wavelength_median)} {s.space_unit}",
+        f"PGD          median {_g(s.pgd_median, '.2f')}  "
+        f"(epoch threshold {_g(s.pgd_threshold, '.2f')} at alpha {s.alpha:g})",
+        f"waves        {waves}",
     ]
-    if "patterns" in s:
-        pats = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["patterns"].items() if v > 0)
+    if s.patterns is not None:
+        pats = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s.patterns.items() if v > 0)
         # the classes describe each sample's phase map; a planar map is a wave only where
         # its direction also persists (the wave fraction above)
         lines.append(f"patterns     {pats}  (phase maps of all samples)")
-    cc = s.get("cross_check")
+    cc = ctx.get("cross_check")
     if cc:
         verdict = {True: "agrees", False: "DISAGREES", None: "nothing to compare"}[cc["agree"]]
         rel = cc.get("relative_difference")
         lines.append(
-            f"cross-check  {cc['method']}: {_g(cc['speed'])} {sp['unit']} ({verdict}"
+            f"cross-check  {cc['method']}: {_g(cc['speed'])} {s.speed_unit} ({verdict}"
             + (f": {rel:+.1%})" if rel is not None else ")")
         )
-    for note in s.get("warnings", []):
+    for note in s.warnings:
         lines.append(f"warning      {note}")
     return "\n".join(lines)
 
@@ -69,7 +75,7 @@ def format_table(rows: list[dict]) -> str:
     def g(v, fmt=".3g"):
         return "-" if v is None or v == "" else format(v, fmt)
 
-    head = ("recording", "speed", "unit", "dir deg", "wavelength", "PGD", "waves %", "status")
+    head = ("recording", "speed", "unit", "direction", "wavelength", "PGD", "waves %", "status")
     lines = [head]
     for r in rows:
         if r["ok"]:
@@ -78,10 +84,10 @@ def format_table(rows: list[dict]) -> str:
                     Path(r["input"]).name,
                     g(r["speed_median"]),
                     r["speed_unit"],
-                    g(r["direction_deg"], ".1f"),
+                    _direction_cell(r),
                     g(r["wavelength_median"]),
                     g(r["pgd_median"], ".2f"),
-                    g(100 * r["wave_fraction"], ".1f"),
+                    g(None if r["wave_fraction"] is None else 100 * r["wave_fraction"], ".1f"),
                     "ok",
                 )
             )
@@ -89,6 +95,13 @@ def format_table(rows: list[dict]) -> str:
             lines.append((Path(r["input"]).name, "-", "-", "-", "-", "-", "-", "FAILED"))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines)
+
+
+def _direction_cell(r: dict) -> str:
+    """Degrees on a surface; on a line the forward fraction (never a circular mean)."""
+    if r.get("forward_fraction") is not None:
+        return f"fwd {r['forward_fraction']:.2f}"
+    return "-" if r.get("direction_deg") is None else f"{r['direction_deg']:.1f} deg"
 
 
 def format_comparison(result) -> str:

@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wavescope.core.circular import circ_mean, resultant_length
 from wavescope.core.units import speed_unit as _speed_unit
 from wavescope.core.validate import check_option
-from wavescope.waves.notes import _warnings_for
 from wavescope.waves.routes import BROADBAND_METHODS, PHASE_METHODS
+from wavescope.waves.summary import RecordingSummary, summarise
 
 __all__ = ["PHASE_METHODS", "BROADBAND_METHODS", "PhaseSnapshot", "VelocityResult"]
 
@@ -237,8 +236,14 @@ class VelocityResult:
         return "all valid samples"
 
     # ------------------------------------------------------------------ summary
+    def summarise(self, which: str = "auto") -> RecordingSummary:
+        """The typed summary (:class:`~wavescope.waves.summary.RecordingSummary`): every
+        per-recording property once, undefined ones None with their reason."""
+        return summarise(self, which)
+
     def summary(self, which: str = "auto") -> dict:
-        """The summary as a JSON-ready dict (the schema of ``wavescope velocity --json``).
+        """The summary as a JSON-ready dict (the schema of ``wavescope velocity --json``):
+        ``self.summarise(which).to_json()``.
 
         Parameters
         ----------
@@ -248,108 +253,16 @@ class VelocityResult:
             epochs when they were computed (``n_surrogates > 0``), with the all-sample
             values under ``speed_all_samples``, ``direction_all_samples`` and
             ``wavelength_all_samples``; a record without wave epochs then has no speed
-            (null, with the reason in ``warnings``). Broadband methods summarise their
-            estimates (per wave, or one per record).
+            (null, with the reason in ``undefined`` and ``warnings``). Broadband methods
+            summarise their estimates (per wave, or one per record).
 
         Returns
         -------
         dict
             ``speed`` (median, q25, q75, unit), ``direction`` (mean_rad, mean_deg,
-            concentration; on a line also forward_fraction and majority),
-            ``wavelength`` (median, unit), ``pgd`` (median), ``wave_fraction``,
-            ``method``, ``n_sites``, ``fs``, and more context (band, units, epochs,
-            patterns, ``warnings``).
+            concentration; on a line forward_fraction and majority instead, the angles
+            null), ``wavelength`` (median, unit), ``pgd`` (median), ``wave_fraction``
+            (null without surrogates), ``method``, ``n_sites``, ``fs``, and more context
+            (band, units, epochs, patterns, ``undefined``, ``warnings``).
         """
-        which = self.resolve(which)
-        sel = self.selection(which)
-        sp, dirs, wl = self.estimates(which)
-        speed = {"median": _q(sp, 0.5), "q25": _q(sp, 0.25), "q75": _q(sp, 0.75)}
-        speed["unit"] = self.speed_unit
-        speed["n"] = int(sp.size)
-        speed["selection"] = self._selection_text(which)
-        direction = _direction_summary(dirs, self.n_dims)
-        n_valid = int(self.valid.sum())
-        out = {
-            "method": self.method,
-            "speed": speed,
-            "direction": direction,
-            "wavelength": {
-                "median": _q(wl, 0.5),
-                "q25": _q(wl, 0.25),
-                "q75": _q(wl, 0.75),
-                "unit": self.space_unit,
-            },
-            "pgd": {
-                "median": _q(self.pgd[self.valid], 0.5),
-                "threshold": _f(self.threshold),
-                "alpha": self.alpha,
-            },
-            "wave_fraction": float(np.sum(self.wave & self.valid) / max(n_valid, 1)),
-            "n_epochs": int(len(self.epochs)),
-            "frequency": {"median": _q(self.frequency[sel], 0.5), "unit": f"1/{self.time_unit}"},
-            "fit": {"median": _q(self.fit[self.valid], 0.5)},
-            "n_sites": self.n_sites,
-            "n_good_sites": self.n_good,
-            "n_dims": self.n_dims,
-            "spacing": self.spacing,
-            "fs": self.fs,
-            "fs_out": self.fs_out,
-            "band": None if self.band is None else [float(b) for b in self.band],
-            "space_unit": self.space_unit,
-            "time_unit": self.time_unit,
-            "duration": float(self.duration),
-            "samples_summarised": which if self.per_sample else "estimates",
-        }
-        if self.per_sample and which == "waves":
-            sp_a, dir_a, wl_a = self.estimates("all")
-            out["speed_all_samples"] = {
-                "median": _q(sp_a, 0.5),
-                "q25": _q(sp_a, 0.25),
-                "q75": _q(sp_a, 0.75),
-                "unit": self.speed_unit,
-                "n": int(sp_a.size),
-            }
-            out["direction_all_samples"] = _direction_summary(dir_a, self.n_dims)
-            out["wavelength_all_samples"] = {"median": _q(wl_a, 0.5), "unit": self.space_unit}
-        if self.patterns is not None:  # over the valid samples, as the wave fraction
-            out["patterns"] = self.patterns.fractions(self.valid)
-        out.update(self.extra)
-        out["warnings"] = _warnings_for(out, self.spacing)
-        return out
-
-
-def _direction_summary(dirs: np.ndarray, n_dims: int) -> dict:
-    """Circular mean and concentration on a surface; forward fraction on a line."""
-    dirs = dirs[np.isfinite(dirs)]
-    if n_dims == 1:
-        if not dirs.size:
-            return {"forward_fraction": None, "majority": None, "mean_rad": None,
-                    "mean_deg": None, "concentration": None}  # fmt: skip
-        fwd = np.cos(dirs) > 0
-        frac = float(np.mean(fwd))
-        major = frac >= 0.5
-        return {
-            "forward_fraction": frac,
-            "majority": "forward" if major else "backward",
-            "mean_rad": 0.0 if major else float(np.pi),
-            "mean_deg": 0.0 if major else 180.0,
-            # on a line the concentration is how one-sided the directions are
-            "concentration": float(abs(2 * frac - 1)),
-        }
-    mean = _f(circ_mean(dirs)) if dirs.size else None
-    return {
-        "mean_rad": mean,
-        "mean_deg": None if mean is None else float(np.degrees(mean)),
-        "concentration": _f(resultant_length(dirs)) if dirs.size else None,
-    }
-
-
-def _q(x, q):
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    return float(np.quantile(x, q)) if x.size else None
-
-
-def _f(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
+        return summarise(self, which).to_json()
