@@ -21,7 +21,7 @@ import traceback
 
 from wavescope.core.errors import WaveInputError
 
-COMMANDS = ("velocity", "demo", "train", "probe", "compare", "memory")
+COMMANDS = ("velocity", "calibrate", "demo", "train", "probe", "compare", "memory")
 
 
 def build_parser() -> argparse.ArgumentParser:

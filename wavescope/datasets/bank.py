@@ -176,7 +176,7 @@ def bank_field(cell: BankCell, seed: int) -> WaveField:
     else:
         sig = WaveField(clean.astype(np.float32), FS, pos, "m", "s")
         field = mix_at_snr(sig, bg, cell.snr_db, (f0 - 2, f0 + 2))
-    truth = {**truth, "wave": cell.is_wave, "cell": cell.to_json()}
+    truth = {**field.meta.get("truth", {}), **truth, "wave": cell.is_wave, "cell": cell.to_json()}
     return replace(field, meta={**field.meta, "truth": truth})
 
 

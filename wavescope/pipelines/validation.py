@@ -72,7 +72,7 @@ def score_record(cell: BankCell, seed: int, band_given: bool) -> RecordScore:
     truth = fld.meta["truth"]
     f0 = truth.get("frequency")
     band = (f0 - 2.0, f0 + 2.0) if band_given and f0 is not None else None
-    summary = measure_recording(fld, VelocityOptions(band=band)).summary
+    summary = measure_recording(fld, VelocityOptions(band=band)).summary.to_json()
     speed = _speed_of(summary)
     true_speed = truth.get("speed")
     err = dir_err = covered = None

@@ -558,3 +558,47 @@ def plot_memory_curves(curves: dict, *, ci_level: float = 0.95) -> bytes:
         if labelled:
             ax.legend(fontsize=7)
     return _png(fig)
+
+
+def calibration_figure(result, *, title: str | None = None):
+    """What ``wavescope calibrate`` found: the speed error against the true speed (median
+    and IQR of the records with a speed) and the detection power (share of records with a
+    speed printed), one point per simulated speed. Renders a
+    :class:`~wavescope.pipelines.calibrate.CalibrationResult`; computes nothing."""
+    plt = _plt()
+    rows = result.speeds
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for r in rows:
+        if r.median_error is None:
+            continue
+        lo, hi = r.error_iqr
+        ax.plot([r.speed, r.speed], [100 * lo, 100 * hi], color="tab:blue", lw=3, alpha=0.5)
+        ax.plot(r.speed, 100 * r.median_error, "o", color="tab:blue")
+    ax.axhspan(-5, 5, color="0.9", zorder=0)
+    ax.axhline(0, color="0.5", lw=0.8)
+    if result.recording_speed is not None:
+        ax.axvline(result.recording_speed, color="tab:orange", ls="--", label="this recording")
+        ax.legend(fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"true speed ({result.speed_unit})", fontsize=10)
+    ax.set_ylabel("speed error (%), median and IQR", fontsize=10)
+    ax.set_title("Bias and spread", fontsize=11)
+    ax2.bar(np.arange(len(rows)), [r.printed for r in rows], color="tab:green", alpha=0.7,
+            label="speed printed")  # fmt: skip
+    ax2.plot(np.arange(len(rows)), [r.within_15 for r in rows], "kx", label="within 15%")
+    ax2.set_xticks(np.arange(len(rows)))
+    ax2.set_xticklabels([f"{r.wavelength_extents:g}" for r in rows], fontsize=9)
+    ax2.set_xlabel("true wavelength (array extents)", fontsize=10)
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("fraction of simulated records", fontsize=10)
+    ax2.set_title("Detection power", fontsize=11)
+    ax2.legend(fontsize=9, loc="lower left")
+    bg = result.background
+    fig.suptitle(
+        title
+        or f"Calibration: 1/f^{bg.exponent:.2f} background correlated over "
+        f"{bg.length:.3g}, {result.snr_db_used:.1f} dB in band at {bg.frequency:.3g}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig

@@ -163,3 +163,41 @@ def format_curve(s: dict, n_rows: int = 14) -> str:
             f"{'yes' if s['above'][i] else 'no'}"
         )
     return "\n".join(lines)
+
+
+def format_calibration(result) -> str:
+    """A :class:`~wavescope.pipelines.calibrate.CalibrationResult` as text: the background
+    the simulations reproduced, then one line per simulated speed."""
+    bg = result.background
+    unit = result.speed_unit
+    snr = "none found" if bg.snr_db is None else f"{bg.snr_db:.1f} dB"
+    lines = [
+        f"background: 1/f^{bg.exponent:.2f}, correlated over {bg.length:.3g} "
+        f"{result.space_unit} (unshared {bg.white_fraction:.0%}); oscillation at "
+        f"{bg.frequency:.3g} {result.frequency_unit}, in-band SNR {snr} "
+        f"(simulated at {result.snr_db_used:.1f} dB)",
+        "recording's own speed: "
+        + (
+            "none printed"
+            if result.recording_speed is None
+            else f"{result.recording_speed:.3g} {unit}"
+        ),
+        "true speed         wavelength  printed  median error (IQR)        within 15%  direction",
+    ]
+    for r in result.speeds:
+        err = (
+            "-"
+            if r.median_error is None
+            else f"{100 * r.median_error:+.1f}% ({100 * r.error_iqr[0]:+.1f} to "
+            f"{100 * r.error_iqr[1]:+.1f})"
+        )
+        d = (
+            "-"
+            if r.median_direction_error_deg is None
+            else f"{r.median_direction_error_deg:.1f} deg"
+        )
+        lines.append(
+            f"{r.speed:<10.3g} {unit:<7} {r.wavelength_extents:>5g} ext  {r.printed:>6.0%}  "
+            f"{err:<26} {r.within_15:>9.0%}  {d}"
+        )
+    return "\n".join(lines)
