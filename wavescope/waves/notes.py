@@ -91,7 +91,10 @@ def _undefined_notes(summary: dict) -> list[str]:
             "wavelength means no delay or phase difference between sites (synchronous "
             "activity or a standing pattern), not a fast wave."
         )
-    no_wave = any("no travelling wave found" in n for n in summary.get("route_warnings") or [])
+    no_wave = any(
+        "no travelling wave found" in n or n.startswith("no speed is reported")
+        for n in summary.get("route_warnings") or []
+    )
     if summary["speed"]["median"] is None and "speed.median" not in replaced and not no_wave:
         which = summary.get("samples_summarised")
         notes.append(

@@ -445,6 +445,19 @@ def _agreement(primary: RouteEstimate, second: RouteEstimate) -> dict:
     }
 
 
+#: A phase speed that a valid cross-check puts off by more than this factor is not
+#: reported: a wrong speed is worse than none (the validation bank's gross-error rule).
+GROSS_RATIO = 1.5
+
+
+def _ratio(check: dict) -> float:
+    """How many times the check's speed and the primary's differ (>= 1)."""
+    rel = check["relative_difference"]
+    if rel is None or rel <= -1:
+        return np.inf
+    return float(max(1 + rel, 1 / (1 + rel)))
+
+
 def _band_role(method: str, band_given: bool) -> str:
     if method in PHASE_METHODS:
         return "phase, PGD and wave epochs"
@@ -463,7 +476,10 @@ def settle_route(
 
     The cross-check's estimate is reported when the chosen route's diagnostics fail and
     the check's do not; every failed diagnostic and every disagreement becomes a note. A
-    broadband route reports no speed when the phase pass found no wave epoch and the
+    phase route reports no speed when its own diagnostics fail and its check disagrees, or
+    when a valid check that searched wide enough puts it off by more than
+    :data:`GROSS_RATIO`. A broadband route reports no speed when its own test finds no
+    dependence of the delays on position, or when the phase pass found no wave epoch and the
     route is doubtful: its own diagnostics fail, or a check disagrees that is valid or
     (automatic route) searched wide enough (Mamba's decaying modes gave k-omega ridges at
     0.05-0.4 sites/step whose xcorr lags fit a plane with R^2 0.00-0.07); a check limited
@@ -501,7 +517,23 @@ def settle_route(
             + "."
         )
     no_wave = False
-    if reported.method in BROADBAND_METHODS and reported.significant is False:
+    if reported.method in PHASE_METHODS and check is not None and check["agree"] is False:
+        ratio = _ratio(check)
+        gross = check["valid"] and not check["inconclusive"] and ratio > GROSS_RATIO
+        if reported.problems or gross:
+            no_wave = True
+            why = (
+                "; ".join(reported.problems)
+                if reported.problems
+                else (f"a valid {check['method']} check differs by a factor {ratio:.2g}")
+            )
+            notes.append(
+                f"no speed is reported: the phase route's speed cannot be trusted here ({why}). "
+                "If the wavelength is near two site spacings the wave is spatially aliased: "
+                "a denser array or a lower band is needed; otherwise give the band of the "
+                "oscillation (CLI: --band LO HI) or try --method xcorr."
+            )
+    elif reported.method in BROADBAND_METHODS and reported.significant is False:
         no_wave = True
         notes.append(
             f"no travelling wave found: {reported.method}'s own test finds no dependence of "

@@ -467,7 +467,7 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
         patterns=ph.patterns,
         broadband=decision.result,
         snapshot=ph.snapshot,
-        windows=windows,
+        windows=_without_speeds(windows) if decision.no_wave else windows,
         extra={
             "generalized_phase": p.generalized,
             "band_source": p.band_source,
@@ -486,10 +486,24 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
     )
 
 
+def _without_speeds(windows: dict | None) -> dict | None:
+    """The epochs' windows with no speed, direction or wavelength (a route that reports
+    none keeps where its epochs were)."""
+    if windows is None:
+        return None
+    out = dict(windows)
+    for key in ("speed", "direction", "wavelength"):
+        out[key] = np.full(np.shape(windows[key]), np.nan)
+    return out
+
+
 def _reported_estimates(est, decision) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(speed, direction, wavelength)`` of the reported route: per sample for a phase
     method, per estimate for a broadband one (no wavelength; NaN with no travelling wave)."""
     if decision.reported not in BROADBAND_METHODS:
+        if decision.no_wave:
+            nan = np.full(est.speed.shape, np.nan)
+            return nan, nan.copy(), nan.copy()
         return est.speed, est.direction, est.wavelength
     speed = np.asarray(decision.result.speeds, float)
     direction = np.asarray(decision.result.directions, float)
