@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +264,28 @@ def test_repeated_subjects_use_the_mixed_model(tmp_path):
     assert t["mixed"]["estimate"] == pytest.approx(-0.2, rel=0.05)
     with pytest.raises(WaveInputError, match="subjects for"):
         run_comparison(groups, band=(8, 12), subjects={"a": ["x"]}, progress=False)
+
+
+def test_files_standing_in_for_subjects_are_said_first(result, tmp_path):
+    """The module fixture gives no subjects and its fields store none: the report's first
+    lines and the JSON say that each file counted as an independent subject; with
+    subjects given (the mixed-model test above) there is no such note."""
+    res, out = result
+    assert "treated as an independent subject" in res["subject_note"]
+    assert all(i["subject_source"] == "file" for i in res["inputs"])
+    html = (out / "r.html").read_text()
+    first = html[: html.index("<h2>")]
+    assert "treated as an independent subject" in first and "--subject" in first
+    groups = {"a": [cortex(i, 0.2) for i in range(3)], "b": [cortex(9 + i, 0.2) for i in range(3)]}
+    subjects = {g: [f"{g}{i}" for i in range(3)] for g in groups}
+    given = run_comparison(groups, band=(8, 12), subjects=subjects, progress=False)
+    assert given.subject_note is None and {i.subject_source for i in given.inputs} == {"given"}
+    stored = {
+        g: [replace(f, meta={**f.meta, "subject": f"{g}{i}"}) for i, f in enumerate(v)]
+        for g, v in groups.items()
+    }
+    rec = run_comparison(stored, band=(8, 12), progress=False)
+    assert rec.subject_note is None and {i.subject_source for i in rec.inputs} == {"recording"}
 
 
 def test_a_group_without_waves_gets_a_sentence_not_a_speed():

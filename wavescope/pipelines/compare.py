@@ -66,6 +66,10 @@ class InputInfo(Result):
     band: list[float] | None
     n_dims: int
     learned_velocity: float | None = None
+    #: where the subject came from: "given" (subjects=, CLI --subject), "recording" (the
+    #: file's own subject: BIDS, NWB, MNE subject_info, a probe's checkpoint) or "file"
+    #: (none found: the file name, so each file counts as an independent subject)
+    subject_source: str = "given"
 
 
 @dataclass
@@ -207,6 +211,8 @@ class ComparisonResult(Result):
     report: str | None = None
     json: str | None = None
     learned_velocity: list[LearnedVelocityCheck] = field(default_factory=list)
+    #: said in the report's first lines where files stood in for subjects (None: never)
+    subject_note: str | None = None
 
     def to_json(self) -> dict:
         out = {
@@ -214,7 +220,7 @@ class ComparisonResult(Result):
             for k in (
                 "wavescope_version", "created", "settings", "inputs", "groups", "units",
                 "recordings", "reference", "learning", "memory", "messages", "report", "json",
-                "learned_velocity",
+                "learned_velocity", "subject_note",
             )
         }  # fmt: skip
         s = self.stats.to_json()
@@ -224,6 +230,20 @@ class ComparisonResult(Result):
 
     def inputs_of(self, group: str) -> list[InputInfo]:
         return [i for i in self.inputs if i.group == group]
+
+
+def _subject_note(inputs: list[InputInfo]) -> str | None:
+    """The sentence that says which groups counted each file as its own subject."""
+    groups = list(dict.fromkeys(i.group for i in inputs if i.subject_source == "file"))
+    if not groups:
+        return None
+    return (
+        f"Each file of {', '.join(repr(g) for g in groups)} was treated as an independent "
+        "subject: no subject was given (CLI: --subject GROUP=S1,S2,...) or stored in the "
+        "files (BIDS subject, NWB subject_id, MNE subject_info, a probe's checkpoint). If "
+        "several files come from one animal, session or model, the tests below overstate "
+        "the evidence; give the subjects."
+    )
 
 
 def _expand(group: str, items, read=None) -> list[tuple[str, str | None, WaveField]]:
@@ -361,6 +381,7 @@ def run_comparison(
 
     # ------------------------------------------------------------ inputs
     recs = []  # (group, name, source, subject, field)
+    subject_source: dict[int, str] = {}
     for g, items in groups.items():
         g = str(g)
         expanded = _expand(g, items, read)
@@ -379,8 +400,14 @@ def run_comparison(
                 "(put cortex and model states in separate groups)."
             )
         for i, (name, src, f) in enumerate(expanded):
-            s = subj[i] if subj else str(f.meta.get("subject") or name)
+            if subj:
+                s, origin = subj[i], "given"
+            elif f.meta.get("subject"):
+                s, origin = str(f.meta["subject"]), "recording"
+            else:
+                s, origin = name, "file"
             recs.append((g, name, src, s, f))
+            subject_source[len(recs) - 1] = origin
     gnames = list(dict.fromkeys(r[0] for r in recs))
     first = {g: next(i for i, r in enumerate(recs) if r[0] == g) for g in gnames}
     gclass = {
@@ -499,10 +526,12 @@ def run_comparison(
             None if res.band is None else [float(b) for b in res.band],
             f.n_dims,
             None if np.isnan(_learned(f)) else _learned(f),
+            subject_source[i],
         )
-        for (g, name, src, subj, f), res in zip(recs, results)
+        for i, ((g, name, src, subj, f), res) in enumerate(zip(recs, results))
     ]
     return ComparisonResult(
+        subject_note=_subject_note(inputs),
         wavescope_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         settings={

@@ -464,4 +464,6 @@ def render_comparison(result) -> str:
         f"<p class='meta'>wavescope {_e(result.wavescope_version)}, {_e(result.created)}. "
         f"Every number is also in <code>{_e(result.json or 'the JSON file')}</code>.</p>",
     ]
+    if result.subject_note:
+        head.append(f"<p class='note'><b>Subjects.</b> {_e(result.subject_note)}</p>")
     return "\n".join(head + _findings(result) + _details(result) + ["</body></html>"])

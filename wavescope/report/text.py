@@ -107,7 +107,8 @@ def _direction_cell(r: dict) -> str:
 def format_comparison(result) -> str:
     """A short text table of a comparison's tests, estimates and notes (for the CLI)."""
     st = result.stats
-    lines = [f"{'property':<26} {'groups':<26} {'diff':>10} {'p':>8} {'p_fdr':>8}  effect"]
+    lines = [f"subjects: {result.subject_note}", ""] if result.subject_note else []
+    lines.append(f"{'property':<26} {'groups':<26} {'diff':>10} {'p':>8} {'p_fdr':>8}  effect")
     run = [t for t in st.tests if t.p_value is not None]
     for t in run:
         pair = f"{t.group_a} vs {t.group_b}"
