@@ -256,7 +256,9 @@ def _phase_estimate(name: str) -> Callable[[WaveField, RouteInput], RouteEstimat
         problems = []
         if ph.spacing and wl.size and np.median(wl) < 4 * ph.spacing:
             problems.append(
-                f"wavelength {np.median(wl):.3g} {field.space_unit} is under 4 site spacings"
+                f"wavelength {np.median(wl):.3g} {field.space_unit} is under 4 site spacings "
+                "(the phase gradient is under-resolved, and a wave shorter than 2 spacings "
+                "would read as this one: spatially aliased)"
             )
         return RouteEstimate(name, ph.speed, ph.direction, problems, False, ph.wave_found)
 
@@ -476,8 +478,8 @@ def settle_route(
 
     The cross-check's estimate is reported when the chosen route's diagnostics fail and
     the check's do not; every failed diagnostic and every disagreement becomes a note. A
-    phase route reports no speed when its own diagnostics fail and its check disagrees, or
-    when a valid check that searched wide enough puts it off by more than
+    phase route reports no speed when a valid check that searched wide enough disagrees
+    with it where its own diagnostics fail, or puts it off by more than
     :data:`GROSS_RATIO`. A broadband route reports no speed when its own test finds no
     dependence of the delays on position, or when the phase pass found no wave epoch and the
     route is doubtful: its own diagnostics fail, or a check disagrees that is valid or
@@ -519,19 +521,15 @@ def settle_route(
     no_wave = False
     if reported.method in PHASE_METHODS and check is not None and check["agree"] is False:
         ratio = _ratio(check)
-        gross = check["valid"] and not check["inconclusive"] and ratio > GROSS_RATIO
-        if reported.problems or gross:
+        trusted_check = check["valid"] and not check["inconclusive"]
+        if trusted_check and (reported.problems or ratio > GROSS_RATIO):
             no_wave = True
-            why = (
-                "; ".join(reported.problems)
-                if reported.problems
-                else (f"a valid {check['method']} check differs by a factor {ratio:.2g}")
-            )
             notes.append(
-                f"no speed is reported: the phase route's speed cannot be trusted here ({why}). "
-                "If the wavelength is near two site spacings the wave is spatially aliased: "
-                "a denser array or a lower band is needed; otherwise give the band of the "
-                "oscillation (CLI: --band LO HI) or try --method xcorr."
+                f"no speed is reported: a valid {check['method']} check differs from the phase "
+                f"route by a factor {ratio:.2g}"
+                + (" where the phase route's own diagnostics fail" if reported.problems else "")
+                + ". Give the band of the oscillation (CLI: --band LO HI), or read the "
+                "check's speed with --method " + check["method"] + "."
             )
     elif reported.method in BROADBAND_METHODS and reported.significant is False:
         no_wave = True
