@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -129,6 +130,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=10, help="seeds per cell (default 10)")
     ap.add_argument("--out", default=str(RESULTS / "validation"), help="output prefix")
     ap.add_argument("--cache", default=None, help="JSON-lines file of finished records")
+    ap.add_argument(
+        "--only", default=None, metavar="REGEX",
+        help="run only the cells whose name matches (e.g. 'grid pink|synchronous')",
+    )  # fmt: skip
     a = ap.parse_args(argv)
     out = Path(a.out)
     cache = Path(a.cache) if a.cache else out.with_suffix(".records.jsonl")
@@ -138,10 +143,14 @@ def main(argv=None) -> int:
         print(f"[{i}/{n}] {r.cell} band={r.band_given} seed={r.seed}: {r.method} "
               f"speed {r.speed} (truth {r.true_speed})", file=sys.stderr, flush=True)  # fmt: skip
 
-    rows = score_cells(bank_cells(a.cells), range(a.seeds), cache=cache, progress=progress)
+    cells = [c for c in bank_cells(a.cells) if a.only is None or re.search(a.only, c.name)]
+    rows = score_cells(cells, range(a.seeds), cache=cache, progress=progress)
     wall = time.time() - t0
     cmd = "python analyses/validation.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    meta = {"command": cmd.strip(), "wall_s": round(wall, 1), "seeds": a.seeds, "cells": a.cells}
+    meta = {
+        "command": cmd.strip(), "wall_s": round(wall, 1), "seeds": a.seeds, "cells": a.cells,
+        "only": a.only,
+    }  # fmt: skip
     out.with_suffix(".json").write_text(
         json.dumps(
             {"meta": meta, "rows": [r.to_json() | {"target": verdict(r)} for r in rows]}, indent=1
