@@ -81,3 +81,25 @@ def test_a_narrowband_wave_on_a_line_of_model_states_takes_the_phase(speed, band
     s = measure_velocity(f, band).summary()
     assert s["method_choice"]["chosen"] == "phase-gradient"
     assert s["speed"]["median"] == pytest.approx(speed, rel=0.01)
+
+
+def test_one_impulse_through_a_shift_register_keeps_its_event_time_speed():
+    """The Hugging Face docs' example: an impulse through a 4-site shift register (one wave,
+    event times exactly on a line) is significant by its F-test, so its one wave and the
+    phase route's lack of epochs on 32 steps do not withhold the speed (1 site/step)."""
+    x = np.zeros((4, 32))
+    for i in range(4):
+        x[i, 4 + i] = 1.0
+    s = measure_velocity(WaveField.from_line(x), method="event-time").summary()
+    assert s["speed"]["median"] == pytest.approx(1.0, rel=1e-6)
+
+
+def test_event_times_of_white_noise_print_no_speed_by_their_own_test():
+    """Event times of independent noise do not depend on position: their F-test keeps the
+    route from printing a speed in most records (before: every record printed one)."""
+    printed = 0
+    for seed in range(6):
+        f = noise_field(grid_positions(8, 8, 0.4e-3), fs=500, duration=10, seed=seed)
+        s = measure_velocity(f, method="event-time", n_surrogates=0).summary()
+        printed += s["speed"]["median"] is not None
+    assert printed <= 1  # alpha 0.05 of 6 records rounds to 0; one is allowed by chance

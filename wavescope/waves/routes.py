@@ -538,7 +538,9 @@ def settle_route(
         contradicts = check is not None and check["agree"] is False
         if contradicts and not check["valid"]:
             contradicts = requested == "auto" and not check["inconclusive"]
-        doubtful = bool(reported.problems) or contradicts
+        # a route whose own test rejects no propagation is not made doubtful by its other
+        # diagnostics (one impulse on a 4-site shift register is one wave, R^2 = 1)
+        doubtful = (bool(reported.problems) and reported.significant is not True) or contradicts
         no_wave = inp.phase is not None and inp.phase.wave_found is False and doubtful
         if no_wave:
             notes.append(
