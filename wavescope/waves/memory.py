@@ -494,30 +494,49 @@ def _evaluate(
     alphas,
     logistic_c,
     meta,
+    exact=False,
 ):
     """Cross-validated decoding of every lag, scores, bootstrap, horizon and capacity.
 
     ``x`` is a :class:`~wavescope.waves.memory_ridge.RowSource` over the snapshot rows.
     """
-    from wavescope.waves.memory_ridge import RowSource, blas_threads, ridge_fold
+    from wavescope.waves.memory_ridge import (
+        RowSource,
+        basis_cross,
+        blas_threads,
+        ridge_fold,
+        ridge_fold_basis,
+    )
 
     src = x if isinstance(x, RowSource) else RowSource.from_matrix(x)
+    threads = blas_threads()
+    basis = None
+    if decoder != "logistic" and not exact:
+        basis = _rank_basis(src, splits, threads)
+    if basis is not None:
+        cross_all = basis_cross(src, basis, y, kind, n_classes)
+
     n, n_lags = y.shape
     pred = np.empty(y.shape, dtype=y.dtype)
     seen = np.zeros(n, bool)
     chosen = []
     dummy_hits = 0.0  # tokens: held-out hits of guessing the training fold's majority class
-    threads = blas_threads()
     for train, test in splits:
         if kind == "tokens":
             counts = np.apply_along_axis(np.bincount, 0, y[train], minlength=n_classes)
             dummy_hits += float(np.sum(y[test] == np.argmax(counts, axis=0)[None, :]))
         if decoder == "logistic":
             pred[test] = _logistic_fold(src.rows(train), y[train], src.rows(test), logistic_c)
+        elif basis is not None:
+            p, a = ridge_fold_basis(
+                src, basis, cross_all, np.sort(train), np.sort(test), y, kind, n_classes,
+                alphas, threads=threads,
+            )  # fmt: skip
         else:
             p, a = ridge_fold(
                 src, np.sort(train), np.sort(test), y, kind, n_classes, alphas, threads=threads
             )
+        if decoder != "logistic":
             pred[np.sort(test)] = p
             chosen.append(a)
         seen[test] = True
@@ -597,6 +616,9 @@ def _evaluate(
     else:
         meta["alpha_grid"] = [float(a) for a in (alphas.min(), alphas.max())]
         meta["alpha_median"] = np.median(np.stack(chosen), axis=0).tolist()
+        # which decoder path ran: the exact per-fold one, or the shared rank-r basis
+        meta["exact"] = basis is None
+        meta["rank"] = None if basis is None else int(basis.rank)
     return MemoryCurve(
         lags=np.arange(n_lags),
         score=score,
@@ -620,6 +642,19 @@ def _evaluate(
         effect_floor=float(effect_floor),
         threshold=threshold,
     )
+
+
+def _rank_basis(src, splits, threads):
+    """The shared :class:`~wavescope.waves.memory_ridge.RankBasis` of the fast path, or
+    None where it would not pay: wide folds (their ``n x n`` problems are already small)
+    or states of nearly full rank."""
+    from wavescope.waves.memory_ridge import MAX_RANK_FRACTION, RankBasis, _limit
+
+    if min(len(train) for train, _ in splits) < src.p:
+        return None
+    with _limit(threads):
+        basis = RankBasis(src, np.arange(src.n))
+    return basis if basis.rank <= MAX_RANK_FRACTION * src.p else None
 
 
 def _contiguous(flags: np.ndarray) -> int:
@@ -667,6 +702,7 @@ def memory_curve(
     logistic_C: float = 1.0,
     effect_fraction: float = EFFECT_FRACTION,
     states_start: int = 0,
+    exact: bool = False,
 ) -> MemoryCurve:
     """Memory curve of a batch of state sequences: decode the input ``tau`` steps back.
 
@@ -771,7 +807,7 @@ def memory_curve(
         )
     return _from_sequences(
         x[:, max_lag - start :], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
-        time_unit, alphas, logistic_C, {"groups": "sequences"},
+        time_unit, alphas, logistic_C, {"groups": "sequences"}, exact=exact,
     )  # fmt: skip
 
 
@@ -784,7 +820,7 @@ def _classes(u: np.ndarray, kind: str):
 
 def _from_sequences(
     snap, u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs, time_unit, alphas,
-    logistic_c, meta,
+    logistic_c, meta, exact=False,
 ):  # fmt: skip
     from sklearn.model_selection import GroupKFold
 
@@ -800,7 +836,7 @@ def _from_sequences(
     return _evaluate(
         xr, y, groups, splits, kind=kind, n_classes=n_classes, decoder=decoder,
         crit=crit, n_boot=n_boot, seed=seed, fs=fs, time_unit=time_unit,
-        alphas=alphas, logistic_c=logistic_c, meta=meta,
+        alphas=alphas, logistic_c=logistic_c, meta=meta, exact=exact,
     )  # fmt: skip
 
 
@@ -862,12 +898,13 @@ def memory_curve_field(
         kw.pop("effect_fraction", EFFECT_FRACTION),
     )
     seed = kw.pop("seed", 0)
+    exact = bool(kw.pop("exact", False))
     if kw:
         raise WaveInputError(f"unknown argument(s) {sorted(kw)} for memory_curve_field.")
     if isinstance(field, (list, tuple)):
         return _from_field_list(
             list(field), inputs, max_lag, decoder, n_splits, crit, n_boot, seed,
-            alphas, logistic_c,
+            alphas, logistic_c, exact,
         )  # fmt: skip
     if not isinstance(field, WaveField):
         raise WaveInputError(
@@ -936,12 +973,14 @@ def memory_curve_field(
         xr, y, groups, splits, kind=kind, n_classes=n_classes, decoder=decoder,
         crit=crit, n_boot=n_boot, seed=seed, fs=field.fs,
         time_unit=field.time_unit, alphas=alphas, logistic_c=logistic_c, meta=meta,
+        exact=exact,
     )  # fmt: skip
 
 
 def _from_field_list(
-    fields, inputs, max_lag, decoder, n_splits, crit, n_boot, seed, alphas, logistic_c
-):
+    fields, inputs, max_lag, decoder, n_splits, crit, n_boot, seed, alphas, logistic_c,
+    exact=False,
+):  # fmt: skip
     if not fields:
         raise WaveInputError("the list of fields is empty.")
     for i, f in enumerate(fields):
@@ -989,5 +1028,5 @@ def _from_field_list(
     return _from_sequences(
         x[:, max_lag:], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, f0.fs,
         f0.time_unit,
-        alphas, logistic_c, meta,
+        alphas, logistic_c, meta, exact=exact,
     )  # fmt: skip

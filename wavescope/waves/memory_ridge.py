@@ -280,3 +280,180 @@ def _ridge_fold(src, train, test, y, kind, n_classes, alphas):
         x /= sd
         _predict(x @ vt.T, s, z, alpha, ymean, kind, n_classes, pred, i)
     return pred, alpha
+
+
+# ------------------------------------------------------------ the rank-reduced fast path
+
+
+#: Pivoted-Cholesky tolerance: a feature whose part outside the span of the pivot
+#: features has a sum of squares at most this fraction of ``n * p`` (globally standardised
+#: units, where every feature's sum of squares is ``n``) is taken as a combination of the
+#: pivots. The exact decoder drops eigenvalues under ``1e-12 * max(lam_max, n) * p`` of
+#: each fold's Gram matrix (at least ``1e-12 * n * p``): this keeps every direction above
+#: a thousandth of that.
+PIVOT_TOL = 1e-15
+#: Largest rank, as a fraction of the features, for which the reduced path is used: above
+#: it the global Gram matrix and pivoting cost more than the per-fold reduction saves.
+MAX_RANK_FRACTION = 0.85
+
+
+class RankBasis:
+    """Coordinates of the snapshot rows in their own span, shared by every fold.
+
+    The rows are standardised once over *all* rows, ``xg = (x - mu) / sd``. The pivoted
+    Cholesky factorisation of their Gram matrix gives ``r`` pivot features ``piv`` with
+    ``xg ≈ xg[:, piv] @ coef`` for every row (the remainder of every feature at most
+    :data:`PIVOT_TOL` ``* n * p`` in sum of squares). With ``lift`` the Cholesky factor of
+    ``coef @ coef.T``, the coordinates ``q = xg[piv] @ lift`` (r values per row) keep
+    every inner product of the rows: ``q_i . q_j = xg_i . xg_j``. A fold's ridge problem
+    is then the same problem on the ``r`` coordinates: an ``r x r`` eigendecomposition
+    instead of ``p x p``.
+
+    Attributes
+    ----------
+    mu, sd : (p,) float64 mean and SD over all rows (constant features: SD 1).
+    piv : (r,) the pivot features.
+    lift : (r, r) lower-triangular float64.
+    gram : (r, r) float64 Gram matrix of ``q`` over all rows (about the global mean).
+    qsum : (r,) the sum of ``q`` over all rows (0 up to rounding).
+    n, rank : rows and ``r``.
+    """
+
+    def __init__(self, src: RowSource, rows: np.ndarray, tol: float = PIVOT_TOL):
+        from scipy.linalg import blas, cholesky, lapack, solve_triangular
+
+        n, p = len(rows), src.p
+        self.mu, self.sd = standardisation(src, rows)
+        g = np.zeros((p, p), order="F")
+        xsum = np.zeros(p)
+        for _, x in src.chunks(rows):
+            x -= self.mu
+            x /= self.sd
+            xsum += x.sum(axis=0)
+            g = blas.dsyrk(1.0, x.T, beta=1.0, c=g, trans=0, lower=1, overwrite_c=1)
+        # P^T G P = L L^T, the first r columns of L meaningful; overwrites g
+        low, piv, r, info = lapack.dpstrf(g, lower=1, tol=tol * n * p, overwrite_a=1)
+        if info < 0:  # pragma: no cover - LAPACK argument error
+            raise RuntimeError(f"dpstrf failed (info={info})")
+        r = int(r)
+        piv = piv - 1  # LAPACK's are 1-based
+        l11 = np.tril(low[:r, :r])
+        l21 = np.array(low[r:, :r])  # (p - r, r)
+        del low, g
+        # xg[:, piv] = Q L^T with Q^T Q = I, so the other features are
+        # xg[:, rest] = xg[:, piv] L11^{-T} L21^T: coef = [I, L11^{-T} L21^T]
+        cn = solve_triangular(l11, l21.T, lower=True, trans="T", check_finite=False)
+        del l21
+        mm = blas.dsyrk(1.0, cn, lower=1) if cn.size else np.zeros((r, r))
+        mm[np.diag_indices(r)] += 1.0
+        del cn
+        self.lift = cholesky(mm, lower=True, overwrite_a=True, check_finite=False)
+        # Gram of q = xg[piv] @ lift over all rows: lift^T (L11 L11^T) lift
+        b = l11.T @ self.lift
+        self.gram = b.T @ b
+        self.qsum = xsum[piv[:r]] @ self.lift
+        self.piv = np.ascontiguousarray(piv[:r])
+        self.n, self.rank, self.p = n, r, p
+
+    def coords(self, x: np.ndarray) -> np.ndarray:
+        """Coordinates ``q`` (k, r) of raw rows ``x`` (k, p)."""
+        xp = x[:, self.piv]
+        xp -= self.mu[self.piv]
+        xp /= self.sd[self.piv]
+        return xp @ self.lift
+
+
+def target_cross(y: np.ndarray, kind: str, n_classes: int, q: np.ndarray) -> np.ndarray:
+    """``sum_i t_i (x) q_i`` over rows: (n_targets, r), ``t_i`` the row's uncentred targets
+    (one-hot codes of every lag, or the values)."""
+    if kind != "tokens":
+        return y.T @ q
+    from scipy import sparse
+
+    n, n_lags = y.shape
+    cols = (y + np.arange(n_lags) * n_classes).reshape(-1)
+    onehot_t = sparse.csr_matrix(
+        (np.ones(cols.size), (cols, np.repeat(np.arange(n), n_lags))),
+        shape=(n_lags * n_classes, n),
+    )
+    return np.asarray(onehot_t @ q)
+
+
+def basis_cross(src: RowSource, basis: RankBasis, y, kind, n_classes) -> np.ndarray:
+    """:func:`target_cross` of every row of ``src``, in the basis coordinates."""
+    out = None
+    rows = np.arange(src.n)
+    for i, x in src.chunks(rows):
+        xp = x[:, basis.piv]
+        xp -= basis.mu[basis.piv]
+        xp /= basis.sd[basis.piv]
+        c = target_cross(y[i : i + len(x)], kind, n_classes, xp)
+        out = c if out is None else out + c
+    return out @ basis.lift
+
+
+def ridge_fold_basis(
+    src: RowSource,
+    basis: RankBasis,
+    cross_all: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    n_classes: int,
+    alphas: np.ndarray,
+    threads: int | None = None,
+    dtype=np.float32,
+):
+    """:func:`ridge_fold` in the coordinates of a shared :class:`RankBasis` (tall folds).
+
+    The same decoder (features centred on the training fold's mean, GCV per lag) except
+    that the features are scaled by the SD over all rows (``basis.sd``), not the
+    training fold's, and that the eigendecomposition of the fold's ``r x r`` Gram matrix
+    runs in ``dtype``. ``cross_all`` is :func:`basis_cross` of all rows. Each fold costs
+    the coordinates of its test rows and one ``r x r`` eigendecomposition: the training
+    rows' Gram matrix and cross-products are those of all rows less the test rows'.
+    """
+    with _limit(threads):
+        return _ridge_fold_basis(
+            src, basis, cross_all, train, test, y, kind, n_classes,
+            np.asarray(alphas, float), dtype,
+        )  # fmt: skip
+
+
+def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, alphas, dtype):
+    from scipy.linalg import blas, eigh
+
+    n, p, r = len(train), src.p, basis.rank
+    n_lags = y.shape[1]
+    ytr = y[train]
+    ymean, yss = target_stats(ytr, kind, n_classes)
+    qte = np.concatenate([basis.coords(x) for _, x in src.chunks(test)])
+    if len(train) + len(test) == basis.n:  # all rows less the test rows
+        qsum = basis.qsum - qte.sum(axis=0)
+        g = blas.dsyrk(-1.0, qte.T, beta=1.0, c=np.asfortranarray(basis.gram), trans=0, lower=1)
+        cross = cross_all - target_cross(y[test], kind, n_classes, qte)
+    else:  # folds that leave rows out (purged time blocks): the training rows alone
+        g = np.zeros((r, r), order="F")
+        qsum, cross = np.zeros(r), 0.0
+        for i, x in src.chunks(train):
+            q = basis.coords(x)
+            qsum += q.sum(axis=0)
+            g = blas.dsyrk(1.0, q.T, beta=1.0, c=g, trans=0, lower=1, overwrite_c=1)
+            cross = cross + target_cross(ytr[i : i + len(x)], kind, n_classes, q)
+    m = qsum / n
+    g -= n * np.outer(m, m)  # centred on the fold's mean (lower triangle used)
+    cross -= n * np.outer(ymean, m)  # sum over training rows of (t - tmean) (x) (q - m)
+    lam, e = eigh(g.astype(dtype), lower=True, overwrite_a=True, check_finite=False, driver="evd")
+    lam = lam.astype(float)
+    keep = _kept(lam, n, p)[1][::-1]  # in increasing order, as lam
+    s = np.sqrt(lam[keep])
+    e = e[:, keep].astype(float)
+    z = (e.T @ cross.T) / s[:, None]  # (r_kept, n_targets)
+    alpha = gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes)
+    pred = np.empty((len(test), n_lags), dtype=np.int64 if kind == "tokens" else float)
+    qte -= m
+    step = max(1, int(CHUNK_BYTES // (8 * max(r, 1))))
+    for i in range(0, len(test), step):
+        _predict(qte[i : i + step] @ e, s, z, alpha, ymean, kind, n_classes, pred, i)
+    return pred, alpha
