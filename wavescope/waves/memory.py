@@ -29,13 +29,28 @@ Design
   exchangeable; rows of one sequence are not, so the penalty may come out somewhat small,
   which can only lower the held-out score (the scores themselves are honest: they come
   from held-out sequences only).
+- **Fast default, exact reference** (``exact=False``, the default). Model states are
+  often rank-deficient (CPU-scale v-Wave Mamba: rank 2512 of 4096 features over 9600
+  snapshots), and the folds share most of their rows. So the fast decoder standardises
+  the features once with the mean and SD of *all* rows (each fold is still centred on its
+  own training mean), reduces them to the span of the rows (pivoted Cholesky of the one
+  global Gram matrix, :class:`~wavescope.waves.memory_ridge.RankBasis`), and per fold
+  takes the training Gram matrix and cross-products as those of all rows less the test
+  rows', eigendecomposed in float32 (``r x r``). The SD over all rows uses the test
+  rows' features (never their targets). ``exact=True`` is the reference: scikit-learn's
+  per-fold standardisation and one float64 ``p x p`` eigendecomposition per fold. States
+  of nearly full rank (rank above 85 % of the features) and wide folds take the exact
+  path anyway (``meta["exact"]``; ``meta["rank"]`` is the fast path's ``r``). Measured
+  against the reference (issue 21's tolerance: the same horizon and every lag within
+  0.005): demo-trained and random v-Wave Mamba states at the probe's defaults (identical
+  curves), random Mamba states, and low-rank delay lines (up to 0.003;
+  ``tests/waves/test_memory_reduced.py``).
 - **Memory.** The states are never copied whole or cast to float64: the decoder reads the
-  snapshot rows of the caller's array (float32 stays float32) in float64 chunks, builds
-  each fold's Gram matrix in place and overwrites it with its eigendecomposition
-  (:mod:`wavescope.waves.memory_ridge`). Peak memory is about the states plus two
-  ``p x p`` float64 matrices (tall folds): ``wavescope probe --memory-curve`` with its
-  defaults on CPU-scale v-Wave Mamba (p = 4096) peaked at 0.97 GB for the whole process,
-  against 2.9-3.0 GB before.
+  snapshot rows of the caller's array (float32 stays float32) in float64 chunks
+  (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
+  place and overwrites it with its eigendecomposition (about two ``p x p`` float64
+  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots, then
+  ``r x r`` ones and each fold's test rows in ``r`` coordinates.
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.
@@ -753,6 +768,11 @@ def memory_curve(
         snapshot steps ``t >= max_lag``, so a caller short of memory may pass only
         ``states[:, max_lag:]`` with ``states_start=max_lag``; then ``states`` has
         ``n_steps - states_start`` steps and ``inputs`` still ``n_steps``.
+    exact : bool
+        False (default): the fast ridge decoder (features standardised over all rows,
+        reduced to the rows' span, float32 eigendecompositions; see the module
+        docstring). True: the exact per-fold float64 reference (scikit-learn's per-fold
+        standardisation). The logistic decoder is always exact.
 
     Returns
     -------

@@ -1,5 +1,7 @@
 """Ridge decoding of every lag of a memory curve, one fold at a time, streamed over rows.
 
+The exact path (:func:`ridge_fold`) and the fast default (:func:`ridge_fold_basis`).
+
 The linear algebra behind :func:`wavescope.waves.memory.memory_curve` (ridge decoder,
 penalty by GCV inside the training fold), written so that neither the states nor any
 per-fold copy of them is ever held in float64:
@@ -15,6 +17,11 @@ per-fold copy of them is ever held in float64:
   than scipy's single-threaded sparse product). Peak: two p x p float64 arrays.
 - Wide folds (``n_train < p``): the standardised training rows are small, so they are
   materialised and the n x n Gram matrix is decomposed, as before.
+
+The fast default path (:class:`RankBasis`, :func:`ridge_fold_basis`) works in the
+coordinates of the rows' own span instead: one global ``p x p`` Gram matrix, pivoted
+Cholesky, then one ``r x r`` float32 eigendecomposition per fold (see
+:mod:`wavescope.waves.memory`).
 
 Everything else (GCV over the penalty grid for every lag at once, the kept spectrum,
 predictions) is the same arithmetic as the reference; ``tests/waves/memory_reference.py``
