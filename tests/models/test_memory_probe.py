@@ -177,7 +177,7 @@ def test_cli_errors_exit_2(checkpoint, capsys):
 def test_fast_decoder_matches_the_exact_one_on_model_states():
     """Issue 21's tolerance on real model states: a random v-Wave Mamba layer (64
     channels x 8 sites, rank about 210 of 512 over 60 x 22 snapshots) decoded by the fast
-    default (shared rank-r basis, float32) and by the exact per-fold float64 reference:
+    default (shared rank-r basis, SD over all rows) and by the exact per-fold float64 reference:
     the same horizon and every lag's accuracy within 0.005."""
     model = tiny("vwave-mamba", n_sites=8)
     kw = dict(n_sequences=60, length=36, max_lag=14, n_boot=200)

@@ -2,7 +2,7 @@
 
 The fast path (the default) standardises the features once over all rows, reduces them
 to the span of the rows (pivoted Cholesky) and eigendecomposes each fold's r x r Gram
-matrix in float32; ``exact=True`` is the per-fold float64 reference. Wanted (issue 21):
+matrix; ``exact=True`` is the per-fold float64 reference. Wanted (issue 21):
 the same horizon and every lag's held-out score within 0.005 of the reference.
 """
 

@@ -36,15 +36,18 @@ Design
   own training mean), reduces them to the span of the rows (pivoted Cholesky of the one
   global Gram matrix, :class:`~wavescope.waves.memory_ridge.RankBasis`), and per fold
   takes the training Gram matrix and cross-products as those of all rows less the test
-  rows', eigendecomposed in float32 (``r x r``). The SD over all rows uses the test
+  rows', eigendecomposed (``r x r``, float64). The SD over all rows uses the test
   rows' features (never their targets). ``exact=True`` is the reference: scikit-learn's
   per-fold standardisation and one float64 ``p x p`` eigendecomposition per fold. States
   of nearly full rank (rank above 85 % of the features) and wide folds take the exact
-  path anyway (``meta["exact"]``; ``meta["rank"]`` is the fast path's ``r``). Measured
-  against the reference (issue 21's tolerance: the same horizon and every lag within
-  0.005): demo-trained and random v-Wave Mamba states at the probe's defaults (identical
-  curves), random Mamba states, and low-rank delay lines (up to 0.003;
-  ``tests/waves/test_memory_reduced.py``).
+  path anyway (``meta["exact"]``; ``meta["rank"]`` is the fast path's ``r``). Against
+  the reference (issue 21's tolerance: the same horizon and every lag within 0.005):
+  demo-trained (300 steps) and random v-Wave Mamba states at the probe's defaults give
+  identical curves (every lag decoded perfectly by both); random Mamba states (2048
+  features) have full rank and take the exact path; tiny random v-Wave and v-Wave Mamba
+  layers (1320 snapshots) and low-rank delay lines move a lag by at most 0.0045, from
+  the SD over all rows against the training fold's (``tests/waves/test_memory_reduced.py``,
+  ``tests/models/test_memory_probe.py``).
 - **Memory.** The states are never copied whole or cast to float64: the decoder reads the
   snapshot rows of the caller's array (float32 stays float32) in float64 chunks
   (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
@@ -770,7 +773,7 @@ def memory_curve(
         ``n_steps - states_start`` steps and ``inputs`` still ``n_steps``.
     exact : bool
         False (default): the fast ridge decoder (features standardised over all rows,
-        reduced to the rows' span, float32 eigendecompositions; see the module
+        reduced to the rows' span; see the module
         docstring). True: the exact per-fold float64 reference (scikit-learn's per-fold
         standardisation). The logistic decoder is always exact.
 
