@@ -360,7 +360,9 @@ class RankBasis:
         self.lift = cholesky(mm, lower=True, overwrite_a=True, check_finite=False)
         # Gram of q = xg[piv] @ lift over all rows: lift^T (L11 L11^T) lift
         b = l11.T @ self.lift
-        self.gram = b.T @ b
+        del l11
+        self.gram = np.asfortranarray(_full(blas.dsyrk(1.0, b, trans=1, lower=1)))
+        del b
         self.qsum = xsum[piv[:r]] @ self.lift
         self.piv = np.ascontiguousarray(piv[:r])
         self.n, self.rank, self.p = n, r, p
@@ -443,7 +445,8 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     qte = np.concatenate([basis.coords(x) for _, x in src.chunks(test)])
     if len(train) + len(test) == basis.n:  # all rows less the test rows
         qsum = basis.qsum - qte.sum(axis=0)
-        g = blas.dsyrk(-1.0, qte.T, beta=1.0, c=np.asfortranarray(basis.gram), trans=0, lower=1)
+        g = blas.dsyrk(-1.0, qte.T, beta=1.0, c=basis.gram.copy(order="F"), trans=0, lower=1,
+                       overwrite_c=1)  # fmt: skip
         cross = cross_all - target_cross(y[test], kind, n_classes, qte)
     else:  # folds that leave rows out (purged time blocks): the training rows alone
         g = np.zeros((r, r), order="F")
@@ -456,11 +459,14 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     m = qsum / n
     g -= n * np.outer(m, m)  # centred on the fold's mean (lower triangle used)
     cross -= n * np.outer(ymean, m)  # sum over training rows of (t - tmean) (x) (q - m)
-    lam, e = eigh(g.astype(dtype), lower=True, overwrite_a=True, check_finite=False, driver="evd")
+    g = g.astype(dtype, copy=False)
+    lam, e = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver="evd")
+    del g
     lam = lam.astype(float)
-    keep = _kept(lam, n, p)[1][::-1]  # in increasing order, as lam
-    s = np.sqrt(lam[keep])
-    e = e[:, keep].astype(float)
+    # the kept directions are the last k of the increasing spectrum: a view of e
+    k = int(_kept(lam, n, p)[1].sum())
+    s = np.sqrt(lam[r - k :])
+    e = e[:, r - k :].astype(float, copy=False)
     z = (e.T @ cross.T) / s[:, None]  # (r_kept, n_targets)
     alpha = gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes)
     pred = np.empty((len(test), n_lags), dtype=np.int64 if kind == "tokens" else float)
@@ -469,3 +475,10 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     for i in range(0, len(test), step):
         _predict(qte[i : i + step] @ e, s, z, alpha, ymean, kind, n_classes, pred, i)
     return pred, alpha
+
+
+def _full(lower: np.ndarray) -> np.ndarray:
+    """The symmetric matrix whose lower triangle is ``lower``."""
+    out = np.tril(lower)
+    out += np.tril(lower, -1).T
+    return out
