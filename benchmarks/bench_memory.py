@@ -1,16 +1,21 @@
 """Memory curves: wavescope's decoder next to scikit-learn's RidgeClassifierCV, same folds.
 
-    .venv/bin/python benchmarks/bench_memory.py [--quick] [--threads 1] [--out DIR]
+    .venv/bin/python benchmarks/bench_memory.py [--quick | --reduced] [--threads 1] [--out DIR]
 
 The job: decode the token of every lag ``tau = 0 .. max_lag`` from the state at every
 snapshot step (held-out accuracy per lag, 5 grouped folds over sequences, features
 standardised inside the fold, ridge penalty chosen from the 17 values of
 ``wavescope.waves.memory.ALPHAS`` inside the fold). States: a token delay line of 8
-sites (26 letters) mixed into ``p`` float32 features plus unit noise, so that the read-out
-is imperfect and the penalty matters.
+sites (26 letters) plus unit noise in a latent space of ``RANK_FRACTION * p`` dimensions,
+mixed into ``p`` float32 features of unequal scale: rank-deficient like the models'
+states (CPU-scale v-Wave Mamba: rank 2512 of 4096), and a read-out imperfect enough for
+the penalty to matter.
 
-- ``wavescope``: ``wavescope.waves.memory.memory_curve`` (one Gram eigendecomposition per
-  fold for every lag and penalty; GCV; bootstrap of 1000 resamples included);
+- ``wavescope``: ``wavescope.waves.memory.memory_curve``, its fast default (one shared
+  rank-r basis, one r x r float32 eigendecomposition per fold for every lag and penalty;
+  GCV; bootstrap of 1000 resamples included);
+- ``wavescope-exact``: the same with ``exact=True`` (the per-fold float64 reference, one
+  p x p eigendecomposition per fold);
 - ``sklearn``: per fold and lag, ``make_pipeline(StandardScaler(),
   RidgeClassifierCV(alphas=ALPHAS))`` fitted and asked to predict (its penalty from
   efficient leave-one-out, not GCV, so the two curves may differ slightly: the table gives
@@ -36,8 +41,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
 
-IMPLS = ("wavescope", "sklearn")
+IMPLS = ("wavescope", "wavescope-exact", "sklearn")
 VOCAB, SITES, N_SPLITS, SEED = 26, 8, 5, 0
+#: Rank of the states as a fraction of the features (v-Wave Mamba's: 2512 / 4096).
+RANK_FRACTION = 0.6
 #: (n_sequences, length, max_lag, features); the last is `wavescope probe --memory-curve`'s
 #: default on CPU-scale v-Wave Mamba (200 x 96 letters, lags 0-48, 128 x 32 ring sites).
 FULL = {
@@ -45,23 +52,38 @@ FULL = {
     "peer_full_max_p": 1024,
 }
 QUICK = {"cases": ((40, 30, 4, 64), (60, 40, 8, 256)), "peer_full_max_p": 256}
+#: A shorter run that shows the ratios (about 10 minutes on a busy 2-core machine): the
+#: peer in full at 256 features, timed on one fit and scaled at 1024; at the probe's size
+#: wavescope's fast default alone (the exact path and the peer there take 2.5 and 12 hours
+#: of the full run; the probe's own before/after is in memory_probe.md).
+REDUCED = {
+    "cases": ((60, 40, 8, 256), (200, 64, 16, 1024), (200, 96, 48, 4096)),
+    "peer_full_max_p": 256,
+    "skip": {(4096, "wavescope-exact"), (4096, "sklearn")},
+}
 CHILD_TIMEOUT_S = 3600.0
 
 
-def make_states(n_seq: int, length: int, p: int, seed: int = SEED):
-    """(states float32 (n_seq, length, p), tokens (n_seq, length))."""
+def make_states(n_seq: int, length: int, p: int, seed: int = SEED, start: int = 0):
+    """(states float32 (n_seq, length - start, p): the steps ``start ..``, tokens
+    (n_seq, length)). wavescope is given the snapshot steps alone (``start = max_lag``,
+    as ``wavescope probe --memory-curve`` captures them), the peer every step."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     u = rng.integers(0, VOCAB, size=(n_seq, length))
-    mix = rng.standard_normal((SITES * VOCAB, p), dtype=np.float32) / np.float32(np.sqrt(SITES))
+    k = max(SITES * VOCAB, int(round(RANK_FRACTION * p)))
+    mix = rng.standard_normal((SITES * VOCAB, k), dtype=np.float32) / np.float32(np.sqrt(SITES))
+    proj = rng.standard_normal((k, p), dtype=np.float32) / np.float32(np.sqrt(k))
+    proj *= rng.uniform(0.2, 5.0, size=p).astype(np.float32)  # unequal feature scales
     # one sequence at a time, in float32: no temporary of the states' size, so that the
     # peak memory measured is the decoder's (plus the states), not the generator's
-    states = np.empty((n_seq, length, p), dtype=np.float32)
+    states = np.empty((n_seq, length - start, p), dtype=np.float32)
     for s in range(n_seq):
-        states[s] = rng.standard_normal((length, p), dtype=np.float32)
+        latent = rng.standard_normal((length, k), dtype=np.float32)
         for i in range(SITES):  # site i holds the one-hot code of u[t - i]
-            states[s, i:] += mix[i * VOCAB + u[s, : length - i]]
+            latent[i:] += mix[i * VOCAB + u[s, : length - i]]
+        states[s] = latent[start:] @ proj
     return states, u
 
 
@@ -98,12 +120,12 @@ def run_sklearn(states, u, max_lag: int, limit_fits: int | None = None) -> dict:
     return {"fits": fits, "fits_total": total, "score": np.mean(pred == y, axis=0).tolist()}
 
 
-def run_wavescope(states, u, max_lag: int, threads: int) -> dict:
+def run_wavescope(states, u, max_lag: int, threads: int, exact: bool = False) -> dict:
     from wavescope.waves import memory_curve, memory_ridge
 
     memory_ridge.blas_threads = lambda: threads  # the same BLAS threads as the peer
-    c = memory_curve(states, u, max_lag)
-    return {"score": c.score.tolist(), "horizon": c.horizon}
+    c = memory_curve(states, u, max_lag, exact=exact, states_start=max_lag)
+    return {"score": c.score.tolist(), "horizon": c.horizon, "rank": c.meta.get("rank")}
 
 
 def worker(impl: str, case: tuple, threads: int, limit_fits: int | None) -> dict:
@@ -118,11 +140,11 @@ def worker(impl: str, case: tuple, threads: int, limit_fits: int | None) -> dict
     n_seq, length, max_lag, p = case
     meter = bl.PeakMeter()
     meter.start()
-    states, u = make_states(n_seq, length, p)
+    states, u = make_states(n_seq, length, p, start=max_lag if impl != "sklearn" else 0)
     with threadpool_limits(limits=threads, user_api="blas"):
         t0, c0 = time.perf_counter(), time.process_time()
-        if impl == "wavescope":
-            res = run_wavescope(states, u, max_lag, threads)
+        if impl.startswith("wavescope"):
+            res = run_wavescope(states, u, max_lag, threads, exact=impl == "wavescope-exact")
         else:
             res = run_sklearn(states, u, max_lag, limit_fits)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -140,8 +162,8 @@ def _child(args) -> dict:
     return bl.run_child([__file__, *map(str, args)], CHILD_TIMEOUT_S)
 
 
-def run(quick: bool = False, log=print, threads: int = 1) -> dict:
-    plan = QUICK if quick else FULL
+def run(quick: bool = False, log=print, threads: int = 1, reduced: bool = False) -> dict:
+    plan = QUICK if quick else REDUCED if reduced else FULL
     rows = []
     t_start = time.perf_counter()
     for case in plan["cases"]:
@@ -156,13 +178,16 @@ def run(quick: bool = False, log=print, threads: int = 1) -> dict:
         }
         full_peer = p <= plan["peer_full_max_p"]
         for impl in IMPLS:
-            extra = [] if impl == "wavescope" or full_peer else ["--limit-fits", 1]
+            if (p, impl) in plan.get("skip", ()):
+                row["impls"][impl] = {"status": "not run"}
+                continue
+            extra = [] if impl != "sklearn" or full_peer else ["--limit-fits", 1]
             res = _child(["--worker", impl, "--case", *case, "--threads", threads, *extra])
             if "error" in res:
                 row["impls"][impl] = {"status": "error", "reason": res["error"]}
                 log(f"  memory {case} {impl}: error {res['error']}")
                 continue
-            res["status"] = "ok" if impl == "wavescope" or full_peer else "estimate"
+            res["status"] = "ok" if impl != "sklearn" or full_peer else "estimate"
             if res["status"] == "estimate":  # one fit timed, scaled to all fits
                 scale = res["fits_total"] / res["fits"]
                 res["wall_s_measured"], res["wall_s"] = res["wall_s"], res["wall_s"] * scale
@@ -172,17 +197,24 @@ def run(quick: bool = False, log=print, threads: int = 1) -> dict:
                 f"  memory {case} {impl:9s} {res['wall_s']:9.1f} s"
                 f"{' (est.)' if res['status'] == 'estimate' else ''}  peak {res['peak_mb']:8.1f} MB"
             )
-        a, b = (row["impls"].get(i, {}) for i in IMPLS)
-        ok_a = a.get("status") == "ok"
-        diff = None
+        a, e, b = (row["impls"].get(i, {}) for i in IMPLS)
+        ok_a, ok_e = a.get("status") == "ok", e.get("status") == "ok"
+        diff = diff_exact = None
         if ok_a and b.get("status") == "ok" and b.get("score"):
             diff = max(abs(x - y) for x, y in zip(a["score"], b["score"]))
+        if ok_a and ok_e:
+            diff_exact = max(abs(x - y) for x, y in zip(a["score"], e["score"]))
         row["ratios"] = {
             "speedup_vs_peer": bl.ratio(b.get("wall_s"), a.get("wall_s")) if ok_a else None,
             "memory_fraction_of_peer": (  # an estimate's peak is that of its one fit
                 bl.ratio(a.get("peak_mb"), b.get("peak_mb")) if ok_a else None
             ),
             "max_accuracy_difference": diff,
+            "speedup_vs_exact": (
+                bl.ratio(e.get("wall_s"), a.get("wall_s")) if ok_a and ok_e else None
+            ),
+            "max_difference_vs_exact": diff_exact,
+            "same_horizon_as_exact": (a["horizon"] == e["horizon"]) if ok_a and ok_e else None,
         }
         rows.append(row)
     slopes = [
@@ -204,6 +236,8 @@ def run(quick: bool = False, log=print, threads: int = 1) -> dict:
             "n_splits": N_SPLITS,
             "threads": threads,
             "quick": quick,
+            "reduced": reduced,
+            "rank_fraction": RANK_FRACTION,
             "cases": [list(c) for c in plan["cases"]],
         },
         "rows": rows,
@@ -244,24 +278,33 @@ def markdown(sec: dict) -> list[str]:
         "## Memory curves: wavescope next to RidgeClassifierCV",
         "",
         f"Token delay line of {c['sites']} sites ({c['vocab']} letters) mixed into p float32 "
-        f"features plus noise; lags 0..max_lag decoded, {c['n_splits']} grouped folds over "
-        f"sequences, the same folds for both; BLAS threads {c['threads']} for both. Time: wall "
+        f"features plus noise (rank {RANK_FRACTION:g} p); lags 0..max_lag decoded, "
+        f"{c['n_splits']} grouped folds over sequences, the same folds for both; BLAS "
+        f"threads {c['threads']} for both. Time: wall "
         "clock of the whole curve in a fresh process (wavescope includes its 1000-resample "
-        "bootstrap); peak: VmHWM above the imports, MB (includes the states). 'est.': the peer "
-        "timed on one (fold, lag) fit and scaled to all of them (its peak is that fit's).",
+        "bootstrap); peak: VmHWM above the imports, MB (includes the states: wavescope is "
+        "given the snapshot steps alone, as the probe captures them). 'est.': the peer "
+        "timed on one (fold, lag) fit and scaled to all of them (its peak is that fit's). "
+        "'wavescope' is the fast default, 'exact=True' the per-fold float64 reference; "
+        "'—': not run (see the commands).",
         "",
     ]
     rows = []
     for r in sec["rows"]:
-        a, b = (r["impls"].get(i, {}) for i in IMPLS)
+        a, e, b = (r["impls"].get(i, {}) for i in IMPLS)
         est = " est." if b.get("status") == "estimate" else ""
         q = r["ratios"]
         rows.append(
             [
                 f"{r['n_sequences']} x {r['length']}, lags 0-{r['max_lag']}",
                 str(r["features"]),
+                str(a.get("rank") if a.get("rank") is not None else "full (exact path)"),
                 bl.fmt(a.get("wall_s"), ".1f"),
                 bl.fmt(a.get("peak_mb"), ".0f"),
+                bl.fmt(e.get("wall_s"), ".1f"),
+                bl.fmt(e.get("peak_mb"), ".0f"),
+                bl.fmt(q.get("max_difference_vs_exact"), ".4f")
+                + ("" if q.get("same_horizon_as_exact") is not False else " (horizon differs)"),
                 bl.fmt(b.get("wall_s"), ".1f") + est,
                 bl.fmt(b.get("peak_mb"), ".0f") + (" (1 fit)" if est else ""),
                 bl.fmt_ratio(q.get("speedup_vs_peer")) + est,
@@ -273,8 +316,12 @@ def markdown(sec: dict) -> list[str]:
         [
             "sequences x steps",
             "features",
+            "rank (fast path)",
             "wavescope s",
             "wavescope peak MB",
+            "exact=True s",
+            "exact=True peak MB",
+            "max |score difference| vs exact",
             "RidgeClassifierCV s",
             "RidgeClassifierCV peak MB",
             "speed-up",
@@ -301,6 +348,7 @@ def slopes_markdown(sec: dict) -> list[str]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cases: checks the code")
+    ap.add_argument("--reduced", action="store_true", help="shorter run that shows the ratios")
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for both (default 1)")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default results/)")
     ap.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
@@ -312,7 +360,7 @@ def main(argv=None):
         print(json.dumps(res))
         return 0
     machine = bl.machine_info()
-    sec = run(args.quick, threads=args.threads)
+    sec = run(args.quick, threads=args.threads, reduced=args.reduced)
     machine["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     md = ["# Memory-curve benchmark", "", *bl.machine_markdown(machine), "", *markdown(sec)]
     md += ["", "## Targets", ""]
@@ -326,10 +374,11 @@ def main(argv=None):
     )  # fmt: skip
     print("\n".join(md))
     out = args.out or (None if args.quick else bl.RESULTS)
+    stem = "memory_reduced" if args.reduced else "memory"
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "memory.json").write_text(json.dumps({"machine": machine, "memory": sec}, indent=2))
-        (out / "memory.md").write_text("\n".join(md) + "\n")
+        (out / f"{stem}.json").write_text(json.dumps({"machine": machine, "memory": sec}, indent=2))
+        (out / f"{stem}.md").write_text("\n".join(md) + "\n")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The streamed ridge decoder of memory curves equals a plain scikit-learn loop."""
+"""The exact (per-fold, float64) streamed ridge decoder of memory curves equals a plain
+scikit-learn loop; the fast default is compared with it in test_memory_reduced.py."""
 
 import tracemalloc
 
@@ -50,7 +51,7 @@ def test_memory_curve_equals_the_plain_sklearn_loop(n_feat, kind, seed, monkeypa
     monkeypatch.setattr(memory_ridge, "CHUNK_BYTES", 8 * n_feat * 7)
     states, u = noisy_states(20, 30, n_feat, kind, seed)
     max_lag, alphas = 4, ALPHAS[::2]
-    c = memory_curve(states, u, max_lag, alphas=alphas, n_boot=50)
+    c = memory_curve(states, u, max_lag, alphas=alphas, n_boot=50, exact=True)
     x, y, splits = design(states, u, max_lag, 5)
     score, chosen, _ = reference_scores(x, y, splits, kind, alphas)
     # accuracy: the same predictions, hence exactly the same pooled fraction; R^2: the

@@ -128,7 +128,8 @@ def model_memory_curve(
         the captured states, against 380 MB at 32, which was at most 20 % faster.
     **memory_kw
         Passed to :func:`wavescope.waves.memory.memory_curve` (``decoder``, ``n_splits``,
-        ``criterion_se``, ``effect_fraction``, ``n_boot``).
+        ``criterion_se``, ``effect_fraction``, ``n_boot``, ``exact``: False, the default,
+        is the fast decoder; True the exact per-fold float64 reference).
 
     Returns
     -------

@@ -29,13 +29,32 @@ Design
   exchangeable; rows of one sequence are not, so the penalty may come out somewhat small,
   which can only lower the held-out score (the scores themselves are honest: they come
   from held-out sequences only).
+- **Fast default, exact reference** (``exact=False``, the default). Model states are
+  often rank-deficient (CPU-scale v-Wave Mamba: rank 2512 of 4096 features over 9600
+  snapshots), and the folds share most of their rows. So the fast decoder standardises
+  the features once with the mean and SD of *all* rows (each fold is still centred on its
+  own training mean), reduces them to the span of the rows (pivoted Cholesky of the one
+  global Gram matrix, :class:`~wavescope.waves.memory_ridge.RankBasis`), and per fold
+  takes the training Gram matrix and cross-products as those of all rows less the test
+  rows', eigendecomposed (``r x r``, float64). The SD over all rows uses the test
+  rows' features (never their targets). ``exact=True`` is the reference: scikit-learn's
+  per-fold standardisation and one float64 ``p x p`` eigendecomposition per fold. States
+  of nearly full rank (rank above 85 % of the features) and wide folds take the exact
+  path anyway (``meta["exact"]``; ``meta["rank"]`` is the fast path's ``r``). Against
+  the reference (issue 21's tolerance: the same horizon and every lag within 0.005):
+  demo-trained (300 steps) and random v-Wave Mamba states at the probe's defaults give
+  identical curves (every lag decoded perfectly by both); random Mamba states (2048
+  features) have full rank and take the exact path; tiny random v-Wave and v-Wave Mamba
+  layers (1320 snapshots) and low-rank delay lines move a lag by at most 0.0045, from
+  the SD over all rows against the training fold's (``tests/waves/test_memory_reduced.py``,
+  ``tests/models/test_memory_probe.py``).
 - **Memory.** The states are never copied whole or cast to float64: the decoder reads the
-  snapshot rows of the caller's array (float32 stays float32) in float64 chunks, builds
-  each fold's Gram matrix in place and overwrites it with its eigendecomposition
-  (:mod:`wavescope.waves.memory_ridge`). Peak memory is about the states plus two
-  ``p x p`` float64 matrices (tall folds): ``wavescope probe --memory-curve`` with its
-  defaults on CPU-scale v-Wave Mamba (p = 4096) peaked at 0.97 GB for the whole process,
-  against 2.9-3.0 GB before.
+  snapshot rows of the caller's array (float32 stays float32) in float64 chunks
+  (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
+  place and overwrites it with its eigendecomposition (about two ``p x p`` float64
+  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots, then
+  ``r x r`` ones (traced numpy peak at the probe's size: 317 MB besides the 150 MB of
+  states).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.
@@ -494,30 +513,49 @@ def _evaluate(
     alphas,
     logistic_c,
     meta,
+    exact=False,
 ):
     """Cross-validated decoding of every lag, scores, bootstrap, horizon and capacity.
 
     ``x`` is a :class:`~wavescope.waves.memory_ridge.RowSource` over the snapshot rows.
     """
-    from wavescope.waves.memory_ridge import RowSource, blas_threads, ridge_fold
+    from wavescope.waves.memory_ridge import (
+        RowSource,
+        basis_cross,
+        blas_threads,
+        ridge_fold,
+        ridge_fold_basis,
+    )
 
     src = x if isinstance(x, RowSource) else RowSource.from_matrix(x)
+    threads = blas_threads()
+    basis = None
+    if decoder != "logistic" and not exact:
+        basis = _rank_basis(src, splits, threads)
+    if basis is not None:
+        cross_all = basis_cross(src, basis, y, kind, n_classes)
+
     n, n_lags = y.shape
     pred = np.empty(y.shape, dtype=y.dtype)
     seen = np.zeros(n, bool)
     chosen = []
     dummy_hits = 0.0  # tokens: held-out hits of guessing the training fold's majority class
-    threads = blas_threads()
     for train, test in splits:
         if kind == "tokens":
             counts = np.apply_along_axis(np.bincount, 0, y[train], minlength=n_classes)
             dummy_hits += float(np.sum(y[test] == np.argmax(counts, axis=0)[None, :]))
         if decoder == "logistic":
             pred[test] = _logistic_fold(src.rows(train), y[train], src.rows(test), logistic_c)
+        elif basis is not None:
+            p, a = ridge_fold_basis(
+                src, basis, cross_all, np.sort(train), np.sort(test), y, kind, n_classes,
+                alphas, threads=threads,
+            )  # fmt: skip
         else:
             p, a = ridge_fold(
                 src, np.sort(train), np.sort(test), y, kind, n_classes, alphas, threads=threads
             )
+        if decoder != "logistic":
             pred[np.sort(test)] = p
             chosen.append(a)
         seen[test] = True
@@ -597,6 +635,9 @@ def _evaluate(
     else:
         meta["alpha_grid"] = [float(a) for a in (alphas.min(), alphas.max())]
         meta["alpha_median"] = np.median(np.stack(chosen), axis=0).tolist()
+        # which decoder path ran: the exact per-fold one, or the shared rank-r basis
+        meta["exact"] = basis is None
+        meta["rank"] = None if basis is None else int(basis.rank)
     return MemoryCurve(
         lags=np.arange(n_lags),
         score=score,
@@ -620,6 +661,19 @@ def _evaluate(
         effect_floor=float(effect_floor),
         threshold=threshold,
     )
+
+
+def _rank_basis(src, splits, threads):
+    """The shared :class:`~wavescope.waves.memory_ridge.RankBasis` of the fast path, or
+    None where it would not pay: wide folds (their ``n x n`` problems are already small)
+    or states of nearly full rank."""
+    from wavescope.waves.memory_ridge import MAX_RANK_FRACTION, RankBasis, _limit
+
+    if min(len(train) for train, _ in splits) < src.p:
+        return None
+    with _limit(threads):
+        basis = RankBasis(src, np.arange(src.n))
+    return basis if 0 < basis.rank <= MAX_RANK_FRACTION * src.p else None
 
 
 def _contiguous(flags: np.ndarray) -> int:
@@ -667,6 +721,7 @@ def memory_curve(
     logistic_C: float = 1.0,
     effect_fraction: float = EFFECT_FRACTION,
     states_start: int = 0,
+    exact: bool = False,
 ) -> MemoryCurve:
     """Memory curve of a batch of state sequences: decode the input ``tau`` steps back.
 
@@ -717,6 +772,11 @@ def memory_curve(
         snapshot steps ``t >= max_lag``, so a caller short of memory may pass only
         ``states[:, max_lag:]`` with ``states_start=max_lag``; then ``states`` has
         ``n_steps - states_start`` steps and ``inputs`` still ``n_steps``.
+    exact : bool
+        False (default): the fast ridge decoder (features standardised over all rows,
+        reduced to the rows' span; see the module
+        docstring). True: the exact per-fold float64 reference (scikit-learn's per-fold
+        standardisation). The logistic decoder is always exact.
 
     Returns
     -------
@@ -771,7 +831,7 @@ def memory_curve(
         )
     return _from_sequences(
         x[:, max_lag - start :], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
-        time_unit, alphas, logistic_C, {"groups": "sequences"},
+        time_unit, alphas, logistic_C, {"groups": "sequences"}, exact=exact,
     )  # fmt: skip
 
 
@@ -784,7 +844,7 @@ def _classes(u: np.ndarray, kind: str):
 
 def _from_sequences(
     snap, u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs, time_unit, alphas,
-    logistic_c, meta,
+    logistic_c, meta, exact=False,
 ):  # fmt: skip
     from sklearn.model_selection import GroupKFold
 
@@ -800,7 +860,7 @@ def _from_sequences(
     return _evaluate(
         xr, y, groups, splits, kind=kind, n_classes=n_classes, decoder=decoder,
         crit=crit, n_boot=n_boot, seed=seed, fs=fs, time_unit=time_unit,
-        alphas=alphas, logistic_c=logistic_c, meta=meta,
+        alphas=alphas, logistic_c=logistic_c, meta=meta, exact=exact,
     )  # fmt: skip
 
 
@@ -862,12 +922,13 @@ def memory_curve_field(
         kw.pop("effect_fraction", EFFECT_FRACTION),
     )
     seed = kw.pop("seed", 0)
+    exact = bool(kw.pop("exact", False))
     if kw:
         raise WaveInputError(f"unknown argument(s) {sorted(kw)} for memory_curve_field.")
     if isinstance(field, (list, tuple)):
         return _from_field_list(
             list(field), inputs, max_lag, decoder, n_splits, crit, n_boot, seed,
-            alphas, logistic_c,
+            alphas, logistic_c, exact,
         )  # fmt: skip
     if not isinstance(field, WaveField):
         raise WaveInputError(
@@ -936,12 +997,14 @@ def memory_curve_field(
         xr, y, groups, splits, kind=kind, n_classes=n_classes, decoder=decoder,
         crit=crit, n_boot=n_boot, seed=seed, fs=field.fs,
         time_unit=field.time_unit, alphas=alphas, logistic_c=logistic_c, meta=meta,
+        exact=exact,
     )  # fmt: skip
 
 
 def _from_field_list(
-    fields, inputs, max_lag, decoder, n_splits, crit, n_boot, seed, alphas, logistic_c
-):
+    fields, inputs, max_lag, decoder, n_splits, crit, n_boot, seed, alphas, logistic_c,
+    exact=False,
+):  # fmt: skip
     if not fields:
         raise WaveInputError("the list of fields is empty.")
     for i, f in enumerate(fields):
@@ -989,5 +1052,5 @@ def _from_field_list(
     return _from_sequences(
         x[:, max_lag:], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, f0.fs,
         f0.time_unit,
-        alphas, logistic_c, meta,
+        alphas, logistic_c, meta, exact=exact,
     )  # fmt: skip
