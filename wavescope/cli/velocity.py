@@ -170,22 +170,22 @@ def run_many(args) -> int:
         if clash:
             raise WaveInputError(f"{sorted(clash)[0]} would be written twice; rename an output.")
     kept = [0, 0]  # recordings written to out_dir by this run, read back by --resume
-    with tqdm(total=len(files), unit="recording", desc="velocity", leave=False) as bar:
 
-        def progress(done, total, rec):
-            bar.update(done - bar.n)
-            if rec.ok:
-                kept[rec.resumed] += 1
+    def progress(done, total, rec):
+        bar.update(done - bar.n)
+        if rec.ok:
+            kept[rec.resumed] += 1
 
-        try:
+    try:
+        with tqdm(total=len(files), unit="recording", desc="velocity", leave=False) as bar:
             records = measure_many(
                 files, vel, read, scheduler=args.scheduler, workers=args.workers,
                 progress=progress, out_dir=out_dir, resume=args.resume,
                 overwrite=args.overwrite,
             )  # fmt: skip
-        except (KeyboardInterrupt, SystemExit):
-            print(_interrupted_note(out_dir, sum(kept), len(files)), file=sys.stderr)
-            raise
+    except (KeyboardInterrupt, SystemExit):
+        print(_interrupted_note(out_dir, sum(kept), len(files)), file=sys.stderr)
+        raise
     rows = summary_rows(records)
     print(format_table(rows))
     if out_dir is not None:
