@@ -169,12 +169,12 @@ def run_many(args) -> int:
         clash = set(per_rec) & {p for p in (json_out, table_out) if p}
         if clash:
             raise WaveInputError(f"{sorted(clash)[0]} would be written twice; rename an output.")
-    kept = [0, 0]  # recordings written to out_dir by this run, read back by --resume
+    kept = {"written": 0, "resumed": 0}  # written to out_dir by this run, read back
 
     def progress(done, total, rec):
         bar.update(done - bar.n)
         if rec.ok:
-            kept[rec.resumed] += 1
+            kept["resumed" if rec.resumed else "written"] += 1
 
     try:
         with tqdm(total=len(files), unit="recording", desc="velocity", leave=False) as bar:
@@ -183,15 +183,17 @@ def run_many(args) -> int:
                 progress=progress, out_dir=out_dir, resume=args.resume,
                 overwrite=args.overwrite,
             )  # fmt: skip
-    except (KeyboardInterrupt, SystemExit):
-        print(_interrupted_note(out_dir, sum(kept), len(files)), file=sys.stderr)
+    except WaveInputError:  # refused before it started (e.g. --resume with other options)
+        raise
+    except BaseException:  # Ctrl-C, SystemExit, a disk that fills up: say what was kept
+        print(_interrupted_note(out_dir, sum(kept.values()), len(files)), file=sys.stderr)
         raise
     rows = summary_rows(records)
     print(format_table(rows))
     if out_dir is not None:
-        print(f"wrote {kept[0]} summaries to {out_dir} (each as it finished)")
-        if kept[1]:
-            print(f"kept {kept[1]} summaries finished by an earlier run (--resume)")
+        print(f"wrote {kept['written']} summaries to {out_dir} (each as it finished)")
+        if kept["resumed"]:
+            print(f"kept {kept['resumed']} summaries finished by an earlier run (--resume)")
     if json_out:
         save(json_out, batch_json(records))
         print(f"wrote {json_out}")
