@@ -3,8 +3,9 @@
 One file: its summary (``--json``, ``--plot``). Several files, a folder or a quoted glob:
 one Dask task per recording (:func:`wavescope.pipelines.batch.measure_many`), a summary
 table across recordings (``--table OUT.csv``, ``--json`` one entry per recording) and one
-JSON per recording in ``--out-dir``; a failing recording is reported by name, the others
-still finish, and the exit code is 1.
+JSON per recording in ``--out-dir``, written as each recording finishes; ``--resume`` goes
+on with an interrupted batch from those files. A failing recording is reported by name,
+the others still finish, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -41,7 +42,19 @@ def register(sub) -> None:
     add_output_options(p, plot="a summary figure (one input only)")
     g = p.add_argument_group("many recordings (several inputs, a folder or a glob)")
     g.add_argument("--table", metavar="OUT.csv", help="write the summary table as CSV")
-    g.add_argument("--out-dir", metavar="DIR", help="write one summary JSON per recording")
+    g.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="write one summary JSON per recording, each as soon as it is finished (with "
+        "the options it was measured with)",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with an interrupted batch: keep the recordings already finished in "
+        "--out-dir (measured with the same options; others are refused) and measure only "
+        "the rest; --table and --json then cover all of them",
+    )
     g.add_argument(
         "--scheduler",
         default=None,
@@ -74,8 +87,8 @@ def run(args) -> int:
 
     if is_batch(args.input):
         return run_many(args)
-    for opt in ("table", "out_dir", "scheduler", "workers"):
-        if getattr(args, opt) is not None:
+    for opt in ("table", "out_dir", "scheduler", "workers", "resume"):
+        if getattr(args, opt) not in (None, False):
             raise WaveInputError(
                 f"--{opt.replace('_', '-')} is for many recordings (several inputs, a folder "
                 "or a glob); for one recording use --json and --plot."
@@ -122,10 +135,11 @@ def run_many(args) -> int:
 
     from wavescope.pipelines.batch import (
         TABLE_COLUMNS,
+        batch_json,
         check_scheduler,
         find_recordings,
         measure_many,
-        output_names,
+        result_paths,
         summary_rows,
     )
     from wavescope.pipelines.outputs import save, save_table
@@ -133,6 +147,11 @@ def run_many(args) -> int:
 
     if args.plot:
         raise WaveInputError("--plot is for one recording; run it on that file alone.")
+    if args.resume and not args.out_dir:
+        raise WaveInputError(
+            "--resume reads the recordings finished by an earlier run from its --out-dir: "
+            "give that --out-dir."
+        )
     check_scheduler(args.scheduler, args.workers)
     vel, read = velocity_options(args), read_options(args)
     files = find_recordings(args.input)
@@ -145,44 +164,38 @@ def run_many(args) -> int:
         option="--table",
     )  # fmt: skip
     out_dir = Path(args.out_dir) if args.out_dir else None
-    per_rec = []
     if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise WaveInputError(f"--out-dir {out_dir} is a file, not a folder.")
-        per_rec = [
-            check_output_path(out_dir / n, args.overwrite, inputs=files, option="--out-dir")
-            for n in output_names(files)
-        ]
-        clash = {p for p in per_rec} & {p for p in (json_out, table_out) if p}
+        per_rec = result_paths(files, out_dir, overwrite=args.overwrite, resume=args.resume)
+        clash = set(per_rec) & {p for p in (json_out, table_out) if p}
         if clash:
             raise WaveInputError(f"{sorted(clash)[0]} would be written twice; rename an output.")
-    with tqdm(total=len(files), unit="recording", desc="velocity", leave=False) as bar:
-        records = measure_many(
-            files,
-            vel,
-            read,
-            scheduler=args.scheduler,
-            workers=args.workers,
-            progress=lambda done, total, rec: bar.update(done - bar.n),
-        )
+    kept = {"written": 0, "resumed": 0}  # written to out_dir by this run, read back
+
+    def progress(done, total, rec):
+        bar.update(done - bar.n)
+        if rec.ok:
+            kept["resumed" if rec.resumed else "written"] += 1
+
+    try:
+        with tqdm(total=len(files), unit="recording", desc="velocity", leave=False) as bar:
+            records = measure_many(
+                files, vel, read, scheduler=args.scheduler, workers=args.workers,
+                progress=progress, out_dir=out_dir, resume=args.resume,
+                overwrite=args.overwrite,
+            )  # fmt: skip
+    except WaveInputError:  # refused before it started (e.g. --resume with other options)
+        raise
+    except BaseException:  # Ctrl-C, SystemExit, a disk that fills up: say what was kept
+        print(_interrupted_note(out_dir, sum(kept.values()), len(files)), file=sys.stderr)
+        raise
     rows = summary_rows(records)
     print(format_table(rows))
     if out_dir is not None:
-        n = 0
-        for rec, path in zip(records, per_rec):
-            if rec.ok:
-                save(path, rec.summary.to_json())
-                n += 1
-        print(f"wrote {n} summaries to {out_dir}")
+        print(f"wrote {kept['written']} summaries to {out_dir} (each as it finished)")
+        if kept["resumed"]:
+            print(f"kept {kept['resumed']} summaries finished by an earlier run (--resume)")
     if json_out:
-        save(
-            json_out,
-            {
-                "n_recordings": len(records),
-                "n_failed": sum(not r.ok for r in records),
-                "recordings": [r.to_json() for r in records],
-            },
-        )
+        save(json_out, batch_json(records))
         print(f"wrote {json_out}")
     if table_out:
         save_table(table_out, rows, TABLE_COLUMNS)
@@ -192,7 +205,22 @@ def run_many(args) -> int:
         print(f"wavescope velocity: {r.input} failed: {r.error}", file=sys.stderr)
     if failed:
         print(
-            f"wavescope velocity: {len(failed)} of {len(records)} recording(s) failed",
+            f"wavescope velocity: {len(failed)} of {len(records)} recording(s) failed"
+            + ("; --resume measures only them again" if out_dir is not None else ""),
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _interrupted_note(out_dir: Path | None, n_kept: int, total: int) -> str:
+    if out_dir is None:
+        return (
+            f"wavescope velocity: stopped before the end: no result kept of {total} "
+            "recordings (without --out-dir nothing is written before the end); pass "
+            "--out-dir DIR to keep each recording as it finishes, then --resume to skip them."
+        )
+    return (
+        f"wavescope velocity: stopped before the end: {n_kept} of {total} recording(s) "
+        f"finished and kept in {out_dir}; run the same command with --resume to measure "
+        "only the others."
+    )

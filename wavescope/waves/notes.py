@@ -2,7 +2,8 @@
 
 :func:`_warnings_for` adds to a route's own warnings those about an under-resolved
 wavelength, the band against the record's length, few wave epochs with a biased speed,
-and every undefined (null) number with its reason.
+a speed of samples that are not waves (:func:`not_waves`), and every undefined (null)
+number with its reason.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ FEW_EPOCHS = 0.2
 
 #: Relative difference (epochs vs all samples) that the summary warns about then.
 SELECTION_TOLERANCE = 0.05
+
+#: Fraction of the summarised samples with synchronous or disorganised phase maps above
+#: which they are called "not waves" (most of them hold no travelling pattern).
+NOT_WAVES_FRACTION = 0.5
 
 
 def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
@@ -39,6 +44,7 @@ def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
         )
     notes.extend(_record_notes(summary))
     notes.extend(_selection_notes(summary))
+    notes.extend(_not_waves_notes(summary))
     notes.extend(_undefined_notes(summary))
     return notes
 
@@ -66,6 +72,47 @@ def _selection_notes(summary: dict) -> list[str]:
         f"from the median over all samples ({b:.3g} {sp_all['unit']}, {rel:+.0%}): epochs "
         "selected by PGD can carry the noise's bias; where the wave is known to last, report "
         "speed_all_samples."
+    ]
+
+
+def not_waves(summary: dict) -> list[str]:
+    """Why the samples a speed summarises over all samples are not waves (empty when
+    nothing says so).
+
+    A speed over all valid samples (``--summary-of all``, or ``auto`` without epochs) is
+    a number even where no wave travels: a synchronous oscillation's phase maps carry
+    only noise gradients, whose inverse is a large, meaningless speed (tens of m/s). The
+    samples are not waves when wave epochs were sought and none was found, or when most
+    of their phase maps are synchronous or disorganised (pattern classes of the same
+    samples).
+    """
+    if summary.get("samples_summarised") != "all" or summary["speed"]["median"] is None:
+        return []
+    why = []
+    if summary["pgd"].get("threshold") is not None and summary.get("n_epochs") == 0:
+        why.append("no wave epoch: PGD never above the no-propagation null")
+    patterns = summary.get("patterns") or {}
+    sync, dis = patterns.get("synchronous") or 0.0, patterns.get("disorganised") or 0.0
+    if sync + dis > NOT_WAVES_FRACTION:
+        why.append(f"{sync:.0%} synchronous and {dis:.0%} disorganised phase maps")
+    return why
+
+
+def _not_waves_notes(summary: dict) -> list[str]:
+    why = not_waves(summary)
+    if not why:
+        return []
+    sp = summary["speed"]
+    fix = (
+        "summarise the wave epochs instead (the default --summary-of auto, or waves; Python: "
+        "summarise('auto'))"
+        if summary["pgd"].get("threshold") is not None
+        else "measure with wave epochs (n_surrogates > 0) and summarise them (the default "
+        "--summary-of auto)"
+    )
+    return [
+        f"the speed {sp['median']:.3g} {sp['unit']} summarises all valid samples, which are "
+        f"not waves ({'; '.join(why)}); it is not the speed of a travelling wave: {fix}."
     ]
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from wavescope.core.circular import circ_mean, resultant_length
 from wavescope.core.results import Result, finite_or_none, jsonable
-from wavescope.waves.notes import _warnings_for
+from wavescope.waves.notes import _warnings_for, not_waves
 
 __all__ = ["AllSamples", "RecordingSummary", "summarise"]
 
@@ -369,6 +369,9 @@ def summarise(result, which: str = "auto") -> RecordingSummary:
         patterns=None if result.patterns is None else result.patterns.fractions(valid),
         context=dict(result.extra),
     )
+    why = not_waves(s._json_body())
+    if why:  # said next to the speed too, wherever its selection is shown
+        s.speed_selection += f"; NOT WAVES: {'; '.join(why)}"
     s.undefined = _reasons(s, result, which, has_epochs)
     s.warnings = _warnings_for(s._json_body(), result.spacing)
     return s
