@@ -491,8 +491,8 @@ def reference(result) -> list[str]:
         return []
     d = ref.distribution
     out = [
-        f"Reference: {d.get('citation', '')} median {g3(d['median'])} m/s (IQR "
-        f"{g3(d['q25'])} to {g3(d['q75'])})."
+        f"Reference (recorded, marmoset MT): median speed {g3(d['median'])} m/s (IQR "
+        f"{g3(d['q25'])} to {g3(d['q75'])}); {d.get('citation', '')}"
     ]
     for c in ref.groups:
         if c.reference_percentile is None:
