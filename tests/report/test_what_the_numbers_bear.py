@@ -245,3 +245,20 @@ def test_cli_renderings_use_flags_and_hz():
     assert as_cli("Pass picks=['seeg'] to measure those") == "Pass --picks seeg to measure those"
     assert as_cli("method='xcorr'") == "--method xcorr"
     assert rate(1000.0, "s") == "1000 Hz" and rate(1.0, "step") == "1/step"
+
+
+def test_three_seeds_per_model_draw_thin_runs_under_their_median(tmp_path):
+    from wavescope.pipelines.compare import _learning_median
+    from wavescope.report.figures import learning_figure, save_figure
+
+    losses = ([3.0, 2.0, 1.0], [3.0, 1.0, 1.0], [3.0, 3.0, 1.0])
+    runs = [
+        _learning(g, _run(tmp_path, f"{g}{i}", v)) for g in ("a", "b") for i, v in enumerate(losses)
+    ]
+    med = _learning_median(runs)
+    steps, loss, _ = med["a"]
+    assert steps.tolist() == [10, 20, 30] and loss.tolist() == [3.0, 2.0, 1.0]  # exact medians
+    fig = learning_figure(runs, medians=med, chance=np.log(26))
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels[:2] == ["a, median of 3", "b, median of 3"]  # 6 runs: no label per run
+    assert save_figure(fig).startswith(b"\x89PNG")

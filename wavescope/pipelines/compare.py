@@ -409,6 +409,9 @@ class ComparisonFigures:
     speeds_left_out: dict = field(default_factory=dict)
     #: {group: (times, median PGD over its recordings)} where they share a time axis
     pgd_median: dict = field(default_factory=dict)
+    #: {group: (steps, median loss, median exact accuracy)} over a group's training runs
+    #: where they log the same steps (two runs or more)
+    learning_median: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -767,6 +770,7 @@ def run_comparison(
         messages += [m for m in mem.messages if m not in messages]
 
     figures = _figure_data(recs, results, table, gnames, first, units, ref_section, stats)
+    figures.learning_median = _learning_median(learning)
     inputs = [
         InputInfo(
             g,
@@ -831,6 +835,30 @@ def run_comparison(
         figures=figures,
         learned_velocity=_learned_checks(table, units),
     )
+
+
+def _learning_median(learning: list[LearningRun]) -> dict:
+    """Per group, the median loss and exact accuracy over its runs at each logged step
+    (only where every run logged the same steps)."""
+    out = {}
+    for g in dict.fromkeys(r.group for r in learning):
+        runs = [r for r in learning if r.group == g]
+        steps = [tuple(x["step"] for x in r.records) for r in runs]
+        if len(runs) < 2 or len(set(steps)) != 1:
+            continue
+
+        loss, acc = (
+            np.array([[np.nan if x.get(k) is None else x[k] for x in r.records] for r in runs])
+            for k in ("loss", "exact_acc")
+        )
+        with warnings.catch_warnings():  # a step no run logged a value at stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[g] = (
+                np.array(steps[0], float),
+                np.nanmedian(loss.astype(float), axis=0),
+                np.nanmedian(acc.astype(float), axis=0),
+            )
+    return out
 
 
 def _learned(f: WaveField) -> float:

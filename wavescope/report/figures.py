@@ -463,17 +463,26 @@ def properties_figure(values: dict, units: dict, *, colours: dict | None = None,
 
 
 def learning_figure(runs: list, *, colours: dict | None = None, labels: dict | None = None,
-                    chance: float | None = None):  # fmt: skip
+                    chance: float | None = None, medians: dict | None = None):  # fmt: skip
     """Learning curves: loss and exact-string accuracy against step and wall time.
 
     ``runs``: learning runs with ``group``, ``label`` and ``records`` (the train lines of
     ``metrics.jsonl``: ``step``, ``loss``, ``exact_acc``, ``time``), one line per run
-    (seed), one colour per group; ``chance``: the chance loss, drawn dashed.
+    (seed), one colour per group; ``chance``: the chance loss, drawn dashed;
+    ``medians``: ``{group: (steps, loss, exact accuracy)}``, drawn thick over thin runs
+    when more than :data:`MAX_LINES` runs share a panel.
     """
     plt = _plt()
-    labels = labels or {}
+    labels, medians = labels or {}, medians or {}
     fig, axes = plt.subplots(2, 2, figsize=(FINDING_WIDTH, 5.8))
     groups = list(dict.fromkeys(r.group for r in runs))
+    many = len(runs) > MAX_LINES
+    for g, (st, lo, ac) in medians.items() if many else ():
+        if g in groups:
+            col = _colour(colours, g, groups.index(g))
+            n = sum(r.group == g for r in runs)
+            axes[0, 0].plot(st, lo, color=col, lw=2.4, label=f"{labels.get(g, g)}, median of {n}")
+            axes[0, 1].plot(st, ac, color=col, lw=2.4)
     for r in runs:
         col = _colour(colours, r.group, groups.index(r.group))
         recs = r.records
@@ -482,9 +491,11 @@ def learning_figure(runs: list, *, colours: dict | None = None, labels: dict | N
         loss = [x["loss"] for x in recs]
         acc = [x.get("exact_acc", np.nan) for x in recs]
         lab = _label(labels.get(r.group, r.group))
+        thin = many and r.group in medians
         for ax, x, y in ((axes[0, 0], step, loss), (axes[0, 1], step, acc),
                          (axes[1, 0], wall, loss), (axes[1, 1], wall, acc)):  # fmt: skip
-            ax.plot(x, y, color=col, lw=1.2, alpha=0.85, label=lab)
+            ax.plot(x, y, color=col, lw=0.7 if thin else 1.2, alpha=0.45 if thin else 0.85,
+                    label=None if thin else lab)  # fmt: skip
     losses = [x["loss"] for r in runs for x in r.records if x.get("loss")]
     wide = bool(losses) and max(losses) > 10 * min(losses)  # log only over a decade
     for ax in axes[:, 0]:

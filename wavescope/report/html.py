@@ -243,11 +243,12 @@ def _findings(result) -> list[str]:
                         chance=next(
                             (r.chance_loss for r in result.learning if r.chance_loss), None
                         ),
+                        medians=figs.learning_median,
                         **look,
                     ),
                     "Learning curves: training loss and exact-string accuracy on fresh batches "
-                    "against step and wall time, one line per run (seed); dashed: the loss of "
-                    "a uniform guess (chance).",
+                    "against step and wall time, one line per run (seed; more than 4: thin, "
+                    "with each group's median); dashed: the loss of a uniform guess (chance).",
                 ),
             )
         )
