@@ -36,7 +36,7 @@ border-top:1px solid #eee;padding:1em 0}
 .scroll{overflow-x:auto;max-width:100%;margin:.6em 0}
 table{border-collapse:collapse;font-size:.84em}
 th,td{border:1px solid #ccc;padding:.22em .5em;text-align:right;white-space:nowrap}
-th,td.l{white-space:normal;overflow-wrap:anywhere;max-width:22em}
+th,td.l{white-space:normal;overflow-wrap:break-word;max-width:22em}
 .abstract{background:#f6f8fa;border-left:4px solid #4a7;padding:.5em 1em}
 .sim{background:#fff4e0;border-left:4px solid #e90;padding:.4em 1em}
 th{background:#f2f2f2;position:sticky;top:0}td.l,th.l{text-align:left}
