@@ -261,7 +261,7 @@ def _methods(result) -> str:
     level = s.get("level", 0.95)
     items = "".join(
         f"<li><code>{_e(p)}</code> ({_e(info.kind)}; "
-        f"{_e(', '.join(f'{g}: {u}' for g, u in info.units.items()))}): "
+        f"{_e(', '.join(f'{g}: {_unit(u)}' for g, u in info.units.items()))}): "
         f"{_e(PROPERTIES[p].text if p in PROPERTIES else p)}.</li>"
         for p, info in result.stats.properties.items()
     )
@@ -319,7 +319,7 @@ def _details(result) -> list[str]:
             x.estimate,
             x.low,
             x.high,
-            x.unit,
+            _unit(x.unit),
             x.statistic,
         ]
         for x in st.summaries
@@ -473,6 +473,11 @@ def _details(result) -> list[str]:
     return parts
 
 
+def _unit(u) -> str:
+    """A unit as the report prints it: per second is Hz (per step stays 1/step)."""
+    return "Hz" if u == "1/s" else u
+
+
 def _hz(fs: float, time_unit: str) -> str:
     """A rate in Hz (per second) or 1/step."""
     return f"{fs:.4g} Hz" if time_unit == "s" else f"{fs:.4g} /{time_unit}"
@@ -508,7 +513,7 @@ def _memory_table(mem, labels: dict | None = None) -> str:
     if run:
         rows = [
             [t.property, f"{t.group_a} vs {t.group_b}", t.n_a, t.n_b, t.mean_a, t.mean_b,
-             t.difference, t.unit, t.p_value, t.p_fdr,
+             t.difference, _unit(t.unit), t.p_value, t.p_fdr,
              None if t.cliffs_delta is None else t.cliffs_delta.estimate, t.test]
             for t in run
         ]  # fmt: skip
