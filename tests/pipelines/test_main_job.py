@@ -49,6 +49,20 @@ def test_quick_demo_report_holds_the_three_groups(demo_out):
     assert {r["group"] for r in rep["learning"]} == {"vwave-mamba", "mamba"}
     # every number in the report is in the JSON: one row per recording (3 + 3 + 3)
     assert len(rep["recordings"]) == 9
+    # what is simulated is called simulated: the cortex group is neural-field simulations
+    # with their truth, each its own subject; the models are checkpoints
+    prov = rep["provenance"]
+    assert prov["cortex"]["kind"] == "simulated" and prov["cortex"]["truth"]["speed"] == 0.3
+    assert "neural_field" in prov["cortex"]["source"]
+    assert prov["cortex"]["subject_name"] == "independent simulation"
+    assert rep["n_subjects"]["cortex"] == 3 and rep["subject_note"] is None
+    assert prov["mamba"]["kind"] == "trained model"
+    assert prov["mamba"]["source"].endswith("checkpoint.pt")
+    assert "cortex (simulated)" in html and "3 independent simulations" in html
+    # --quick trains 12 steps: neither model leaves chance (ln 26), and the report says so
+    assert rep["learned"] == {"cortex": None, "vwave-mamba": False, "mamba": False}
+    assert "mamba (did not learn)" in html
+    assert rep["abstract"]["groups"][0]["kind"] == "simulated"
 
 
 def test_quick_demo_memory_curves_meet_the_driven_truth(demo_out):

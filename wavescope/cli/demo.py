@@ -30,8 +30,9 @@ def register(sub) -> None:
     p.add_argument(
         "--reference-speeds",
         default=None,
-        metavar="FILE",
-        help="Davis et al. 2021 speed density for the report (default: $WAVESCOPE_DAVIS2021)",
+        metavar="PATH",
+        help="Davis et al. 2021 speed density for the report: the *speed_density*.mat file "
+        "or its folder (default: $WAVESCOPE_DAVIS2021 when set; nothing else is searched)",
     )
     p.set_defaults(func=run)
 

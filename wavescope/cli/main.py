@@ -42,8 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    """Warnings as one line a user reads, not a source location."""
-    print(f"wavescope: warning: {message}", file=sys.stderr if file is None else file)
+    """Warnings as one line a user reads, not a source location, in CLI syntax."""
+    from wavescope.report.text import as_cli
+
+    print(f"wavescope: warning: {as_cli(message)}", file=sys.stderr if file is None else file)
 
 
 def main(argv=None) -> int:

@@ -7,9 +7,11 @@ behind their figure 6, as published in the authors' repository, are two MATLAB f
   the measured wave speeds over that range);
 - ``ell_*.mat``: ``ell`` (n x 1), measured wavelengths in metres.
 
-wavescope does not ship these data; pass the loaders the path of a copy (a file or the
-folder holding it), or set the environment variable ``WAVESCOPE_DAVIS2021`` to it. Use
-them as a cited reference distribution.
+wavescope does not ship these data. They are found one way only: the path given (the
+loaders' ``path``, ``--reference-speeds PATH`` of ``wavescope demo`` and ``wavescope
+compare``; a file or the folder holding it), else the environment variable
+``WAVESCOPE_DAVIS2021``; no other place is searched. Use them as a cited reference
+distribution.
 
 References
 ----------
@@ -34,6 +36,7 @@ __all__ = [
     "DAVIS2021_CITATION",
     "SpeedDensity",
     "davis2021_path",
+    "reference_speeds_path",
     "read_davis2021_speeds",
     "read_davis2021_wavelengths",
 ]
@@ -121,6 +124,23 @@ def davis2021_path(path=None) -> Path:
             )
         path = env
     return Path(path)
+
+
+def reference_speeds_path(path=None) -> tuple[Path | None, str]:
+    """Where an optional reference comes from: ``path`` if given, else
+    ``$WAVESCOPE_DAVIS2021`` when set, else None; with a sentence saying which (for the
+    terminal). Nothing else is searched.
+
+    Returns
+    -------
+    (Path or None, str)
+    """
+    if path is not None:
+        return Path(path), "given"
+    env = os.environ.get(DAVIS2021_ENV)
+    if env:
+        return Path(env), f"from ${DAVIS2021_ENV}"
+    return None, f"pass --reference-speeds PATH or set {DAVIS2021_ENV}=PATH"
 
 
 def _resolve(path, pattern: str) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,11 +36,14 @@ from wavescope.waves.result import VelocityResult
 from wavescope.waves.velocity import METHODS
 
 __all__ = [
+    "Abstract",
     "ComparisonFigures",
     "ComparisonResult",
+    "DirectionTest",
     "InputInfo",
     "LearnedVelocityCheck",
     "LearningRun",
+    "Provenance",
     "ReferenceSection",
     "check_report_paths",
     "run_comparison",
@@ -48,6 +52,212 @@ __all__ = [
 
 #: Per-sample values drawn per group at most (a random subset above it).
 MAX_FIGURE_SAMPLES = 20000
+#: A run whose final training loss is above this fraction of the chance loss did not learn.
+NOT_LEARNED_LOSS = 0.9
+#: Recordings a group needs before its distribution is drawn or its estimate described.
+MIN_USABLE = 3
+#: Letters of the copy task (wavescope.models.tasks.N_LETTERS; not imported: models
+#: imports torch and this layer must run without it).
+COPY_LETTERS = 26
+
+
+@dataclass
+class Provenance(Result):
+    """Where a group's inputs came from: what a reader must know before comparing them.
+
+    Attributes
+    ----------
+    kind : str
+        ``"simulated"`` (a generator with known truth), ``"recorded"`` (a measured
+        recording), ``"trained model"`` (hidden states of a trained network) or
+        ``"unstated"`` (files whose origin the comparison was not told).
+    source : str
+        The generator (``"wavescope.datasets.neural_field"``), the source file(s) or the
+        checkpoint(s).
+    truth : dict, optional
+        A simulation's known truth (e.g. ``{"speed": 0.3, "unit": "m/s"}``).
+    subject_name : str
+        What one subject of the group is (``"independent simulation"``, ``"animal"``,
+        ``"trained model (seed)"``, ``"file"``), said wherever the group's count is.
+    """
+
+    kind: str
+    source: str
+    truth: dict | None = None
+    subject_name: str = "subject"
+
+    @classmethod
+    def simulated(cls, generator: str, truth: dict | None = None) -> Provenance:
+        """Independent simulations of ``generator`` with known ``truth``."""
+        return cls("simulated", generator, truth, "independent simulation")
+
+    @classmethod
+    def recorded(cls, source: str, subject_name: str = "animal") -> Provenance:
+        """Recordings read from ``source``."""
+        return cls("recorded", source, None, subject_name)
+
+
+def _provenance(group: str, infos: list, fields: list) -> Provenance:
+    """The provenance of a group the caller did not describe, from what its inputs say:
+    a checkpoint (probe captures) makes a trained model, a stored truth a simulation,
+    anything else stays "unstated" with its files named (never assumed recorded)."""
+    ckpts = list(
+        dict.fromkeys(str(f.meta["checkpoint"]) for f in fields if f.meta.get("checkpoint"))
+    )
+    if ckpts:
+        return Provenance("trained model", ", ".join(ckpts), None, "trained model (seed)")
+    truth = [f.meta.get("truth") for f in fields if isinstance(f.meta.get("truth"), dict)]
+    if truth:
+        gen = str(fields[0].meta.get("generator", "a wavescope.datasets generator"))
+        return Provenance("simulated", gen, jsonable(truth[0]), "independent simulation")
+    srcs = [i.source for i in infos if i.source] or [i.name for i in infos]
+    shown = ", ".join(srcs[:3]) + (f", ... ({len(srcs)} files)" if len(srcs) > 3 else "")
+    return Provenance("unstated", shown, None, "file")
+
+
+@dataclass
+class DirectionTest(Result):
+    """Whether a group's recordings share a direction of propagation.
+
+    One direction per recording (its mean direction on a surface; forward or backward,
+    by its forward fraction, on a line): a Rayleigh test of uniformity on a surface, a
+    two-sided binomial test of forward against backward (p = 0.5) on a line. Only where
+    ``p_value < alpha`` has the group a preferred direction.
+
+    Attributes
+    ----------
+    group : str
+    layout : str
+        ``"surface"`` or ``"line"``.
+    test : str or None
+        The test run (None: too few recordings with a direction).
+    n : int
+        Recordings with a direction.
+    p_value : float or None
+    preferred : bool or None
+        ``p_value < alpha``; None when not tested.
+    mean_deg : float or None
+        Circular mean of the recordings' directions, degrees CCW from +x (surface).
+    forward : int or None
+        Recordings travelling mostly forward (line); ``n - forward`` mostly backward.
+    min_n : int
+        Recordings the test needs.
+    """
+
+    group: str
+    layout: str
+    test: str | None
+    n: int
+    p_value: float | None
+    preferred: bool | None
+    mean_deg: float | None = None
+    forward: int | None = None
+    min_n: int = 3
+
+
+def _direction_tests(table, groups: list[str], dims: dict, alpha: float) -> list[DirectionTest]:
+    from scipy.stats import binomtest
+
+    from wavescope.stats.circular import circ_mean, rayleigh_test
+
+    out = []
+    for g in groups:
+        sub = table[table.group == g]
+        if dims[g] == 1:
+            ff = sub["forward_fraction"].to_numpy(float) if "forward_fraction" in sub else []
+            ff = np.asarray(ff, float)
+            ff = ff[np.isfinite(ff) & (ff != 0.5)]
+            fwd = int(np.sum(ff > 0.5))
+            if ff.size < 1:
+                out.append(DirectionTest(g, "line", None, 0, None, None, forward=0, min_n=1))
+                continue
+            p = float(binomtest(fwd, ff.size, 0.5).pvalue)
+            out.append(
+                DirectionTest(
+                    g, "line", "binomial", int(ff.size), p, p < alpha, forward=fwd, min_n=1
+                )
+            )
+        else:
+            d = sub["direction_mean"].to_numpy(float) if "direction_mean" in sub else []
+            d = np.asarray(d, float)
+            d = d[np.isfinite(d)]
+            if d.size < 3:
+                out.append(DirectionTest(g, "surface", None, int(d.size), None, None))
+                continue
+            r = rayleigh_test(d)
+            mean = float(np.degrees(circ_mean(d))) if r.p_value < alpha else None
+            out.append(
+                DirectionTest(
+                    g, "surface", "Rayleigh", int(d.size), r.p_value, r.p_value < alpha, mean
+                )
+            )
+    return out
+
+
+@dataclass
+class Abstract(Result):
+    """What the report's opening paragraph says, as numbers (rendered, never recomputed).
+
+    Attributes
+    ----------
+    groups : list of dict
+        Per group: ``group``, ``kind`` (of its :class:`Provenance`), ``n_recordings``,
+        ``n_subjects``, ``subject_name``, ``learned`` (None for groups that were not
+        trained).
+    properties : list of str
+        The properties compared.
+    estimates : list of GroupEstimate
+        Wave fraction and median PGD per group (the main contrasts, with intervals).
+    differences : list of PairTest
+        The tests that survived the FDR correction, smallest adjusted p first (at most 3).
+    n_tests : int
+        Tests run.
+    not_testable : list of str
+        Pairs that were not tested (too few subjects) and groups that did not learn.
+    """
+
+    groups: list[dict]
+    properties: list[str]
+    estimates: list
+    differences: list
+    n_tests: int
+    not_testable: list[str]
+
+
+def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
+    groups = []
+    for g in stats.groups:
+        ins = [i for i in inputs if i.group == g]
+        p = provenance[g]
+        groups.append(
+            dict(
+                group=g,
+                kind=p.kind,
+                n_recordings=len(ins),
+                n_subjects=len({i.subject for i in ins}),
+                subject_name=p.subject_name,
+                learned=learned.get(g),
+            )
+        )
+    est = [
+        e
+        for prop in ("wave_fraction", "pgd_median")
+        for g in stats.groups
+        if (e := stats.estimate(prop, g)) is not None
+    ]
+    run = [t for t in stats.tests if t.p_value is not None]
+    sig = sorted((t for t in run if t.significant), key=lambda t: t.p_fdr)[:3]
+    untested = list(
+        dict.fromkeys(f"{t.group_a} vs {t.group_b}" for t in stats.tests if t.p_value is None)
+    )
+    return Abstract(
+        groups=groups,
+        properties=list(stats.properties),
+        estimates=est,
+        differences=sig,
+        n_tests=len(run),
+        not_testable=untested,
+    )
 
 
 @dataclass
@@ -86,6 +296,11 @@ class LearningRun(Result):
     final_exact_acc: float | None
     steps_to_95_exact: int | None
     seconds_to_95_exact: float | None
+    #: training loss of a uniform guess over the task's output letters (ln 26 for the
+    #: copy task), None when the task is not known
+    chance_loss: float | None = None
+    #: final loss under NOT_LEARNED_LOSS x chance_loss; None when either is unknown
+    learned: bool | None = None
 
 
 @dataclass
@@ -189,6 +404,14 @@ class ComparisonFigures:
     forward: dict = field(default_factory=dict)
     properties: dict = field(default_factory=dict)
     property_units: dict = field(default_factory=dict)
+    #: {group: recordings with a speed} of the groups left out of the speed figures
+    #: (fewer than MIN_USABLE: a density of one or two recordings is not the group's)
+    speeds_left_out: dict = field(default_factory=dict)
+    #: {group: (times, median PGD over its recordings)} where they share a time axis
+    pgd_median: dict = field(default_factory=dict)
+    #: {group: (steps, median loss, median exact accuracy)} over a group's training runs
+    #: where they log the same steps (two runs or more)
+    learning_median: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -213,6 +436,14 @@ class ComparisonResult(Result):
     learned_velocity: list[LearnedVelocityCheck] = field(default_factory=list)
     #: said in the report's first lines where files stood in for subjects (None: never)
     subject_note: str | None = None
+    #: {group: where its inputs came from}
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+    #: whether each group's recordings share a direction (one test per group)
+    directions: list[DirectionTest] = field(default_factory=list)
+    #: {group: False when a training run of it did not learn its task, True when all
+    #: did, None when not trained or not known}
+    learned: dict[str, bool | None] = field(default_factory=dict)
+    abstract: Abstract | None = None
 
     def to_json(self) -> dict:
         out = {
@@ -220,7 +451,8 @@ class ComparisonResult(Result):
             for k in (
                 "wavescope_version", "created", "settings", "inputs", "groups", "units",
                 "recordings", "reference", "learning", "memory", "messages", "report", "json",
-                "learned_velocity", "subject_note",
+                "learned_velocity", "subject_note", "provenance", "directions", "learned",
+                "abstract",
             )
         }  # fmt: skip
         s = self.stats.to_json()
@@ -230,6 +462,9 @@ class ComparisonResult(Result):
 
     def inputs_of(self, group: str) -> list[InputInfo]:
         return [i for i in self.inputs if i.group == group]
+
+    def direction_test(self, group: str) -> DirectionTest | None:
+        return next((d for d in self.directions if d.group == group), None)
 
 
 def _subject_note(inputs: list[InputInfo]) -> str | None:
@@ -292,6 +527,8 @@ def _learning(group: str, path) -> LearningRun:
     p = Path(path)
     label = p.name if p.is_dir() else (p.parent.name or p.name)
     last = recs[-1]
+    chance = _chance_loss(p if p.is_dir() else p.parent)
+    loss = last.get("loss")
     s95 = steps_to_threshold(recs)
     t95 = next((r.get("time") for r in recs if r["step"] == s95), None) if s95 else None
     return LearningRun(
@@ -305,7 +542,22 @@ def _learning(group: str, path) -> LearningRun:
         final_exact_acc=last.get("exact_acc"),
         steps_to_95_exact=s95,
         seconds_to_95_exact=t95,
+        chance_loss=chance,
+        learned=None if chance is None or loss is None else bool(loss < NOT_LEARNED_LOSS * chance),
     )
+
+
+def _chance_loss(run_dir: Path) -> float | None:
+    """ln(letters) of the run's task (its run.json), None when the task is not known."""
+    import json
+
+    try:
+        task = json.loads((run_dir / "run.json").read_text()).get("task") or {}
+    except (OSError, ValueError):
+        return None
+    if task.get("name") != "copy":
+        return None
+    return float(np.log(int(task.get("n_letters", COPY_LETTERS))))
 
 
 def run_comparison(
@@ -317,6 +569,7 @@ def run_comparison(
     memory: dict | None = None,
     reference=None,
     subjects: dict | None = None,
+    provenance: dict | None = None,
     velocity_kw: dict | None = None,
     read=None,
     n_permutations: int = 9999,
@@ -351,6 +604,11 @@ def run_comparison(
         Default: each input's ``meta["subject"]`` (what ``wavescope probe`` writes),
         else its file name. Tests need 3 subjects per group; repeated subjects go
         through the mixed model.
+    provenance : dict, optional
+        ``{group: Provenance}``: simulated (generator and truth), recorded (source) or
+        trained model (checkpoint). Groups left out are described from their inputs (a
+        checkpoint in a capture's meta: trained model; a stored truth: simulated; else
+        "unstated", never assumed recorded).
     velocity_kw : dict, optional
         Further options of ``measure_velocity``.
     read : ReadOptions, optional
@@ -512,6 +770,7 @@ def run_comparison(
         messages += [m for m in mem.messages if m not in messages]
 
     figures = _figure_data(recs, results, table, gnames, first, units, ref_section, stats)
+    figures.learning_median = _learning_median(learning)
     inputs = [
         InputInfo(
             g,
@@ -530,7 +789,30 @@ def run_comparison(
         )
         for i, ((g, name, src, subj, f), res) in enumerate(zip(recs, results))
     ]
+    unknown = sorted(set(provenance or {}) - set(gnames))
+    if unknown:
+        raise WaveInputError(f"provenance given for unknown group(s) {unknown}; groups: {gnames}.")
+    prov = {}
+    for g in gnames:
+        given = (provenance or {}).get(g)
+        if given is not None and not isinstance(given, Provenance):
+            raise WaveTypeError(
+                f"provenance[{g!r}] is a {type(given).__name__}; give a Provenance "
+                "(Provenance.simulated(...), Provenance.recorded(...))."
+            )
+        prov[g] = given or _provenance(
+            g, [i for i in inputs if i.group == g], [r[4] for r in recs if r[0] == g]
+        )
+    learned: dict[str, bool | None] = {g: None for g in gnames}
+    for g in dict.fromkeys(r.group for r in learning):
+        known = [r.learned for r in learning if r.group == g and r.learned is not None]
+        learned[g] = all(known) if known else None
+    dims = {g: recs[first[g]][4].n_dims for g in gnames}
     return ComparisonResult(
+        provenance=prov,
+        learned=learned,
+        directions=_direction_tests(table, gnames, dims, stats.settings.alpha),
+        abstract=_abstract(stats, prov, learned, inputs),
         subject_note=_subject_note(inputs),
         wavescope_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -553,6 +835,30 @@ def run_comparison(
         figures=figures,
         learned_velocity=_learned_checks(table, units),
     )
+
+
+def _learning_median(learning: list[LearningRun]) -> dict:
+    """Per group, the median loss and exact accuracy over its runs at each logged step
+    (only where every run logged the same steps)."""
+    out = {}
+    for g in dict.fromkeys(r.group for r in learning):
+        runs = [r for r in learning if r.group == g]
+        steps = [tuple(x["step"] for x in r.records) for r in runs]
+        if len(runs) < 2 or len(set(steps)) != 1:
+            continue
+
+        loss, acc = (
+            np.array([[np.nan if x.get(k) is None else x[k] for x in r.records] for r in runs])
+            for k in ("loss", "exact_acc")
+        )
+        with warnings.catch_warnings():  # a step no run logged a value at stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[g] = (
+                np.array(steps[0], float),
+                np.nanmedian(loss.astype(float), axis=0),
+                np.nanmedian(acc.astype(float), axis=0),
+            )
+    return out
 
 
 def _learned(f: WaveField) -> float:
@@ -596,10 +902,20 @@ def _figure_data(
             (r.times[r.valid], r.pgd[r.valid], r.threshold, r.time_unit)
             for r in (results[i] for i in idx)
         ]
+        times = [results[i].times for i in idx]
+        if len(idx) > 1 and all(t.shape == times[0].shape for t in times):
+            stack = np.array([np.where(results[i].valid, results[i].pgd, np.nan) for i in idx])
+            with warnings.catch_warnings():  # a sample valid in no recording stays NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(stack, axis=0)
+            fig.pgd_median[g] = (times[0], med)
         # the distributions of what the table reports: wave-epoch estimates where epochs
         # were computed, and only recordings that have a speed (none without waves)
         told = [i for i in idx if np.isfinite(_table_value(table, g, recs[i][1], "speed_median"))]
         empty = [np.empty(0)]
+        if len(told) < MIN_USABLE:
+            fig.speeds_left_out[g] = len(told)
+            told = []
         if dimless:
             sp = np.concatenate([results[i].sites_per_cycle() for i in told] + empty)
         else:

@@ -373,6 +373,24 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
     return out
 
 
+def _cortex_provenance(seed: int):
+    """The demo's cortex group: independent neural-field simulations, not recordings."""
+    from wavescope.pipelines.compare import Provenance
+
+    return Provenance.simulated(
+        "wavescope.datasets.neural_field (waves; wavescope.pipelines.demo step 2) and "
+        "wavescope.datasets.driven_wave (memory curves; step 5)",
+        {
+            "speed": 0.3,
+            "unit": "m/s",
+            "bursts": "7-13 Hz from random sources, pink noise",
+            "grid": "10 x 10 sites, 1 mm",
+            "memory_speed": MEMORY_SPEED,
+            "seeds": f"{seed * 1000} + recording index",
+        },
+    )
+
+
 def _n_channels(model) -> int:
     """Channels of layer 0's probed state."""
     from wavescope.models.probe import hidden_states, impulse_tokens
@@ -409,14 +427,14 @@ def run_demo(
     threads : int, optional
         torch threads.
     reference : path, optional
-        The Davis et al. 2021 speed density (file or folder); default
-        ``$WAVESCOPE_DAVIS2021`` when set, else the report goes without it.
+        The Davis et al. 2021 speed density (the ``*speed_density*.mat`` file or the
+        folder holding it). Default: the environment variable ``WAVESCOPE_DAVIS2021``
+        when set; nothing else is searched, and without either the report goes without
+        the reference. Read before any work, so that a wrong path fails at once.
     """
-    import os
-
     import torch
 
-    from wavescope.datasets.davis2021 import DAVIS2021_ENV
+    from wavescope.datasets.davis2021 import reference_speeds_path
     from wavescope.pipelines.compare import run_comparison, write_comparison
 
     if threads is None:  # 1 for these small models: 2 collapse when a core is busy
@@ -427,6 +445,11 @@ def run_demo(
         raise WaveInputError(f"--threads must be at least 1, got {threads}.")
     torch.set_num_threads(threads)
     cfg = SETTINGS["quick" if quick else "full"]
+    reference, ref_from = reference_speeds_path(reference)
+    if reference is not None:
+        from wavescope.datasets.davis2021 import read_davis2021_speeds
+
+        reference = read_davis2021_speeds(reference)  # fails here, not after training
     out = Path(out)
     files = _outputs(out)
     existing = _written(files)
@@ -459,20 +482,23 @@ def run_demo(
     timings["memory"] = time.perf_counter() - t
 
     t = _step(6, "comparing cortex, v-Wave Mamba and Mamba waves and memory")
-    reference = reference or os.environ.get(DAVIS2021_ENV) or None
     if reference is None:
-        print(
-            f"(no Davis et al. 2021 reference speeds: pass --reference-speeds FILE or set "
-            f"{DAVIS2021_ENV}; the report goes without)"
-        )
+        print(f"(no Davis et al. 2021 reference speeds: {ref_from}; the report goes without)")
     else:
-        print(f"reference: marmoset MT wave speeds, Davis et al. 2021 ({reference})")
+        print(
+            f"reference: marmoset MT wave speeds, Davis et al. 2021 ({reference.source}, "
+            f"{ref_from})"
+        )
     result = run_comparison(
         {"cortex": cortex, **{name: states[name] for name in MODELS}},
         band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
         metrics={name: [trained[name]["out_dir"]] for name in MODELS},
         reference=reference,
         memory=memory,
+        subjects={
+            "cortex": [f"simulation {i} (seed {seed * 1000 + i})" for i in range(len(cortex))]
+        },
+        provenance={"cortex": _cortex_provenance(seed)},
         progress=True,
     )
     result.report, result.json = str(files["report"]), str(files["report_json"])

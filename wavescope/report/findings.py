@@ -14,7 +14,10 @@ import re
 import numpy as np
 
 __all__ = [
+    "abstract",
     "differences",
+    "label",
+    "provenance",
     "how_fast",
     "how_far_back",
     "how_learned",
@@ -63,21 +66,152 @@ def value_text(result, prop: str, group: str, fmt=g3, unit: str = "") -> str:
     return f"{', '.join(fmt(x) for x in v)}{u} ({v.size} recordings, too few for an interval)"
 
 
+def _plural(n: int, word: str) -> str:
+    """``n`` and the word, its last word before any parenthesis in the plural."""
+    if n == 1:
+        return f"1 {word}"
+    head, par, tail = word.partition(" (")
+    return f"{n} {head}s{par}{tail}"
+
+
+def label(result, g: str) -> str:
+    """The group's name as every part of the report shows it: with "simulated" for a
+    simulation and "did not learn" for a model whose training never left chance."""
+    tags = []
+    prov = getattr(result, "provenance", {}).get(g)
+    if prov is not None and prov.kind == "simulated":
+        tags.append("simulated")
+    if getattr(result, "learned", {}).get(g) is False:
+        tags.append("did not learn")
+    return f"{g} ({', '.join(tags)})" if tags else g
+
+
+def _subject_name(result, g: str) -> str:
+    prov = getattr(result, "provenance", {}).get(g)
+    return prov.subject_name if prov is not None else "subject"
+
+
 def _group_line(result, g: str) -> str:
     ins = result.inputs_of(g)
     subj = len({i.subject for i in ins})
     kind = "line of state sites" if ins and ins[0].n_dims == 1 else "2-D array"
     return (
-        f"{g} ({len(ins)} recording{'s' if len(ins) != 1 else ''} of "
-        f"{subj} subject{'s' if subj != 1 else ''}, {kind})"
+        f"{label(result, g)} ({_plural(len(ins), 'recording')} of "
+        f"{_plural(subj, _subject_name(result, g))}, {kind})"
     )
+
+
+def provenance(result) -> list[str]:
+    """One sentence per group: simulated (generator, truth), recorded (source) or trained
+    model (checkpoint), or that the comparison was not told."""
+    out = []
+    for g in result.groups:
+        p = getattr(result, "provenance", {}).get(g)
+        if p is None:
+            continue
+        if p.kind == "simulated":
+            truth = (
+                ""
+                if not p.truth
+                else "; truth: " + ", ".join(f"{k} {v}" for k, v in p.truth.items())
+            )
+            out.append(
+                f"{g}: SIMULATED, not recorded: independent simulations of {p.source}{truth}."
+            )
+        elif p.kind == "recorded":
+            out.append(f"{g}: recorded ({p.source}).")
+        elif p.kind == "trained model":
+            out.append(f"{g}: hidden states of trained model(s), checkpoint {p.source}.")
+        else:
+            out.append(
+                f"{g}: origin not stated (recorded or simulated is unknown to the "
+                f"comparison): {p.source}."
+            )
+    return out
+
+
+def abstract(result) -> list[str]:
+    """The report's opening: what was compared, on what, the main differences with their
+    effect sizes and intervals, what was not testable (3-5 sentences, from the result's
+    :class:`~wavescope.pipelines.compare.Abstract`)."""
+    a = getattr(result, "abstract", None)
+    if a is None:
+        return []
+    parts = [
+        f"{label(result, x['group'])}: {_plural(x['n_recordings'], 'recording')} of "
+        f"{_plural(x['n_subjects'], x['subject_name'])}"
+        for x in a.groups
+    ]
+    out = [
+        f"Compared {len(a.groups)} groups, {'; '.join(parts)}, on "
+        f"{len(a.properties)} wave properties (dimensionless where units differ)."
+    ]
+    by = {}
+    for e in a.estimates:
+        if e.estimate is not None:
+            by.setdefault(e.property, []).append(e)
+    level = int(round(100 * result.stats.settings.level))
+    for prop, name, f in (
+        ("wave_fraction", "Waves filled", pct),
+        ("pgd_median", "Median PGD was", g3),
+    ):
+        es = by.get(prop, [])
+        if es:
+            out.append(
+                f"{name} "
+                + "; ".join(
+                    f"{f(e.estimate)} of the samples in {e.group} ({level}% CI {f(e.low)} to "
+                    f"{f(e.high)})"
+                    if prop == "wave_fraction"
+                    else f"{f(e.estimate)} in {e.group} (CI {f(e.low)} to {f(e.high)})"
+                    for e in es
+                )
+                + "."
+            )
+    if a.differences:
+        out.append(
+            "Differences surviving the FDR correction: "
+            + "; ".join(
+                f"{t.property} {t.group_a} vs {t.group_b} by {g3(t.difference)}"
+                + (
+                    f" (Cliff's delta {g3(t.cliffs_delta.estimate)}, CI "
+                    f"{g3(t.cliffs_delta.low)} to {g3(t.cliffs_delta.high)}"
+                    if t.cliffs_delta
+                    else " ("
+                )
+                + f"; p(FDR) = {g3(t.p_fdr)})"
+                for t in a.differences
+            )
+            + "."
+        )
+    elif a.n_tests:
+        out.append(f"None of the {a.n_tests} tests survived the FDR correction.")
+    missing = []
+    if a.not_testable:
+        missing.append(
+            f"{', '.join(a.not_testable)} (fewer than {result.stats.settings.min_n} subjects "
+            "per group: estimates only)"
+        )
+    dull = [x["group"] for x in a.groups if x["learned"] is False]
+    if dull:
+        missing.append(
+            f"{', '.join(dull)} as a trained model (its loss stayed at chance: it did not "
+            "learn the task)"
+        )
+    if missing:
+        out.append("Not testable: " + "; ".join(missing) + ".")
+    return out[:5]
+
+
+#: Recordings a group needs before its speed is described (as the pipeline's MIN_USABLE).
+MIN_USABLE = 3
 
 
 def _no_wave(result, g: str, what: str) -> str:
     """The sentence for a group none of whose recordings has a wave to measure."""
     n = len(result.inputs_of(g))
     return (
-        f"{g}: no {what}: none of its {n} recording{'s' if n != 1 else ''} carries a "
+        f"{label(result, g)}: no {what}: none of its {_plural(n, 'recording')} carries a "
         f"travelling wave to measure; waves in {value_text(result, 'wave_fraction', g, pct)} "
         "of the samples. Each recording's warnings in the JSON say why."
     )
@@ -101,17 +235,44 @@ def what_travels(result) -> list[str]:
     return out
 
 
+def _without_waves(result, g: str) -> bool:
+    """No recording of the group spends any time in a wave epoch."""
+    wf = _values(result, "wave_fraction", g)
+    return wf.size > 0 and bool(np.all(wf == 0))
+
+
 def how_fast(result) -> list[str]:
-    """Speeds per group in each group's own unit, and in site spacings per cycle."""
+    """Speeds per group in each group's own unit, and in site spacings per cycle.
+
+    A group without wave epochs gets the no-wave sentence (a speed measured outside any
+    epoch is not a wave speed); one with a speed in fewer than 3 recordings gets those
+    values and the statement that they do not describe the group.
+    """
     out = []
     for g in result.groups:
         unit = result.units[g]
-        if _values(result, "speed_median", g).size == 0:
-            out.append(_no_wave(result, g, "speed"))
+        v = _values(result, "speed_median", g)
+        if v.size == 0 or _without_waves(result, g):
+            txt = _no_wave(result, g, "speed")
+            if v.size:
+                txt += (
+                    f" (a speed measured outside any wave epoch in {_plural(v.size, 'recording')}"
+                    " is not a wave speed and is not reported.)"
+                )
+            out.append(txt)
+            continue
+        n = len(result.inputs_of(g))
+        if v.size < MIN_USABLE:
+            out.append(
+                f"{label(result, g)}: a speed in only {v.size} of its "
+                f"{_plural(n, 'recording')} ({', '.join(g3(x) for x in v)} {unit}): too few "
+                f"({MIN_USABLE} needed) to describe the group; it is left out of the speed "
+                "figure."
+            )
             continue
         txt = (
-            f"{g}: median speed {value_text(result, 'speed_median', g, unit=unit)}, that is "
-            f"{value_text(result, 'speed_sites_per_cycle', g)} site spacings per cycle."
+            f"{label(result, g)}: median speed {value_text(result, 'speed_median', g, unit=unit)}"
+            f", that is {value_text(result, 'speed_sites_per_cycle', g)} site spacings per cycle."
         )
         lv = next((c for c in result.learned_velocity if c.group == g), None)
         if lv is not None:
@@ -127,30 +288,71 @@ def how_fast(result) -> list[str]:
     return out
 
 
+#: Recordings that must all agree before a two-sided binomial test at 0.05 can reject
+#: "forward and backward equally likely" (2 * 0.5**6 = 0.031).
+_BINOMIAL_MIN_AGREE = 6
+
+
 def which_way(result) -> list[str]:
-    """Directions: angles on surfaces, forward fractions on lines."""
+    """Directions: a mean direction only where a test says the recordings share one.
+
+    On a surface, a Rayleigh test over the recordings' mean directions; on a line, a
+    binomial test of forward against backward over the recordings. Otherwise "no
+    preferred direction (p = ...)", or why there is no test.
+    """
     out = []
     for g in result.groups:
-        ins = result.inputs_of(g)
-        if not any(_values(result, p, g).size for p in ("forward_fraction", "direction_mean")):
+        name = label(result, g)
+        d = result.direction_test(g)
+        if d is None or (
+            d.n == 0
+            and not any(_values(result, p, g).size for p in ("forward_fraction", "direction_mean"))
+        ):
             out.append(_no_wave(result, g, "direction"))
             continue
-        if ins and ins[0].n_dims == 1:
+        if d.layout == "line":
+            ff = value_text(result, "forward_fraction", g, pct)
+            if d.preferred:
+                way = (
+                    "forward (towards increasing state index)"
+                    if 2 * d.forward > d.n
+                    else "backward"
+                )
+                out.append(
+                    f"{name} (a line): travels {way} in {max(d.forward, d.n - d.forward)} of its "
+                    f"{d.n} recordings (binomial p = {g3(d.p_value)}); estimates travelling "
+                    f"forward: {ff}."
+                )
+            else:
+                extra = (
+                    f"; all {d.n} agree, but at least {_BINOMIAL_MIN_AGREE} agreeing recordings "
+                    "are needed for p < 0.05"
+                    if d.forward in (0, d.n) and d.n < _BINOMIAL_MIN_AGREE
+                    else ""
+                )
+                out.append(
+                    f"{name} (a line): no preferred direction (binomial p = {g3(d.p_value)}: "
+                    f"{d.forward} of {d.n} recordings mostly forward{extra}); estimates "
+                    f"travelling forward: {ff}."
+                )
+            continue
+        conc = value_text(result, "direction_concentration", g)
+        if d.test is None:
             out.append(
-                f"{g} (a line): fraction of estimates travelling towards increasing state "
-                f"index {value_text(result, 'forward_fraction', g, pct)}."
+                f"{name}: no test of a preferred direction: {_plural(d.n, 'recording')} "
+                f"with a direction, and a Rayleigh test needs {d.min_n}; concentration within "
+                f"recordings {conc}."
+            )
+        elif d.preferred:
+            out.append(
+                f"{name}: mean direction {d.mean_deg:.0f} deg counter-clockwise from +x "
+                f"(Rayleigh p = {g3(d.p_value)}, {d.n} recordings); concentration within "
+                f"recordings {conc}."
             )
         else:
-            e = result.stats.estimate("direction_mean", g)
-            deg = None if e is None or e.estimate is None else np.degrees(e.estimate)
             out.append(
-                f"{g}: mean direction "
-                + (
-                    f"{deg:.0f} deg counter-clockwise from +x"
-                    if deg is not None
-                    else f"{value_text(result, 'direction_mean', g)} rad"
-                )  # fmt: skip
-                + f"; concentration {value_text(result, 'direction_concentration', g)}."
+                f"{name}: no preferred direction (Rayleigh p = {g3(d.p_value)}, {d.n} "
+                f"recordings); concentration within recordings {conc}."
             )
     if any(i.n_dims == 1 for i in result.inputs) and any(i.n_dims == 2 for i in result.inputs):
         out.append(
@@ -190,7 +392,7 @@ def how_far_back(result) -> list[str]:
             " (a lower bound: above the criterion at every lag measured)" if any(e.censored) else ""
         )
         out.append(
-            f"{g}: the input can be read back for {hz}{cens}{in_time}; memory "
+            f"{label(result, g)}: the input can be read back for {hz}{cens}{in_time}; memory "
             f"capacity {capt} {lag}."
         )
     out.append(
@@ -214,19 +416,31 @@ def how_learned(result) -> list[str]:
             steps = [r.steps_to_95_exact for r in reached]
             secs = [r.seconds_to_95_exact for r in reached if r.seconds_to_95_exact is not None]
             txt = (
-                f"{g} ({n}): 95% exact-string accuracy on fresh training batches at step "
-                f"{int(np.median(steps))}"
+                f"{label(result, g)} ({n}): 95% exact-string accuracy on fresh training "
+                f"batches at step {int(np.median(steps))}"
                 + (f" (median over {len(steps)} runs)" if len(steps) > 1 else "")
                 + (f", after {np.median(secs):.0f} s" if secs else "")
             )
             if len(reached) < len(runs):
                 txt += f"; {len(runs) - len(reached)} run(s) never reached it"
         else:
-            txt = f"{g} ({n}): never reached 95% exact-string accuracy in {last} steps"
+            txt = (
+                f"{label(result, g)} ({n}): never reached 95% exact-string accuracy in {last} steps"
+            )
         if final:
             txt += f"; final exact-string accuracy {', '.join(pct(f) for f in final)}."
         else:
             txt += "."
+        dull = [r for r in runs if r.learned is False]
+        if dull:
+            r0 = dull[0]
+            txt += (
+                f" DID NOT LEARN ({len(dull)} of {n}): final loss "
+                f"{', '.join(g3(r.final_loss) for r in dull)} against chance "
+                f"{g3(r0.chance_loss)} (ln {np.exp(r0.chance_loss):.0f}, a uniform guess over the "
+                "letters); its waves "
+                "and memory are those of an untrained network, not of a copying model."
+            )
         out.append(txt)
     return out
 
@@ -277,8 +491,8 @@ def reference(result) -> list[str]:
         return []
     d = ref.distribution
     out = [
-        f"Reference: {d.get('citation', '')} median {g3(d['median'])} m/s (IQR "
-        f"{g3(d['q25'])} to {g3(d['q75'])})."
+        f"Reference (recorded, marmoset MT): median speed {g3(d['median'])} m/s (IQR "
+        f"{g3(d['q25'])} to {g3(d['q75'])}); {d.get('citation', '')}"
     ]
     for c in ref.groups:
         if c.reference_percentile is None:
@@ -311,13 +525,18 @@ _LAYOUT = re.compile(
 )
 
 
-def condensed_notes(messages: list[str]) -> list[str]:
+def condensed_notes(messages: list[str], n_subjects: dict | None = None) -> list[str]:
     """The comparison's messages with the repetitive ones said once each.
 
     The statistics note every property and pair that is not tested; the report says each
     kind once: which pairs get estimates only and why, which properties a group has too
     few recordings for, which raw properties are not compared across units, and which
     properties one layout does not have. Other messages pass through unchanged, in order.
+
+    ``n_subjects`` (``{group: subjects}``, the comparison's) names each group with its
+    own count; a group with enough subjects that is short of usable recordings for some
+    properties is said so, never given a smaller subject count (the messages count the
+    subjects with a value of each property, which differ between properties).
     """
     few_pairs: dict[str, None] = {}
     few_groups: dict[str, int] = {}
@@ -353,13 +572,28 @@ def condensed_notes(messages: list[str]) -> list[str]:
         if isinstance(item, str):
             text.append(item)
         elif item == ("few",):
-            groups = ", ".join(f"{g} ({n} subject{'s' * (n != 1)})" for g, n in few_groups.items())
-            text.append(
+            counts = dict(few_groups)
+            if n_subjects:
+                counts = {g: int(n_subjects.get(g, n)) for g, n in few_groups.items()}
+            short = {g: n for g, n in counts.items() if n < k_subjects}
+            enough = [g for g, n in counts.items() if n >= k_subjects]
+            groups = ", ".join(f"{g} ({n} subject{'s' * (n != 1)})" for g, n in short.items())
+            txt = (
                 f"Only estimates, no tests, for {', '.join(few_pairs)}: a test needs at least "
-                f"{k_subjects} subjects per group and {groups} "
-                f"{'has' if len(few_groups) == 1 else 'have'} fewer (recordings of one model, "
-                "animal or session are repeated measures, not replicates)."
+                f"{k_subjects} subjects per group"
             )
+            if short:
+                txt += (
+                    f" and {groups} {'has' if len(short) == 1 else 'have'} fewer (recordings "
+                    "of one model, animal or session are repeated measures, not replicates)"
+                )
+            if enough:
+                txt += (
+                    f"{';' if short else ','} {', '.join(enough)} "
+                    f"{'has' if len(enough) == 1 else 'have'} too few usable recordings for "
+                    "some properties (below)"
+                )
+            text.append(txt + ". Next: train or record more subjects (seeds, animals).")
         elif item == ("usable",):
             for g, props in usable.items():
                 text.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html as _html
+from pathlib import Path
 
 import numpy as np
 
@@ -28,13 +29,16 @@ max-width:1180px;color:#222;line-height:1.5;padding:0 1.2em}
 h1{font-size:1.55em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;
 margin-top:1.8em}h3{margin:.2em 0 .4em;font-size:1.08em}
 .meta{color:#555;font-size:.9em}
-.finding{display:grid;grid-template-columns:minmax(260px,2fr) 3fr;gap:1.2em;align-items:start;
+.finding{display:grid;grid-template-columns:minmax(260px,1fr) 760px;gap:1.2em;align-items:start;
 border-top:1px solid #eee;padding:1em 0}
 .finding p{margin:.3em 0}.finding figure{margin:0}
-@media (max-width:900px){.finding{grid-template-columns:1fr}}
+@media (max-width:1100px){.finding{grid-template-columns:1fr}}
 .scroll{overflow-x:auto;max-width:100%;margin:.6em 0}
-table{border-collapse:collapse;font-size:.84em;white-space:nowrap}
-th,td{border:1px solid #ccc;padding:.22em .5em;text-align:right}
+table{border-collapse:collapse;font-size:.84em}
+th,td{border:1px solid #ccc;padding:.22em .5em;text-align:right;white-space:nowrap}
+th,td.l{white-space:normal;overflow-wrap:break-word;max-width:22em}
+.abstract{background:#f6f8fa;border-left:4px solid #4a7;padding:.5em 1em}
+.sim{background:#fff4e0;border-left:4px solid #e90;padding:.4em 1em}
 th{background:#f2f2f2;position:sticky;top:0}td.l,th.l{text-align:left}
 tr.sig td{background:#eef7ee}.note{color:#8a4b00}
 figcaption{font-size:.86em;color:#555;margin-top:.2em}img{max-width:100%;height:auto}
@@ -86,8 +90,20 @@ def _img(data: bytes, caption: str, mime: str = "image/png") -> str:
     )
 
 
-def _fig(fig, caption: str, dpi: int = 90) -> str:
+def _fig(fig, caption: str, dpi: int = F.REPORT_DPI) -> str:
     return _img(F.save_figure(fig, "png", dpi=dpi), caption)
+
+
+def _look(result) -> dict:
+    """What every figure shares: one colour and one label per group."""
+    groups = list(result.groups)
+    groups += [r.group for r in result.learning if r.group not in groups]
+    if result.memory is not None:
+        groups += [g for g in result.memory.groups if g not in groups]
+    return {
+        "colours": F.group_colours(groups),
+        "labels": {g: W.label(result, g) for g in groups},
+    }
 
 
 def _finding(title: str, sentences: list[str], figure_html: str) -> str:
@@ -103,6 +119,7 @@ def _units(result) -> dict:
 
 def _findings(result) -> list[str]:
     figs = result.figures
+    look = _look(result)
     parts = ["<h2>Findings</h2>"]
     # what travels: space-time plots of lines, phase maps with velocity fields of surfaces
     visual = []
@@ -110,7 +127,7 @@ def _findings(result) -> list[str]:
     if lines:
         visual.append(
             _fig(
-                F.spacetime_panels(lines),
+                F.spacetime_panels(lines, look["labels"]),
                 "Space-time plots (state index against step, impulse response) with the "
                 "measured speed (dashed) and, for v-Wave, the learned velocity (dotted).",
             )
@@ -118,9 +135,11 @@ def _findings(result) -> list[str]:
     if figs.snapshots:
         visual.append(
             _fig(
-                F.phase_map_figure(figs.snapshots, _units(result)),
+                F.phase_map_figure(figs.snapshots, _units(result), look["labels"]),
                 "Phase maps at each group's most wave-like sample (highest PGD); arrows: "
-                "local direction of propagation (phase-velocity field) on 2-D layouts.",
+                "local direction of propagation (phase-velocity field) on 2-D layouts. On "
+                "lines, the phase over the samples around it as a space-time image (the "
+                "sample is dotted): a travelling wave draws slanted stripes.",
             )
         )
     anim = [(g, s) for g, s in figs.snapshots.items() if s.positions.shape[1] == 2]
@@ -140,9 +159,18 @@ def _findings(result) -> list[str]:
     overlay = (
         None if ref is None or figs.speed_unit != "m/s" else (ref.speed, ref.density, ref.label)
     )
+    left = figs.speeds_left_out
+    left_txt = (
+        " Not drawn (speeds from fewer than 3 recordings): "
+        + ", ".join(f"{look['labels'][g]} ({n})" for g, n in left.items())
+        + "."
+        if left
+        else ""
+    )
+    drawn = {g: v for g, v in figs.speeds.items() if g not in left}
     speed_figs = [
         _fig(
-            F.speed_figure(figs.speeds, figs.speed_unit, reference=overlay),
+            F.speed_figure(drawn, figs.speed_unit, reference=overlay, **look),
             "Speed distributions per group"
             + (
                 " in site spacings per oscillation cycle (units differ)"
@@ -150,14 +178,18 @@ def _findings(result) -> list[str]:
                 else f" ({figs.speed_unit})"
             )  # fmt: skip
             + (", with the reference density" if overlay else "")
-            + ".",
+            + "."
+            + left_txt,
         )
     ]
     if ref is not None and overlay is None and figs.physical_speeds:
         speed_figs.append(
             _fig(
                 F.speed_figure(
-                    figs.physical_speeds, "m/s", reference=(ref.speed, ref.density, ref.label)
+                    {g: v for g, v in figs.physical_speeds.items() if g not in left},
+                    "m/s",
+                    reference=(ref.speed, ref.density, ref.label),
+                    **look,
                 ),
                 "Speeds of the groups in physical units with the reference density.",
             )
@@ -165,18 +197,27 @@ def _findings(result) -> list[str]:
     parts.append(
         _finding("How fast", W.how_fast(result) + W.reference(result), "".join(speed_figs))
     )
-    if figs.directions or figs.forward:
+    dirs = {g: d for g, d in figs.directions.items() if g not in left}
+    if dirs or figs.forward:
+        gone = [look["labels"][g] for g in figs.directions if g in left]
         parts.append(
             _finding(
                 "Which way",
                 W.which_way(result),
                 _fig(
-                    F.direction_figure(figs.directions, figs.forward),
+                    F.direction_figure(dirs, figs.forward, **look),
                     "Directions of propagation: rose histograms on 2-D layouts (CCW from +x), "
-                    "forward fraction per recording on lines.",
+                    "forward fraction per recording on lines."
+                    + (
+                        f" Not drawn (directions from fewer than 3 recordings): {', '.join(gone)}."
+                        if gone
+                        else ""
+                    ),
                 ),
             )
         )
+    else:
+        parts.append(_finding("Which way", W.which_way(result), ""))
     if result.memory is not None:
         curves = {g: e.curves for g, e in result.memory.groups.items()}
         parts.append(
@@ -184,9 +225,10 @@ def _findings(result) -> list[str]:
                 "How far back each state remembers",
                 W.how_far_back(result),
                 _img(
-                    F.plot_memory_curves(curves),
+                    F.plot_memory_curves(curves, **look),
                     "Memory curves: held-out decoding score of the input tau steps back, with "
-                    "each curve's bootstrap band; dashed: chance; dotted: horizon.",
+                    "each curve's 95% bootstrap band; dashed: chance; thin: the criterion; "
+                    "filled points: lags that hold memory; dotted: horizon.",
                 ),
             )
         )
@@ -196,9 +238,17 @@ def _findings(result) -> list[str]:
                 "How fast each model learned",
                 W.how_learned(result),
                 _fig(
-                    F.learning_figure(result.learning),
+                    F.learning_figure(
+                        result.learning,
+                        chance=next(
+                            (r.chance_loss for r in result.learning if r.chance_loss), None
+                        ),
+                        medians=figs.learning_median,
+                        **look,
+                    ),
                     "Learning curves: training loss and exact-string accuracy on fresh batches "
-                    "against step and wall time, one line per run (seed).",
+                    "against step and wall time, one line per run (seed; more than 4: thin, "
+                    "with each group's median); dashed: the loss of a uniform guess (chance).",
                 ),
             )
         )
@@ -211,7 +261,7 @@ def _methods(result) -> str:
     level = s.get("level", 0.95)
     items = "".join(
         f"<li><code>{_e(p)}</code> ({_e(info.kind)}; "
-        f"{_e(', '.join(f'{g}: {u}' for g, u in info.units.items()))}): "
+        f"{_e(', '.join(f'{g}: {_unit(u)}' for g, u in info.units.items()))}): "
         f"{_e(PROPERTIES[p].text if p in PROPERTIES else p)}.</li>"
         for p, info in result.stats.properties.items()
     )
@@ -251,15 +301,27 @@ def _methods(result) -> str:
 
 def _details(result) -> list[str]:
     figs = result.figures
+    look = _look(result)
     parts = ["<h2>Details</h2>", _methods(result)]
     if result.messages:
-        parts.append("<h3>Notes</h3><ul>")
-        parts += [f'<li class="note">{_e(m)}</li>' for m in W.condensed_notes(result.messages)]
+        notes = list(dict.fromkeys(W.condensed_notes(result.messages, result.stats.n_subjects)))
+        parts.append(f"<h3>Notes ({len(notes)})</h3><ul>")
+        parts += [f'<li class="note">{_e(m)}</li>' for m in notes]
         parts.append("</ul>")
     # estimates: the rows with an estimate, the rest said once
     st = result.stats
     rows = [
-        [x.property, x.group, x.n, x.n_subjects, x.estimate, x.low, x.high, x.unit, x.statistic]
+        [
+            x.property,
+            look["labels"].get(x.group, x.group),
+            x.n,
+            x.n_subjects,
+            x.estimate,
+            x.low,
+            x.high,
+            _unit(x.unit),
+            x.statistic,
+        ]
         for x in st.summaries
         if x.estimate is not None
     ]
@@ -337,11 +399,12 @@ def _details(result) -> list[str]:
             "per group.</p>"
         )
     if result.memory is not None:
-        parts.append(_memory_table(result.memory))
+        parts.append(_memory_table(result.memory, look["labels"]))
     if result.learning:
         rows = [
-            [r.group, r.label, r.final_step, r.final_loss, r.final_char_acc, r.final_exact_acc,
-             r.steps_to_95_exact, r.seconds_to_95_exact]
+            [r.group, r.label, r.final_step, r.final_loss, r.chance_loss,
+             {True: "yes", False: "NO: loss at chance", None: "unknown"}[r.learned],
+             r.final_char_acc, r.final_exact_acc, r.steps_to_95_exact, r.seconds_to_95_exact]
             for r in result.learning
         ]  # fmt: skip
         parts.append("<h3>Training runs</h3>")
@@ -352,6 +415,8 @@ def _details(result) -> list[str]:
                     "run",
                     "last step",
                     "loss",
+                    "chance loss",
+                    "learned",
                     "char acc",
                     "exact acc",
                     "steps to 95% exact",
@@ -363,20 +428,21 @@ def _details(result) -> list[str]:
     if figs.pgd:
         parts.append(
             _fig(
-                F.pgd_figure(figs.pgd),
-                "PGD over time, one line per recording; dashed: the wave-epoch threshold.",
+                F.pgd_figure(figs.pgd, medians=figs.pgd_median, **look),
+                "PGD over time, one line per recording (more than 4: grey, with their median "
+                "in the group's colour); dashed: the wave-epoch threshold.",
             )
         )
     if figs.properties:
         parts.append(
             _fig(
-                F.properties_figure(figs.properties, figs.property_units),
+                F.properties_figure(figs.properties, figs.property_units, **look),
                 "Dimensionless properties, one point per recording.",
             )
         )
     rows = [
-        [i.group, i.name, i.subject, i.n_sites, i.n_times, i.fs,
-         None if not i.band else i.band[0], None if not i.band else i.band[1],
+        [i.group, _origin(result, i.group), i.name, i.subject, i.n_sites, i.n_times,
+         _hz(i.fs, i.time_unit), "auto" if not i.band else _band(i.band, i.time_unit),
          f"{i.space_unit}, {i.time_unit}", i.n_dims, i.learned_velocity]
         for i in result.inputs
     ]  # fmt: skip
@@ -385,13 +451,13 @@ def _details(result) -> list[str]:
         _table(
             [
                 "group",
+                "origin",
                 "recording",
                 "subject",
                 "sites",
                 "samples",
-                "fs",
-                "band lo",
-                "band hi",
+                "sampling",
+                "band",
                 "units",
                 "dims",
                 "learned velocity",
@@ -407,12 +473,34 @@ def _details(result) -> list[str]:
     return parts
 
 
-def _memory_table(mem) -> str:
+def _unit(u) -> str:
+    """A unit as the report prints it: per second is Hz (per step stays 1/step)."""
+    return "Hz" if u == "1/s" else u
+
+
+def _hz(fs: float, time_unit: str) -> str:
+    """A rate in Hz (per second) or 1/step."""
+    return f"{fs:.4g} Hz" if time_unit == "s" else f"{fs:.4g} /{time_unit}"
+
+
+def _band(band, time_unit: str) -> str:
+    unit = "Hz" if time_unit == "s" else f"cycles/{time_unit}"
+    return f"{band[0]:.3g}-{band[1]:.3g} {unit}"
+
+
+def _origin(result, g: str) -> str:
+    p = getattr(result, "provenance", {}).get(g)
+    return "" if p is None else p.kind
+
+
+def _memory_table(mem, labels: dict | None = None) -> str:
+    labels = labels or {}
     rows = []
     for g, e in mem.groups.items():
         for i, c in enumerate(e.curves):
             rows.append(
-                [g, e.files[i] or f"#{i}", e.subjects[i], c["metric"], c["lags"][-1], c["chance"],
+                [labels.get(g, g), Path(e.files[i]).name if e.files[i] else f"#{i}", e.subjects[i],
+                 c["metric"], c["lags"][-1], c["chance"],
                  c["horizon"], e.horizon_times[i], c["time_unit"], c["capacity"],
                  "lower bound" if e.censored[i] else ""]
             )  # fmt: skip
@@ -425,7 +513,7 @@ def _memory_table(mem) -> str:
     if run:
         rows = [
             [t.property, f"{t.group_a} vs {t.group_b}", t.n_a, t.n_b, t.mean_a, t.mean_b,
-             t.difference, t.unit, t.p_value, t.p_fdr,
+             t.difference, _unit(t.unit), t.p_value, t.p_fdr,
              None if t.cliffs_delta is None else t.cliffs_delta.estimate, t.test]
             for t in run
         ]  # fmt: skip
@@ -454,7 +542,7 @@ def render_comparison(result) -> str:
     result : ComparisonResult
         From :func:`wavescope.pipelines.compare.run_comparison`.
     """
-    title = " / ".join(result.groups)
+    title = " / ".join(W.label(result, g) for g in result.groups)
     head = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
@@ -464,6 +552,19 @@ def render_comparison(result) -> str:
         f"<p class='meta'>wavescope {_e(result.wavescope_version)}, {_e(result.created)}. "
         f"Every number is also in <code>{_e(result.json or 'the JSON file')}</code>.</p>",
     ]
+    summary = W.abstract(result)
+    if summary:
+        head.append(
+            "<div class='abstract'><b>Summary.</b> " + " ".join(_e(x) for x in summary) + "</div>"
+        )
+    origins = W.provenance(result)
+    if origins:
+        sim = any(p.kind == "simulated" for p in getattr(result, "provenance", {}).values())
+        head.append(
+            f"<div class='{'sim' if sim else 'meta'}'><b>What the groups are.</b><ul>"
+            + "".join(f"<li>{_e(x)}</li>" for x in origins)
+            + "</ul></div>"
+        )
     if result.subject_note:
         head.append(f"<p class='note'><b>Subjects.</b> {_e(result.subject_note)}</p>")
     return "\n".join(head + _findings(result) + _details(result) + ["</body></html>"])

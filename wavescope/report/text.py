@@ -3,11 +3,33 @@ a comparison's tests and a memory curve."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["format_comparison", "format_curve", "format_summary", "format_table"]
+__all__ = ["as_cli", "format_comparison", "format_curve", "format_summary", "format_table", "rate"]
+
+#: Python keyword arguments in library messages and the CLI flags that set them.
+_CLI_FLAGS = {"picks": "--picks", "method": "--method", "band": "--band"}
+_KWARG = re.compile(r"\b(picks|method|band)=(\[[^\]]*\]|\([^)]*\)|'[^']*'|\"[^\"]*\")")
+
+
+def _flag_value(v: str) -> str:
+    items = re.findall(r"'([^']*)'|\"([^\"]*)\"|([-+.\w]+)", v)
+    vals = [a or b or c for a, b, c in items]
+    return ",".join(vals) if not v.startswith("(") else " ".join(vals)
+
+
+def as_cli(text: str) -> str:
+    """A library message as the command line says it: ``picks=['seeg']`` becomes
+    ``--picks seeg``, ``method='xcorr'`` becomes ``--method xcorr``."""
+    return _KWARG.sub(lambda m: f"{_CLI_FLAGS[m[1]]} {_flag_value(m[2])}", str(text))
+
+
+def rate(value: float, time_unit: str, fmt: str = "g") -> str:
+    """A frequency or sampling rate with its unit: Hz per second, 1/step for models."""
+    return f"{value:{fmt}} Hz" if time_unit == "s" else f"{value:{fmt}}/{time_unit}"
 
 
 def _g(v, fmt=".3g"):
@@ -18,10 +40,11 @@ def format_summary(s) -> str:
     """A short human-readable rendering of a recording's typed summary (a
     :class:`~wavescope.waves.summary.RecordingSummary`)."""
     ctx = s.context
-    band = "auto" if s.band is None else f"{s.band[0]:.3g}-{s.band[1]:.3g}"
+    hz = "Hz" if s.time_unit == "s" else f"/{s.time_unit}"
+    band = "auto" if s.band is None else f"{s.band[0]:.3g}-{s.band[1]:.3g} {hz}".replace(" /", "/")
     lines = [
-        f"method       {s.method}   band {band} /{s.time_unit}   "
-        f"sites {s.n_good_sites}/{s.n_sites}   fs {s.fs:g}/{s.time_unit}",
+        f"method       {s.method}   band {band}   "
+        f"sites {s.n_good_sites}/{s.n_sites}   fs {rate(s.fs, s.time_unit)}",
     ]
     if ctx.get("band_source") not in (None, "given", "automatic (spectral peak)"):
         lines.append(f"band from    {ctx['band_source']}")
@@ -63,9 +86,15 @@ def format_summary(s) -> str:
         lines.append(
             f"cross-check  {cc['method']}: {_g(cc['speed'])} {s.speed_unit} ({verdict}"
             + (f": {rel:+.1%})" if rel is not None else ")")
+            + (
+                f"; next: run with --method {cc['method']} and compare, or narrow --band "
+                "around the spectral peak"
+                if cc["agree"] is False
+                else ""
+            )
         )
-    for note in s.warnings:
-        lines.append(f"warning      {note}")
+    for note in dict.fromkeys(s.warnings):
+        lines.append(f"warning      {as_cli(note)}")
     return "\n".join(lines)
 
 
@@ -135,7 +164,9 @@ def format_comparison(result) -> str:
             hz = ", ".join(str(h) for h in e.horizons[:8]) + (", ..." if e.n > 8 else "")
             cap = ", ".join(f"{c:.3g}" for c in e.capacities[:6])
             lines.append(f"{g:<26} {e.n:>3} {hz:<24} {cap:<20}")
-    for m in result.messages:
+    from wavescope.report.findings import condensed_notes
+
+    for m in dict.fromkeys(condensed_notes(result.messages, result.stats.n_subjects)):
         lines.append(f"note: {m}")
     return "\n".join(lines)
 

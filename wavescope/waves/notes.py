@@ -26,8 +26,38 @@ SELECTION_TOLERANCE = 0.05
 NOT_WAVES_FRACTION = 0.5
 
 
+#: The next thing to try after a route's failed diagnostic or disagreement, said in CLI
+#: syntax (the Python API takes the same names as keyword arguments of measure_velocity).
+_NEXT = (
+    (
+        "unreliable here",
+        "Next: see how the defaults do on this recording's layout and background "
+        "(wavescope calibrate FILE), or try another route (--method xcorr, komega or "
+        "event-time).",
+    ),
+    (
+        "the two estimators disagree",
+        "Next: run each route (--method xcorr, --method komega) and compare, or give the "
+        "band of the oscillation (--band LO HI).",
+    ),
+    (
+        "no travelling wave found: the phase route finds no wave epoch",
+        "Next: give the band of the oscillation (--band LO HI), or check what this "
+        "recording could show with wavescope calibrate FILE.",
+    ),
+)
+
+
+def _with_next(note: str) -> str:
+    """A route's warning with the next thing to try, when it does not say one."""
+    for key, nxt in _NEXT:
+        if key in note and "Next:" not in note and "CLI:" not in note:
+            return f"{note} {nxt}"
+    return note
+
+
 def _warnings_for(summary: dict, spacing: float | None) -> list[str]:
-    notes = list(summary.get("route_warnings") or [])
+    notes = [_with_next(n) for n in summary.get("route_warnings") or []]
     wl = summary["wavelength"]["median"]
     under = any("under 4 site spacings" in n for n in notes)
     if (
