@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from wavescope.datasets import bank_cells
 from wavescope.pipelines.validation import score_cells
 
@@ -89,17 +91,22 @@ def figure(rows, path: Path) -> None:
         if r.median_error is None:
             ax.text(0, i, "no speed", va="center", ha="center", fontsize=9, color="0.4")
             continue
-        lo, hi = r.error_iqr
         color = "tab:orange" if r.band_given else "tab:blue"
-        ax.plot([100 * lo, 100 * hi], [i, i], color=color, lw=3, alpha=0.6)
-        ax.plot(100 * r.median_error, i, "o", color=color)
+        lo, hi, med = (100 * np.clip(v, -1.0, 1.0) for v in (*r.error_iqr, r.median_error))
+        ax.plot([lo, hi], [i, i], color=color, lw=3, alpha=0.6)
+        ax.plot(med, i, "o", color=color)
+        if abs(r.median_error) > 1:  # beyond the axis: say where
+            ax.annotate(f"{100 * r.median_error:+.0f}%", (med, i), xytext=(0, 6),
+                        textcoords="offset points", ha="center", fontsize=8)  # fmt: skip
     ax.axvspan(-5, 5, color="0.9", zorder=0)
-    ax.set_xscale("symlog", linthresh=20)
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_xlim(-105, 105)
     ax.set_yticks(range(len(waves)))
     ax.set_yticklabels(
         [r.cell["name"] + (" (band)" if r.band_given else "") for r in waves], fontsize=9
     )
-    ax.set_xlabel("speed error, % (median and IQR; grey: the 5% target)", fontsize=10)
+    ax.set_xlabel("speed error, % (median and IQR, clipped at +-100%; grey: the 5% target)",
+                  fontsize=10)  # fmt: skip
     ax.set_title("Waves: speed printed against truth", fontsize=11)
     ax = axes[1]
     ax.barh(

@@ -199,8 +199,8 @@ MIN_PEAK_HEIGHT = 0.3
 def spectrum_model(field: WaveField, good=None, *, fmin: float | None = None):
     """The aperiodic fit of :func:`site_spectrum` and its largest peak at least
     :data:`MIN_PEAK_HEIGHT` high (:func:`wavescope.signal.aperiodic.fit_spectrum`) from
-    ``fmin`` (default: two frequency bins) to 0.45 fs; None where the record has too few frequencies to fit or
-    its spectrum is not positive there."""
+    ``fmin`` (default: two frequency bins) to 0.45 fs; None where the record has too few
+    frequencies to fit or its spectrum is not positive there."""
     f, p = site_spectrum(field, good)
     return _fit_or_none(f, p, 2 * f[1] if fmin is None else fmin, 0.45 * field.fs)
 
