@@ -50,7 +50,8 @@ def format_summary(s) -> str:
         lines.append(f"band from    {ctx['band_source']}")
     lines += [
         f"speed        {_g(s.speed_median)} {s.speed_unit}  "
-        f"(IQR {_g(s.speed_q25)}-{_g(s.speed_q75)})"
+        + (f"(90% CI {_g(s.speed_low)}-{_g(s.speed_high)}; " if s.speed_low is not None else "(")
+        + f"IQR {_g(s.speed_q25)}-{_g(s.speed_q75)})"
         + (f"  [{s.speed_selection}]" if s.speed_selection else ""),
     ]
     if s.n_dims == 1:

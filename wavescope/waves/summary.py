@@ -26,6 +26,15 @@ from wavescope.waves.notes import _warnings_for, not_waves
 
 __all__ = ["AllSamples", "RecordingSummary", "summarise"]
 
+#: Level of the speed's interval (90%: the validation bank checks that it covers the truth
+#: in 85-95% of records where the estimator is unbiased).
+INTERVAL_LEVEL = 0.9
+INTERVAL_METHOD = "percentile bootstrap of the median over the speed's estimates"
+#: Fewest estimates (windows, waves, blocks) behind a speed for an interval.
+MIN_INTERVAL_ESTIMATES = 3
+#: Contiguous blocks a per-sample summary is resampled in.
+INTERVAL_BLOCKS = 10
+
 #: Why a property is undefined, by cause (the texts of :attr:`RecordingSummary.undefined`).
 NO_EPOCHS = "no wave epochs were sought (n_surrogates=0): measure with n_surrogates > 0"
 ON_A_LINE = "directions on a line are forward or backward: see forward_fraction"
@@ -116,6 +125,9 @@ class RecordingSummary(Result):
     fit_median: float | None
     speed_sites_per_cycle: float | None
     wavelength_per_extent: float | None
+    #: the speed's interval at :data:`INTERVAL_LEVEL` (see :func:`speed_interval`)
+    speed_low: float | None = None
+    speed_high: float | None = None
     all_samples: AllSamples | None = None
     patterns: dict | None = None
     context: dict = field(default_factory=dict)
@@ -174,6 +186,8 @@ class RecordingSummary(Result):
             "speed_median": self.speed_median,
             "speed_q25": self.speed_q25,
             "speed_q75": self.speed_q75,
+            "speed_low": self.speed_low,
+            "speed_high": self.speed_high,
             "speed_unit": self.speed_unit,
             "wavelength_median": self.wavelength_median,
             "wavelength_unit": self.space_unit,
@@ -196,6 +210,12 @@ class RecordingSummary(Result):
                 "unit": self.speed_unit,
                 "n": self.speed_n,
                 "selection": self.speed_selection,
+                "interval": {
+                    "low": self.speed_low,
+                    "high": self.speed_high,
+                    "level": INTERVAL_LEVEL,
+                    "method": INTERVAL_METHOD,
+                },
             },
             "direction": _direction_json(
                 self.n_dims,
@@ -369,6 +389,7 @@ def summarise(result, which: str = "auto") -> RecordingSummary:
         patterns=None if result.patterns is None else result.patterns.fractions(valid),
         context=dict(result.extra),
     )
+    s.speed_low, s.speed_high = speed_interval(sp, per_sample=result.per_sample and which == "all")
     why = not_waves(s._json_body())
     if why:  # said next to the speed too, wherever its selection is shown
         s.speed_selection += f"; NOT WAVES: {'; '.join(why)}"
@@ -377,12 +398,45 @@ def summarise(result, which: str = "auto") -> RecordingSummary:
     return s
 
 
+def speed_interval(
+    speeds, *, per_sample: bool = False, n_boot: int = 2000, seed: int = 0
+) -> tuple[float | None, float | None]:
+    """A percentile bootstrap interval of the median speed, at :data:`INTERVAL_LEVEL`.
+
+    The estimates resampled are the units the summary's speed is the median of: the wave
+    epochs' windows (one mean wavevector each), the waves of a broadband route, or, for a
+    summary of all samples, :data:`INTERVAL_BLOCKS` contiguous blocks of the per-sample
+    speeds (neighbouring samples share their noise, so resampling them one by one would
+    give an interval far too narrow). Seeded, so a result prints the same interval each
+    time. ``(None, None)`` with fewer than :data:`MIN_INTERVAL_ESTIMATES` estimates.
+    """
+    x = np.asarray(speeds, float)
+    x = x[np.isfinite(x)]
+    if x.size < MIN_INTERVAL_ESTIMATES:
+        return None, None
+    rng = np.random.default_rng(seed)
+    if per_sample:
+        blocks = np.array_split(x, min(INTERVAL_BLOCKS, x.size))
+        picks = rng.integers(0, len(blocks), (n_boot, len(blocks)))
+        boot = np.array([np.median(np.concatenate([blocks[i] for i in row])) for row in picks])
+    else:
+        boot = np.median(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
+    a = (1 - INTERVAL_LEVEL) / 2
+    lo, hi = np.quantile(boot, [a, 1 - a])
+    return float(lo), float(hi)
+
+
 def _reasons(s: RecordingSummary, result, which: str, has_epochs: bool) -> dict:
     """Each undefined (None) property of ``s`` with the reason it is undefined."""
     why = {}
     if not has_epochs:
         why["wave_fraction"] = why["pgd_threshold"] = NO_EPOCHS
     no_speed = _no_speed_reason(result, which) if s.speed_median is None else None
+    if s.speed_low is None:
+        why["speed_low"] = why["speed_high"] = no_speed or (
+            f"fewer than {MIN_INTERVAL_ESTIMATES} estimates behind the speed: a bootstrap "
+            "interval needs more windows, waves or samples"
+        )
     for name in ("speed_median", "speed_q25", "speed_q75", "speed_sites_per_cycle"):
         if no_speed and getattr(s, name) is None:
             why[name] = no_speed
