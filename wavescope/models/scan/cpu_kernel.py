@@ -1,0 +1,359 @@
+"""A small compiled CPU kernel for the real selective scan (Mamba's training path).
+
+Why: at the training sizes of the CPU scale (batch 16, 85 steps, 128 channels, 16 states)
+the torch chunked scan runs ~10 full passes of small tensor ops per direction, each a few
+MB, and one step of the model spent most of its time there (benchmarks/results/
+profile_train_step.md). This kernel does the whole recurrence in one pass per direction,
+with the state of one batch row (16 x 128 floats, 8 KiB) in L1 cache: forward keeps only
+the state, backward recomputes one row's states and decays, then runs the adjoint scan
+with every gradient (u, delta, A, B, C, h0) fused into the same loop.
+
+Scope: float32, real A, B and C of shape (Bt, L, N) shared by the channels, CPU tensors:
+Mamba's and v-Wave Mamba's selective SSM. Everything else (complex v-Wave scans, float64,
+per-channel B and C, GPUs) stays on the torch chunked path, which is also the fallback.
+
+Build: the C source below is compiled once per machine with the system C compiler
+(``cc``, or ``$CC``; about 0.3 s, no Python headers) into the user cache
+(``$XDG_CACHE_HOME/wavescope`` or ``~/.cache/wavescope``), keyed by a hash of the source,
+the flags and the CPU, and loaded with ctypes (which releases the GIL during a call).
+Without a working compiler, or with ``WAVESCOPE_SCAN_KERNEL=0`` in the environment, the
+scan silently uses the torch path (:func:`kernel_status` says which and why).
+
+Numerics: ``exp`` is ``2^(x log2 e)`` with a degree-7 polynomial on a [-1/2, 1/2]
+reduced argument (relative error ~2e-7, float32 rounding), clamped below at 2^-126 (a
+decay that small already makes the state's past vanish in float32). Sums over channels
+run in 8 fixed partial sums, so results are deterministic for a given machine and
+build. Agreement with the float64 reference is tested in tests/models/test_scan_kernel.py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+__all__ = ["kernel_status", "selective_scan_kernel", "kernel_applies"]
+
+_SOURCE = r"""
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) as 2^r * 2^f, r = round(x log2 e), |f| <= 1/2, 2^f by its Taylor series in
+   f ln 2 (|f ln 2| <= 0.347: truncation error 5e-9). Branch-free, so loops vectorise. */
+static inline float exp_fast(float x) {
+    float t = x * 1.44269504088896341f;
+    t = t < -126.0f ? -126.0f : t;
+    t = t > 127.0f ? 127.0f : t;
+    float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
+    float z = (t - r) * 0.693147180559945309f;
+    float p = 1.9841269841e-4f;
+    p = p * z + 1.3888888889e-3f;
+    p = p * z + 8.3333333333e-3f;
+    p = p * z + 4.1666666667e-2f;
+    p = p * z + 1.6666666667e-1f;
+    p = p * z + 0.5f;
+    p = p * z + 1.0f;
+    p = p * z + 1.0f;
+    int32_t e = ((int32_t)r + 127) << 23;
+    float s;
+    memcpy(&s, &e, 4);
+    return p * s;
+}
+
+/* sum_i a[i] b[i] in 8 fixed partial sums (vectorises; same order on every call) */
+static inline float dot8(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
+    for (int64_t d = 0; d < Dm; d++) s[d] = dsi ? dt[d] * ut[d] : ut[d];
+}
+
+/* One state index n of one step, over the channels (the vectorised inner loops; restrict
+   lets the compiler vectorise without run-time alias checks). */
+static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
+                    const float *restrict dt, const float *restrict s, float *restrict hn,
+                    float *restrict yt) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float hv = exp_fast(dt[d] * An[d]) * hn[d] + s[d] * Bn;
+        hn[d] = hv;
+        yt[d] += Cn * hv;
+    }
+}
+
+static void recompute_row(int64_t Dm, float Bn, const float *restrict An,
+                          const float *restrict dt, const float *restrict s,
+                          const float *restrict hpn, float *restrict an, float *restrict hn) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float a = exp_fast(dt[d] * An[d]);
+        an[d] = a;
+        hn[d] = a * hpn[d] + s[d] * Bn;
+    }
+}
+
+static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
+                    const float *restrict hpn, const float *restrict an,
+                    const float *restrict dt, const float *restrict gyt, float *restrict ghn,
+                    float *restrict gAn, float *restrict grow, float *restrict gs,
+                    float *restrict gdt) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float g = ghn[d] + gyt[d] * Cn; /* total gradient wrt h_t */
+        float gx = g * hpn[d] * an[d];  /* wrt dt * A, through exp */
+        grow[d] = g;
+        gdt[d] += gx * An[d];
+        gAn[d] += gx * dt[d];
+        gs[d] += g * Bn;
+        ghn[d] = g * an[d]; /* wrt h_{t-1} */
+    }
+}
+
+/* Layouts: u, delta, y, gy, g_u, g_delta (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B, g_C
+   (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm). Scratch: s (Dm). */
+void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
+                 const float *delta, const float *At, const float *B, const float *C,
+                 const float *h0, int dsi, float *y, float *h_last, float *s) {
+    for (int64_t b = 0; b < Bt; b++) {
+        float *h = h_last + b * N * Dm;
+        memcpy(h, h0 + b * N * Dm, (size_t)(N * Dm) * sizeof(float));
+        for (int64_t t = 0; t < L; t++) {
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
+            const float *dt = delta + o;
+            float *yt = y + o;
+            input_scale(s, dt, u + o, Dm, dsi);
+            for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
+            for (int64_t n = 0; n < N; n++)
+                fwd_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, h + n * Dm, yt);
+        }
+    }
+}
+
+/* Scratch: hs, as (L, N, Dm) (one row's states and decays), s, gs, gdt, grow (Dm). g_At
+   must be zeroed by the caller (it accumulates over the batch). */
+void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
+                 const float *delta, const float *At, const float *B, const float *C,
+                 const float *h0, int dsi, const float *gy, const float *gh_last, float *g_u,
+                 float *g_delta, float *g_At, float *g_B, float *g_C, float *g_h0, float *hs,
+                 float *as, float *s, float *gs, float *gdt, float *grow) {
+    const int64_t S = N * Dm;
+    for (int64_t b = 0; b < Bt; b++) {
+        const float *h0b = h0 + b * S;
+        /* recompute this row's decays and states */
+        for (int64_t t = 0; t < L; t++) {
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
+            const float *dt = delta + o;
+            const float *hp = t > 0 ? hs + (t - 1) * S : h0b;
+            input_scale(s, dt, u + o, Dm, dsi);
+            for (int64_t n = 0; n < N; n++) {
+                recompute_row(Dm, B[on + n], At + n * Dm, dt, s, hp + n * Dm,
+                              as + t * S + n * Dm, hs + t * S + n * Dm);
+            }
+        }
+        /* adjoint scan; gh carries the gradient wrt h_t from the later steps */
+        float *gh = g_h0 + b * S;
+        memcpy(gh, gh_last + b * S, (size_t)S * sizeof(float));
+        for (int64_t t = L - 1; t >= 0; t--) {
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
+            const float *dt = delta + o, *ut = u + o, *gyt = gy + o;
+            const float *hp = t > 0 ? hs + (t - 1) * S : h0b;
+            input_scale(s, dt, ut, Dm, dsi);
+            for (int64_t d = 0; d < Dm; d++) {
+                gs[d] = 0.0f;
+                gdt[d] = 0.0f;
+            }
+            for (int64_t n = 0; n < N; n++) {
+                const float *hn = hs + t * S + n * Dm;
+                bwd_row(Dm, B[on + n], C[on + n], At + n * Dm, hp + n * Dm, as + t * S + n * Dm,
+                        dt, gyt, gh + n * Dm, g_At + n * Dm, grow, gs, gdt);
+                g_B[on + n] = dot8(grow, s, Dm);
+                g_C[on + n] = dot8(gyt, hn, Dm);
+            }
+            for (int64_t d = 0; d < Dm; d++) {
+                g_u[o + d] = dsi ? gs[d] * dt[d] : gs[d];
+                g_delta[o + d] = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
+            }
+        }
+    }
+}
+"""
+
+_FLAG_SETS = (["-O3", "-march=native"], ["-O3"])
+_LOCK = threading.Lock()
+_STATE: dict = {}  # "lib" (ctypes.CDLL or None) and "reason" once tried
+
+
+def _cpu_key() -> str:
+    """What the compiled code depends on besides source and flags: the CPU's features."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features", "model name")):
+                flags += line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor() + flags
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "wavescope" / "kernels"
+
+
+def _compile(cc: str, flags: list[str], out: Path) -> str | None:
+    """Compile the source into ``out`` (atomically); return None or the error text."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        src = Path(tmp) / "ws_scan.c"
+        src.write_text(_SOURCE)
+        so = Path(tmp) / out.name
+        cmd = [cc, *flags, "-std=c99", "-fPIC", "-shared", str(src), "-o", str(so)]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"{' '.join(cmd)}: {e}"
+        if res.returncode != 0:
+            return f"{' '.join(cmd)} failed: {res.stderr.strip()[:300]}"
+        os.replace(so, out)  # atomic: concurrent processes never load a partial file
+    return None
+
+
+def _load():
+    """The compiled library (building it on first use), or None with the reason stored."""
+    with _LOCK:
+        if "lib" in _STATE:
+            return _STATE["lib"]
+        lib, reason = None, ""
+        if os.environ.get("WAVESCOPE_SCAN_KERNEL", "1") == "0":
+            reason = "disabled by WAVESCOPE_SCAN_KERNEL=0"
+        else:
+            cc = os.environ.get("CC", "cc")
+            errors = []
+            for flags in _FLAG_SETS:
+                key = hashlib.sha256(
+                    "\0".join([_SOURCE, cc, *flags, _cpu_key()]).encode()
+                ).hexdigest()[:16]
+                path = _cache_dir() / f"ws_scan_{key}.so"
+                try:
+                    err = None if path.exists() else _compile(cc, flags, path)
+                except OSError:  # e.g. a read-only home: build in a private temp dir
+                    path = Path(tempfile.mkdtemp(prefix="wavescope-")) / path.name
+                    err = _compile(cc, flags, path)
+                if err is None:
+                    try:
+                        lib = ctypes.CDLL(str(path))
+                        break
+                    except OSError as e:
+                        err = f"loading {path}: {e}"
+                errors.append(err)
+            reason = "" if lib is not None else "; ".join(errors)
+        if lib is not None:
+            _declare(lib)
+        _STATE["lib"], _STATE["reason"] = lib, reason
+        return lib
+
+
+def _declare(lib) -> None:
+    i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    lib.ws_scan_fwd.argtypes = [i64] * 4 + [ptr] * 6 + [cint] + [ptr] * 3
+    lib.ws_scan_fwd.restype = None
+    lib.ws_scan_bwd.argtypes = [i64] * 4 + [ptr] * 6 + [cint] + [ptr] * 14
+    lib.ws_scan_bwd.restype = None
+
+
+def kernel_status() -> tuple[bool, str]:
+    """(available, reason): whether the compiled kernel loads here, and why not if not."""
+    lib = _load()
+    return lib is not None, _STATE.get("reason", "")
+
+
+def kernel_applies(u, A, B, C, h0) -> bool:
+    """Whether :func:`selective_scan_kernel` handles these inputs (and the kernel loads)."""
+    ok = (
+        u.device.type == "cpu"
+        and u.dtype == torch.float32
+        and not (A.is_complex() or B.is_complex() or C.is_complex())
+        and (h0 is None or not h0.is_complex())
+        and B.dim() == 3
+        and C.dim() == 3
+    )
+    return ok and _load() is not None
+
+
+def _p(x: torch.Tensor) -> int:
+    return x.data_ptr()
+
+
+class _KernelScanFn(torch.autograd.Function):
+    """y_t = C_t . h_t and h_L of the real selective scan, by the compiled kernel."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, h0, delta_scales_input):
+        # u, delta : (Bt, L, Dm) ; A : (Dm, N) ; B, C : (Bt, L, N) ; h0 : (Bt, Dm, N)
+        lib = _load()
+        Bt, L, Dm = u.shape
+        N = A.shape[1]
+        u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
+        At = A.t().contiguous()  # (N, Dm)
+        h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
+        y = torch.empty(Bt, L, Dm, dtype=u.dtype)
+        h_last = torch.empty(Bt, N, Dm, dtype=u.dtype)
+        s = torch.empty(Dm, dtype=u.dtype)
+        dsi = int(bool(delta_scales_input))
+        lib.ws_scan_fwd(
+            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), dsi,
+            _p(y), _p(h_last), _p(s),
+        )  # fmt: skip
+        ctx.save_for_backward(u, delta, At, B, C, h0t)
+        ctx.dsi = dsi
+        return y, h_last.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, gy, gh_last):
+        u, delta, At, B, C, h0t = ctx.saved_tensors
+        lib = _load()
+        Bt, L, Dm = u.shape
+        N = At.shape[0]
+        gy = torch.zeros_like(u) if gy is None else gy.contiguous()
+        if gh_last is None:
+            ghl = torch.zeros_like(h0t)
+        else:
+            ghl = gh_last.transpose(1, 2).contiguous()  # (Bt, N, Dm)
+        g_u, g_delta = torch.empty_like(u), torch.empty_like(u)
+        g_At = torch.zeros_like(At)
+        g_B, g_C = torch.empty_like(B), torch.empty_like(C)
+        g_h0 = torch.empty_like(h0t)
+        hs = torch.empty(L, N, Dm, dtype=u.dtype)
+        as_ = torch.empty(L, N, Dm, dtype=u.dtype)
+        rows = torch.empty(4, Dm, dtype=u.dtype)
+        lib.ws_scan_bwd(
+            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), ctx.dsi,
+            _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C), _p(g_h0),
+            _p(hs), _p(as_), _p(rows[0]), _p(rows[1]), _p(rows[2]), _p(rows[3]),
+        )  # fmt: skip
+        return g_u, g_delta, g_At.t(), g_B, g_C, g_h0.transpose(1, 2), None
+
+
+def selective_scan_kernel(u, delta, A, B, C, h0=None, delta_scales_input=True):
+    """The core scan by the compiled kernel: returns (y, h_last), without D and z.
+
+    u, delta : (Bt, L, Dm) float32 ; A : (Dm, N) ; B, C : (Bt, L, N) ; h0 : (Bt, Dm, N) or
+    None (zeros). Call only where :func:`kernel_applies` is true.
+    """
+    if h0 is None:
+        h0 = torch.zeros(u.shape[0], A.shape[0], A.shape[1], dtype=u.dtype)
+    return _KernelScanFn.apply(
+        u, delta, A.to(u.dtype), B.to(u.dtype), C.to(u.dtype), h0.to(u.dtype),
+        bool(delta_scales_input),
+    )  # fmt: skip
