@@ -404,8 +404,8 @@ def selective_scan_chunked(
     from wavescope.models.scan.cpu_kernel import kernel_applies, selective_scan_kernel
 
     if USE_KERNEL and kernel_applies(u, A, B, C, h0):
-        y, h_last = selective_scan_kernel(u, delta, A, B, C, h0, delta_scales_input)
-        return _skip_and_gate(y, h_last, u, D, z, return_last_state)
+        y, h_last = selective_scan_kernel(u, delta, A, B, C, D, z, h0, delta_scales_input)
+        return (y, h_last) if return_last_state else y
     chunk = DEFAULT_CHUNK if chunk is None else chunk
     Bt, L, Dm = u.shape
     N = A.shape[-1]

@@ -39,7 +39,13 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["kernel_status", "selective_scan_kernel", "kernel_applies"]
+__all__ = [
+    "causal_conv_kernel",
+    "conv_applies",
+    "kernel_applies",
+    "kernel_status",
+    "selective_scan_kernel",
+]
 
 _SOURCE = r"""
 #include <stdint.h>
@@ -82,6 +88,11 @@ static inline void input_scale(float *s, const float *dt, const float *ut, int64
     for (int64_t d = 0; d < Dm; d++) s[d] = dsi ? dt[d] * ut[d] : ut[d];
 }
 
+/* y += c x */
+static void axpy_s(int64_t Dm, float c, const float *restrict x, float *restrict y) {
+    for (int64_t d = 0; d < Dm; d++) y[d] += c * x[d];
+}
+
 /* One state index n of one step, over the channels (the vectorised inner loops; restrict
    lets the compiler vectorise without run-time alias checks). */
 static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
@@ -120,11 +131,23 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
     }
 }
 
-/* Layouts: u, delta, y, gy, g_u, g_delta (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B, g_C
-   (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm). Scratch: s (Dm). */
+/* y <- (y + D u) * silu(z), each optional (D or z NULL) */
+static void gate_row(int64_t Dm, float *restrict yt, const float *restrict ut,
+                     const float *restrict D, const float *restrict zt) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float v = yt[d] + (D ? D[d] * ut[d] : 0.0f);
+        if (zt) v *= zt[d] / (1.0f + exp_fast(-zt[d]));
+        yt[d] = v;
+    }
+}
+
+/* Layouts: u, delta, z, y, gy, g_u, g_delta, g_z (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B,
+   g_C (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm); D, g_D (Dm). D and z may be NULL.
+   Scratch: s (Dm). */
 void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
-                 const float *h0, int dsi, float *y, float *h_last, float *s) {
+                 const float *h0, const float *D, const float *z, int dsi, float *y,
+                 float *h_last, float *s) {
     for (int64_t b = 0; b < Bt; b++) {
         float *h = h_last + b * N * Dm;
         memcpy(h, h0 + b * N * Dm, (size_t)(N * Dm) * sizeof(float));
@@ -136,17 +159,52 @@ void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
             for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
             for (int64_t n = 0; n < N; n++)
                 fwd_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, h + n * Dm, yt);
+            if (D || z) gate_row(Dm, yt, u + o, D, z ? z + o : 0);
         }
     }
 }
 
-/* Scratch: hs, as (L, N, Dm) (one row's states and decays), s, gs, gdt, grow (Dm). g_At
-   must be zeroed by the caller (it accumulates over the batch). */
+/* Depthwise causal convolution, y[b, t, d] = bias[d] + sum_m w[m, d] x[b, t - m, d] over
+   m <= min(t, K - 1) (Mamba's conv with K = 4; the v-Wave ring's impulse response with K = L).
+   x, y, gy, gx (Bt, L, D); w, gw (K, D); bias, gbias (D) or NULL. */
+static void axpy(int64_t D, const float *restrict w, const float *restrict x, float *restrict y) {
+    for (int64_t d = 0; d < D; d++) y[d] += w[d] * x[d];
+}
+
+void ws_conv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, const float *x, const float *w,
+                 const float *bias, float *y) {
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t t = 0; t < L; t++) {
+            float *yt = y + (b * L + t) * D;
+            for (int64_t d = 0; d < D; d++) yt[d] = bias ? bias[d] : 0.0f;
+            for (int64_t m = 0; m < K && m <= t; m++)
+                axpy(D, w + m * D, x + (b * L + t - m) * D, yt);
+        }
+}
+
+/* gx must be zeroed, gw and gbias too (they accumulate). */
+void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, const float *x, const float *w,
+                 const float *gy, float *gx, float *gw, float *gbias) {
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t t = 0; t < L; t++) {
+            const float *gyt = gy + (b * L + t) * D;
+            if (gbias)
+                for (int64_t d = 0; d < D; d++) gbias[d] += gyt[d];
+            for (int64_t m = 0; m < K && m <= t; m++) {
+                axpy(D, w + m * D, gyt, gx + (b * L + t - m) * D);
+                axpy(D, x + (b * L + t - m) * D, gyt, gw + m * D);
+            }
+        }
+}
+
+/* Scratch: hs, as (L, N, Dm) (one row's states and decays), s, gs, gdt, grow, ysr, gye
+   (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
 void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
-                 const float *h0, int dsi, const float *gy, const float *gh_last, float *g_u,
-                 float *g_delta, float *g_At, float *g_B, float *g_C, float *g_h0, float *hs,
-                 float *as, float *s, float *gs, float *gdt, float *grow) {
+                 const float *h0, const float *D, const float *z, int dsi, const float *gy,
+                 const float *gh_last, float *g_u, float *g_delta, float *g_At, float *g_B,
+                 float *g_C, float *g_h0, float *g_D, float *g_z, float *hs, float *as,
+                 float *s, float *gs, float *gdt, float *grow, float *ysr, float *gye) {
     const int64_t S = N * Dm;
     for (int64_t b = 0; b < Bt; b++) {
         const float *h0b = h0 + b * S;
@@ -169,6 +227,21 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
             const float *dt = delta + o, *ut = u + o, *gyt = gy + o;
             const float *hp = t > 0 ? hs + (t - 1) * S : h0b;
             input_scale(s, dt, ut, Dm, dsi);
+            if (D || z) { /* through the gate: the scan's output y_t again, then its gradient */
+                for (int64_t d = 0; d < Dm; d++) ysr[d] = 0.0f;
+                for (int64_t n = 0; n < N; n++) axpy_s(Dm, C[on + n], hs + t * S + n * Dm, ysr);
+                for (int64_t d = 0; d < Dm; d++) {
+                    float v = ysr[d] + (D ? D[d] * ut[d] : 0.0f), g = gy[o + d];
+                    if (z) {
+                        float zd = z[o + d], sg = 1.0f / (1.0f + exp_fast(-zd));
+                        g_z[o + d] = g * v * sg * (1.0f + zd * (1.0f - sg));
+                        g *= zd * sg;
+                    }
+                    if (D) g_D[d] += g * ut[d];
+                    gye[d] = g;
+                }
+                gyt = gye;
+            }
             for (int64_t d = 0; d < Dm; d++) {
                 gs[d] = 0.0f;
                 gdt[d] = 0.0f;
@@ -181,7 +254,7 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
                 g_C[on + n] = dot8(gyt, hn, Dm);
             }
             for (int64_t d = 0; d < Dm; d++) {
-                g_u[o + d] = dsi ? gs[d] * dt[d] : gs[d];
+                g_u[o + d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
                 g_delta[o + d] = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
             }
         }
@@ -266,10 +339,14 @@ def _load():
 
 def _declare(lib) -> None:
     i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-    lib.ws_scan_fwd.argtypes = [i64] * 4 + [ptr] * 6 + [cint] + [ptr] * 3
+    lib.ws_scan_fwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 3
     lib.ws_scan_fwd.restype = None
-    lib.ws_scan_bwd.argtypes = [i64] * 4 + [ptr] * 6 + [cint] + [ptr] * 14
+    lib.ws_scan_bwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 18
     lib.ws_scan_bwd.restype = None
+    lib.ws_conv_fwd.argtypes = [i64] * 4 + [ptr] * 4
+    lib.ws_conv_fwd.restype = None
+    lib.ws_conv_bwd.argtypes = [i64] * 4 + [ptr] * 6
+    lib.ws_conv_bwd.restype = None
 
 
 def kernel_status() -> tuple[bool, str]:
@@ -295,16 +372,24 @@ def _p(x: torch.Tensor) -> int:
     return x.data_ptr()
 
 
+def _opt(x):
+    """Pointer of an optional tensor (None: NULL)."""
+    return None if x is None else x.data_ptr()
+
+
 class _KernelScanFn(torch.autograd.Function):
-    """y_t = C_t . h_t and h_L of the real selective scan, by the compiled kernel."""
+    """(y_t + D u_t) silu(z_t) with y_t = C_t . h_t, and h_L: the real selective scan."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, h0, delta_scales_input):
-        # u, delta : (Bt, L, Dm) ; A : (Dm, N) ; B, C : (Bt, L, N) ; h0 : (Bt, Dm, N)
+    def forward(ctx, u, delta, A, B, C, D, z, h0, delta_scales_input):
+        # u, delta, z : (Bt, L, Dm) ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) ;
+        # h0 : (Bt, Dm, N) ; D and z may be None
         lib = _load()
         Bt, L, Dm = u.shape
         N = A.shape[1]
         u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
+        D = None if D is None else D.contiguous()
+        z = None if z is None else z.contiguous()
         At = A.t().contiguous()  # (N, Dm)
         h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
         y = torch.empty(Bt, L, Dm, dtype=u.dtype)
@@ -312,16 +397,16 @@ class _KernelScanFn(torch.autograd.Function):
         s = torch.empty(Dm, dtype=u.dtype)
         dsi = int(bool(delta_scales_input))
         lib.ws_scan_fwd(
-            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), dsi,
-            _p(y), _p(h_last), _p(s),
+            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
+            dsi, _p(y), _p(h_last), _p(s),
         )  # fmt: skip
-        ctx.save_for_backward(u, delta, At, B, C, h0t)
+        ctx.save_for_backward(u, delta, At, B, C, h0t, D, z)
         ctx.dsi = dsi
         return y, h_last.transpose(1, 2)
 
     @staticmethod
     def backward(ctx, gy, gh_last):
-        u, delta, At, B, C, h0t = ctx.saved_tensors
+        u, delta, At, B, C, h0t, D, z = ctx.saved_tensors
         lib = _load()
         Bt, L, Dm = u.shape
         N = At.shape[0]
@@ -334,26 +419,78 @@ class _KernelScanFn(torch.autograd.Function):
         g_At = torch.zeros_like(At)
         g_B, g_C = torch.empty_like(B), torch.empty_like(C)
         g_h0 = torch.empty_like(h0t)
+        g_D = None if D is None else torch.zeros_like(D)
+        g_z = None if z is None else torch.empty_like(z)
         hs = torch.empty(L, N, Dm, dtype=u.dtype)
         as_ = torch.empty(L, N, Dm, dtype=u.dtype)
-        rows = torch.empty(4, Dm, dtype=u.dtype)
+        scratch = torch.empty(6, Dm, dtype=u.dtype)  # kept alive through the call
+        rows = [r.data_ptr() for r in scratch]
         lib.ws_scan_bwd(
-            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), ctx.dsi,
-            _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C), _p(g_h0),
-            _p(hs), _p(as_), _p(rows[0]), _p(rows[1]), _p(rows[2]), _p(rows[3]),
+            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
+            ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
+            _p(g_h0), _opt(g_D), _opt(g_z), _p(hs), _p(as_), *rows,
         )  # fmt: skip
-        return g_u, g_delta, g_At.t(), g_B, g_C, g_h0.transpose(1, 2), None
+        return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0.transpose(1, 2), None
 
 
-def selective_scan_kernel(u, delta, A, B, C, h0=None, delta_scales_input=True):
-    """The core scan by the compiled kernel: returns (y, h_last), without D and z.
+def selective_scan_kernel(u, delta, A, B, C, D=None, z=None, h0=None, delta_scales_input=True):
+    """The selective scan by the compiled kernel, skip and gate included: (y, h_last).
 
-    u, delta : (Bt, L, Dm) float32 ; A : (Dm, N) ; B, C : (Bt, L, N) ; h0 : (Bt, Dm, N) or
-    None (zeros). Call only where :func:`kernel_applies` is true.
+    u, delta : (Bt, L, Dm) float32 ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) or None ;
+    z : (Bt, L, Dm) or None ; h0 : (Bt, Dm, N) or None (zeros). ``y = (C . h + D u) *
+    silu(z)`` as in :func:`wavescope.models.scan.selective_scan`. Call only where
+    :func:`kernel_applies` is true.
     """
     if h0 is None:
         h0 = torch.zeros(u.shape[0], A.shape[0], A.shape[1], dtype=u.dtype)
+    dt = u.dtype
     return _KernelScanFn.apply(
-        u, delta, A.to(u.dtype), B.to(u.dtype), C.to(u.dtype), h0.to(u.dtype),
-        bool(delta_scales_input),
+        u, delta, A.to(dt), B.to(dt), C.to(dt), None if D is None else D.to(dt),
+        None if z is None else z.to(dt), h0.to(dt), bool(delta_scales_input),
     )  # fmt: skip
+
+
+class _CausalConvFn(torch.autograd.Function):
+    """y[b, t] = bias + sum_{m <= min(t, K - 1)} w[m] * x[b, t - m], by the compiled kernel."""
+
+    @staticmethod
+    def forward(ctx, x, w, bias):
+        # x : (Bt, L, D) ; w : (K, D) ; bias : (D,) or None
+        lib = _load()
+        x, w = x.contiguous(), w.contiguous()
+        Bt, L, D = x.shape
+        y = torch.empty_like(x)
+        b = None if bias is None else bias.contiguous()
+        lib.ws_conv_fwd(Bt, L, D, w.shape[0], _p(x), _p(w), None if b is None else _p(b), _p(y))
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = bias is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        lib = _load()
+        Bt, L, D = x.shape
+        gy = gy.contiguous()
+        gx, gw = torch.zeros_like(x), torch.zeros_like(w)
+        gb = torch.zeros(D, dtype=x.dtype) if ctx.has_bias else None
+        lib.ws_conv_bwd(
+            Bt, L, D, w.shape[0], _p(x), _p(w), _p(gy), _p(gx), _p(gw),
+            None if gb is None else _p(gb),
+        )  # fmt: skip
+        return gx, gw, gb
+
+
+def conv_applies(x, w) -> bool:
+    """Whether :func:`causal_conv_kernel` handles these tensors (and the kernel loads)."""
+    ok = x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
+    return ok and _load() is not None
+
+
+def causal_conv_kernel(x, w, bias=None):
+    """Depthwise causal convolution ``y_t = bias + sum_m w[m] x_{t-m}`` (m < K, m <= t).
+
+    x : (Bt, L, D) float32 CPU ; w : (K, D), w[m] multiplies the input m steps back ;
+    bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`conv_applies` is true.
+    """
+    return _CausalConvFn.apply(x, w, bias)
