@@ -73,24 +73,8 @@ static inline float exp_fast(float x) {
     return p * s;
 }
 
-/* sum_i a[i] b[i] in 8 fixed partial sums (vectorises; same order on every call) */
-static inline float dot8(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
     for (int64_t d = 0; d < Dm; d++) s[d] = dsi ? dt[d] * ut[d] : ut[d];
-}
-
-/* y += c x */
-static void axpy_s(int64_t Dm, float c, const float *restrict x, float *restrict y) {
-    for (int64_t d = 0; d < Dm; d++) y[d] += c * x[d];
 }
 
 /* One state index n of one step, over the channels (the vectorised inner loops; restrict
@@ -105,30 +89,55 @@ static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
     }
 }
 
-static void recompute_row(int64_t Dm, float Bn, const float *restrict An,
+static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                           const float *restrict dt, const float *restrict s,
-                          const float *restrict hpn, float *restrict an, float *restrict hn) {
+                          const float *restrict hpn, float *restrict hn, float *restrict yt) {
     for (int64_t d = 0; d < Dm; d++) {
-        float a = exp_fast(dt[d] * An[d]);
-        an[d] = a;
-        hn[d] = a * hpn[d] + s[d] * Bn;
+        float hv = exp_fast(dt[d] * An[d]) * hpn[d] + s[d] * Bn;
+        hn[d] = hv;
+        yt[d] += Cn * hv; /* the scan's output again, in the forward's order */
     }
 }
 
+/* The adjoint step for one state index n over the channels; also returns
+   g_B = sum_d g s and g_C = sum_d gy h in 8 fixed partial sums (one pass, vectorised). */
 static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
-                    const float *restrict hpn, const float *restrict an,
-                    const float *restrict dt, const float *restrict gyt, float *restrict ghn,
-                    float *restrict gAn, float *restrict grow, float *restrict gs,
-                    float *restrict gdt) {
-    for (int64_t d = 0; d < Dm; d++) {
-        float g = ghn[d] + gyt[d] * Cn; /* total gradient wrt h_t */
-        float gx = g * hpn[d] * an[d];  /* wrt dt * A, through exp */
-        grow[d] = g;
+                    const float *restrict hpn, const float *restrict hn, const float *restrict dt,
+                    const float *restrict s, const float *restrict gyt, float *restrict ghn,
+                    float *restrict gAn, float *restrict gs, float *restrict gdt, float *gB,
+                    float *gC) {
+    float accB[8] = {0, 0, 0, 0, 0, 0, 0, 0}, accC[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t d0 = 0;
+    for (; d0 + 8 <= Dm; d0 += 8)
+        for (int k = 0; k < 8; k++) {
+            const int64_t d = d0 + k;
+            float a = exp_fast(dt[d] * An[d]); /* recomputed: cheaper than a stored copy */
+            float g = ghn[d] + gyt[d] * Cn;     /* total gradient wrt h_t */
+            float gx = g * hpn[d] * a;          /* wrt dt * A, through exp */
+            gdt[d] += gx * An[d];
+            gAn[d] += gx * dt[d];
+            gs[d] += g * Bn;
+            ghn[d] = g * a; /* wrt h_{t-1} */
+            accB[k] += g * s[d];
+            accC[k] += gyt[d] * hn[d];
+        }
+    float sB = ((accB[0] + accB[1]) + (accB[2] + accB[3])) +
+               ((accB[4] + accB[5]) + (accB[6] + accB[7]));
+    float sC = ((accC[0] + accC[1]) + (accC[2] + accC[3])) +
+               ((accC[4] + accC[5]) + (accC[6] + accC[7]));
+    for (int64_t d = d0; d < Dm; d++) {
+        float a = exp_fast(dt[d] * An[d]);
+        float g = ghn[d] + gyt[d] * Cn;
+        float gx = g * hpn[d] * a;
         gdt[d] += gx * An[d];
         gAn[d] += gx * dt[d];
         gs[d] += g * Bn;
-        ghn[d] = g * an[d]; /* wrt h_{t-1} */
+        ghn[d] = g * a;
+        sB += g * s[d];
+        sC += gyt[d] * hn[d];
     }
+    *gB = sB;
+    *gC = sC;
 }
 
 /* y <- (y + D u) * silu(z), each optional (D or z NULL) */
@@ -197,14 +206,14 @@ void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, const float *x, co
         }
 }
 
-/* Scratch: hs, as (L, N, Dm) (one row's states and decays), s, gs, gdt, grow, ysr, gye
-   (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
+/* Scratch: hs (L, N, Dm) (one row's states), ys (L, Dm) (its outputs), s,
+   gs, gdt, gye (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
 void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, const float *gy,
                  const float *gh_last, float *g_u, float *g_delta, float *g_At, float *g_B,
-                 float *g_C, float *g_h0, float *g_D, float *g_z, float *hs, float *as,
-                 float *s, float *gs, float *gdt, float *grow, float *ysr, float *gye) {
+                 float *g_C, float *g_h0, float *g_D, float *g_z, float *hs,
+                 float *ys, float *s, float *gs, float *gdt, float *gye) {
     const int64_t S = N * Dm;
     for (int64_t b = 0; b < Bt; b++) {
         const float *h0b = h0 + b * S;
@@ -213,10 +222,12 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
             const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
             const float *dt = delta + o;
             const float *hp = t > 0 ? hs + (t - 1) * S : h0b;
+            float *yt = ys + t * Dm;
             input_scale(s, dt, u + o, Dm, dsi);
+            for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
             for (int64_t n = 0; n < N; n++) {
-                recompute_row(Dm, B[on + n], At + n * Dm, dt, s, hp + n * Dm,
-                              as + t * S + n * Dm, hs + t * S + n * Dm);
+                recompute_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, hp + n * Dm,
+                              hs + t * S + n * Dm, yt);
             }
         }
         /* adjoint scan; gh carries the gradient wrt h_t from the later steps */
@@ -228,10 +239,8 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
             const float *hp = t > 0 ? hs + (t - 1) * S : h0b;
             input_scale(s, dt, ut, Dm, dsi);
             if (D || z) { /* through the gate: the scan's output y_t again, then its gradient */
-                for (int64_t d = 0; d < Dm; d++) ysr[d] = 0.0f;
-                for (int64_t n = 0; n < N; n++) axpy_s(Dm, C[on + n], hs + t * S + n * Dm, ysr);
                 for (int64_t d = 0; d < Dm; d++) {
-                    float v = ysr[d] + (D ? D[d] * ut[d] : 0.0f), g = gy[o + d];
+                    float v = ys[t * Dm + d] + (D ? D[d] * ut[d] : 0.0f), g = gy[o + d];
                     if (z) {
                         float zd = z[o + d], sg = 1.0f / (1.0f + exp_fast(-zd));
                         g_z[o + d] = g * v * sg * (1.0f + zd * (1.0f - sg));
@@ -247,11 +256,9 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
                 gdt[d] = 0.0f;
             }
             for (int64_t n = 0; n < N; n++) {
-                const float *hn = hs + t * S + n * Dm;
-                bwd_row(Dm, B[on + n], C[on + n], At + n * Dm, hp + n * Dm, as + t * S + n * Dm,
-                        dt, gyt, gh + n * Dm, g_At + n * Dm, grow, gs, gdt);
-                g_B[on + n] = dot8(grow, s, Dm);
-                g_C[on + n] = dot8(gyt, hn, Dm);
+                bwd_row(Dm, B[on + n], C[on + n], At + n * Dm, hp + n * Dm, hs + t * S + n * Dm,
+                        dt, s, gyt, gh + n * Dm, g_At + n * Dm, gs, gdt, g_B + on + n,
+                        g_C + on + n);
             }
             for (int64_t d = 0; d < Dm; d++) {
                 g_u[o + d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
@@ -341,7 +348,7 @@ def _declare(lib) -> None:
     i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     lib.ws_scan_fwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 3
     lib.ws_scan_fwd.restype = None
-    lib.ws_scan_bwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 18
+    lib.ws_scan_bwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 16
     lib.ws_scan_bwd.restype = None
     lib.ws_conv_fwd.argtypes = [i64] * 4 + [ptr] * 4
     lib.ws_conv_fwd.restype = None
@@ -422,13 +429,12 @@ class _KernelScanFn(torch.autograd.Function):
         g_D = None if D is None else torch.zeros_like(D)
         g_z = None if z is None else torch.empty_like(z)
         hs = torch.empty(L, N, Dm, dtype=u.dtype)
-        as_ = torch.empty(L, N, Dm, dtype=u.dtype)
-        scratch = torch.empty(6, Dm, dtype=u.dtype)  # kept alive through the call
-        rows = [r.data_ptr() for r in scratch]
+        scratch = torch.empty(L + 4, Dm, dtype=u.dtype)  # kept alive through the call
+        rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[L:]]
         lib.ws_scan_bwd(
             Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
             ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
-            _p(g_h0), _opt(g_D), _opt(g_z), _p(hs), _p(as_), *rows,
+            _p(g_h0), _opt(g_D), _opt(g_z), _p(hs), *rows,
         )  # fmt: skip
         return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0.transpose(1, 2), None
 
