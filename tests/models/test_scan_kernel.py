@@ -158,3 +158,50 @@ def test_fifty_training_steps_give_the_same_losses(monkeypatch, name):
     assert torch.isfinite(fast).all()
     assert ((fast - ref).abs() / ref.abs()).max().item() <= TOL
     assert ref[-1] < ref[0]  # the run learns something: the comparison is not of constants
+
+
+@needs_kernel
+def test_gate_read_from_a_wider_tensor():
+    """z as one half of a wider tensor (Mamba's in_proj split) is read in place, correctly."""
+    x64, x32 = make(2, 15, 6, 3)
+    wide = torch.randn(2, 15, 12, generator=torch.Generator().manual_seed(5))
+    gy = torch.randn(2, 15, 6, generator=torch.Generator().manual_seed(6))
+    out = {}
+    for name, xs, backend in (("ref", x64, "reference"), ("kernel", x32, "chunked")):
+        zw = wide.to(xs[0].dtype).requires_grad_()
+        z = zw[..., 6:]
+        assert not z.is_contiguous()
+        y = selective_scan(*xs[:6], z, h0=xs[7], backend=backend)
+        (gz,) = torch.autograd.grad((y * gy.to(y.dtype)).sum(), [zw])
+        out[name] = (y, gz)
+    assert rel(out["kernel"][0], out["ref"][0]) <= TOL
+    assert rel(out["kernel"][1], out["ref"][1]) <= TOL
+    assert out["kernel"][1][..., :6].abs().max() == 0
+
+
+@needs_kernel
+@pytest.mark.parametrize("silu", [False, True])
+@pytest.mark.parametrize("K", [1, 4, 23])
+def test_causal_conv_kernel_matches_shifted_sums(silu, K):
+    """The compiled depthwise causal convolution (+ SiLU) against torch's shifted sums in
+    float64, values and gradients; x read in place from a wider tensor."""
+    g = torch.Generator().manual_seed(K)
+    wide, w, b = torch.randn(3, 23, 10, generator=g), torch.randn(K, 5, generator=g), None
+    b = torch.randn(5, generator=g)
+    gy = torch.randn(3, 23, 5, generator=g)
+
+    def run(dtype, kernel):
+        leaves = [t.to(dtype).requires_grad_() for t in (wide, w, b)]
+        x = leaves[0][..., 5:]
+        if kernel:
+            y = cpu_kernel.causal_conv_kernel(x, leaves[1], leaves[2], silu=silu)
+        else:
+            L = x.shape[1]
+            y = leaves[2] + sum(
+                torch.nn.functional.pad(x, (0, 0, m, 0))[:, :L] * leaves[1][m] for m in range(K)
+            )
+            y = torch.nn.functional.silu(y) if silu else y
+        return [y, *torch.autograd.grad((y * gy.to(dtype)).sum(), leaves)]
+
+    for x, r in zip(run(torch.float32, True), run(torch.float64, False), strict=True):
+        assert rel(x, r) <= TOL

@@ -151,9 +151,9 @@ static void gate_row(int64_t Dm, float *restrict yt, const float *restrict ut,
 }
 
 /* Layouts: u, delta, z, y, gy, g_u, g_delta, g_z (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B,
-   g_C (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm); D, g_D (Dm). D and z may be NULL.
-   Scratch: s (Dm). */
-void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
+   g_C (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm); D, g_D (Dm). D and z may be NULL;
+   z's rows (b, t) lie ldz floats apart (it may be a view into a wider tensor). Scratch: s. */
+void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, float *y,
                  float *h_last, float *s) {
@@ -168,7 +168,7 @@ void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
             for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
             for (int64_t n = 0; n < N; n++)
                 fwd_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, h + n * Dm, yt);
-            if (D || z) gate_row(Dm, yt, u + o, D, z ? z + o : 0);
+            if (D || z) gate_row(Dm, yt, u + o, D, z ? z + (b * L + t) * ldz : 0);
         }
     }
 }
@@ -176,24 +176,38 @@ void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
 /* Depthwise causal convolution, y[b, t, d] = bias[d] + sum_m w[m, d] x[b, t - m, d] over
    m <= min(t, K - 1) (Mamba's conv with K = 4; the v-Wave ring's impulse response with K = L).
    x, y, gy, gx (Bt, L, D); w, gw (K, D); bias, gbias (D) or NULL. */
+static void silu_row(int64_t D, const float *restrict v, float *restrict y) {
+    for (int64_t d = 0; d < D; d++) y[d] = v[d] / (1.0f + exp_fast(-v[d]));
+}
+
 static void axpy(int64_t D, const float *restrict w, const float *restrict x, float *restrict y) {
     for (int64_t d = 0; d < D; d++) y[d] += w[d] * x[d];
 }
 
-void ws_conv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, const float *x, const float *w,
-                 const float *bias, float *y) {
+void ws_conv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                 const float *w, const float *bias, float *pre, float *y) {
     for (int64_t b = 0; b < Bt; b++)
         for (int64_t t = 0; t < L; t++) {
-            float *yt = y + (b * L + t) * D;
+            float *yt = (pre ? pre : y) + (b * L + t) * D;
             for (int64_t d = 0; d < D; d++) yt[d] = bias ? bias[d] : 0.0f;
             for (int64_t m = 0; m < K && m <= t; m++)
-                axpy(D, w + m * D, x + (b * L + t - m) * D, yt);
+                axpy(D, w + m * D, x + (b * L + t - m) * ldx, yt);
+            if (pre) silu_row(D, yt, y + (b * L + t) * D);
         }
 }
 
-/* gx must be zeroed, gw and gbias too (they accumulate). */
-void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, const float *x, const float *w,
-                 const float *gy, float *gx, float *gw, float *gbias) {
+/* gx must be zeroed, gw and gbias too (they accumulate); g (Bt, L, D) is scratch when
+   pre is given (the gradient before the SiLU). */
+void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                 const float *w, const float *pre, const float *gy, float *gx, float *gw,
+                 float *gbias, float *g) {
+    if (pre) {
+        for (int64_t i = 0; i < Bt * L * D; i++) {
+            float sg = 1.0f / (1.0f + exp_fast(-pre[i]));
+            g[i] = gy[i] * sg * (1.0f + pre[i] * (1.0f - sg));
+        }
+        gy = g;
+    }
     for (int64_t b = 0; b < Bt; b++)
         for (int64_t t = 0; t < L; t++) {
             const float *gyt = gy + (b * L + t) * D;
@@ -201,14 +215,14 @@ void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, const float *x, co
                 for (int64_t d = 0; d < D; d++) gbias[d] += gyt[d];
             for (int64_t m = 0; m < K && m <= t; m++) {
                 axpy(D, w + m * D, gyt, gx + (b * L + t - m) * D);
-                axpy(D, x + (b * L + t - m) * D, gyt, gw + m * D);
+                axpy(D, x + (b * L + t - m) * ldx, gyt, gw + m * D);
             }
         }
 }
 
 /* Scratch: hs (L, N, Dm) (one row's states), ys (L, Dm) (its outputs), s,
    gs, gdt, gye (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
-void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
+void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, const float *gy,
                  const float *gh_last, float *g_u, float *g_delta, float *g_At, float *g_B,
@@ -242,7 +256,7 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, const float *u,
                 for (int64_t d = 0; d < Dm; d++) {
                     float v = ys[t * Dm + d] + (D ? D[d] * ut[d] : 0.0f), g = gy[o + d];
                     if (z) {
-                        float zd = z[o + d], sg = 1.0f / (1.0f + exp_fast(-zd));
+                        float zd = z[(b * L + t) * ldz + d], sg = 1.0f / (1.0f + exp_fast(-zd));
                         g_z[o + d] = g * v * sg * (1.0f + zd * (1.0f - sg));
                         g *= zd * sg;
                     }
@@ -346,13 +360,13 @@ def _load():
 
 def _declare(lib) -> None:
     i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-    lib.ws_scan_fwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 3
+    lib.ws_scan_fwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 3
     lib.ws_scan_fwd.restype = None
-    lib.ws_scan_bwd.argtypes = [i64] * 4 + [ptr] * 8 + [cint] + [ptr] * 16
+    lib.ws_scan_bwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 16
     lib.ws_scan_bwd.restype = None
-    lib.ws_conv_fwd.argtypes = [i64] * 4 + [ptr] * 4
+    lib.ws_conv_fwd.argtypes = [i64] * 5 + [ptr] * 5
     lib.ws_conv_fwd.restype = None
-    lib.ws_conv_bwd.argtypes = [i64] * 4 + [ptr] * 6
+    lib.ws_conv_bwd.argtypes = [i64] * 5 + [ptr] * 8
     lib.ws_conv_bwd.restype = None
 
 
@@ -396,7 +410,7 @@ class _KernelScanFn(torch.autograd.Function):
         N = A.shape[1]
         u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
         D = None if D is None else D.contiguous()
-        z = None if z is None else z.contiguous()
+        z, ldz = (None, Dm) if z is None else _rows(z)
         At = A.t().contiguous()  # (N, Dm)
         h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
         y = torch.empty(Bt, L, Dm, dtype=u.dtype)
@@ -404,11 +418,11 @@ class _KernelScanFn(torch.autograd.Function):
         s = torch.empty(Dm, dtype=u.dtype)
         dsi = int(bool(delta_scales_input))
         lib.ws_scan_fwd(
-            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
+            Bt, L, Dm, N, ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
             dsi, _p(y), _p(h_last), _p(s),
         )  # fmt: skip
         ctx.save_for_backward(u, delta, At, B, C, h0t, D, z)
-        ctx.dsi = dsi
+        ctx.dsi, ctx.ldz = dsi, ldz
         return y, h_last.transpose(1, 2)
 
     @staticmethod
@@ -427,13 +441,13 @@ class _KernelScanFn(torch.autograd.Function):
         g_B, g_C = torch.empty_like(B), torch.empty_like(C)
         g_h0 = torch.empty_like(h0t)
         g_D = None if D is None else torch.zeros_like(D)
-        g_z = None if z is None else torch.empty_like(z)
+        g_z = None if z is None else torch.empty(Bt, L, Dm, dtype=u.dtype)
         hs = torch.empty(L, N, Dm, dtype=u.dtype)
         scratch = torch.empty(L + 4, Dm, dtype=u.dtype)  # kept alive through the call
         rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[L:]]
         lib.ws_scan_bwd(
-            Bt, L, Dm, N, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
-            ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
+            Bt, L, Dm, N, ctx.ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D),
+            _opt(z), ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
             _p(g_h0), _opt(g_D), _opt(g_z), _p(hs), *rows,
         )  # fmt: skip
         return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0.transpose(1, 2), None
@@ -456,35 +470,47 @@ def selective_scan_kernel(u, delta, A, B, C, D=None, z=None, h0=None, delta_scal
     )  # fmt: skip
 
 
+def _rows(x):
+    """(x or a contiguous copy, row stride): x (Bt, L, D) read as rows of D at a stride."""
+    Bt, L, D = x.shape
+    if x.stride(2) == 1 and (Bt == 1 or x.stride(0) == L * x.stride(1)):
+        return x, x.stride(1)  # e.g. one half of in_proj's output: no copy
+    return x.contiguous(), D
+
+
 class _CausalConvFn(torch.autograd.Function):
-    """y[b, t] = bias + sum_{m <= min(t, K - 1)} w[m] * x[b, t - m], by the compiled kernel."""
+    """y[b, t] = act(bias + sum_{m <= min(t, K - 1)} w[m] * x[b, t - m]), act = SiLU or none,
+    by the compiled kernel."""
 
     @staticmethod
-    def forward(ctx, x, w, bias):
+    def forward(ctx, x, w, bias, silu):
         # x : (Bt, L, D) ; w : (K, D) ; bias : (D,) or None
         lib = _load()
-        x, w = x.contiguous(), w.contiguous()
+        x, ldx = _rows(x)
+        w = w.contiguous()
         Bt, L, D = x.shape
-        y = torch.empty_like(x)
+        y = torch.empty(Bt, L, D, dtype=x.dtype)
+        pre = torch.empty_like(y) if silu else None
         b = None if bias is None else bias.contiguous()
-        lib.ws_conv_fwd(Bt, L, D, w.shape[0], _p(x), _p(w), None if b is None else _p(b), _p(y))
-        ctx.save_for_backward(x, w)
-        ctx.has_bias = bias is not None
+        lib.ws_conv_fwd(Bt, L, D, w.shape[0], ldx, _p(x), _p(w), _opt(b), _opt(pre), _p(y))
+        ctx.save_for_backward(x, w, pre)
+        ctx.has_bias, ctx.ldx = bias is not None, ldx
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        x, w = ctx.saved_tensors
+        x, w, pre = ctx.saved_tensors
         lib = _load()
         Bt, L, D = x.shape
         gy = gy.contiguous()
-        gx, gw = torch.zeros_like(x), torch.zeros_like(w)
+        gx, gw = torch.zeros(Bt, L, D, dtype=x.dtype), torch.zeros_like(w)
         gb = torch.zeros(D, dtype=x.dtype) if ctx.has_bias else None
+        g = None if pre is None else torch.empty_like(pre)
         lib.ws_conv_bwd(
-            Bt, L, D, w.shape[0], _p(x), _p(w), _p(gy), _p(gx), _p(gw),
-            None if gb is None else _p(gb),
+            Bt, L, D, w.shape[0], ctx.ldx, _p(x), _p(w), _opt(pre), _p(gy), _p(gx), _p(gw),
+            _opt(gb), _opt(g),
         )  # fmt: skip
-        return gx, gw, gb
+        return gx, gw, gb, None
 
 
 def conv_applies(x, w) -> bool:
@@ -493,10 +519,11 @@ def conv_applies(x, w) -> bool:
     return ok and _load() is not None
 
 
-def causal_conv_kernel(x, w, bias=None):
-    """Depthwise causal convolution ``y_t = bias + sum_m w[m] x_{t-m}`` (m < K, m <= t).
+def causal_conv_kernel(x, w, bias=None, silu=False):
+    """Depthwise causal convolution ``y_t = bias + sum_m w[m] x_{t-m}`` (m < K, m <= t),
+    followed by SiLU if ``silu``.
 
     x : (Bt, L, D) float32 CPU ; w : (K, D), w[m] multiplies the input m steps back ;
     bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`conv_applies` is true.
     """
-    return _CausalConvFn.apply(x, w, bias)
+    return _CausalConvFn.apply(x, w, bias, bool(silu))
