@@ -22,7 +22,7 @@ scan silently uses the torch path (:func:`kernel_status` says which and why).
 Numerics: ``exp`` is ``2^(x log2 e)`` with a degree-7 polynomial on a [-1/2, 1/2]
 reduced argument (relative error ~2e-7, float32 rounding), clamped below at 2^-126 (a
 decay that small already makes the state's past vanish in float32). Sums over channels
-run in 8 fixed partial sums, so results are deterministic for a given machine and
+run in 16 fixed partial sums, so results are deterministic for a given machine and
 build. Agreement with the float64 reference is tested in tests/models/test_scan_kernel.py.
 """
 
@@ -100,16 +100,16 @@ static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict 
 }
 
 /* The adjoint step for one state index n over the channels; also returns
-   g_B = sum_d g s and g_C = sum_d gy h in 8 fixed partial sums (one pass, vectorised). */
+   g_B = sum_d g s and g_C = sum_d gy h in 16 fixed partial sums (one pass, vectorised). */
 static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                     const float *restrict hpn, const float *restrict hn, const float *restrict dt,
                     const float *restrict s, const float *restrict gyt, float *restrict ghn,
                     float *restrict gAn, float *restrict gs, float *restrict gdt, float *gB,
                     float *gC) {
-    float accB[8] = {0, 0, 0, 0, 0, 0, 0, 0}, accC[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float accB[16] = {0}, accC[16] = {0};
     int64_t d0 = 0;
-    for (; d0 + 8 <= Dm; d0 += 8)
-        for (int k = 0; k < 8; k++) {
+    for (; d0 + 16 <= Dm; d0 += 16)
+        for (int k = 0; k < 16; k++) {
             const int64_t d = d0 + k;
             float a = exp_fast(dt[d] * An[d]); /* recomputed: cheaper than a stored copy */
             float g = ghn[d] + gyt[d] * Cn;     /* total gradient wrt h_t */
@@ -121,6 +121,10 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
             accB[k] += g * s[d];
             accC[k] += gyt[d] * hn[d];
         }
+    for (int k = 0; k < 8; k++) {
+        accB[k] += accB[k + 8];
+        accC[k] += accC[k + 8];
+    }
     float sB = ((accB[0] + accB[1]) + (accB[2] + accB[3])) +
                ((accB[4] + accB[5]) + (accB[6] + accB[7]));
     float sC = ((accC[0] + accC[1]) + (accC[2] + accC[3])) +
@@ -143,11 +147,29 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
 /* y <- (y + D u) * silu(z), each optional (D or z NULL) */
 static void gate_row(int64_t Dm, float *restrict yt, const float *restrict ut,
                      const float *restrict D, const float *restrict zt) {
-    for (int64_t d = 0; d < Dm; d++) {
-        float v = yt[d] + (D ? D[d] * ut[d] : 0.0f);
-        if (zt) v *= zt[d] / (1.0f + exp_fast(-zt[d]));
-        yt[d] = v;
-    }
+    if (D)
+        for (int64_t d = 0; d < Dm; d++) yt[d] += D[d] * ut[d];
+    if (zt)
+        for (int64_t d = 0; d < Dm; d++) yt[d] *= zt[d] / (1.0f + exp_fast(-zt[d]));
+}
+
+/* Gradient through the gate at one step: gy (wrt the gated output) -> ge (wrt the scan's
+   output y), g_z, and g_D accumulated; ys is y, the scan's output before the gate. */
+static void gate_row_bwd(int64_t Dm, const float *restrict ys, const float *restrict ut,
+                         const float *restrict D, const float *restrict zt,
+                         const float *restrict gy, float *restrict ge, float *restrict gz,
+                         float *restrict gD) {
+    if (zt)
+        for (int64_t d = 0; d < Dm; d++) {
+            float v = D ? ys[d] + D[d] * ut[d] : ys[d];
+            float sg = 1.0f / (1.0f + exp_fast(-zt[d]));
+            gz[d] = gy[d] * v * sg * (1.0f + zt[d] * (1.0f - sg));
+            ge[d] = gy[d] * zt[d] * sg;
+        }
+    else
+        for (int64_t d = 0; d < Dm; d++) ge[d] = gy[d];
+    if (D)
+        for (int64_t d = 0; d < Dm; d++) gD[d] += ge[d] * ut[d];
 }
 
 /* Layouts: u, delta, z, y, gy, g_u, g_delta, g_z (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B,
@@ -252,17 +274,9 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
             const float *dt = delta + o, *ut = u + o, *gyt = gy + o;
             const float *hp = t > 0 ? hs + (t - 1) * S : h0b;
             input_scale(s, dt, ut, Dm, dsi);
-            if (D || z) { /* through the gate: the scan's output y_t again, then its gradient */
-                for (int64_t d = 0; d < Dm; d++) {
-                    float v = ys[t * Dm + d] + (D ? D[d] * ut[d] : 0.0f), g = gy[o + d];
-                    if (z) {
-                        float zd = z[(b * L + t) * ldz + d], sg = 1.0f / (1.0f + exp_fast(-zd));
-                        g_z[o + d] = g * v * sg * (1.0f + zd * (1.0f - sg));
-                        g *= zd * sg;
-                    }
-                    if (D) g_D[d] += g * ut[d];
-                    gye[d] = g;
-                }
+            if (D || z) { /* through the gate, from the scan's output y_t kept above */
+                gate_row_bwd(Dm, ys + t * Dm, ut, D, z ? z + (b * L + t) * ldz : 0, gyt, gye,
+                             z ? g_z + o : 0, g_D);
                 gyt = gye;
             }
             for (int64_t d = 0; d < Dm; d++) {
@@ -283,7 +297,13 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
 }
 """
 
-_FLAG_SETS = (["-O3", "-march=native"], ["-O3"])
+# 512-bit vectors where the CPU has them: 1.6x the forward and 1.25x the backward at the
+# CPU scale on the development machine's Xeon (gcc 12 prefers 256 bits by default)
+_FLAG_SETS = (
+    ["-O3", "-march=native", "-mprefer-vector-width=512"],
+    ["-O3", "-march=native"],
+    ["-O3"],
+)
 _LOCK = threading.Lock()
 _STATE: dict = {}  # "lib" (ctypes.CDLL or None) and "reason" once tried
 
