@@ -205,3 +205,26 @@ def test_causal_conv_kernel_matches_shifted_sums(silu, K):
 
     for x, r in zip(run(torch.float32, True), run(torch.float64, False), strict=True):
         assert rel(x, r) <= TOL
+
+
+@needs_kernel
+@pytest.mark.parametrize("D", [64, 37], ids=["D64", "D37_tail"])
+def test_rms_norm_kernel_matches_the_float64_expression(monkeypatch, D):
+    """The compiled RMSNorm (lm.RMSNorm on float32 CPU) against the torch expression in
+    float64, values and gradients wrt x and the gain."""
+    from wavescope.models.lm import RMSNorm
+
+    g = torch.Generator().manual_seed(D)
+    x, w, gy = torch.randn(3, 7, D, generator=g), torch.randn(D, generator=g), None
+    gy = torch.randn(3, 7, D, generator=g)
+    out = {}
+    for kernel, dtype in ((True, torch.float32), (False, torch.float64)):
+        monkeypatch.setattr(chunked, "USE_KERNEL", kernel)
+        norm = RMSNorm(D).to(dtype)
+        with torch.no_grad():
+            norm.weight.copy_(w.to(dtype))
+        xx = x.to(dtype).requires_grad_()
+        y = norm(xx)
+        out[kernel] = [y, *torch.autograd.grad((y * gy.to(dtype)).sum(), [xx, norm.weight])]
+    for a, b in zip(out[True], out[False], strict=True):
+        assert rel(a, b) <= TOL

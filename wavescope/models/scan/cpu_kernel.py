@@ -41,6 +41,7 @@ import torch
 
 __all__ = [
     "causal_conv_kernel",
+    "rms_norm_kernel",
     "conv_applies",
     "kernel_applies",
     "kernel_status",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _SOURCE = r"""
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -242,6 +244,45 @@ void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const
         }
 }
 
+/* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
+static float sumsq16(int64_t D, const float *restrict a, const float *restrict b) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= D; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    for (int k = 0; k < 8; k++) acc[k] += acc[k + 8];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < D; i++) s += a[i] * b[i];
+    return s;
+}
+
+void ws_rms_fwd(int64_t R, int64_t D, const float *x, const float *w, float eps, float *y,
+                float *rs) {
+    for (int64_t r = 0; r < R; r++) {
+        const float *restrict xr = x + r * D;
+        float *restrict yr = y + r * D;
+        float inv = 1.0f / sqrtf(sumsq16(D, xr, xr) / (float)D + eps);
+        rs[r] = inv;
+        for (int64_t d = 0; d < D; d++) yr[d] = xr[d] * inv * w[d];
+    }
+}
+
+/* gw must be zeroed (it accumulates); gxw (D) is scratch. */
+void ws_rms_bwd(int64_t R, int64_t D, const float *x, const float *w, const float *rs,
+                const float *gy, float *gx, float *gw, float *gxw) {
+    for (int64_t r = 0; r < R; r++) {
+        const float *restrict xr = x + r * D, *restrict gr = gy + r * D;
+        float *restrict gxr = gx + r * D, *restrict gwr = gw, *restrict t = gxw;
+        const float inv = rs[r];
+        for (int64_t d = 0; d < D; d++) {
+            t[d] = gr[d] * w[d];
+            gwr[d] += gr[d] * xr[d] * inv;
+        }
+        const float c = sumsq16(D, t, xr) * inv * inv * inv / (float)D;
+        for (int64_t d = 0; d < D; d++) gxr[d] = inv * t[d] - c * xr[d];
+    }
+}
+
 /* Scratch: hs (L, N, Dm) (one row's states), ys (L, Dm) (its outputs), s,
    gs, gdt, gye (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
 void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
@@ -332,7 +373,7 @@ def _compile(cc: str, flags: list[str], out: Path) -> str | None:
         src = Path(tmp) / "ws_scan.c"
         src.write_text(_SOURCE)
         so = Path(tmp) / out.name
-        cmd = [cc, *flags, "-std=c99", "-fPIC", "-shared", str(src), "-o", str(so)]
+        cmd = [cc, *flags, "-std=c99", "-fPIC", "-shared", str(src), "-o", str(so), "-lm"]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.SubprocessError) as e:
@@ -384,6 +425,10 @@ def _declare(lib) -> None:
     lib.ws_scan_fwd.restype = None
     lib.ws_scan_bwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 16
     lib.ws_scan_bwd.restype = None
+    lib.ws_rms_fwd.argtypes = [i64, i64, ptr, ptr, ctypes.c_float, ptr, ptr]
+    lib.ws_rms_fwd.restype = None
+    lib.ws_rms_bwd.argtypes = [i64, i64] + [ptr] * 7
+    lib.ws_rms_bwd.restype = None
     lib.ws_conv_fwd.argtypes = [i64] * 5 + [ptr] * 5
     lib.ws_conv_fwd.restype = None
     lib.ws_conv_bwd.argtypes = [i64] * 5 + [ptr] * 8
@@ -547,3 +592,35 @@ def causal_conv_kernel(x, w, bias=None, silu=False):
     bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`conv_applies` is true.
     """
     return _CausalConvFn.apply(x, w, bias, bool(silu))
+
+
+class _RMSNormFn(torch.autograd.Function):
+    """x / rms(x) * w over the last axis, by the compiled kernel."""
+
+    @staticmethod
+    def forward(ctx, x, w, eps):
+        lib = _load()
+        x, w = x.contiguous(), w.contiguous()
+        D = x.shape[-1]
+        R = x.numel() // D
+        y = torch.empty_like(x)
+        rs = torch.empty(R, dtype=x.dtype)
+        lib.ws_rms_fwd(R, D, _p(x), _p(w), float(eps), _p(y), _p(rs))
+        ctx.save_for_backward(x, w, rs)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w, rs = ctx.saved_tensors
+        lib = _load()
+        D = x.shape[-1]
+        gy = gy.contiguous()
+        gx, gw, tmp = torch.empty_like(x), torch.zeros_like(w), torch.empty_like(w)
+        lib.ws_rms_bwd(x.numel() // D, D, _p(x), _p(w), _p(rs), _p(gy), _p(gx), _p(gw), _p(tmp))
+        return gx, gw, None
+
+
+def rms_norm_kernel(x, w, eps: float):
+    """``x / sqrt(mean(x^2, -1) + eps) * w`` for float32 CPU x (..., D) and w (D,), in one
+    pass each way. Call only where :func:`conv_applies` (x, w) is true."""
+    return _RMSNormFn.apply(x, w, eps)
