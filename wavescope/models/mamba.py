@@ -37,6 +37,9 @@ class CausalConv(nn.Module):
         self.width = width
         self.conv = nn.Conv1d(channels, channels, width, groups=channels, padding=width - 1)
 
+    #: forward(x, silu=True) applies SiLU to the output, fused
+    fuses_silu = True
+
     def forward(self, x, silu: bool = False):
         """The convolution of x (B, L, ED), followed by SiLU if ``silu``."""
         # K shifted multiply-adds instead of nn.Conv1d: the same numbers (to float
@@ -117,7 +120,7 @@ class MambaMixer(nn.Module):
         ED, N, R = self.config.d_inner, self.config.d_state, self.config.dt_rank_
         xz = self.in_proj(x)  # (B, L, 2ED)
         xi, z = xz.split(ED, dim=-1)  # (B, L, ED) each
-        if isinstance(self.context, CausalConv):
+        if getattr(self.context, "fuses_silu", False):
             xc = self.context(xi, silu=True)  # (B, L, ED), SiLU fused
         else:
             xc = F.silu(self.context(xi))  # (B, L, ED)

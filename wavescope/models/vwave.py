@@ -195,16 +195,20 @@ class WaveSSM(nn.Module):
         W = torch.fft.ifft(self.C.to(cdt), dim=-1) * Bm  # (channels, N)
         return _kernel_sum(int(length), v, self.A, W)  # A stays complex128
 
-    def forward(self, u):
-        # u : (B, L, channels) -> y : (B, L, channels)
+    #: forward(u, silu=True) applies SiLU to the output (fused where it can be)
+    fuses_silu = True
+
+    def forward(self, u, silu: bool = False):
+        """Readout y (B, L, channels) of u (B, L, channels); SiLU applied if ``silu``."""
         if self.velocity == "input":
             y = self._scan(u)
             y = y[0] if isinstance(y, tuple) else y
         else:
             # time-invariant per channel: the same recurrence as a causal convolution with
-            # its impulse response (exact; batch-free kernel, FFT convolution)
-            y = causal_conv_fft(u, self.kernel(u.shape[1], u.dtype))
-        return y if self.bias is None else y + self.bias
+            # its impulse response (exact; batch-free kernel, FFT or direct convolution)
+            return causal_conv_fft(u, self.kernel(u.shape[1], u.dtype), self.bias, silu)
+        y = y if self.bias is None else y + self.bias
+        return F.silu(y) if silu else y
 
     def hidden_states(self, u):
         """Real-space state along the sites, (B, L, channels, N): Re(ifft(hhat))."""
@@ -321,12 +325,14 @@ class _KernelSumFn(torch.autograd.Function):
 DIRECT_CONV_MAX_LEN = 256
 
 
-def causal_conv_fft(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+def causal_conv_fft(u: torch.Tensor, K: torch.Tensor, bias=None, silu: bool = False):
     """Causal depthwise convolution ``y_t = sum_{m <= t} K[m] u_{t-m}`` by FFT.
 
-    u : (B, L, D) real; K : (L, D) real -> y : (B, L, D). Short float32 CPU sequences
-    (``L <= DIRECT_CONV_MAX_LEN``) run the direct sum in the compiled kernel instead (the
-    same numbers to float32 rounding; fewer and smaller passes than three FFTs each way).
+    u : (B, L, D) real; K : (L, D) real -> y : (B, L, D); ``bias`` (D,) is added and SiLU
+    applied after if given / set. Short float32 CPU sequences (``L <=
+    DIRECT_CONV_MAX_LEN``) run the direct sum in the compiled kernel instead, bias and SiLU
+    fused (the same numbers to float32 rounding; fewer and smaller passes than three FFTs
+    each way).
     """
     # The transforms run along a contiguous last axis and over a length with small prime
     # factors (>= 2L - 1, no wrap-around): rfft over the strided time axis at n = 2L = 170
@@ -336,11 +342,13 @@ def causal_conv_fft(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 
     L = u.shape[1]
     if L <= DIRECT_CONV_MAX_LEN and chunked.USE_KERNEL and conv_applies(u, K):
-        return causal_conv_kernel(u, K)
+        return causal_conv_kernel(u, K, bias, silu=silu)
     n = _fast_len(2 * L - 1)
     U = torch.fft.rfft(u.transpose(1, 2), n=n)  # (B, D, n/2 + 1)
     Kf = torch.fft.rfft(K.t(), n=n)  # (D, n/2 + 1)
-    return torch.fft.irfft(U * Kf, n=n)[..., :L].transpose(1, 2)
+    y = torch.fft.irfft(U * Kf, n=n)[..., :L].transpose(1, 2)
+    y = y if bias is None else y + bias
+    return F.silu(y) if silu else y
 
 
 def _fast_len(n: int) -> int:
