@@ -189,11 +189,9 @@ class WaveSSM(nn.Module):
         ``K[m, d] = Re(sum_k ifft(C)[d, k] B[d, k] exp(m v_d A[k]))``, shape (length,
         channels); defined when v does not depend on the input.
         """
-        cdt = torch.promote_types(dtype, torch.complex64)
         v = self.velocities().to(dtype)  # (channels,)
-        Bm = input_filter(v.detach(), self.n_sites).to(cdt)  # (channels, N)
-        W = torch.fft.ifft(self.C.to(cdt), dim=-1) * Bm  # (channels, N)
-        return _kernel_sum(int(length), v, self.A, W)  # A stays complex128
+        Bm = input_filter(v.detach(), self.n_sites).double()  # (channels, N)
+        return _kernel_sum(int(length), v, self.C, Bm, self.A, dtype)  # A stays complex128
 
     #: forward(u, silu=True) applies SiLU to the output (fused where it can be)
     fuses_silu = True
@@ -237,19 +235,34 @@ class WaveSSM(nn.Module):
         return (y if self.bias is None else y + self.bias), hhat
 
 
-def _kernel_sum(L: int, v, A, W):
-    # v : (channels,) ; A (complex128), W : (channels, N) -> K : (L, channels) real
-    # K[m] = Re(sum_k W[k] exp(m v A[k])). With m = q b + r (b ~ sqrt(L)),
-    # exp(m v A) = exp(q b v A) exp(r v A), so for each channel the (Q, b) block of K is
-    # one small complex matmul, hi (Q, N) @ (W * lo) (N, b): 2 sqrt(L) exponentials per mode
-    # and no (L, channels, N) intermediate (that tensor and its complex exp were most of the
-    # layer's time). The factors are computed in float64 from the float64 A (they are few):
-    # in float32 the phase m v 2 pi k / N, up to ~L pi rad, carried a relative error of
-    # ~1e-7 L (9e-5 at L = 1205 on a lossless ring); now the kernel is within ~1e-6 of the
-    # float64 sum at any length (tests/models/test_vwave_kernel.py). The backward is written
-    # by hand (:class:`_KernelSumFn`): autograd through the factors' polar and exp took
-    # 10x the forward's time.
-    return _KernelSumFn.apply(v, W, A, int(L))
+def _kernel_sum(L: int, v, C, Bm, A, dtype):
+    # v : (channels,) ; C, Bm : (channels, N) real ; A (complex128) -> K : (L, channels),
+    # K[m] = Re(sum_k W[k] exp(m v A[k])) with W = ifft(C) * Bm (the DFT as two real
+    # matmuls inside the function, so that no complex op is left to autograd).
+    # With m = q b + r (b ~ sqrt(L)), exp(m v A) = exp(q b v A) exp(r v A), so for each
+    # channel the (Q, b) block of K is one small matmul, hi (Q, N) @ (W * lo) (N, b):
+    # 2 sqrt(L) exponentials per mode and no (L, channels, N) intermediate (that tensor and
+    # its complex exp were most of the layer's time). The factors are computed in float64
+    # from the float64 A (they are few): in float32 the phase m v 2 pi k / N, up to ~L pi
+    # rad, carried a relative error of ~1e-7 L (9e-5 at L = 1205 on a lossless ring); now
+    # the kernel is within ~1e-6 of the float64 sum at any length
+    # (tests/models/test_vwave_kernel.py). The backward is written by hand
+    # (:class:`_KernelSumFn`): autograd through the factors' polar and exp took 10x the
+    # forward's time.
+    return _KernelSumFn.apply(v, C, Bm, A, int(L), dtype)
+
+
+_IDFT: dict = {}
+
+
+def _idft(N: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of the inverse DFT matrix, ifft(x) = x @ (F_re + i F_im)."""
+    key = (N, str(device))
+    if key not in _IDFT:
+        jk = torch.outer(torch.arange(N, dtype=torch.float64), torch.arange(N, dtype=torch.float64))
+        ang = 2 * math.pi * torch.remainder(jk, N) / N  # reduced: exact phases at any N
+        _IDFT[key] = (torch.cos(ang).to(device) / N, torch.sin(ang).to(device) / N)
+    return _IDFT[key]
 
 
 def _kernel_factors(L: int, v, A):
@@ -272,29 +285,33 @@ def _kernel_factors(L: int, v, A):
 
 
 class _KernelSumFn(torch.autograd.Function):
-    """K[m, d] = Re(sum_k W[d, k] E[d, k, m]), E = exp(m v_d A[d, k]), by blocks (above).
+    """K[m, d] = Re(sum_k W[d, k] E[d, k, m]), E = exp(m v_d A[d, k]), by blocks (above),
+    W = ifft(C) * Bm.
 
     Gradients, with S_w[d, k] = sum_m w(m) gK[m, d] E[d, k, m] (again one small matmul per
-    channel through the same factors): grad W = conj(S_1) (PyTorch's convention for a
-    complex leaf of a real loss) and grad v_d = Re(sum_k W A S_m), from dE/dv = m A E.
-    All in float64 real arithmetic (Re(h M) = h_re M_re - h_im M_im as one real matmul).
+    channel through the same factors): dL/dRe(W) = Re(S_1), dL/dIm(W) = -Im(S_1), then
+    back through the real DFT matrices to C; grad v_d = Re(sum_k W A S_m), from
+    dE/dv = m A E. All in float64 real arithmetic (Re(h M) = h_re M_re - h_im M_im as one
+    real matmul).
     """
 
     @staticmethod
-    def forward(ctx, v, W, A, L):
+    def forward(ctx, v, C, Bm, A, L, dtype):
         lo_re, lo_im, hi_re, hi_im, b, Q = _kernel_factors(L, v, A)
-        W64 = W.to(torch.complex128)
-        Wr, Wi = W64.real[:, :, None], W64.imag[:, :, None]
+        F_re, F_im = _idft(C.shape[1], C.device)
+        C64 = C.detach().double()
+        W_re, W_im = (C64 @ F_re) * Bm, (C64 @ F_im) * Bm  # ifft(C) * Bm, (ch, N)
+        Wr, Wi = W_re[:, :, None], W_im[:, :, None]
         M_re, M_im = Wr * lo_re - Wi * lo_im, Wr * lo_im + Wi * lo_re  # W lo, (ch, N, b)
         blocks = torch.bmm(torch.cat([hi_re, -hi_im], 2), torch.cat([M_re, M_im], 1))
-        ctx.save_for_backward(v, W, A, lo_re, lo_im, hi_re, hi_im)
+        ctx.save_for_backward(v, C, Bm, A, W_re, W_im, lo_re, lo_im, hi_re, hi_im)
         ctx.L = L
-        K = blocks.reshape(W.shape[0], Q * b)[:, :L].t()  # (L, ch), m = q b + r
-        return K.to(W.real.dtype)
+        K = blocks.reshape(C.shape[0], Q * b)[:, :L].t()  # (L, ch), m = q b + r
+        return K.to(dtype)
 
     @staticmethod
     def backward(ctx, gK):
-        v, W, A, lo_re, lo_im, hi_re, hi_im = ctx.saved_tensors
+        v, C, Bm, A, W_re, W_im, lo_re, lo_im, hi_re, hi_im = ctx.saved_tensors
         L = ctx.L
         ch, Q, N, b = hi_re.shape[0], hi_re.shape[1], hi_re.shape[2], lo_re.shape[2]
         G = torch.zeros(ch, Q * b, dtype=torch.float64, device=gK.device)
@@ -309,15 +326,18 @@ class _KernelSumFn(torch.autograd.Function):
             gr, gi = loG[:, :N, part * Q : (part + 1) * Q], loG[:, N:, part * Q : (part + 1) * Q]
             return (hr * gr - hi * gi).sum(-1), (hr * gi + hi * gr).sum(-1)
 
-        g_v = g_W = None
+        g_v = g_C = None
         if ctx.needs_input_grad[1]:
             s_re, s_im = s(0)
-            g_W = torch.complex(s_re, -s_im).to(W.dtype)
+            F_re, F_im = _idft(C.shape[1], C.device)
+            g_C = ((s_re * Bm) @ F_re.t() - (s_im * Bm) @ F_im.t()).to(C.dtype)
         if ctx.needs_input_grad[0]:
             s_re, s_im = s(1)
-            WA = W.to(torch.complex128) * A.to(torch.complex128)
-            g_v = (WA.real * s_re - WA.imag * s_im).sum(-1).to(v.dtype)
-        return g_v, g_W, None, None
+            A64 = A.to(torch.complex128)
+            WA_re = W_re * A64.real - W_im * A64.imag
+            WA_im = W_re * A64.imag + W_im * A64.real
+            g_v = (WA_re * s_re - WA_im * s_im).sum(-1).to(v.dtype)
+        return g_v, g_C, None, None, None, None
 
 
 #: Longest sequence convolved directly (compiled kernel, L^2 / 2 multiply-adds per channel)
