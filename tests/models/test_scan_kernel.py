@@ -18,7 +18,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import wavescope.models.scan.chunked as chunked
 import wavescope.models.scan.cpu_kernel as cpu_kernel
 from wavescope.models.scan import selective_scan
 
@@ -70,7 +69,7 @@ def outputs_and_grads(xs, backend, dsi, seed=1):
     ids=["odd_sizes", "length_one", "cpu_scale", "channels_below_8"],
 )
 def test_float32_paths_match_float64_reference(monkeypatch, use_kernel, dsi, Bt, L, Dm, N, extras):
-    monkeypatch.setattr(chunked, "USE_KERNEL", use_kernel)
+    monkeypatch.setattr(cpu_kernel, "ENABLED", use_kernel)
     x64, x32 = make(Bt, L, Dm, N, extras=extras)
     ref = outputs_and_grads(x64, "reference", dsi)
     got = outputs_and_grads(x32, "chunked", dsi)
@@ -149,9 +148,9 @@ def test_fifty_training_steps_give_the_same_losses(monkeypatch, name):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        monkeypatch.setattr(chunked, "USE_KERNEL", True)
+        monkeypatch.setattr(cpu_kernel, "ENABLED", True)
         fast = _losses(name)
-        monkeypatch.setattr(chunked, "USE_KERNEL", False)
+        monkeypatch.setattr(cpu_kernel, "ENABLED", False)
         ref = _losses(name)
     finally:
         torch.set_num_threads(prev)
@@ -219,7 +218,7 @@ def test_rms_norm_kernel_matches_the_float64_expression(monkeypatch, D):
     gy = torch.randn(3, 7, D, generator=g)
     out = {}
     for kernel, dtype in ((True, torch.float32), (False, torch.float64)):
-        monkeypatch.setattr(chunked, "USE_KERNEL", kernel)
+        monkeypatch.setattr(cpu_kernel, "ENABLED", kernel)
         norm = RMSNorm(D).to(dtype)
         with torch.no_grad():
             norm.weight.copy_(w.to(dtype))

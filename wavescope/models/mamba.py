@@ -46,11 +46,10 @@ class CausalConv(nn.Module):
         # round-off), but the depthwise Conv1d backward took ~1 s per call at 2 threads on
         # CPU against ~0.3 s for this (measured in the scan benchmark). Float32 CPU tensors
         # take one compiled pass each way, SiLU included.
-        from wavescope.models.scan import chunked
-        from wavescope.models.scan.cpu_kernel import causal_conv_kernel, conv_applies
+        from wavescope.models.scan.cpu_kernel import applies, causal_conv_kernel
 
         w = self.conv.weight[:, 0, :]  # (ED, K), cross-correlation order
-        if chunked.USE_KERNEL and conv_applies(x, w):
+        if applies(x, w):
             return causal_conv_kernel(x, w.flip(-1).t(), self.conv.bias, silu=silu)
         y = self._shifted_sum(x, w)
         return F.silu(y) if silu else y

@@ -357,11 +357,10 @@ def causal_conv_fft(u: torch.Tensor, K: torch.Tensor, bias=None, silu: bool = Fa
     # The transforms run along a contiguous last axis and over a length with small prime
     # factors (>= 2L - 1, no wrap-around): rfft over the strided time axis at n = 2L = 170
     # (a factor 17) took 3.5x as long at L = 85.
-    from wavescope.models.scan import chunked
-    from wavescope.models.scan.cpu_kernel import causal_conv_kernel, conv_applies
+    from wavescope.models.scan.cpu_kernel import applies, causal_conv_kernel
 
     L = u.shape[1]
-    if L <= DIRECT_CONV_MAX_LEN and chunked.USE_KERNEL and conv_applies(u, K):
+    if L <= DIRECT_CONV_MAX_LEN and applies(u, K):
         return causal_conv_kernel(u, K, bias, silu=silu)
     n = _fast_len(2 * L - 1)
     U = torch.fft.rfft(u.transpose(1, 2), n=n)  # (B, D, n/2 + 1)

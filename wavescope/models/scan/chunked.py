@@ -46,9 +46,6 @@ import torch
 __all__ = ["DEFAULT_CHUNK", "scan_chunked", "selective_scan_chunked"]
 
 DEFAULT_CHUNK = 16
-#: Route real float32 CPU scans with shared B and C through the compiled kernel
-#: (:mod:`.cpu_kernel`) when it builds here; False keeps everything on the torch path.
-USE_KERNEL = True
 
 
 def _conj(x):
@@ -401,9 +398,10 @@ def selective_scan_chunked(
     None uses the module's ``DEFAULT_CHUNK``.
     Inputs are assumed validated by the public function.
     """
-    from wavescope.models.scan.cpu_kernel import kernel_applies, selective_scan_kernel
+    from wavescope.models.scan.cpu_kernel import scan_applies, selective_scan_kernel
 
-    if USE_KERNEL and kernel_applies(u, A, B, C, h0):
+    # real float32 CPU scans with shared B and C: the compiled kernel, where it builds
+    if scan_applies(u, A, B, C, h0):
         y, h_last = selective_scan_kernel(u, delta, A, B, C, D, z, h0, delta_scales_input)
         return (y, h_last) if return_last_state else y
     chunk = DEFAULT_CHUNK if chunk is None else chunk

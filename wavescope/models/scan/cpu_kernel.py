@@ -9,15 +9,20 @@ the state, backward recomputes one row's states and decays, then runs the adjoin
 with every gradient (u, delta, A, B, C, h0) fused into the same loop.
 
 Scope: float32, real A, B and C of shape (Bt, L, N) shared by the channels, CPU tensors:
-Mamba's and v-Wave Mamba's selective SSM. Everything else (complex v-Wave scans, float64,
-per-channel B and C, GPUs) stays on the torch chunked path, which is also the fallback.
+Mamba's and v-Wave Mamba's selective SSM, with the skip ``D u`` and the ``silu(z)`` gate
+fused. Everything else (complex v-Wave scans, float64, per-channel B and C, GPUs) stays on
+the torch chunked path, which is also the fallback. The same library holds three more
+small kernels of the training step, each one pass forward and one backward: the
+depthwise causal convolution (Mamba's conv, with its SiLU; the v-Wave ring's impulse
+response for short sequences) and RMSNorm.
 
 Build: the C source below is compiled once per machine with the system C compiler
 (``cc``, or ``$CC``; about 0.3 s, no Python headers) into the user cache
 (``$XDG_CACHE_HOME/wavescope`` or ``~/.cache/wavescope``), keyed by a hash of the source,
 the flags and the CPU, and loaded with ctypes (which releases the GIL during a call).
-Without a working compiler, or with ``WAVESCOPE_SCAN_KERNEL=0`` in the environment, the
-scan silently uses the torch path (:func:`kernel_status` says which and why).
+Without a working compiler, with ``WAVESCOPE_SCAN_KERNEL=0`` in the environment or with
+``ENABLED = False``, every op silently uses its torch path (:func:`kernel_status` says
+whether the library built and why not).
 
 Numerics: ``exp`` is ``2^(x log2 e)`` with a degree-7 polynomial on a [-1/2, 1/2]
 reduced argument (relative error ~2e-7, float32 rounding), clamped below at 2^-126 (a
@@ -40,10 +45,10 @@ from pathlib import Path
 import torch
 
 __all__ = [
+    "applies",
     "causal_conv_kernel",
     "rms_norm_kernel",
-    "conv_applies",
-    "kernel_applies",
+    "scan_applies",
     "kernel_status",
     "selective_scan_kernel",
 ]
@@ -340,6 +345,9 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
 
 # 512-bit vectors where the CPU has them: 1.6x the forward and 1.25x the backward at the
 # CPU scale on the development machine's Xeon (gcc 12 prefers 256 bits by default)
+#: False keeps every model op on its torch path (the compiled kernels are not used).
+ENABLED = True
+
 _FLAG_SETS = (
     ["-O3", "-march=native", "-mprefer-vector-width=512"],
     ["-O3", "-march=native"],
@@ -441,10 +449,18 @@ def kernel_status() -> tuple[bool, str]:
     return lib is not None, _STATE.get("reason", "")
 
 
-def kernel_applies(u, A, B, C, h0) -> bool:
+def applies(*tensors) -> bool:
+    """Whether the compiled kernels take these tensors: all float32 on the CPU, the kernels
+    enabled (``ENABLED``) and built here. The conv and RMSNorm kernels need no more."""
+    ok = ENABLED and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+    return ok and _load() is not None
+
+
+def scan_applies(u, A, B, C, h0) -> bool:
     """Whether :func:`selective_scan_kernel` handles these inputs (and the kernel loads)."""
     ok = (
-        u.device.type == "cpu"
+        ENABLED
+        and u.device.type == "cpu"
         and u.dtype == torch.float32
         and not (A.is_complex() or B.is_complex() or C.is_complex())
         and (h0 is None or not h0.is_complex())
@@ -524,7 +540,7 @@ def selective_scan_kernel(u, delta, A, B, C, D=None, z=None, h0=None, delta_scal
     u, delta : (Bt, L, Dm) float32 ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) or None ;
     z : (Bt, L, Dm) or None ; h0 : (Bt, Dm, N) or None (zeros). ``y = (C . h + D u) *
     silu(z)`` as in :func:`wavescope.models.scan.selective_scan`. Call only where
-    :func:`kernel_applies` is true.
+    :func:`scan_applies` is true.
     """
     if h0 is None:
         h0 = torch.zeros(u.shape[0], A.shape[0], A.shape[1], dtype=u.dtype)
@@ -578,18 +594,12 @@ class _CausalConvFn(torch.autograd.Function):
         return gx, gw, gb, None
 
 
-def conv_applies(x, w) -> bool:
-    """Whether :func:`causal_conv_kernel` handles these tensors (and the kernel loads)."""
-    ok = x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
-    return ok and _load() is not None
-
-
 def causal_conv_kernel(x, w, bias=None, silu=False):
     """Depthwise causal convolution ``y_t = bias + sum_m w[m] x_{t-m}`` (m < K, m <= t),
     followed by SiLU if ``silu``.
 
     x : (Bt, L, D) float32 CPU ; w : (K, D), w[m] multiplies the input m steps back ;
-    bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`conv_applies` is true.
+    bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`applies` is true.
     """
     return _CausalConvFn.apply(x, w, bias, bool(silu))
 
@@ -622,5 +632,5 @@ class _RMSNormFn(torch.autograd.Function):
 
 def rms_norm_kernel(x, w, eps: float):
     """``x / sqrt(mean(x^2, -1) + eps) * w`` for float32 CPU x (..., D) and w (D,), in one
-    pass each way. Call only where :func:`conv_applies` (x, w) is true."""
+    pass each way. Call only where :func:`applies` (x, w) is true."""
     return _RMSNormFn.apply(x, w, eps)
