@@ -209,24 +209,39 @@ static void silu_row(int64_t D, const float *restrict v, float *restrict y) {
     for (int64_t d = 0; d < D; d++) y[d] = v[d] / (1.0f + exp_fast(-v[d]));
 }
 
-static void axpy(int64_t D, const float *restrict w, const float *restrict x, float *restrict y) {
-    for (int64_t d = 0; d < D; d++) y[d] += w[d] * x[d];
-}
+
+/* The sums run over blocks of CB channels held in registers (one vector at 512 bits):
+   a row-at-a-time axpy loaded and stored the accumulator for every tap. */
+#define CB 16
 
 void ws_conv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
                  const float *w, const float *bias, float *pre, float *y) {
     for (int64_t b = 0; b < Bt; b++)
         for (int64_t t = 0; t < L; t++) {
             float *yt = (pre ? pre : y) + (b * L + t) * D;
-            for (int64_t d = 0; d < D; d++) yt[d] = bias ? bias[d] : 0.0f;
-            for (int64_t m = 0; m < K && m <= t; m++)
-                axpy(D, w + m * D, x + (b * L + t - m) * ldx, yt);
+            const int64_t mmax = K - 1 < t ? K - 1 : t;
+            int64_t d0 = 0;
+            for (; d0 + CB <= D; d0 += CB) {
+                float acc[CB];
+                for (int k = 0; k < CB; k++) acc[k] = bias ? bias[d0 + k] : 0.0f;
+                for (int64_t m = 0; m <= mmax; m++) {
+                    const float *wm = w + m * D + d0, *xm = x + (b * L + t - m) * ldx + d0;
+                    for (int k = 0; k < CB; k++) acc[k] += wm[k] * xm[k];
+                }
+                for (int k = 0; k < CB; k++) yt[d0 + k] = acc[k];
+            }
+            for (; d0 < D; d0++) {
+                float acc = bias ? bias[d0] : 0.0f;
+                for (int64_t m = 0; m <= mmax; m++)
+                    acc += w[m * D + d0] * x[(b * L + t - m) * ldx + d0];
+                yt[d0] = acc;
+            }
             if (pre) silu_row(D, yt, y + (b * L + t) * D);
         }
 }
 
-/* gx must be zeroed, gw and gbias too (they accumulate); g (Bt, L, D) is scratch when
-   pre is given (the gradient before the SiLU). */
+/* gx (Bt, L, D), gw (K, D) and gbias (D) are written (not accumulated); g (Bt, L, D) is
+   scratch when pre is given (the gradient before the SiLU). */
 void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
                  const float *w, const float *pre, const float *gy, float *gx, float *gw,
                  float *gbias, float *g) {
@@ -237,16 +252,54 @@ void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const
         }
         gy = g;
     }
+    if (gbias) /* sum over b, t */
+        for (int64_t d = 0; d < D; d++) {
+            float acc = 0.0f;
+            for (int64_t i = 0; i < Bt * L; i++) acc += gy[i * D + d];
+            gbias[d] = acc;
+        }
+    /* gx[b, s] = sum_m w[m] gy[b, s + m] */
     for (int64_t b = 0; b < Bt; b++)
-        for (int64_t t = 0; t < L; t++) {
-            const float *gyt = gy + (b * L + t) * D;
-            if (gbias)
-                for (int64_t d = 0; d < D; d++) gbias[d] += gyt[d];
-            for (int64_t m = 0; m < K && m <= t; m++) {
-                axpy(D, w + m * D, gyt, gx + (b * L + t - m) * D);
-                axpy(D, x + (b * L + t - m) * ldx, gyt, gw + m * D);
+        for (int64_t s = 0; s < L; s++) {
+            float *gxs = gx + (b * L + s) * D;
+            const int64_t mmax = K - 1 < L - 1 - s ? K - 1 : L - 1 - s;
+            int64_t d0 = 0;
+            for (; d0 + CB <= D; d0 += CB) {
+                float acc[CB] = {0};
+                for (int64_t m = 0; m <= mmax; m++) {
+                    const float *wm = w + m * D + d0, *gm = gy + (b * L + s + m) * D + d0;
+                    for (int k = 0; k < CB; k++) acc[k] += wm[k] * gm[k];
+                }
+                for (int k = 0; k < CB; k++) gxs[d0 + k] = acc[k];
+            }
+            for (; d0 < D; d0++) {
+                float acc = 0.0f;
+                for (int64_t m = 0; m <= mmax; m++)
+                    acc += w[m * D + d0] * gy[(b * L + s + m) * D + d0];
+                gxs[d0] = acc;
             }
         }
+    /* gw[m] = sum_{b, t >= m} gy[b, t] x[b, t - m] */
+    for (int64_t m = 0; m < K; m++) {
+        int64_t d0 = 0;
+        for (; d0 + CB <= D; d0 += CB) {
+            float acc[CB] = {0};
+            for (int64_t b = 0; b < Bt; b++)
+                for (int64_t t = m; t < L; t++) {
+                    const float *gt = gy + (b * L + t) * D + d0;
+                    const float *xt = x + (b * L + t - m) * ldx + d0;
+                    for (int k = 0; k < CB; k++) acc[k] += gt[k] * xt[k];
+                }
+            for (int k = 0; k < CB; k++) gw[m * D + d0 + k] = acc[k];
+        }
+        for (; d0 < D; d0++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < Bt; b++)
+                for (int64_t t = m; t < L; t++)
+                    acc += gy[(b * L + t) * D + d0] * x[(b * L + t - m) * ldx + d0];
+            gw[m * D + d0] = acc;
+        }
+    }
 }
 
 /* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
@@ -584,8 +637,8 @@ class _CausalConvFn(torch.autograd.Function):
         lib = _load()
         Bt, L, D = x.shape
         gy = gy.contiguous()
-        gx, gw = torch.zeros(Bt, L, D, dtype=x.dtype), torch.zeros_like(w)
-        gb = torch.zeros(D, dtype=x.dtype) if ctx.has_bias else None
+        gx, gw = torch.empty(Bt, L, D, dtype=x.dtype), torch.empty_like(w)
+        gb = torch.empty(D, dtype=x.dtype) if ctx.has_bias else None
         g = None if pre is None else torch.empty_like(pre)
         lib.ws_conv_bwd(
             Bt, L, D, w.shape[0], ctx.ldx, _p(x), _p(w), _opt(pre), _p(gy), _p(gx), _p(gw),
