@@ -227,3 +227,16 @@ def test_rms_norm_kernel_matches_the_float64_expression(monkeypatch, D):
         out[kernel] = [y, *torch.autograd.grad((y * gy.to(dtype)).sum(), [xx, norm.weight])]
     for a, b in zip(out[True], out[False], strict=True):
         assert rel(a, b) <= TOL
+
+
+@needs_kernel
+@pytest.mark.parametrize("L", [1, 7, 8, 9, 16, 37])
+def test_kernel_backward_chunks(monkeypatch, L):
+    """Chunks of 8 steps in the kernel's backward: below, at and past multiples of the
+    chunk, and a partial last chunk; against the float64 reference."""
+    monkeypatch.setattr(cpu_kernel, "KERNEL_CHUNK", 8)
+    x64, x32 = make(2, L, 19, 5)
+    ref = outputs_and_grads(x64, "reference", True)
+    got = outputs_and_grads(x32, "chunked", True)
+    for x, r in zip(got, ref, strict=True):
+        assert rel(x, r) <= TOL
