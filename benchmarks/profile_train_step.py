@@ -134,12 +134,14 @@ def profile(model_name: str, steps: int, threads: int) -> dict:
         }
         for e in ops[:15]
     ]
-    # the selective scan's own share, its children included (forward; backward recomputes)
-    scan = {
-        e.key: e.cpu_time_total / 1000
-        for e in prof.key_averages()
-        if e.key in ("_SelectiveScanFn", "_SelectiveScanFnBackward")
-    }
+    # the selective scan's own share, its children included (forward; backward recomputes):
+    # the torch chunked path (_SelectiveScanFn) or the compiled kernel (_KernelScanFn)
+    scan = {}
+    for e in prof.key_averages():
+        for name in ("_SelectiveScanFn", "_KernelScanFn"):
+            if e.key in (name, name + "Backward"):
+                key = "_SelectiveScanFn" + e.key[len(name) :]
+                scan[key] = scan.get(key, 0.0) + e.cpu_time_total / 1000
     med = {k: statistics.median(v) for k, v in phases.items()}
     return {
         "model": model_name,

@@ -37,13 +37,26 @@ class CausalConv(nn.Module):
         self.width = width
         self.conv = nn.Conv1d(channels, channels, width, groups=channels, padding=width - 1)
 
-    def forward(self, x):
-        # x : (B, L, ED). K shifted multiply-adds instead of nn.Conv1d: the same numbers
-        # (to float round-off), but the depthwise Conv1d backward took ~1 s per call at
-        # 2 threads on CPU against ~0.3 s for this (measured in the scan benchmark).
+    #: forward(x, silu=True) applies SiLU to the output, fused
+    fuses_silu = True
+
+    def forward(self, x, silu: bool = False):
+        """The convolution of x (B, L, ED), followed by SiLU if ``silu``."""
+        # K shifted multiply-adds instead of nn.Conv1d: the same numbers (to float
+        # round-off), but the depthwise Conv1d backward took ~1 s per call at 2 threads on
+        # CPU against ~0.3 s for this (measured in the scan benchmark). Float32 CPU tensors
+        # take one compiled pass each way, SiLU included.
+        from wavescope.models.scan.cpu_kernel import applies, causal_conv_kernel
+
+        w = self.conv.weight[:, 0, :]  # (ED, K), cross-correlation order
+        if applies(x, w):
+            return causal_conv_kernel(x, w.flip(-1).t(), self.conv.bias, silu=silu)
+        y = self._shifted_sum(x, w)
+        return F.silu(y) if silu else y
+
+    def _shifted_sum(self, x, w):
         L = x.shape[1]
         xp = F.pad(x, (0, 0, self.width - 1, 0))  # (B, L + K - 1, ED)
-        w = self.conv.weight[:, 0, :]  # (ED, K), cross-correlation order
         y = self.conv.bias + xp[:, 0:L] * w[:, 0]
         for k in range(1, self.width):
             y = y + xp[:, k : k + L] * w[:, k]
@@ -106,7 +119,10 @@ class MambaMixer(nn.Module):
         ED, N, R = self.config.d_inner, self.config.d_state, self.config.dt_rank_
         xz = self.in_proj(x)  # (B, L, 2ED)
         xi, z = xz.split(ED, dim=-1)  # (B, L, ED) each
-        xc = F.silu(self.context(xi))  # (B, L, ED)
+        if getattr(self.context, "fuses_silu", False):
+            xc = self.context(xi, silu=True)  # (B, L, ED), SiLU fused
+        else:
+            xc = F.silu(self.context(xi))  # (B, L, ED)
         dt, Bm, Cm = self.x_proj(xc).split([R, N, N], dim=-1)  # (B, L, R), (B, L, N) x2
         delta = F.softplus(self.dt_proj(dt))  # (B, L, ED)
         A = -torch.exp(self.A_log.float())  # (ED, N)

@@ -189,22 +189,24 @@ class WaveSSM(nn.Module):
         ``K[m, d] = Re(sum_k ifft(C)[d, k] B[d, k] exp(m v_d A[k]))``, shape (length,
         channels); defined when v does not depend on the input.
         """
-        cdt = torch.promote_types(dtype, torch.complex64)
         v = self.velocities().to(dtype)  # (channels,)
-        Bm = input_filter(v.detach(), self.n_sites).to(cdt)  # (channels, N)
-        W = torch.fft.ifft(self.C.to(cdt), dim=-1) * Bm  # (channels, N)
-        return _kernel_sum(int(length), v, self.A, W)  # A stays complex128
+        Bm = input_filter(v.detach(), self.n_sites).double()  # (channels, N)
+        return _kernel_sum(int(length), v, self.C, Bm, self.A, dtype)  # A stays complex128
 
-    def forward(self, u):
-        # u : (B, L, channels) -> y : (B, L, channels)
+    #: forward(u, silu=True) applies SiLU to the output (fused where it can be)
+    fuses_silu = True
+
+    def forward(self, u, silu: bool = False):
+        """Readout y (B, L, channels) of u (B, L, channels); SiLU applied if ``silu``."""
         if self.velocity == "input":
             y = self._scan(u)
             y = y[0] if isinstance(y, tuple) else y
         else:
             # time-invariant per channel: the same recurrence as a causal convolution with
-            # its impulse response (exact; batch-free kernel, FFT convolution)
-            y = causal_conv_fft(u, self.kernel(u.shape[1], u.dtype))
-        return y if self.bias is None else y + self.bias
+            # its impulse response (exact; batch-free kernel, FFT or direct convolution)
+            return causal_conv_fft(u, self.kernel(u.shape[1], u.dtype), self.bias, silu)
+        y = y if self.bias is None else y + self.bias
+        return F.silu(y) if silu else y
 
     def hidden_states(self, u):
         """Real-space state along the sites, (B, L, channels, N): Re(ifft(hhat))."""
@@ -233,40 +235,155 @@ class WaveSSM(nn.Module):
         return (y if self.bias is None else y + self.bias), hhat
 
 
-def _kernel_sum(L: int, v, A, W):
-    # v : (channels,) ; A (complex128), W : (channels, N) -> K : (L, channels) real
-    # K[m] = Re(sum_k W[k] exp(m v A[k])). With m = q b + r (b ~ sqrt(L)),
-    # exp(m v A) = exp(q b v A) exp(r v A), so for each channel the (Q, b) block of K is
-    # one small complex matmul, hi (Q, N) @ (W * lo) (N, b): 2 sqrt(L) exponentials per mode
-    # and no (L, channels, N) intermediate (that tensor and its complex exp were most of the
-    # layer's time). The factors are computed in float64 from the float64 A (they are few):
-    # in float32 the phase m v 2 pi k / N, up to ~L pi rad, carried a relative error of
-    # ~1e-7 L (9e-5 at L = 1205 on a lossless ring); now the kernel is within ~1e-6 of the
-    # float64 sum at any length (tests/models/test_vwave_kernel.py). exp of a complex
-    # x is polar(exp(Re x), Im x) (several times faster than torch.exp on complex tensors);
-    # the real part of v A is <= 0, so nothing overflows.
+def _kernel_sum(L: int, v, C, Bm, A, dtype):
+    # v : (channels,) ; C, Bm : (channels, N) real ; A (complex128) -> K : (L, channels),
+    # K[m] = Re(sum_k W[k] exp(m v A[k])) with W = ifft(C) * Bm (the DFT as two real
+    # matmuls inside the function, so that no complex op is left to autograd).
+    # With m = q b + r (b ~ sqrt(L)), exp(m v A) = exp(q b v A) exp(r v A), so for each
+    # channel the (Q, b) block of K is one small matmul, hi (Q, N) @ (W * lo) (N, b):
+    # 2 sqrt(L) exponentials per mode and no (L, channels, N) intermediate (that tensor and
+    # its complex exp were most of the layer's time). The factors are computed in float64
+    # from the float64 A (they are few): in float32 the phase m v 2 pi k / N, up to ~L pi
+    # rad, carried a relative error of ~1e-7 L (9e-5 at L = 1205 on a lossless ring); now
+    # the kernel is within ~1e-6 of the float64 sum at any length
+    # (tests/models/test_vwave_kernel.py). The backward is written by hand
+    # (:class:`_KernelSumFn`): autograd through the factors' polar and exp took 10x the
+    # forward's time.
+    return _KernelSumFn.apply(v, C, Bm, A, int(L), dtype)
+
+
+_IDFT: dict = {}
+
+
+def _idft(N: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of the inverse DFT matrix, ifft(x) = x @ (F_re + i F_im)."""
+    key = (N, str(device))
+    if key not in _IDFT:
+        jk = torch.outer(torch.arange(N, dtype=torch.float64), torch.arange(N, dtype=torch.float64))
+        ang = 2 * math.pi * torch.remainder(jk, N) / N  # reduced: exact phases at any N
+        _IDFT[key] = (torch.cos(ang).to(device) / N, torch.sin(ang).to(device) / N)
+    return _IDFT[key]
+
+
+def _kernel_factors(L: int, v, A):
+    """Real and imaginary parts of lo = exp(r v A) (channels, N, b) and hi = exp(q b v A)
+    (channels, Q, N), float64, as (lo_re, lo_im, hi_re, hi_im, b, Q)."""
+    # exp(x) = exp(Re x) (cos(Im x) + i sin(Im x)) on real tensors: torch.polar and complex
+    # ops (exp, bmm) on these small complex128 tensors cost several times as much; the real
+    # part of v A is <= 0, so nothing overflows.
     b = math.isqrt(L - 1) + 1 if L > 1 else 1
     Q = -(-L // b)
-    vA = v.double()[:, None] * A.to(torch.complex128)  # (channels, N)
+    vA = v.detach().double()[:, None] * A.to(torch.complex128)  # (channels, N)
     re, im = vA.real, vA.imag
     r = torch.arange(b, device=v.device, dtype=torch.float64)
     q = torch.arange(Q, device=v.device, dtype=torch.float64) * b
-    lo = torch.polar(torch.exp(re[:, :, None] * r), im[:, :, None] * r)  # (channels, N, b)
-    hi = torch.polar(torch.exp(re[:, None, :] * q[:, None]), im[:, None, :] * q[:, None])
-    blocks = torch.bmm(hi.to(W.dtype), W[:, :, None] * lo.to(W.dtype))  # (channels, Q, b)
-    return blocks.real.reshape(W.shape[0], Q * b)[:, :L].t()  # m = q b + r
+    mag, ang = torch.exp(re[:, :, None] * r), im[:, :, None] * r  # (channels, N, b)
+    lo_re, lo_im = mag * torch.cos(ang), mag * torch.sin(ang)
+    mag, ang = torch.exp(re[:, None, :] * q[:, None]), im[:, None, :] * q[:, None]
+    hi_re, hi_im = mag * torch.cos(ang), mag * torch.sin(ang)  # (channels, Q, N)
+    return lo_re, lo_im, hi_re, hi_im, b, Q
 
 
-def causal_conv_fft(u: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+class _KernelSumFn(torch.autograd.Function):
+    """K[m, d] = Re(sum_k W[d, k] E[d, k, m]), E = exp(m v_d A[d, k]), by blocks (above),
+    W = ifft(C) * Bm.
+
+    Gradients, with S_w[d, k] = sum_m w(m) gK[m, d] E[d, k, m] (again one small matmul per
+    channel through the same factors): dL/dRe(W) = Re(S_1), dL/dIm(W) = -Im(S_1), then
+    back through the real DFT matrices to C; grad v_d = Re(sum_k W A S_m), from
+    dE/dv = m A E. All in float64 real arithmetic (Re(h M) = h_re M_re - h_im M_im as one
+    real matmul).
+    """
+
+    @staticmethod
+    def forward(ctx, v, C, Bm, A, L, dtype):
+        lo_re, lo_im, hi_re, hi_im, b, Q = _kernel_factors(L, v, A)
+        F_re, F_im = _idft(C.shape[1], C.device)
+        C64 = C.detach().double()
+        W_re, W_im = (C64 @ F_re) * Bm, (C64 @ F_im) * Bm  # ifft(C) * Bm, (ch, N)
+        Wr, Wi = W_re[:, :, None], W_im[:, :, None]
+        M_re, M_im = Wr * lo_re - Wi * lo_im, Wr * lo_im + Wi * lo_re  # W lo, (ch, N, b)
+        blocks = torch.bmm(torch.cat([hi_re, -hi_im], 2), torch.cat([M_re, M_im], 1))
+        ctx.save_for_backward(v, C, Bm, A, W_re, W_im, lo_re, lo_im, hi_re, hi_im)
+        ctx.L = L
+        K = blocks.reshape(C.shape[0], Q * b)[:, :L].t()  # (L, ch), m = q b + r
+        return K.to(dtype)
+
+    @staticmethod
+    def backward(ctx, gK):
+        v, C, Bm, A, W_re, W_im, lo_re, lo_im, hi_re, hi_im = ctx.saved_tensors
+        L = ctx.L
+        ch, Q, N, b = hi_re.shape[0], hi_re.shape[1], hi_re.shape[2], lo_re.shape[2]
+        G = torch.zeros(ch, Q * b, dtype=torch.float64, device=gK.device)
+        G[:, :L] = gK.t()
+        m = torch.arange(Q * b, dtype=torch.float64, device=gK.device)
+        # (ch, b, 2Q): the plain and the m-weighted sums share one matmul
+        Gw = torch.cat([G.reshape(ch, Q, b), (G * m).reshape(ch, Q, b)], 1).transpose(1, 2)
+        loG = torch.bmm(torch.cat([lo_re, lo_im], 1), Gw)  # (ch, 2N, 2Q): re rows, im rows
+        hr, hi = hi_re.transpose(1, 2), hi_im.transpose(1, 2)  # (ch, N, Q)
+
+        def s(part):  # sum_q hi[q, k] (lo G^T)[k, q] for the plain (0) or weighted (1) sums
+            gr, gi = loG[:, :N, part * Q : (part + 1) * Q], loG[:, N:, part * Q : (part + 1) * Q]
+            return (hr * gr - hi * gi).sum(-1), (hr * gi + hi * gr).sum(-1)
+
+        g_v = g_C = None
+        if ctx.needs_input_grad[1]:
+            s_re, s_im = s(0)
+            F_re, F_im = _idft(C.shape[1], C.device)
+            g_C = ((s_re * Bm) @ F_re.t() - (s_im * Bm) @ F_im.t()).to(C.dtype)
+        if ctx.needs_input_grad[0]:
+            s_re, s_im = s(1)
+            A64 = A.to(torch.complex128)
+            WA_re = W_re * A64.real - W_im * A64.imag
+            WA_im = W_re * A64.imag + W_im * A64.real
+            g_v = (WA_re * s_re - WA_im * s_im).sum(-1).to(v.dtype)
+        return g_v, g_C, None, None, None, None
+
+
+#: Longest sequence convolved directly (compiled kernel, L^2 / 2 multiply-adds per channel)
+#: rather than by FFT, for float32 CPU tensors.
+DIRECT_CONV_MAX_LEN = 256
+
+
+def causal_conv_fft(u: torch.Tensor, K: torch.Tensor, bias=None, silu: bool = False):
     """Causal depthwise convolution ``y_t = sum_{m <= t} K[m] u_{t-m}`` by FFT.
 
-    u : (B, L, D) real; K : (L, D) real -> y : (B, L, D).
+    u : (B, L, D) real; K : (L, D) real -> y : (B, L, D); ``bias`` (D,) is added and SiLU
+    applied after if given / set. Short float32 CPU sequences (``L <=
+    DIRECT_CONV_MAX_LEN``) run the direct sum in the compiled kernel instead, bias and SiLU
+    fused (the same numbers to float32 rounding; fewer and smaller passes than three FFTs
+    each way).
     """
+    # The transforms run along a contiguous last axis and over a length with small prime
+    # factors (>= 2L - 1, no wrap-around): rfft over the strided time axis at n = 2L = 170
+    # (a factor 17) took 3.5x as long at L = 85.
+    from wavescope.models.scan.cpu_kernel import applies, causal_conv_kernel
+
     L = u.shape[1]
-    n = 2 * L
-    U = torch.fft.rfft(u, n=n, dim=1)  # (B, n/2 + 1, D)
-    Kf = torch.fft.rfft(K, n=n, dim=0)  # (n/2 + 1, D)
-    return torch.fft.irfft(U * Kf, n=n, dim=1)[:, :L]
+    if L <= DIRECT_CONV_MAX_LEN and applies(u, K):
+        return causal_conv_kernel(u, K, bias, silu=silu)
+    n = _fast_len(2 * L - 1)
+    U = torch.fft.rfft(u.transpose(1, 2), n=n)  # (B, D, n/2 + 1)
+    Kf = torch.fft.rfft(K.t(), n=n)  # (D, n/2 + 1)
+    y = torch.fft.irfft(U * Kf, n=n)[..., :L].transpose(1, 2)
+    y = y if bias is None else y + bias
+    return F.silu(y) if silu else y
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (a length the FFT handles fast)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def input_filter(v, n_sites: int) -> torch.Tensor:

@@ -6,7 +6,10 @@ v-Wave (all diagonal, possibly complex); ``scan`` runs the plain linear recurren
 
 - ``"reference"``: a sequential loop in torch (:mod:`.reference`), the ground truth;
 - ``"chunked"``: the fast CPU path (:mod:`.chunked`), a custom autograd function that
-  recomputes states chunk by chunk in backward; runs on any device;
+  recomputes states chunk by chunk in backward; runs on any device. Real float32 CPU
+  scans with B, C shared by the channels (Mamba's) run a small compiled kernel instead
+  (:mod:`.cpu_kernel`, built with the system C compiler on first use; the torch code
+  is the fallback without one);
 - ``"triton"``: a Triton GPU kernel with forward and backward (:mod:`.triton_scan`);
   needs CUDA tensors (or ``TRITON_INTERPRET=1`` set before triton is imported, which
   runs the kernel on CPU tensors for testing);

@@ -398,6 +398,12 @@ def selective_scan_chunked(
     None uses the module's ``DEFAULT_CHUNK``.
     Inputs are assumed validated by the public function.
     """
+    from wavescope.models.scan.cpu_kernel import scan_applies, selective_scan_kernel
+
+    # real float32 CPU scans with shared B and C: the compiled kernel, where it builds
+    if scan_applies(u, A, B, C, h0):
+        y, h_last = selective_scan_kernel(u, delta, A, B, C, D, z, h0, delta_scales_input)
+        return (y, h_last) if return_last_state else y
     chunk = DEFAULT_CHUNK if chunk is None else chunk
     Bt, L, Dm = u.shape
     N = A.shape[-1]
@@ -413,6 +419,11 @@ def selective_scan_chunked(
         u, delta, A, B, C, h0.transpose(1, 2), bool(delta_scales_input), int(chunk)
     )
     h_last = h_last.transpose(1, 2)  # (Bt, N, Dm) -> (Bt, Dm, N)
+    return _skip_and_gate(y, h_last, u, D, z, return_last_state)
+
+
+def _skip_and_gate(y, h_last, u, D, z, return_last_state):
+    """y + D u, gated by silu(z); with h_last if asked."""
     if D is not None:
         y = y + D * u
     if z is not None:

@@ -1,0 +1,695 @@
+"""A small compiled CPU kernel for the real selective scan (Mamba's training path).
+
+Why: at the training sizes of the CPU scale (batch 16, 85 steps, 128 channels, 16 states)
+the torch chunked scan runs ~10 full passes of small tensor ops per direction, each a few
+MB, and one step of the model spent most of its time there (benchmarks/results/
+profile_train_step.md). This kernel does the whole recurrence in one pass per direction,
+with the state of one batch row (16 x 128 floats, 8 KiB) in L1 cache: forward keeps only
+the state, backward recomputes one row's states and decays, then runs the adjoint scan
+with every gradient (u, delta, A, B, C, h0) fused into the same loop.
+
+Scope: float32, real A, B and C of shape (Bt, L, N) shared by the channels, CPU tensors:
+Mamba's and v-Wave Mamba's selective SSM, with the skip ``D u`` and the ``silu(z)`` gate
+fused. Everything else (complex v-Wave scans, float64, per-channel B and C, GPUs) stays on
+the torch chunked path, which is also the fallback. The same library holds three more
+small kernels of the training step, each one pass forward and one backward: the
+depthwise causal convolution (Mamba's conv, with its SiLU; the v-Wave ring's impulse
+response for short sequences) and RMSNorm.
+
+Build: the C source below is compiled once per machine with the system C compiler
+(``cc``, or ``$CC``; about 0.3 s, no Python headers) into the user cache
+(``$XDG_CACHE_HOME/wavescope`` or ``~/.cache/wavescope``), keyed by a hash of the source,
+the flags and the CPU, and loaded with ctypes (which releases the GIL during a call).
+Without a working compiler, with ``WAVESCOPE_SCAN_KERNEL=0`` in the environment or with
+``ENABLED = False``, every op silently uses its torch path (:func:`kernel_status` says
+whether the library built and why not).
+
+Numerics: ``exp`` is ``2^(x log2 e)`` with a degree-6 polynomial on a [-1/2, 1/2]
+reduced argument (relative error ~1e-7, float32 rounding), clamped below at 2^-126 (a
+decay that small already makes the state's past vanish in float32). Sums over channels
+run in 16 fixed partial sums, so results are deterministic for a given machine and
+build. Agreement with the float64 reference is tested in tests/models/test_scan_kernel.py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "applies",
+    "causal_conv_kernel",
+    "rms_norm_kernel",
+    "scan_applies",
+    "kernel_status",
+    "selective_scan_kernel",
+]
+
+_SOURCE = r"""
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) as 2^r * 2^f, r = round(x log2 e), |f| <= 1/2, 2^f by a degree-6 polynomial
+   (Chebyshev interpolant on [-1/2, 1/2]: relative error 1.1e-7 evaluated in float32).
+   Branch-free, so loops vectorise. */
+static inline float exp_fast(float x) {
+    float t = x * 1.44269504088896341f;
+    t = t < -126.0f ? -126.0f : t;
+    t = t > 127.0f ? 127.0f : t;
+    float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
+    float f = t - r;
+    float p = 1.5461444724808513e-4f;
+    p = p * f + 1.3400428177711937e-3f;
+    p = p * f + 9.6180566784320400e-3f;
+    p = p * f + 5.5503272266698950e-2f;
+    p = p * f + 2.4022650922289554e-1f;
+    p = p * f + 6.9314720670283290e-1f;
+    p = p * f + 1.0f;
+    int32_t e = ((int32_t)r + 127) << 23;
+    float s;
+    memcpy(&s, &e, 4);
+    return p * s;
+}
+
+static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
+    for (int64_t d = 0; d < Dm; d++) s[d] = dsi ? dt[d] * ut[d] : ut[d];
+}
+
+/* One state index n of one step, over the channels (the vectorised inner loops; restrict
+   lets the compiler vectorise without run-time alias checks). */
+static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
+                    const float *restrict dt, const float *restrict s, float *restrict hn,
+                    float *restrict yt) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float hv = exp_fast(dt[d] * An[d]) * hn[d] + s[d] * Bn;
+        hn[d] = hv;
+        yt[d] += Cn * hv;
+    }
+}
+
+static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
+                          const float *restrict dt, const float *restrict s,
+                          const float *restrict hpn, float *restrict hn, float *restrict yt) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float hv = exp_fast(dt[d] * An[d]) * hpn[d] + s[d] * Bn;
+        hn[d] = hv;
+        yt[d] += Cn * hv; /* the scan's output again, in the forward's order */
+    }
+}
+
+/* The adjoint step for one state index n over the channels; also returns
+   g_B = sum_d g s and g_C = sum_d gy h in 16 fixed partial sums (one pass, vectorised). */
+static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
+                    const float *restrict hpn, const float *restrict hn, const float *restrict dt,
+                    const float *restrict s, const float *restrict gyt, float *restrict ghn,
+                    float *restrict gAn, float *restrict gs, float *restrict gdt, float *gB,
+                    float *gC) {
+    float accB[16] = {0}, accC[16] = {0};
+    int64_t d0 = 0;
+    for (; d0 + 16 <= Dm; d0 += 16)
+        for (int k = 0; k < 16; k++) {
+            const int64_t d = d0 + k;
+            float a = exp_fast(dt[d] * An[d]); /* recomputed: cheaper than a stored copy */
+            float g = ghn[d] + gyt[d] * Cn;     /* total gradient wrt h_t */
+            float gx = g * hpn[d] * a;          /* wrt dt * A, through exp */
+            gdt[d] += gx * An[d];
+            gAn[d] += gx * dt[d];
+            gs[d] += g * Bn;
+            ghn[d] = g * a; /* wrt h_{t-1} */
+            accB[k] += g * s[d];
+            accC[k] += gyt[d] * hn[d];
+        }
+    for (int k = 0; k < 8; k++) {
+        accB[k] += accB[k + 8];
+        accC[k] += accC[k + 8];
+    }
+    float sB = ((accB[0] + accB[1]) + (accB[2] + accB[3])) +
+               ((accB[4] + accB[5]) + (accB[6] + accB[7]));
+    float sC = ((accC[0] + accC[1]) + (accC[2] + accC[3])) +
+               ((accC[4] + accC[5]) + (accC[6] + accC[7]));
+    for (int64_t d = d0; d < Dm; d++) {
+        float a = exp_fast(dt[d] * An[d]);
+        float g = ghn[d] + gyt[d] * Cn;
+        float gx = g * hpn[d] * a;
+        gdt[d] += gx * An[d];
+        gAn[d] += gx * dt[d];
+        gs[d] += g * Bn;
+        ghn[d] = g * a;
+        sB += g * s[d];
+        sC += gyt[d] * hn[d];
+    }
+    *gB = sB;
+    *gC = sC;
+}
+
+/* y <- (y + D u) * silu(z), each optional (D or z NULL) */
+static void gate_row(int64_t Dm, float *restrict yt, const float *restrict ut,
+                     const float *restrict D, const float *restrict zt) {
+    if (D)
+        for (int64_t d = 0; d < Dm; d++) yt[d] += D[d] * ut[d];
+    if (zt)
+        for (int64_t d = 0; d < Dm; d++) yt[d] *= zt[d] / (1.0f + exp_fast(-zt[d]));
+}
+
+/* Gradient through the gate at one step: gy (wrt the gated output) -> ge (wrt the scan's
+   output y), g_z, and g_D accumulated; ys is y, the scan's output before the gate. */
+static void gate_row_bwd(int64_t Dm, const float *restrict ys, const float *restrict ut,
+                         const float *restrict D, const float *restrict zt,
+                         const float *restrict gy, float *restrict ge, float *restrict gz,
+                         float *restrict gD) {
+    if (zt)
+        for (int64_t d = 0; d < Dm; d++) {
+            float v = D ? ys[d] + D[d] * ut[d] : ys[d];
+            float sg = 1.0f / (1.0f + exp_fast(-zt[d]));
+            gz[d] = gy[d] * v * sg * (1.0f + zt[d] * (1.0f - sg));
+            ge[d] = gy[d] * zt[d] * sg;
+        }
+    else
+        for (int64_t d = 0; d < Dm; d++) ge[d] = gy[d];
+    if (D)
+        for (int64_t d = 0; d < Dm; d++) gD[d] += ge[d] * ut[d];
+}
+
+/* Layouts: u, delta, z, y, gy, g_u, g_delta, g_z (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B,
+   g_C (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm); D, g_D (Dm). D and z may be NULL;
+   z's rows (b, t) lie ldz floats apart (it may be a view into a wider tensor). Scratch: s. */
+void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
+                 const float *delta, const float *At, const float *B, const float *C,
+                 const float *h0, const float *D, const float *z, int dsi, float *y,
+                 float *h_last, float *s, int64_t CH, float *ckpt) {
+    const int64_t nC = (L + CH - 1) / CH;
+    for (int64_t b = 0; b < Bt; b++) {
+        float *h = h_last + b * N * Dm;
+        memcpy(h, h0 + b * N * Dm, (size_t)(N * Dm) * sizeof(float));
+        for (int64_t t = 0; t < L; t++) {
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
+            const float *dt = delta + o;
+            float *yt = y + o;
+            if (t % CH == 0) /* the state before each chunk of CH steps, for the backward */
+                memcpy(ckpt + (b * nC + t / CH) * N * Dm, h, (size_t)(N * Dm) * sizeof(float));
+            input_scale(s, dt, u + o, Dm, dsi);
+            for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
+            for (int64_t n = 0; n < N; n++)
+                fwd_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, h + n * Dm, yt);
+            if (D || z) gate_row(Dm, yt, u + o, D, z ? z + (b * L + t) * ldz : 0);
+        }
+    }
+}
+
+/* Depthwise causal convolution, y[b, t, d] = bias[d] + sum_m w[m, d] x[b, t - m, d] over
+   m <= min(t, K - 1) (Mamba's conv with K = 4; the v-Wave ring's impulse response with K = L).
+   x, y, gy, gx (Bt, L, D); w, gw (K, D); bias, gbias (D) or NULL. */
+static void silu_row(int64_t D, const float *restrict v, float *restrict y) {
+    for (int64_t d = 0; d < D; d++) y[d] = v[d] / (1.0f + exp_fast(-v[d]));
+}
+
+
+/* The sums run over blocks of CB channels held in registers (one vector at 512 bits):
+   a row-at-a-time axpy loaded and stored the accumulator for every tap. */
+#define CB 16
+
+void ws_conv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                 const float *w, const float *bias, float *pre, float *y) {
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t t = 0; t < L; t++) {
+            float *yt = (pre ? pre : y) + (b * L + t) * D;
+            const int64_t mmax = K - 1 < t ? K - 1 : t;
+            int64_t d0 = 0;
+            for (; d0 + CB <= D; d0 += CB) {
+                float acc[CB];
+                for (int k = 0; k < CB; k++) acc[k] = bias ? bias[d0 + k] : 0.0f;
+                for (int64_t m = 0; m <= mmax; m++) {
+                    const float *wm = w + m * D + d0, *xm = x + (b * L + t - m) * ldx + d0;
+                    for (int k = 0; k < CB; k++) acc[k] += wm[k] * xm[k];
+                }
+                for (int k = 0; k < CB; k++) yt[d0 + k] = acc[k];
+            }
+            for (; d0 < D; d0++) {
+                float acc = bias ? bias[d0] : 0.0f;
+                for (int64_t m = 0; m <= mmax; m++)
+                    acc += w[m * D + d0] * x[(b * L + t - m) * ldx + d0];
+                yt[d0] = acc;
+            }
+            if (pre) silu_row(D, yt, y + (b * L + t) * D);
+        }
+}
+
+/* gx (Bt, L, D), gw (K, D) and gbias (D) are written (not accumulated); g (Bt, L, D) is
+   scratch when pre is given (the gradient before the SiLU). */
+void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                 const float *w, const float *pre, const float *gy, float *gx, float *gw,
+                 float *gbias, float *g) {
+    if (pre) {
+        for (int64_t i = 0; i < Bt * L * D; i++) {
+            float sg = 1.0f / (1.0f + exp_fast(-pre[i]));
+            g[i] = gy[i] * sg * (1.0f + pre[i] * (1.0f - sg));
+        }
+        gy = g;
+    }
+    /* gx[b, s] = sum_m w[m] gy[b, s + m] */
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t s = 0; s < L; s++) {
+            float *gxs = gx + (b * L + s) * D;
+            const int64_t mmax = K - 1 < L - 1 - s ? K - 1 : L - 1 - s;
+            int64_t d0 = 0;
+            for (; d0 + CB <= D; d0 += CB) {
+                float acc[CB] = {0};
+                for (int64_t m = 0; m <= mmax; m++) {
+                    const float *wm = w + m * D + d0, *gm = gy + (b * L + s + m) * D + d0;
+                    for (int k = 0; k < CB; k++) acc[k] += wm[k] * gm[k];
+                }
+                for (int k = 0; k < CB; k++) gxs[d0 + k] = acc[k];
+            }
+            for (; d0 < D; d0++) {
+                float acc = 0.0f;
+                for (int64_t m = 0; m <= mmax; m++)
+                    acc += w[m * D + d0] * gy[(b * L + s + m) * D + d0];
+                gxs[d0] = acc;
+            }
+        }
+    /* gw[m] += gy[b, t] x[b, t - m] and gbias += gy[b, t], row by row: the K x D
+       accumulator stays in cache, the inputs stream once (a pass per tap and channel
+       block re-read them K D / CB times: 40 ms at L = 1024) */
+    memset(gw, 0, (size_t)(K * D) * sizeof(float));
+    if (gbias) memset(gbias, 0, (size_t)D * sizeof(float));
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t t = 0; t < L; t++) {
+            const float *restrict gt = gy + (b * L + t) * D;
+            if (gbias)
+                for (int64_t d = 0; d < D; d++) gbias[d] += gt[d];
+            for (int64_t m = 0; m < K && m <= t; m++) {
+                float *restrict gwm = gw + m * D;
+                const float *restrict xm = x + (b * L + t - m) * ldx;
+                for (int64_t d = 0; d < D; d++) gwm[d] += gt[d] * xm[d];
+            }
+        }
+}
+
+/* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
+static float sumsq16(int64_t D, const float *restrict a, const float *restrict b) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= D; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    for (int k = 0; k < 8; k++) acc[k] += acc[k + 8];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < D; i++) s += a[i] * b[i];
+    return s;
+}
+
+void ws_rms_fwd(int64_t R, int64_t D, const float *x, const float *w, float eps, float *y,
+                float *rs) {
+    for (int64_t r = 0; r < R; r++) {
+        const float *restrict xr = x + r * D;
+        float *restrict yr = y + r * D;
+        float inv = 1.0f / sqrtf(sumsq16(D, xr, xr) / (float)D + eps);
+        rs[r] = inv;
+        for (int64_t d = 0; d < D; d++) yr[d] = xr[d] * inv * w[d];
+    }
+}
+
+/* gw must be zeroed (it accumulates); gxw (D) is scratch. */
+void ws_rms_bwd(int64_t R, int64_t D, const float *x, const float *w, const float *rs,
+                const float *gy, float *gx, float *gw, float *gxw) {
+    for (int64_t r = 0; r < R; r++) {
+        const float *restrict xr = x + r * D, *restrict gr = gy + r * D;
+        float *restrict gxr = gx + r * D, *restrict gwr = gw, *restrict t = gxw;
+        const float inv = rs[r];
+        for (int64_t d = 0; d < D; d++) {
+            t[d] = gr[d] * w[d];
+            gwr[d] += gr[d] * xr[d] * inv;
+        }
+        const float c = sumsq16(D, t, xr) * inv * inv * inv / (float)D;
+        for (int64_t d = 0; d < D; d++) gxr[d] = inv * t[d] - c * xr[d];
+    }
+}
+
+/* Scratch: hs (L, N, Dm) (one row's states), ys (L, Dm) (its outputs), s,
+   gs, gdt, gye (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
+void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
+                 const float *delta, const float *At, const float *B, const float *C,
+                 const float *h0, const float *D, const float *z, int dsi, const float *gy,
+                 const float *gh_last, float *g_u, float *g_delta, float *g_At, float *g_B,
+                 float *g_C, float *g_h0, float *g_D, float *g_z, float *hs,
+                 float *ys, float *s, float *gs, float *gdt, float *gye, int64_t CH,
+                 const float *ckpt) {
+    const int64_t S = N * Dm, nC = (L + CH - 1) / CH;
+    (void)h0; /* the first checkpoint */
+    for (int64_t b = 0; b < Bt; b++) {
+      /* gh carries the gradient wrt h_t from the later steps */
+      float *gh = g_h0 + b * S;
+      memcpy(gh, gh_last + b * S, (size_t)S * sizeof(float));
+      for (int64_t c = nC - 1; c >= 0; c--) {
+        const int64_t t0 = c * CH, t1 = t0 + CH < L ? t0 + CH : L;
+        const float *hc = ckpt + (b * nC + c) * S; /* the state before step t0 */
+        /* recompute this chunk's states (and outputs) from its checkpoint */
+        for (int64_t t = t0; t < t1; t++) {
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
+            const float *dt = delta + o;
+            const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
+            float *yt = ys + (t - t0) * Dm;
+            input_scale(s, dt, u + o, Dm, dsi);
+            for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
+            for (int64_t n = 0; n < N; n++) {
+                recompute_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, hp + n * Dm,
+                              hs + (t - t0) * S + n * Dm, yt);
+            }
+        }
+        /* adjoint scan through the chunk */
+        for (int64_t t = t1 - 1; t >= t0; t--) {
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
+            const float *dt = delta + o, *ut = u + o, *gyt = gy + o;
+            const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
+            input_scale(s, dt, ut, Dm, dsi);
+            if (D || z) { /* through the gate, from the scan's output y_t kept above */
+                gate_row_bwd(Dm, ys + (t - t0) * Dm, ut, D, z ? z + (b * L + t) * ldz : 0, gyt, gye,
+                             z ? g_z + o : 0, g_D);
+                gyt = gye;
+            }
+            for (int64_t d = 0; d < Dm; d++) {
+                gs[d] = 0.0f;
+                gdt[d] = 0.0f;
+            }
+            for (int64_t n = 0; n < N; n++) {
+                bwd_row(Dm, B[on + n], C[on + n], At + n * Dm, hp + n * Dm,
+                        hs + (t - t0) * S + n * Dm,
+                        dt, s, gyt, gh + n * Dm, g_At + n * Dm, gs, gdt, g_B + on + n,
+                        g_C + on + n);
+            }
+            for (int64_t d = 0; d < Dm; d++) {
+                g_u[o + d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
+                g_delta[o + d] = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
+            }
+        }
+    }
+      }
+}
+"""
+
+# 512-bit vectors where the CPU has them: 1.6x the forward and 1.25x the backward at the
+# CPU scale on the development machine's Xeon (gcc 12 prefers 256 bits by default)
+#: False keeps every model op on its torch path (the compiled kernels are not used).
+ENABLED = True
+#: Steps per chunk of the scan's backward: the forward keeps the state before each chunk,
+#: the backward recomputes one chunk's states (64 x 8 KiB at 16 states x 128 channels,
+#: in L2 cache) and runs the adjoint through it (a whole row's 8 MB at L = 1024 went
+#: through memory).
+KERNEL_CHUNK = 64
+
+_FLAG_SETS = (
+    ["-O3", "-march=native", "-mprefer-vector-width=512"],
+    ["-O3", "-march=native"],
+    ["-O3"],
+)
+_LOCK = threading.Lock()
+_STATE: dict = {}  # "lib" (ctypes.CDLL or None) and "reason" once tried
+
+
+def _cpu_key() -> str:
+    """What the compiled code depends on besides source and flags: the CPU's features."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features", "model name")):
+                flags += line
+    except OSError:
+        pass
+    return platform.machine() + platform.processor() + flags
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "wavescope" / "kernels"
+
+
+def _compile(cc: str, flags: list[str], out: Path) -> str | None:
+    """Compile the source into ``out`` (atomically); return None or the error text."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        src = Path(tmp) / "ws_scan.c"
+        src.write_text(_SOURCE)
+        so = Path(tmp) / out.name
+        cmd = [cc, *flags, "-std=c99", "-fPIC", "-shared", str(src), "-o", str(so), "-lm"]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"{' '.join(cmd)}: {e}"
+        if res.returncode != 0:
+            return f"{' '.join(cmd)} failed: {res.stderr.strip()[:300]}"
+        os.replace(so, out)  # atomic: concurrent processes never load a partial file
+    return None
+
+
+def _load():
+    """The compiled library (building it on first use), or None with the reason stored."""
+    with _LOCK:
+        if "lib" in _STATE:
+            return _STATE["lib"]
+        lib, reason = None, ""
+        if os.environ.get("WAVESCOPE_SCAN_KERNEL", "1") == "0":
+            reason = "disabled by WAVESCOPE_SCAN_KERNEL=0"
+        else:
+            cc = os.environ.get("CC", "cc")
+            errors = []
+            for flags in _FLAG_SETS:
+                key = hashlib.sha256(
+                    "\0".join([_SOURCE, cc, *flags, _cpu_key()]).encode()
+                ).hexdigest()[:16]
+                path = _cache_dir() / f"ws_scan_{key}.so"
+                try:
+                    err = None if path.exists() else _compile(cc, flags, path)
+                except OSError:  # e.g. a read-only home: build in a private temp dir
+                    path = Path(tempfile.mkdtemp(prefix="wavescope-")) / path.name
+                    err = _compile(cc, flags, path)
+                if err is None:
+                    try:
+                        lib = ctypes.CDLL(str(path))
+                        break
+                    except OSError as e:
+                        err = f"loading {path}: {e}"
+                errors.append(err)
+            reason = "" if lib is not None else "; ".join(errors)
+        if lib is not None:
+            _declare(lib)
+        _STATE["lib"], _STATE["reason"] = lib, reason
+        return lib
+
+
+def _declare(lib) -> None:
+    i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    lib.ws_scan_fwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 3 + [i64, ptr]
+    lib.ws_scan_fwd.restype = None
+    lib.ws_scan_bwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 16 + [i64, ptr]
+    lib.ws_scan_bwd.restype = None
+    lib.ws_rms_fwd.argtypes = [i64, i64, ptr, ptr, ctypes.c_float, ptr, ptr]
+    lib.ws_rms_fwd.restype = None
+    lib.ws_rms_bwd.argtypes = [i64, i64] + [ptr] * 7
+    lib.ws_rms_bwd.restype = None
+    lib.ws_conv_fwd.argtypes = [i64] * 5 + [ptr] * 5
+    lib.ws_conv_fwd.restype = None
+    lib.ws_conv_bwd.argtypes = [i64] * 5 + [ptr] * 8
+    lib.ws_conv_bwd.restype = None
+
+
+def kernel_status() -> tuple[bool, str]:
+    """(available, reason): whether the compiled kernel loads here, and why not if not."""
+    lib = _load()
+    return lib is not None, _STATE.get("reason", "")
+
+
+def applies(*tensors) -> bool:
+    """Whether the compiled kernels take these tensors: all float32 on the CPU, the kernels
+    enabled (``ENABLED``) and built here. The conv and RMSNorm kernels need no more."""
+    ok = ENABLED and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+    return ok and _load() is not None
+
+
+def scan_applies(u, A, B, C, h0) -> bool:
+    """Whether :func:`selective_scan_kernel` handles these inputs (and the kernel loads)."""
+    ok = (
+        ENABLED
+        and u.device.type == "cpu"
+        and u.dtype == torch.float32
+        and not (A.is_complex() or B.is_complex() or C.is_complex())
+        and (h0 is None or not h0.is_complex())
+        and B.dim() == 3
+        and C.dim() == 3
+    )
+    return ok and _load() is not None
+
+
+def _p(x: torch.Tensor) -> int:
+    return x.data_ptr()
+
+
+def _opt(x):
+    """Pointer of an optional tensor (None: NULL)."""
+    return None if x is None else x.data_ptr()
+
+
+class _KernelScanFn(torch.autograd.Function):
+    """(y_t + D u_t) silu(z_t) with y_t = C_t . h_t, and h_L: the real selective scan."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, h0, delta_scales_input):
+        # u, delta, z : (Bt, L, Dm) ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) ;
+        # h0 : (Bt, Dm, N) ; D and z may be None
+        lib = _load()
+        Bt, L, Dm = u.shape
+        N = A.shape[1]
+        u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
+        D = None if D is None else D.contiguous()
+        z, ldz = (None, Dm) if z is None else _rows(z)
+        At = A.t().contiguous()  # (N, Dm)
+        h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
+        y = torch.empty(Bt, L, Dm, dtype=u.dtype)
+        h_last = torch.empty(Bt, N, Dm, dtype=u.dtype)
+        s = torch.empty(Dm, dtype=u.dtype)
+        dsi = int(bool(delta_scales_input))
+        ckpt = torch.empty(Bt, -(-L // KERNEL_CHUNK), N, Dm, dtype=u.dtype)
+        lib.ws_scan_fwd(
+            Bt, L, Dm, N, ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
+            dsi, _p(y), _p(h_last), _p(s), KERNEL_CHUNK, _p(ckpt),
+        )  # fmt: skip
+        ctx.save_for_backward(u, delta, At, B, C, h0t, D, z, ckpt)
+        ctx.dsi, ctx.ldz = dsi, ldz
+        return y, h_last.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, gy, gh_last):
+        u, delta, At, B, C, h0t, D, z, ckpt = ctx.saved_tensors
+        lib = _load()
+        Bt, L, Dm = u.shape
+        N = At.shape[0]
+        gy = torch.zeros_like(u) if gy is None else gy.contiguous()
+        if gh_last is None:
+            ghl = torch.zeros_like(h0t)
+        else:
+            ghl = gh_last.transpose(1, 2).contiguous()  # (Bt, N, Dm)
+        g_u, g_delta = torch.empty_like(u), torch.empty_like(u)
+        g_At = torch.zeros_like(At)
+        g_B, g_C = torch.empty_like(B), torch.empty_like(C)
+        g_h0 = torch.empty_like(h0t)
+        g_D = None if D is None else torch.zeros_like(D)
+        g_z = None if z is None else torch.empty(Bt, L, Dm, dtype=u.dtype)
+        T = min(L, KERNEL_CHUNK)
+        hs = torch.empty(T, N, Dm, dtype=u.dtype)
+        scratch = torch.empty(T + 4, Dm, dtype=u.dtype)  # kept alive through the call
+        rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[T:]]
+        lib.ws_scan_bwd(
+            Bt, L, Dm, N, ctx.ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D),
+            _opt(z), ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
+            _p(g_h0), _opt(g_D), _opt(g_z), _p(hs), *rows, KERNEL_CHUNK, _p(ckpt),
+        )  # fmt: skip
+        return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0.transpose(1, 2), None
+
+
+def selective_scan_kernel(u, delta, A, B, C, D=None, z=None, h0=None, delta_scales_input=True):
+    """The selective scan by the compiled kernel, skip and gate included: (y, h_last).
+
+    u, delta : (Bt, L, Dm) float32 ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) or None ;
+    z : (Bt, L, Dm) or None ; h0 : (Bt, Dm, N) or None (zeros). ``y = (C . h + D u) *
+    silu(z)`` as in :func:`wavescope.models.scan.selective_scan`. Call only where
+    :func:`scan_applies` is true.
+    """
+    if h0 is None:
+        h0 = torch.zeros(u.shape[0], A.shape[0], A.shape[1], dtype=u.dtype)
+    dt = u.dtype
+    return _KernelScanFn.apply(
+        u, delta, A.to(dt), B.to(dt), C.to(dt), None if D is None else D.to(dt),
+        None if z is None else z.to(dt), h0.to(dt), bool(delta_scales_input),
+    )  # fmt: skip
+
+
+def _rows(x):
+    """(x or a contiguous copy, row stride): x (Bt, L, D) read as rows of D at a stride."""
+    Bt, L, D = x.shape
+    if x.stride(2) == 1 and (Bt == 1 or x.stride(0) == L * x.stride(1)):
+        return x, x.stride(1)  # e.g. one half of in_proj's output: no copy
+    return x.contiguous(), D
+
+
+class _CausalConvFn(torch.autograd.Function):
+    """y[b, t] = act(bias + sum_{m <= min(t, K - 1)} w[m] * x[b, t - m]), act = SiLU or none,
+    by the compiled kernel."""
+
+    @staticmethod
+    def forward(ctx, x, w, bias, silu):
+        # x : (Bt, L, D) ; w : (K, D) ; bias : (D,) or None
+        lib = _load()
+        x, ldx = _rows(x)
+        w = w.contiguous()
+        Bt, L, D = x.shape
+        y = torch.empty(Bt, L, D, dtype=x.dtype)
+        pre = torch.empty_like(y) if silu else None
+        b = None if bias is None else bias.contiguous()
+        lib.ws_conv_fwd(Bt, L, D, w.shape[0], ldx, _p(x), _p(w), _opt(b), _opt(pre), _p(y))
+        ctx.save_for_backward(x, w, pre)
+        ctx.has_bias, ctx.ldx = bias is not None, ldx
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w, pre = ctx.saved_tensors
+        lib = _load()
+        Bt, L, D = x.shape
+        gy = gy.contiguous()
+        gx, gw = torch.empty(Bt, L, D, dtype=x.dtype), torch.empty_like(w)
+        gb = torch.empty(D, dtype=x.dtype) if ctx.has_bias else None
+        g = None if pre is None else torch.empty_like(pre)
+        lib.ws_conv_bwd(
+            Bt, L, D, w.shape[0], ctx.ldx, _p(x), _p(w), _opt(pre), _p(gy), _p(gx), _p(gw),
+            _opt(gb), _opt(g),
+        )  # fmt: skip
+        return gx, gw, gb, None
+
+
+def causal_conv_kernel(x, w, bias=None, silu=False):
+    """Depthwise causal convolution ``y_t = bias + sum_m w[m] x_{t-m}`` (m < K, m <= t),
+    followed by SiLU if ``silu``.
+
+    x : (Bt, L, D) float32 CPU ; w : (K, D), w[m] multiplies the input m steps back ;
+    bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`applies` is true.
+    """
+    return _CausalConvFn.apply(x, w, bias, bool(silu))
+
+
+class _RMSNormFn(torch.autograd.Function):
+    """x / rms(x) * w over the last axis, by the compiled kernel."""
+
+    @staticmethod
+    def forward(ctx, x, w, eps):
+        lib = _load()
+        x, w = x.contiguous(), w.contiguous()
+        D = x.shape[-1]
+        R = x.numel() // D
+        y = torch.empty_like(x)
+        rs = torch.empty(R, dtype=x.dtype)
+        lib.ws_rms_fwd(R, D, _p(x), _p(w), float(eps), _p(y), _p(rs))
+        ctx.save_for_backward(x, w, rs)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w, rs = ctx.saved_tensors
+        lib = _load()
+        D = x.shape[-1]
+        gy = gy.contiguous()
+        gx, gw, tmp = torch.empty_like(x), torch.zeros_like(w), torch.empty_like(w)
+        lib.ws_rms_bwd(x.numel() // D, D, _p(x), _p(w), _p(rs), _p(gy), _p(gx), _p(gw), _p(tmp))
+        return gx, gw, None
+
+
+def rms_norm_kernel(x, w, eps: float):
+    """``x / sqrt(mean(x^2, -1) + eps) * w`` for float32 CPU x (..., D) and w (D,), in one
+    pass each way. Call only where :func:`applies` (x, w) is true."""
+    return _RMSNormFn.apply(x, w, eps)
