@@ -35,7 +35,9 @@ def _tone(n=2000, fs=250.0, f0=10.0, n_sites=3, seed=0):
 def test_auto_decimation_returns_at_once_for_band_edges_near_zero(band):
     t0 = time.perf_counter()
     step = auto_decimation(250.0, band)
-    assert time.perf_counter() - t0 < 0.1  # was an endless search for (0, 3e-12)
+    # a hang detector, not a speed test (it was an endless search for (0, 3e-12)): the
+    # call takes microseconds, so 10 s fails only on a loop, never on a loaded machine
+    assert time.perf_counter() - t0 < 10.0
     assert step >= 1 and _is_5_smooth(step)
 
 
