@@ -167,6 +167,8 @@ class PhaseEvidence:
     wave_found : bool or None
         Whether any wave epoch passed the no-propagation null; None when no surrogates
         were drawn (no test).
+    wave_fraction : float or None
+        Share of the valid samples inside wave epochs; None when no surrogates were drawn.
     """
 
     speed: float
@@ -174,6 +176,7 @@ class PhaseEvidence:
     wavelengths: np.ndarray
     spacing: float | None
     wave_found: bool | None
+    wave_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -416,6 +419,10 @@ class RouteDecision:
         Each estimator run mapped to what its own diagnostics found.
     notes : list of str
         The warnings the summary carries about the route.
+    keep_samples : bool
+        With ``no_wave``, the per-sample speeds stay (only the wave epochs' estimates are
+        withheld): the samples are no evidence of a wave, but their median is still what
+        ``--summary-of all`` reports, flagged as not waves.
     no_wave : bool
         No travelling wave: the phase pass found no wave epoch and the delay estimators
         do not confirm each other, so no speed is reported.
@@ -427,6 +434,7 @@ class RouteDecision:
     problems: dict
     notes: list[str]
     no_wave: bool = False
+    keep_samples: bool = False
 
 
 def _agreement(primary: RouteEstimate, second: RouteEstimate) -> dict:
@@ -514,8 +522,25 @@ def settle_route(
             + (f"; {second.method}: {'; '.join(second.problems)}" if second.problems else "")
             + "."
         )
-    no_wave = False
-    if reported.method in PHASE_METHODS and check is not None and check["agree"] is False:
+    no_wave = keep_samples = False
+    ph = inp.phase
+    if (
+        reported.method in PHASE_METHODS
+        and ph is not None
+        and ph.wave_fraction is not None
+        and ph.wave_fraction <= inp.alpha
+    ):
+        # the null lets up to alpha of the samples of a field without propagation into
+        # wave epochs: a record with no more than that is no evidence of a wave
+        no_wave = keep_samples = True
+        notes.append(
+            f"no travelling wave found: wave epochs cover {ph.wave_fraction:.1%} of the "
+            f"samples, no more than the {inp.alpha:.0%} a field without propagation reaches "
+            "under the null, so no wave-epoch speed is reported (the median over all samples "
+            "stays in speed_all_samples, as --summary-of all). A longer record, a band around "
+            "the oscillation (CLI: --band LO HI) or a larger alpha (--alpha) may find it."
+        )
+    elif reported.method in PHASE_METHODS and check is not None and check["agree"] is False:
         ratio = _ratio(check)
         trusted_check = check["valid"] and not check["inconclusive"]
         if trusted_check and reported.problems:
@@ -547,4 +572,6 @@ def settle_route(
                 "no travelling wave found: the phase route finds no wave epoch and the delay "
                 "estimators do not confirm each other, so no speed is reported."
             )
-    return RouteDecision(reported.method, reported.result, check, problems, notes, no_wave)
+    return RouteDecision(
+        reported.method, reported.result, check, problems, notes, no_wave, keep_samples
+    )

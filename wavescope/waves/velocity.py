@@ -501,7 +501,7 @@ def _reported_estimates(est, decision) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """``(speed, direction, wavelength)`` of the reported route: per sample for a phase
     method, per estimate for a broadband one (no wavelength; NaN with no travelling wave)."""
     if decision.reported not in BROADBAND_METHODS:
-        if decision.no_wave:
+        if decision.no_wave and not decision.keep_samples:
             nan = np.full(est.speed.shape, np.nan)
             return nan, nan.copy(), nan.copy()
         return est.speed, est.direction, est.wavelength
@@ -528,6 +528,12 @@ def _phase_evidence(est, valid, wave, windows, spacing, tested: bool) -> PhaseEv
         speed = float(np.median(sp)) if sp.size else np.nan
     di = di[np.isfinite(di)]
     direction = float(circ_mean(di)) if di.size else np.nan
+    n_valid = max(int(valid.sum()), 1)
     return PhaseEvidence(
-        speed, direction, est.wavelength[valid], spacing, bool(wave.any()) if tested else None
+        speed,
+        direction,
+        est.wavelength[valid],
+        spacing,
+        bool(wave.any()) if tested else None,
+        float(np.sum(wave & valid) / n_valid) if tested else None,
     )
