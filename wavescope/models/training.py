@@ -402,6 +402,17 @@ def _plan(
     copy_task = make_copy_task(
         task.length, hp.seed, config.max_len, min_len=task.min_length, context_len=task.context_len
     )
+    # a batch is drawn only once its activations are known to fit (--batch-size 1e8 or
+    # --length 1e8 are refused here, not by the allocator minutes later)
+    fix = "lower --batch-size or --length (or split the batch with --nproc on more machines)."
+    reg.check_activation_memory(
+        model_name, config, hp.batch_size, copy_task.context_len, "one training batch", fix
+    )
+    for n in evaluation.resolved_lengths(task.length):
+        reg.check_activation_memory(
+            model_name, config, evaluation.examples, 2 * n + 2, f"the evaluation at length {n}",
+            "lower --length or the evaluation lengths and examples.",
+        )  # fmt: skip
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
     ):
