@@ -215,3 +215,23 @@ def test_velocity_refuses_a_recording_whose_data_bytes_were_overwritten(tmp_path
     path = _wave(tmp_path)
     _corrupt_data_byte(path)
     _refused(["velocity", path, "--json", tmp_path / "o.json"], tmp_path, capsys, "Bad CRC-32")
+
+
+def test_a_nul_byte_in_an_argument_is_a_usage_error_not_a_crash(tmp_path, capsys):
+    _refused(["velocity", "a\x00b.npz"], tmp_path, capsys, "input: a NUL byte")
+
+
+def test_out_of_memory_and_a_full_disk_outside_the_writers_exit_2(tmp_path, capsys, monkeypatch):
+    import wavescope.pipelines.recording as recording
+
+    path = _wave(tmp_path)
+    for exc, named in (
+        (MemoryError(), "out of memory"),
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device (ENOSPC)"),
+    ):
+
+        def fail(*a, exc=exc, **k):
+            raise exc
+
+        monkeypatch.setattr(recording, "measure_recording", fail)
+        _refused(["velocity", path], tmp_path, capsys, named)

@@ -326,62 +326,64 @@ def read_hdf5_frames(
     except OSError as exc:
         raise WaveInputError(f"{path}: not a readable HDF5 file ({exc}).") from None
     with f:
-        if "nwb_version" in f.attrs:
-            raise WaveInputError(
-                f"{path} is an NWB file; read it with wavescope.io.read_nwb (or "
-                "read_recording, which dispatches on the content)."
-            )
-        if dataset is None:
-            names = _frame_datasets(f)
-            if len(names) != 1:
-                raise WaveInputError(
-                    f"{path}: "
-                    + (
-                        f"{len(names)} 3-D datasets ({', '.join(names)}); choose one with dataset=."
-                        if names
-                        else "no 3-D numeric dataset (time, rows, cols) in the file."
-                    )
-                )
-            dataset = names[0]
-        if dataset not in f:
-            raise WaveInputError(
-                f"{path}: no dataset {dataset!r}; 3-D datasets in the file: "
-                f"{', '.join(_frame_datasets(f)) or 'none'}."
-            )
-        dset = f[dataset]
-        where = [f"attributes of {dset.name} and the groups above it"]
-        fs_from = px_from = "argument"
-        if fs_hz is None:
-            key, value, node = _attr_up(dset, FS_ATTRS)
-            if key is None:
-                raise _missing(f"frame rate ({', '.join(FS_ATTRS)})", path, where, "fs_hz")
-            v = _number_attr(path, node, key, value, "one number (frames per second)")
-            if v.size != 1:
-                raise WaveInputError(
-                    f"{path}: attribute {key} of {node} must be one number (frames per "
-                    f"second), got {value!r}; pass fs_hz= explicitly."
-                )
-            fs_hz, fs_from = float(v.ravel()[0]), f"{node} attribute {key}"
-        if pixel_size_m is None:
-            key, value, node = _attr_up(dset, tuple(PIXEL_ATTRS))
-            if key is None:
-                raise _missing(
-                    f"pixel size ({', '.join(PIXEL_ATTRS)})", path, where, "pixel_size_m"
-                )
-            v = _number_attr(path, node, key, value, "a number or a pair (dx, dy)")
-            v = v * PIXEL_ATTRS[key]
-            pixel_size_m = float(v) if v.ndim == 0 else tuple(v.ravel())
-            px_from = f"{node} attribute {key}"
-        return _reading(path, "HDF5")(frames_to_field)(
-            dset,
-            fs_hz,
-            pixel_size_m,
-            options,
-            meta={
-                "source": str(path),
-                "format": "hdf5",
-                "dataset": dset.name,
-                "fs_from": fs_from,
-                "pixel_size_from": px_from,
-            },
+        return _reading(path, "HDF5")(_hdf5_field)(f, path, dataset, fs_hz, pixel_size_m, options)
+
+
+def _hdf5_field(f, path: Path, dataset, fs_hz, pixel_size_m, options) -> WaveField:
+    if "nwb_version" in f.attrs:
+        raise WaveInputError(
+            f"{path} is an NWB file; read it with wavescope.io.read_nwb (or "
+            "read_recording, which dispatches on the content)."
         )
+    if dataset is None:
+        names = _frame_datasets(f)
+        if len(names) != 1:
+            raise WaveInputError(
+                f"{path}: "
+                + (
+                    f"{len(names)} 3-D datasets ({', '.join(names)}); choose one with dataset=."
+                    if names
+                    else "no 3-D numeric dataset (time, rows, cols) in the file."
+                )
+            )
+        dataset = names[0]
+    if dataset not in f:
+        raise WaveInputError(
+            f"{path}: no dataset {dataset!r}; 3-D datasets in the file: "
+            f"{', '.join(_frame_datasets(f)) or 'none'}."
+        )
+    dset = f[dataset]
+    where = [f"attributes of {dset.name} and the groups above it"]
+    fs_from = px_from = "argument"
+    if fs_hz is None:
+        key, value, node = _attr_up(dset, FS_ATTRS)
+        if key is None:
+            raise _missing(f"frame rate ({', '.join(FS_ATTRS)})", path, where, "fs_hz")
+        v = _number_attr(path, node, key, value, "one number (frames per second)")
+        if v.size != 1:
+            raise WaveInputError(
+                f"{path}: attribute {key} of {node} must be one number (frames per "
+                f"second), got {value!r}; pass fs_hz= explicitly."
+            )
+        fs_hz, fs_from = float(v.ravel()[0]), f"{node} attribute {key}"
+    if pixel_size_m is None:
+        key, value, node = _attr_up(dset, tuple(PIXEL_ATTRS))
+        if key is None:
+            raise _missing(f"pixel size ({', '.join(PIXEL_ATTRS)})", path, where, "pixel_size_m")
+        v = _number_attr(path, node, key, value, "a number or a pair (dx, dy)")
+        v = v * PIXEL_ATTRS[key]
+        pixel_size_m = float(v) if v.ndim == 0 else tuple(v.ravel())
+        px_from = f"{node} attribute {key}"
+    return frames_to_field(
+        dset,
+        fs_hz,
+        pixel_size_m,
+        options,
+        meta={
+            "source": str(path),
+            "format": "hdf5",
+            "dataset": dset.name,
+            "fs_from": fs_from,
+            "pixel_size_from": px_from,
+        },
+    )

@@ -60,7 +60,7 @@ def _is_nwb_hdf5(path: Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
             return "nwb_version" in f.attrs
-    except OSError:
+    except Exception:  # not HDF5, or damaged: the HDF5 reader says which
         return False
 
 
