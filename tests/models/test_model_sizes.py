@@ -92,3 +92,15 @@ def test_probe_refuses_a_length_whose_states_do_not_fit(tiny_run, tmp_path, caps
     assert "the probe (2 x 1000000000 tokens through 1 layer(s) of mamba) needs" in err
     assert "more than the" in err
     assert snapshot(tmp_path) == before
+
+
+def test_the_probe_api_refuses_the_length_before_making_the_tokens(tiny_run):
+    from wavescope.core.errors import WaveInputError
+    from wavescope.models.probe import capture_states, impulse_response, load_model
+
+    model, _ = load_model(tiny_run / "checkpoint.pt")
+    with pytest.raises(WaveInputError, match=r"the probe \(2 x 1000000000 tokens"):
+        impulse_response(model, 0, length=10**9)  # the tokens alone would be 8 GB
+    with pytest.raises(WaveInputError, match="length must be a whole number of steps"):
+        impulse_response(model, 0, length=2.5)
+    assert capture_states(model, torch.ones((1, 12), dtype=torch.long), 0).n_times == 12

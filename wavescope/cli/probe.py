@@ -126,16 +126,6 @@ def _plot_path(args):
     )  # fmt: skip
 
 
-def _check_probe_size(model, rows, length) -> None:
-    """Refuse a probe whose states would not fit in memory, before any token is made."""
-    from wavescope.models.registry import check_activation_memory
-
-    check_activation_memory(
-        model.name, model.config, max(int(rows), 1), max(int(length), 1), "the probe",
-        "lower --length (or --n-sequences).", layers=1,
-    )  # fmt: skip
-
-
 def _token_ids(text: str):
     try:
         ids = [int(t) for t in text.replace(" ", "").split(",") if t != ""]
@@ -200,13 +190,6 @@ def run(args) -> int:
     identity = checkpoint_identity(args.checkpoint, ckpt)
     model.to(args.device)
     set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
-    n_tokens = (
-        len(args.input) + 2 if args.input is not None
-        else len(_token_ids(args.tokens)) if args.tokens is not None
-        else args.length
-    )  # fmt: skip
-    # an impulse runs twice (impulse and background); the states of each are kept
-    _check_probe_size(model, 2, n_tokens)
     if args.input is not None or args.tokens is not None:
         if args.input is not None:
             tokens, source = text_tokens(args.input), f"text {args.input!r}"
@@ -319,7 +302,7 @@ def run_memory_curve(args) -> int:
     import torch
 
     from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import checkpoint_identity, load_model
+    from wavescope.models.probe import check_probe_size, checkpoint_identity, load_model
     from wavescope.models.threads import set_default_threads
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -328,7 +311,7 @@ def run_memory_curve(args) -> int:
     identity = checkpoint_identity(args.checkpoint, ckpt)
     model.to(args.device)
     set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
-    _check_probe_size(model, args.n_sequences, length)
+    check_probe_size(model, args.n_sequences, length)
     curve = model_memory_curve(
         model,
         args.layer,
