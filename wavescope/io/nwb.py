@@ -230,7 +230,8 @@ def _electrical_field(
         f"{path}: series {series.name!r} ({len(keep)} channels x {n_t} samples of "
         f"{np.dtype(dtype)})",
         len(keep) * int(n_t) * np.dtype(dtype).itemsize,
-        "read one electrode group (group=), store a shorter recording, or pass dtype='float32'.",
+        "read one electrode group (group=) or store a shorter recording"
+        + (", or pass dtype='float32'." if np.dtype(dtype).itemsize > 4 else "."),
     )
     data = np.empty((len(keep), n_t), dtype)
     conv = float(series.conversion or 1.0)
