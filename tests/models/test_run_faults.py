@@ -147,3 +147,11 @@ def test_rope_needs_an_even_head_size_in_the_config():
     with pytest.raises(WaveInputError, match="head size d_model / n_heads = 9 must be even"):
         default_config("transformer-rope", d_model=36, n_heads=4)
     assert default_config("transformer-alibi", d_model=36, n_heads=4).d_model == 36
+
+
+def test_non_finite_numbers_are_written_as_json_null():
+    from wavescope.models.training import finite_json
+
+    rec = {"loss": float("nan"), "acc": [1.0, float("inf")], "n": 3, "eval": {"x": -float("inf")}}
+    text = json.dumps(finite_json(rec), allow_nan=False)
+    assert _strict_json(text) == {"loss": None, "acc": [1.0, None], "n": 3, "eval": {"x": None}}

@@ -214,18 +214,24 @@ class _MetricsLog:
 
     def write(self, rec: dict) -> None:
         if self.fh is not None:
-            # NaN and infinity are not JSON: they are written as null, so that every
-            # line stays readable by any JSON parser
-            clean = {
-                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in rec.items()
-            }
-            self.fh.write(json.dumps(clean, allow_nan=False) + "\n")
+            self.fh.write(json.dumps(finite_json(rec), allow_nan=False) + "\n")
             self.fh.flush()
 
     def close(self) -> None:
         if self.fh is not None:
             self.fh.close()
+
+
+def finite_json(obj):
+    """``obj`` with every NaN or infinite float replaced by None: NaN and infinity are not
+    JSON (``json.dumps`` would write bare ``NaN`` tokens that strict parsers refuse)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
 
 
 @dataclass
@@ -687,7 +693,7 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
         },
         "lengths": rows,
     }
-    write_json(final_path, final)
+    write_json(final_path, finite_json(final))
     summary["final_eval"] = final
     return summary
 
