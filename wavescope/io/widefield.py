@@ -225,10 +225,11 @@ def _sites(mask: np.ndarray, factor: int, dx: float, dy: float):
     return rows[keep], cols[keep], site[keep], pos, names
 
 
-def _refuse_non_finite(pixel, frame=None):
+def _refuse_non_finite(source, pixel, frame=None):
     where = f"frame {frame}, " if frame is not None else ""
     raise WaveInputError(
-        f"the frames hold NaN or infinite values (first at {where}row {int(pixel[0])}, "
+        f"{source}: the frames hold NaN or infinite values (first at {where}row "
+        f"{int(pixel[0])}, "
         f"column {int(pixel[1])}); replace them (e.g. by the pixel's mean) or pass a mask= "
         "that leaves those pixels out."
     )
@@ -306,12 +307,13 @@ def frames_to_field(
     fs = check_positive("fs_hz", fs)
     dx, dy = _pixel_sizes(pixel_size_m)
     chunk = int(opts.chunk_frames)
-    check_stack_memory(shape, opts, (meta or {}).get("source", "the frame stack"))
+    source = (meta or {}).get("source", "the frame stack")
+    check_stack_memory(shape, opts, source)
     mean = None
     if (isinstance(opts.mask, str) and opts.mask == "cortex") or opts.background == "dff":
         mean = _mean_image(frames, n_t, chunk)
         if not np.all(np.isfinite(mean)):
-            _refuse_non_finite(np.argwhere(~np.isfinite(mean))[0])
+            _refuse_non_finite(source, np.argwhere(~np.isfinite(mean))[0])
     if isinstance(opts.mask, str):
         mask = (
             cortex_mask_from_mean(mean, erode=opts.erode)
@@ -347,7 +349,7 @@ def frames_to_field(
         part = np.asarray(frames[i0:i1])[:, rows, cols].astype(np.float32)  # (k, pixels)
         if not np.all(np.isfinite(part)):
             k, j = np.argwhere(~np.isfinite(part))[0]
-            _refuse_non_finite((rows[j], cols[j]), i0 + k)
+            _refuse_non_finite(source, (rows[j], cols[j]), i0 + k)
         if f0 is not None:
             part = (part - f0) / f0
         data[:, i0:i1] = part.T if binning is None else binning @ part.T.astype(np.float64)
