@@ -155,3 +155,16 @@ def test_non_finite_numbers_are_written_as_json_null():
     rec = {"loss": float("nan"), "acc": [1.0, float("inf")], "n": 3, "eval": {"x": -float("inf")}}
     text = json.dumps(finite_json(rec), allow_nan=False)
     assert _strict_json(text) == {"loss": None, "acc": [1.0, None], "n": 3, "eval": {"x": None}}
+
+
+@pytest.mark.parametrize("step", [-5, 12.5, 10**9])
+def test_probe_refuses_impossible_step_counts(stopped_run, tmp_path, capsys, step):
+    out = _copy(stopped_run, tmp_path, step=step)
+    before = snapshot(tmp_path)
+    argv = ["probe", str(out / "checkpoint.pt"), "--layer", "0", "--impulse", "--out",
+            str(tmp_path / "states.npz")]  # fmt: skip
+    assert main(argv) == 2
+    assert f"step must be a whole number 0 to 4 (the run's steps), got {step!r}" in (
+        capsys.readouterr().err
+    )
+    assert snapshot(tmp_path) == before

@@ -219,7 +219,9 @@ def load_model(path, map_location="cpu"):
             f"checkpoint {str(path)!r}: model_name must be a string, got {name!r}."
         )
     if "step" in ckpt:
-        check_step(ckpt["step"], path)
+        train = ckpt.get("train")
+        total = train.get("steps") if isinstance(train, dict) else None
+        check_step(ckpt["step"], path, total if isinstance(total, int) else None)
     if not isinstance(ckpt["model_state"], dict):
         raise WaveInputError(
             f"checkpoint {str(path)!r}: model_state must be a dict of tensors, got "
