@@ -235,3 +235,8 @@ def test_out_of_memory_and_a_full_disk_outside_the_writers_exit_2(tmp_path, caps
 
         monkeypatch.setattr(recording, "measure_recording", fail)
         _refused(["velocity", path], tmp_path, capsys, named)
+
+
+def test_an_empty_output_name_is_refused(tmp_path, capsys):
+    path = _wave(tmp_path)
+    _refused(["velocity", path, "--json", ""], tmp_path, capsys, "--json is empty")

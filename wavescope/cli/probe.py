@@ -162,10 +162,10 @@ def run(args) -> int:
         raise WaveInputError("--out is required (the output .npz) unless --memory-curve is given.")
     if args.length is None:
         args.length = 64
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        out = out.with_suffix(out.suffix + ".npz")
-    check_output_path(out, args.overwrite, inputs=[args.checkpoint], option="--out")
+    out = check_output_path(
+        args.out, args.overwrite, suffix=".npz", allowed_suffixes=(".npz",),
+        inputs=[args.checkpoint], option="--out",
+    )  # fmt: skip
     _plot_path(args)
     if args.length < 2:
         raise WaveInputError(f"--length must be at least 2 steps, got {args.length}.")

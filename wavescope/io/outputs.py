@@ -286,6 +286,8 @@ def check_output_path(
     if path is None:
         return None
     what = f"{option} {os.fspath(path)}" if option else os.fspath(path)
+    if not os.fspath(path).strip():
+        raise WaveInputError(f"{option or 'the output path'} is empty; give a file name.")
     out = Path(path)
     if out.is_dir():
         raise WaveInputError(f"{what} is a folder; give a file name inside it.")
