@@ -240,3 +240,10 @@ def test_out_of_memory_and_a_full_disk_outside_the_writers_exit_2(tmp_path, caps
 def test_an_empty_output_name_is_refused(tmp_path, capsys):
     path = _wave(tmp_path)
     _refused(["velocity", path, "--json", ""], tmp_path, capsys, "--json is empty")
+
+
+@pytest.mark.parametrize("name", ["", "/"])
+def test_compare_refuses_a_report_name_that_names_no_file(tmp_path, capsys, name):
+    recs = [_wave(tmp_path, f"r{i}.npz") for i in range(3)]
+    argv = ["compare", *[f"a={p}" for p in recs], "--report", name, "--no-progress"]
+    _refused(argv, tmp_path, capsys, f"--report {name!r} names no file")

@@ -118,6 +118,9 @@ def run(args) -> int:
         except ValueError:
             raise WaveInputError("--group-band takes GROUP LO HI with numbers LO, HI.") from None
     check_int("--permutations", args.permutations, minimum=1)  # checked whatever the groups
+    for opt, value in (("--report", args.report), ("--json", args.json)):
+        if value is not None and not Path(value).name:  # "" or "/": no file name
+            raise WaveInputError(f"{opt} {value!r} names no file; give a file name.")
     report, json_path = check_report_paths(args.report, args.json, args.overwrite)
     reference = args.reference_speeds or os.environ.get(DAVIS2021_ENV) or None
     ins = [p for d in (groups, metrics or {}, memory or {}) for vs in d.values() for v in vs
