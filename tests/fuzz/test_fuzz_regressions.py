@@ -37,3 +37,23 @@ def test_collinear_positions_far_from_the_origin_give_no_2d_gradient(dtype, weig
     g, fit = fit_phase_plane(phase.astype(dtype), pos, W)
     assert g.shape == (2, 20)
     assert not np.isfinite(g).any()
+
+
+def test_a_widefield_npz_whose_zip_version_byte_was_damaged_is_refused(tmp_path):
+    """One byte of the central directory set to 64 ("zip file version 6.4"): the format
+    sniffing raised NotImplementedError (long fuzz run of the frame readers)."""
+    import io
+
+    from wavescope.io import read_recording
+
+    buf = io.BytesIO()
+    frames = np.full((4, 8, 8), 1000, np.uint16)
+    np.savez(buf, frames=frames, fs_hz=np.float64(50.0), pixel_size_m=np.float64(1e-4))
+    raw = bytearray(buf.getvalue())
+    at = raw.rfind(b"PK\x01\x02") + 5  # "version made by" (high byte) of the last entry
+    raw[at - 1] = 64
+    raw[at + 1] = 64  # "version needed to extract"
+    path = tmp_path / "wf.npz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(WaveInputError):
+        read_recording(path)

@@ -387,8 +387,8 @@ def is_widefield_npz(path: str | os.PathLike) -> bool:
             return False
         with zipfile.ZipFile(path) as zf:
             keys = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
-    except (zipfile.BadZipFile, OSError):
-        return False
+    except (zipfile.BadZipFile, OSError, NotImplementedError, ValueError, EOFError):
+        return False  # damaged (e.g. "zip file version 6.4"): read_npz says what is wrong
     return "frames" in keys and "data" not in keys
 
 
