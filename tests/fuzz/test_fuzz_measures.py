@@ -5,18 +5,15 @@ positions), lengths from 1 sample, float32/float64/int16 data scaled over 1e-30.
 sites or one), NaN samples, bad sites, any sampling rate and bands from auto to edges
 near 0 and Nyquist. The claim: each example returns (a summary without NaN/inf, a None
 speed explained by a warning) or raises a :class:`WaveInputError`, within the deadline.
-The default run draws ``FAST`` examples per test (a few seconds each); ``-m slow`` draws
-``SLOW``.
+Example counts come from the hypothesis profile (``tests/conftest.py``: ``ci`` by default,
+``WAVESCOPE_FUZZ_PROFILE=long`` for a long run).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
-import pytest
 from fuzz_strategies import assert_clean_summary, bands, field_specs
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from wavescope.core.errors import WaveInputError
@@ -29,12 +26,6 @@ from wavescope.waves import (
 )
 from wavescope.waves.velocity import METHODS
 
-FAST, SLOW = 60, 500
-#: Per-example time bound: the largest example (25 sites x 1200 samples, 3 surrogates)
-#: takes well under a second; hypothesis re-runs an example that exceeds the deadline
-#: before reporting it, so a one-off stall of the shared machine does not fail the test.
-DEADLINE = timedelta(seconds=10)
-COMMON = dict(deadline=DEADLINE, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 UNGUARDED_DIVISIONS: list = []  # none left: the divisions run under np.errstate
 
 
@@ -90,17 +81,8 @@ def options(draw):
 
 
 @unguarded_divisions
-@settings(max_examples=FAST, **COMMON)
 @given(velocity_cases())
 def test_measure_velocity_gives_a_clean_summary_or_a_toolkit_error(case):
-    _measure(*case)
-
-
-@pytest.mark.slow
-@unguarded_divisions
-@settings(max_examples=SLOW, **{**COMMON, "derandomize": False})
-@given(velocity_cases())
-def test_measure_velocity_gives_a_clean_summary_or_a_toolkit_error_long(case):
     _measure(*case)
 
 
@@ -118,16 +100,8 @@ def _broadband(spec, which):
     assert np.isfinite(bb.quality)
 
 
-@settings(max_examples=FAST, **COMMON)
 @given(field_specs(), st.sampled_from(["event-time", "xcorr", "komega"]))
 def test_broadband_measures_give_a_speed_or_a_toolkit_error(spec, which):
-    _broadband(spec, which)
-
-
-@pytest.mark.slow
-@settings(max_examples=SLOW, **{**COMMON, "derandomize": False})
-@given(field_specs(), st.sampled_from(["event-time", "xcorr", "komega"]))
-def test_broadband_measures_give_a_speed_or_a_toolkit_error_long(spec, which):
     _broadband(spec, which)
 
 
@@ -140,7 +114,6 @@ def _auto_band(spec):
     assert 0 <= lo < hi < field.fs / 2
 
 
-@settings(max_examples=FAST, **COMMON)
 @given(field_specs())
 def test_auto_band_gives_a_band_below_nyquist_or_a_toolkit_error(spec):
     _auto_band(spec)

@@ -11,29 +11,22 @@ MemoryError or an unpickling.
 from __future__ import annotations
 
 import pickle
-from datetime import timedelta
 
 import numpy as np
 import pytest
 from fuzz_strategies import archive, npy_bytes, recording_members
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from wavescope.core.errors import WaveInputError
 from wavescope.core.field import WaveField
 from wavescope.io import read_npz
 
-#: Examples per kind of damage (11 kinds): default run and ``-m slow``.
-FAST, SLOW = 8, 60
+#: Kinds of damage, each its own test case; examples per case from the hypothesis profile.
 KINDS = (
     "intact", "truncate", "overwrite", "lying-header", "extra-key", "missing-key",
     "npy", "text", "pickle", "empty", "random-bytes",
 )  # fmt: skip
-COMMON = dict(
-    deadline=timedelta(seconds=5),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
 
 
 class Trap:
@@ -128,19 +121,7 @@ def _read(tmp_path, raw: bytes, kind: str, compressed: bool, mmap):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=FAST, **COMMON)
 @given(data=st.data(), mmap=st.sampled_from([False, True, "auto"]))
 def test_damaged_npz_files_are_read_or_refused_with_a_toolkit_error(tmp_path, kind, data, mmap):
-    raw, compressed = data.draw(damaged_files(kind))
-    _read(tmp_path, raw, kind, compressed, mmap)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=SLOW, **{**COMMON, "derandomize": False})
-@given(data=st.data(), mmap=st.sampled_from([False, True, "auto"]))
-def test_damaged_npz_files_are_read_or_refused_with_a_toolkit_error_long(
-    tmp_path, kind, data, mmap
-):
     raw, compressed = data.draw(damaged_files(kind))
     _read(tmp_path, raw, kind, compressed, mmap)

@@ -11,22 +11,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
-import pytest
 from fuzz_strategies import bands
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from wavescope.core.errors import WaveInputError
 from wavescope.signal import analytic_signal, auto_decimation
 from wavescope.waves.planar import fit_phase_plane
-
-FAST, SLOW = 60, 600
-COMMON = dict(
-    deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
 
 
 @st.composite
@@ -55,16 +47,8 @@ def _analytic(fs, n, band, decimate, scale, dtype, seed):
         assert np.max(np.abs(z)) <= 4 * float(np.max(np.abs(x))) * np.sqrt(n) + 1e-300
 
 
-@settings(max_examples=FAST, **COMMON)
 @given(signal_cases())
 def test_analytic_signal_gives_finite_values_or_a_toolkit_error(case):
-    _analytic(*case)
-
-
-@pytest.mark.slow
-@settings(max_examples=SLOW, **{**COMMON, "derandomize": False})
-@given(signal_cases())
-def test_analytic_signal_gives_finite_values_or_a_toolkit_error_long(case):
     _analytic(*case)
 
 
@@ -119,14 +103,6 @@ def _plane(phase, pos, W, layout):
     assert np.all((fit[finite] >= 0) & (fit[finite] <= 1 + 1e-5))
 
 
-@settings(max_examples=FAST, **COMMON)
 @given(plane_cases())
 def test_plane_fit_never_raises_and_refuses_collinear_samples(case):
-    _plane(*case)
-
-
-@pytest.mark.slow
-@settings(max_examples=SLOW, **{**COMMON, "derandomize": False})
-@given(plane_cases())
-def test_plane_fit_never_raises_and_refuses_collinear_samples_long(case):
     _plane(*case)

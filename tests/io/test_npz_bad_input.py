@@ -15,9 +15,9 @@ import zipfile
 import numpy as np
 import pytest
 
+import wavescope.core.validate as validate
 from wavescope.core.errors import WaveInputError
 from wavescope.datasets import grid_positions, planar_wave
-from wavescope.io import npz as npz_module
 from wavescope.io import read_npz, write_npz
 
 
@@ -111,8 +111,8 @@ def test_a_member_larger_than_the_memory_available_is_refused_before_loading(
     members = {f"{k}.npy": _npy(v) for k, v in _members(wave).items()}
     members["data.npy"] = _npy(np.zeros((16, 2**16), np.float32))
     path = _zip(tmp_path / "rec.npz", members, zipfile.ZIP_DEFLATED)
-    monkeypatch.setattr(npz_module, "available_memory", lambda: 2**20)
-    with pytest.raises(WaveInputError, match=r"needs .* GiB once decompressed.*mmap=True"):
+    monkeypatch.setattr(validate, "MEMORY_LIMIT_BYTES", 2**20)
+    with pytest.raises(WaveInputError, match=r"needs 4 MiB, more than the 1 MiB.*mmap=True"):
         read_npz(path)
 
 

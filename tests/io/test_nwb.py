@@ -264,3 +264,21 @@ def test_imaging_is_read_in_chunks_never_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
     read_nwb(tmp_path / "img.nwb", options=replace(WidefieldOptions(), chunk_frames=50))
     assert sizes and max(sizes) <= 50 < len(frames)
+
+
+def test_series_larger_than_the_memory_limit_are_refused_before_reading(tmp_path, monkeypatch):
+    """Issue 20, item 1: the declared sizes of NWB series, electrical and imaging, are
+    checked against the limit before any sample is read (the limit is lowered here)."""
+    import wavescope.core.validate as validate
+
+    truth = grid_wave(0.3, 0.5, 0)
+    write_electrical(tmp_path / "utah.nwb", truth)
+    frames, _ = frame_wave(0.3, 0.5, 0)
+    write_imaging(tmp_path / "img.nwb", frames, 100.0, spacing=[50e-6, 50e-6])
+    monkeypatch.setattr(validate, "MEMORY_LIMIT_BYTES", 4096)
+    with pytest.raises(
+        WaveInputError, match=r"series 'lfp' \(.* samples of float32\) needs 188 KiB"
+    ):
+        read_nwb(tmp_path / "utah.nwb")
+    with pytest.raises(WaveInputError, match=r"300 frames of 16 x 20 pixels needs .*4 KiB"):
+        read_nwb(tmp_path / "img.nwb")

@@ -92,9 +92,14 @@ def _pairs(items, what) -> dict[str, list[str]]:
 
 
 def run(args) -> int:
+    import glob
     import os
+    from pathlib import Path
 
+    from wavescope.core.validate import check_int
     from wavescope.datasets.davis2021 import DAVIS2021_ENV
+    from wavescope.io.metrics import METRICS
+    from wavescope.io.outputs import refuse_inputs
     from wavescope.pipelines.compare import check_report_paths, run_comparison, write_comparison
     from wavescope.report.html import render_comparison
     from wavescope.report.text import format_comparison
@@ -112,8 +117,16 @@ def run(args) -> int:
             band = {g: (float(lo), float(hi)) for g, lo, hi in args.group_band}
         except ValueError:
             raise WaveInputError("--group-band takes GROUP LO HI with numbers LO, HI.") from None
+    check_int("--permutations", args.permutations, minimum=1)  # checked whatever the groups
+    for opt, value in (("--report", args.report), ("--json", args.json)):
+        if value is not None and not Path(value).name:  # "" or "/": no file name
+            raise WaveInputError(f"{opt} {value!r} names no file; give a file name.")
     report, json_path = check_report_paths(args.report, args.json, args.overwrite)
     reference = args.reference_speeds or os.environ.get(DAVIS2021_ENV) or None
+    ins = [p for d in (groups, metrics or {}, memory or {}) for vs in d.values() for v in vs
+           for p in (glob.glob(v) or [v])]  # fmt: skip
+    for out, opt in ((report, "--report"), (json_path, "--json")):
+        refuse_inputs(out, [*ins, *(Path(v) / METRICS for v in ins), reference], opt)
     result = run_comparison(
         groups,
         band=band,

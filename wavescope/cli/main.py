@@ -7,8 +7,10 @@ fails to import is an error, never a silently missing command), and torch-based 
 import torch only when run.
 
 Exit status: 0 on success, 1 when some recordings of a batch failed, 2 for every
-:class:`~wavescope.core.errors.WaveInputError` (the message is printed, no traceback), 3
-for an internal error (a short message; the traceback with ``--debug``).
+:class:`~wavescope.core.errors.WaveInputError` (the message is printed, no traceback), for
+an argument holding a NUL byte, and when the machine stops the work (out of memory, disk
+full, no permission to write), 3 for an internal error (a short message; the traceback
+with ``--debug``).
 """
 
 from __future__ import annotations
@@ -64,7 +66,26 @@ def main(argv=None) -> int:
         warnings.showwarning = shown
 
 
+def _nul_options(args) -> list[str]:
+    """Options whose text holds a NUL byte, which no path or value can hold."""
+
+    def has_nul(v) -> bool:
+        if isinstance(v, str):
+            return "\x00" in v
+        return isinstance(v, (list, tuple)) and any(has_nul(x) for x in v)
+
+    return [k for k, v in vars(args).items() if has_nul(v)]
+
+
 def _run(args) -> int:
+    nul = _nul_options(args)
+    if nul:
+        print(
+            f"wavescope {args.command}: error: {', '.join(nul)}: a NUL byte (\\x00) in the "
+            "argument; no path or value can hold one: check how the command line was built.",
+            file=sys.stderr,
+        )
+        return 2
     from wavescope.core.progress import StderrBars, reporting
 
     bars = StderrBars()  # long library steps (the null's surrogates) on a terminal
@@ -74,26 +95,52 @@ def _run(args) -> int:
     except WaveInputError as exc:
         print(f"wavescope {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(
+            f"wavescope {args.command}: error: out of memory; the input or the settings ask "
+            "for more than this machine has: use a smaller input (a shorter record, fewer "
+            "channels) or smaller settings.",
+            file=sys.stderr,
+        )
+        return 2
     except BrokenPipeError:
-        # the reader went away (``wavescope velocity ... | head``): stop quietly
+        # the reader went away (an OSError, so before it) : stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        import errno  # here, not at the top: the imports are kept for start-up time
+
+        # the machine, not the input or wavescope, stopped a write
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+            return _internal(args, exc)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"wavescope {args.command}: error: could not write{where}: {exc.strerror} "
+            f"({errno.errorcode.get(exc.errno, exc.errno)}); free space or choose a folder "
+            "you may write to.",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"wavescope {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # not one of ours: say so, never a bare traceback
-        if args.debug:
-            traceback.print_exc()
-        print(
-            f"wavescope {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in wavescope; please report it with the command you ran "
-            "(run again with 'wavescope --debug ...' for the traceback).",
-            file=sys.stderr,
-        )
-        return 3
+        return _internal(args, exc)
     finally:
         bars.close()
+
+
+def _internal(args, exc) -> int:
+    if args.debug:
+        traceback.print_exception(exc)
+    print(
+        f"wavescope {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+        "This is a bug in wavescope; please report it with the command you ran "
+        "(run again with 'wavescope --debug ...' for the traceback).",
+        file=sys.stderr,
+    )
+    return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

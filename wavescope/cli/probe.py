@@ -162,10 +162,10 @@ def run(args) -> int:
         raise WaveInputError("--out is required (the output .npz) unless --memory-curve is given.")
     if args.length is None:
         args.length = 64
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        out = out.with_suffix(out.suffix + ".npz")
-    check_output_path(out, args.overwrite, inputs=[args.checkpoint], option="--out")
+    out = check_output_path(
+        args.out, args.overwrite, suffix=".npz", allowed_suffixes=(".npz",),
+        inputs=[args.checkpoint], option="--out",
+    )  # fmt: skip
     _plot_path(args)
     if args.length < 2:
         raise WaveInputError(f"--length must be at least 2 steps, got {args.length}.")
@@ -302,7 +302,7 @@ def run_memory_curve(args) -> int:
     import torch
 
     from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import checkpoint_identity, load_model
+    from wavescope.models.probe import check_probe_size, checkpoint_identity, load_model
     from wavescope.models.threads import set_default_threads
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -311,6 +311,7 @@ def run_memory_curve(args) -> int:
     identity = checkpoint_identity(args.checkpoint, ckpt)
     model.to(args.device)
     set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
+    check_probe_size(model, args.n_sequences, length)
     curve = model_memory_curve(
         model,
         args.layer,

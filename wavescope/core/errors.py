@@ -14,6 +14,8 @@ class                          also a                       raised when
 :class:`WaveFileNotFoundError` ``FileNotFoundError``        an input file or folder is absent
 :class:`WaveFileExistsError`   ``FileExistsError``          an output exists (no overwrite)
 :class:`MissingDependencyError` ``ImportError``             an optional extra is not installed
+:class:`WaveWriteError`        ``OSError``                  an output cannot be written (disk
+                                                            full, no permission)
 =============================  ===========================  ==============================
 """
 
@@ -25,6 +27,7 @@ __all__ = [
     "WaveFileNotFoundError",
     "WaveFileExistsError",
     "MissingDependencyError",
+    "WaveWriteError",
 ]
 
 
@@ -49,3 +52,8 @@ class MissingDependencyError(WaveInputError, ImportError):
 
     The message names the extra that installs it, e.g. ``pip install "wavescope[nwb]"``.
     """
+
+
+class WaveWriteError(WaveInputError, OSError):
+    """An output could not be written: the disk is full, the folder is read-only or not
+    ours (also an :class:`OSError`). Nothing partial is left behind."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import os
+import stat
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -18,7 +20,95 @@ from wavescope.core.errors import (  # noqa: F401 (re-exported: the historical i
     WaveFileNotFoundError,
     WaveInputError,
     WaveTypeError,
+    WaveWriteError,
 )
+
+# ------------------------------------------------------------------ sizes and file kinds
+#: A ceiling on the bytes one allocation may take, below the memory available; None: the
+#: memory available is the only bound. Tests set it to check the refusals on small files.
+MEMORY_LIMIT_BYTES: int | None = None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_limit() -> int | None:
+    """The bytes one allocation may take: the memory available, or
+    :data:`MEMORY_LIMIT_BYTES` when that is set and lower (None when neither is known)."""
+    avail = available_memory()
+    if MEMORY_LIMIT_BYTES is None:
+        return avail
+    return int(MEMORY_LIMIT_BYTES) if avail is None else min(avail, int(MEMORY_LIMIT_BYTES))
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``: a byte count in the largest binary unit below it."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} EiB"  # pragma: no cover
+
+
+def check_memory(what: str, nbytes: int, fix: str) -> int:
+    """Refuse, before allocating, ``nbytes`` for ``what`` that do not fit :func:`memory_limit`.
+
+    The message names the size, the limit and ``fix``; returns ``nbytes``. Called with
+    sizes computed from declared shapes (a file header, a config), so that a file that
+    declares a (1e9, 4096, 4096) stack ends in this error, never in the kernel's
+    out-of-memory killer.
+    """
+    limit = memory_limit()
+    if limit is not None and nbytes > limit:
+        raise WaveInputError(
+            f"{what} needs {format_bytes(nbytes)}, more than the {format_bytes(limit)} of "
+            f"memory available (limit); {fix}"
+        )
+    return int(nbytes)
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def check_regular_file(path, what: str = "input") -> None:
+    """Refuse ``path`` unless it is (or links to) a regular file, before it is opened.
+
+    ``os.stat`` never blocks, whereas opening a named pipe waits for a writer forever and
+    reading a device such as ``/dev/zero`` never ends: both are refused by their kind.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise WaveFileNotFoundError(f"{path}: no such file.") from None
+    except OSError as exc:
+        raise WaveInputError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    target = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+    raise WaveInputError(
+        f"{path}{target} is {kind}, not a regular file; the {what} must be a file on disk: "
+        "copy the data to a file first."
+    )
 
 
 def check_option(name: str, value, allowed: Iterable) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from wavescope.core.deps import require
 from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, check_regular_file
 from wavescope.io.lengths import metres_per
 from wavescope.io.widefield import WidefieldOptions, frames_to_field
 
@@ -46,7 +46,22 @@ def _exists(path) -> Path:
     path = Path(path)
     if not path.exists():
         raise WaveFileNotFoundError(f"{path}: no such file.")
+    check_regular_file(path, "frame stack")
     return path
+
+
+def _number_attr(path: Path, node: str, key: str, value, what: str) -> np.ndarray:
+    """An HDF5 attribute as floats, or an error naming it (a string, a compound, ...)."""
+    try:
+        v = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        v = None
+    if v is None or v.size == 0 or v.ndim > 1 or not np.all(np.isfinite(v)):
+        raise WaveInputError(
+            f"{path}: attribute {key} of {node} must be {what}, got {value!r}; fix the "
+            f"attribute or pass the value as an argument."
+        )
+    return v
 
 
 def _missing(what: str, path: Path, looked: list[str], arg: str) -> WaveInputError:
@@ -167,58 +182,88 @@ def read_tiff(
     except Exception as exc:
         raise WaveInputError(f"{path}: not a readable TIFF file ({exc}).") from None
     with tif:
-        series = tif.series[0]
-        shape = tuple(int(n) for n in series.shape)
-        squeezed = tuple(n for n in shape if n != 1)
-        if len(shape) == 2 and len(tif.pages) > 1:
-            # pages written one by one: each its own series; the stack is the pages
-            first = tuple(tif.pages[0].shape)
-            if tuple(tif.pages[-1].shape) != first:
-                raise WaveInputError(f"{path}: pages differ in shape; not one frame stack.")
-            frames, how = _TiffPages(tif, len(tif.pages), first), "pages"
-        elif len(squeezed) == 3:
-            if series.dataoffset is not None and not series.is_multifile:
-                frames = np.memmap(
-                    path, dtype=series.dtype, mode="r", offset=series.dataoffset, shape=shape
-                ).reshape(squeezed)
-                how = "memmap"
-            else:
-                frames, how = _TiffPages(tif, squeezed[0], squeezed[1:]), "pages"
+        return _reading(path, "TIFF")(_tiff_field)(tif, path, fs_hz, pixel_size_m, options)
+
+
+def _reading(path: Path, kind: str):
+    """Wrap a reading step: a toolkit error passes, anything a damaged file makes the
+    parser raise (IndexError, KeyError, struct errors, ...) becomes a toolkit error."""
+
+    def wrap(fn):
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except WaveInputError:
+                raise
+            except (MemoryError, RecursionError):
+                raise WaveInputError(
+                    f"{path}: the {kind} file's structure asks for more than can be read "
+                    "(damaged or hostile); write it again."
+                ) from None
+            except Exception as exc:  # a damaged file: any parser error
+                raise WaveInputError(
+                    f"{path}: not a readable {kind} frame stack ({type(exc).__name__}: "
+                    f"{exc}); it may be damaged: write it again."
+                ) from None
+
+        return run
+
+    return wrap
+
+
+def _tiff_field(tif, path: Path, fs_hz, pixel_size_m, options) -> WaveField:
+    series = tif.series[0]
+    shape = tuple(int(n) for n in series.shape)
+    squeezed = tuple(n for n in shape if n != 1)
+    if len(shape) == 2 and len(tif.pages) > 1:
+        # pages written one by one: each its own series; the stack is the pages
+        first = tuple(tif.pages[0].shape)
+        if tuple(tif.pages[-1].shape) != first:
+            raise WaveInputError(f"{path}: pages differ in shape; not one frame stack.")
+        frames, how = _TiffPages(tif, len(tif.pages), first), "pages"
+    elif len(squeezed) == 3:
+        if series.dataoffset is not None and not series.is_multifile:
+            frames = np.memmap(
+                path, dtype=series.dtype, mode="r", offset=series.dataoffset, shape=shape
+            ).reshape(squeezed)
+            how = "memmap"
         else:
-            raise WaveInputError(
-                f"{path}: the stack has shape {shape} (axes {series.axes}); a frame stack is "
-                "(time, rows, cols): save one channel and one plane per file."
-            )
-        looked_px = [
-            "ImageJ 'unit' + XResolution",
-            "OME PhysicalSizeX/Y",
-            "ResolutionUnit CENTIMETER + XResolution",
-        ]
-        px_from = "argument"
-        if pixel_size_m is None:
-            pixel_size_m, px_from = _tiff_pixel_size(tif, path)
-            if pixel_size_m is None:
-                raise _missing("pixel size", path, looked_px, "pixel_size_m")
-        fs_from = "argument"
-        if fs_hz is None:
-            fs_hz, fs_from = _tiff_rate(tif)
-            if fs_hz is None:
-                raise _missing(
-                    "frame rate", path, ["ImageJ finterval/fps", "OME TimeIncrement"], "fs_hz"
-                )
-        return frames_to_field(
-            frames,
-            fs_hz,
-            pixel_size_m,
-            options,
-            meta={
-                "source": str(path),
-                "format": "tiff",
-                "read": how,
-                "pixel_size_from": px_from,
-                "fs_from": fs_from,
-            },
+            frames, how = _TiffPages(tif, squeezed[0], squeezed[1:]), "pages"
+    else:
+        raise WaveInputError(
+            f"{path}: the stack has shape {shape} (axes {series.axes}); a frame stack is "
+            "(time, rows, cols): save one channel and one plane per file."
         )
+    looked_px = [
+        "ImageJ 'unit' + XResolution",
+        "OME PhysicalSizeX/Y",
+        "ResolutionUnit CENTIMETER + XResolution",
+    ]
+    px_from = "argument"
+    if pixel_size_m is None:
+        pixel_size_m, px_from = _tiff_pixel_size(tif, path)
+        if pixel_size_m is None:
+            raise _missing("pixel size", path, looked_px, "pixel_size_m")
+    fs_from = "argument"
+    if fs_hz is None:
+        fs_hz, fs_from = _tiff_rate(tif)
+        if fs_hz is None:
+            raise _missing(
+                "frame rate", path, ["ImageJ finterval/fps", "OME TimeIncrement"], "fs_hz"
+            )
+    return frames_to_field(
+        frames,
+        fs_hz,
+        pixel_size_m,
+        options,
+        meta={
+            "source": str(path),
+            "format": "tiff",
+            "read": how,
+            "pixel_size_from": px_from,
+            "fs_from": fs_from,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- HDF5
@@ -281,55 +326,64 @@ def read_hdf5_frames(
     except OSError as exc:
         raise WaveInputError(f"{path}: not a readable HDF5 file ({exc}).") from None
     with f:
-        if "nwb_version" in f.attrs:
-            raise WaveInputError(
-                f"{path} is an NWB file; read it with wavescope.io.read_nwb (or "
-                "read_recording, which dispatches on the content)."
-            )
-        if dataset is None:
-            names = _frame_datasets(f)
-            if len(names) != 1:
-                raise WaveInputError(
-                    f"{path}: "
-                    + (
-                        f"{len(names)} 3-D datasets ({', '.join(names)}); choose one with dataset=."
-                        if names
-                        else "no 3-D numeric dataset (time, rows, cols) in the file."
-                    )
-                )
-            dataset = names[0]
-        if dataset not in f:
-            raise WaveInputError(
-                f"{path}: no dataset {dataset!r}; 3-D datasets in the file: "
-                f"{', '.join(_frame_datasets(f)) or 'none'}."
-            )
-        dset = f[dataset]
-        where = [f"attributes of {dset.name} and the groups above it"]
-        fs_from = px_from = "argument"
-        if fs_hz is None:
-            key, value, node = _attr_up(dset, FS_ATTRS)
-            if key is None:
-                raise _missing(f"frame rate ({', '.join(FS_ATTRS)})", path, where, "fs_hz")
-            fs_hz, fs_from = float(np.asarray(value)), f"{node} attribute {key}"
-        if pixel_size_m is None:
-            key, value, node = _attr_up(dset, tuple(PIXEL_ATTRS))
-            if key is None:
-                raise _missing(
-                    f"pixel size ({', '.join(PIXEL_ATTRS)})", path, where, "pixel_size_m"
-                )
-            v = np.asarray(value, dtype=float) * PIXEL_ATTRS[key]
-            pixel_size_m = float(v) if v.ndim == 0 else tuple(v.ravel())
-            px_from = f"{node} attribute {key}"
-        return frames_to_field(
-            dset,
-            fs_hz,
-            pixel_size_m,
-            options,
-            meta={
-                "source": str(path),
-                "format": "hdf5",
-                "dataset": dset.name,
-                "fs_from": fs_from,
-                "pixel_size_from": px_from,
-            },
+        return _reading(path, "HDF5")(_hdf5_field)(f, path, dataset, fs_hz, pixel_size_m, options)
+
+
+def _hdf5_field(f, path: Path, dataset, fs_hz, pixel_size_m, options) -> WaveField:
+    if "nwb_version" in f.attrs:
+        raise WaveInputError(
+            f"{path} is an NWB file; read it with wavescope.io.read_nwb (or "
+            "read_recording, which dispatches on the content)."
         )
+    if dataset is None:
+        names = _frame_datasets(f)
+        if len(names) != 1:
+            raise WaveInputError(
+                f"{path}: "
+                + (
+                    f"{len(names)} 3-D datasets ({', '.join(names)}); choose one with dataset=."
+                    if names
+                    else "no 3-D numeric dataset (time, rows, cols) in the file."
+                )
+            )
+        dataset = names[0]
+    if dataset not in f:
+        raise WaveInputError(
+            f"{path}: no dataset {dataset!r}; 3-D datasets in the file: "
+            f"{', '.join(_frame_datasets(f)) or 'none'}."
+        )
+    dset = f[dataset]
+    where = [f"attributes of {dset.name} and the groups above it"]
+    fs_from = px_from = "argument"
+    if fs_hz is None:
+        key, value, node = _attr_up(dset, FS_ATTRS)
+        if key is None:
+            raise _missing(f"frame rate ({', '.join(FS_ATTRS)})", path, where, "fs_hz")
+        v = _number_attr(path, node, key, value, "one number (frames per second)")
+        if v.size != 1:
+            raise WaveInputError(
+                f"{path}: attribute {key} of {node} must be one number (frames per "
+                f"second), got {value!r}; pass fs_hz= explicitly."
+            )
+        fs_hz, fs_from = float(v.ravel()[0]), f"{node} attribute {key}"
+    if pixel_size_m is None:
+        key, value, node = _attr_up(dset, tuple(PIXEL_ATTRS))
+        if key is None:
+            raise _missing(f"pixel size ({', '.join(PIXEL_ATTRS)})", path, where, "pixel_size_m")
+        v = _number_attr(path, node, key, value, "a number or a pair (dx, dy)")
+        v = v * PIXEL_ATTRS[key]
+        pixel_size_m = float(v) if v.ndim == 0 else tuple(v.ravel())
+        px_from = f"{node} attribute {key}"
+    return frames_to_field(
+        dset,
+        fs_hz,
+        pixel_size_m,
+        options,
+        meta={
+            "source": str(path),
+            "format": "hdf5",
+            "dataset": dset.name,
+            "fs_from": fs_from,
+            "pixel_size_from": px_from,
+        },
+    )

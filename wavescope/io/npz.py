@@ -18,6 +18,14 @@ loaded, so a truncated member, a header that lies about its shape, a member far 
 than the memory of this machine (a "zip bomb") or an object array end in a clear error,
 never in a MemoryError or an unpickling attempt; only the arrays the field needs are read.
 
+Before anything is loaded, the bytes every member needs (with ``data`` converted to
+float64 when it is stored as integers or booleans, as :class:`WaveField` does) are checked
+against the memory available (:func:`wavescope.core.validate.check_memory`), and every
+member's CRC-32 is verified: a loaded member by zipfile as it is read, a memory-mapped one
+by one streaming read before it is mapped (a file whose data bytes were overwritten is
+refused, never measured). A named pipe or a link to a device is refused by its kind before
+it is opened.
+
 Recordings larger than memory: ``read_npz(path, mmap=True)`` memory-maps ``data``
 instead of loading it. ``np.load`` ignores ``mmap_mode`` for .npz files, but a member
 stored without compression (what ``np.savez`` and :func:`write_npz` write) is a plain
@@ -41,7 +49,13 @@ import numpy as np
 
 from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import (
+    WaveInputError,
+    available_memory,  # noqa: F401 (re-exported: the historical import path)
+    check_memory,
+    check_regular_file,
+    format_bytes,
+)
 from wavescope.io.outputs import atomic_write, check_output_path
 
 REQUIRED_KEYS = ("data", "fs", "positions")
@@ -124,6 +138,7 @@ def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
         raise WaveInputError(f"{path} is a folder, not an .npz file.")
     if mmap not in (True, False, "auto"):
         raise WaveInputError(f"mmap must be True, False or 'auto', got {mmap!r}.")
+    check_regular_file(path, "recording")
     _sniff(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -131,11 +146,15 @@ def read_npz(path: str | os.PathLike, *, mmap: bool | str = False) -> WaveField:
             headers = {k: _member_header(path, zf, info, k) for k, info in members.items()}
             for key, head in headers.items():
                 _check_form(path, key, head)
+            sizes = {k: _check_size(path, k, members[k], h) for k, h in headers.items()}
             mapped = (
                 _map_member(path, members["data"], headers["data"], strict=mmap is True)
                 if mmap
                 else None
             )
+            if mapped is not None:
+                _verify_crc(path, zf, members["data"])
+            _check_memory_of(path, members, headers, sizes, mapped is not None)
             arrays = {}
             for key, info in members.items():
                 if key == "data" and mapped is not None:
@@ -206,6 +225,11 @@ def _meta(arrays: dict, path) -> dict:
         )
     except (json.JSONDecodeError, ValueError):
         raise WaveInputError(f"{path}: the 'meta' member is not JSON text.") from None
+    except RecursionError:
+        raise WaveInputError(
+            f"{path}: the 'meta' member nests JSON arrays or objects too deeply to read; "
+            "meta holds flat provenance (model, layer, ...): write it again with write_npz."
+        ) from None
     if not isinstance(meta, dict):
         raise WaveInputError(f"{path}: the 'meta' member must be a JSON object.")
     return {k: v for k, v in meta.items() if k not in _NOT_STORED}
@@ -323,21 +347,6 @@ def _nbytes(shape, dtype) -> int:
     return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _check_size(path: Path, key: str, info: zipfile.ZipInfo, head) -> int:
     """The member's array bytes; its header must account for exactly the member's size."""
     shape, _, dtype, header_bytes = head
@@ -352,22 +361,55 @@ def _check_size(path: Path, key: str, info: zipfile.ZipInfo, head) -> int:
     return need
 
 
+def _check_memory_of(path: Path, members, headers, sizes: dict, mapped: bool) -> int:
+    """Refuse, before loading, members whose arrays (data converted to float64 when it is
+    not float, as :class:`WaveField` converts it) need more than the memory available."""
+    total, parts = 0, []
+    for key, need in sizes.items():
+        if key == "data" and mapped:
+            continue
+        dtype = headers[key][2]
+        total += need
+        if key == "data" and dtype.kind != "f":
+            conv = need // max(dtype.itemsize, 1) * 8
+            total += conv
+            parts.append(
+                f"data: {format_bytes(need)} of {dtype} plus {format_bytes(conv)} once "
+                "converted to float64"
+            )
+        elif need >= 2**20:
+            parts.append(f"{key}: {format_bytes(need)} of {dtype}")
+    packed = sum(members[k].compress_size for k in sizes)
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return check_memory(
+        f"{path}: its arrays{detail}, {format_bytes(packed)} in the archive,",
+        total,
+        "store data as float32 uncompressed (np.savez) and read it with mmap=True, or use a "
+        "machine with more memory.",
+    )
+
+
+def _verify_crc(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Read a member once, in blocks, so that zipfile checks its CRC-32 (constant memory)."""
+    try:
+        with zf.open(info) as fh:
+            while fh.read(1 << 22):
+                pass
+    except zipfile.BadZipFile as exc:
+        raise WaveInputError(
+            f"{path}: member {info.filename!r} is damaged ({exc}): its bytes no longer match "
+            "the checksum written with them. Write the file again."
+        ) from None
+
+
 def _load_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, head):
     need = _check_size(path, key, info, head)
-    avail = available_memory()
-    if avail is not None and need > avail:
-        raise WaveInputError(
-            f"{path}: member {key!r} needs {need / 2**30:.3g} GiB once decompressed "
-            f"({info.compress_size / 2**30:.3g} GiB in the archive), more than the "
-            f"{avail / 2**30:.3g} GiB of memory available. Store it uncompressed (np.savez) "
-            "and read it with mmap=True, or use a machine with more memory."
-        )
     try:
         with zf.open(info) as fh:
             return np.lib.format.read_array(fh, allow_pickle=False)
     except MemoryError:
         raise WaveInputError(
-            f"{path}: not enough memory to load member {key!r} ({need / 2**30:.3g} GiB); "
+            f"{path}: not enough memory to load member {key!r} ({format_bytes(need)}); "
             "store it uncompressed (np.savez) and read it with mmap=True."
         ) from None
 

@@ -33,7 +33,12 @@ import numpy as np
 from wavescope.core.deps import require
 from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError, check_option
+from wavescope.core.validate import (
+    WaveInputError,
+    check_memory,
+    check_option,
+    check_regular_file,
+)
 from wavescope.io.lengths import metres_per
 from wavescope.io.projection import project_positions
 from wavescope.io.widefield import WidefieldOptions, frames_to_field
@@ -78,6 +83,7 @@ def _exists(path) -> Path:
     path = Path(path)
     if not path.exists():
         raise WaveFileNotFoundError(f"{path}: no such file.")
+    check_regular_file(path, "NWB file")
     return path
 
 
@@ -220,6 +226,13 @@ def _electrical_field(
             )
     pos, pinfo = _project(pos, good, projection)
     # samples, scaled to volts, a chunk of time at a time (data is (time, channels))
+    check_memory(
+        f"{path}: series {series.name!r} ({len(keep)} channels x {n_t} samples of "
+        f"{np.dtype(dtype)})",
+        len(keep) * int(n_t) * np.dtype(dtype).itemsize,
+        "read one electrode group (group=) or store a shorter recording"
+        + (", or pass dtype='float32'." if np.dtype(dtype).itemsize > 4 else "."),
+    )
     data = np.empty((len(keep), n_t), dtype)
     conv = float(series.conversion or 1.0)
     offset = float(getattr(series, "offset", 0.0) or 0.0)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from wavescope.core.errors import WaveFileNotFoundError, WaveTypeError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, check_regular_file
 
 __all__ = ["read_recording", "recording_format", "FORMAT_OPTIONS"]
 
@@ -60,7 +60,7 @@ def _is_nwb_hdf5(path: Path) -> bool:
     try:
         with h5py.File(path, "r") as f:
             return "nwb_version" in f.attrs
-    except OSError:
+    except Exception:  # not HDF5, or damaged: the HDF5 reader says which
         return False
 
 
@@ -89,6 +89,7 @@ def recording_format(source) -> str:
             f"{path} is a folder without dataset_description.json (not a BIDS root); give a "
             "recording file, or measure every file of a folder with wavescope.waves.batch."
         )
+    check_regular_file(path, "recording")  # a pipe or a device is never opened
     suffix = path.suffix.lower()
     if suffix == ".npz":
         from wavescope.io.widefield import is_widefield_npz

@@ -35,11 +35,18 @@ import numpy as np
 
 from wavescope.core.errors import WaveFileNotFoundError, WaveTypeError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError, check_option, check_positive
+from wavescope.core.validate import (
+    WaveInputError,
+    check_memory,
+    check_option,
+    check_positive,
+    check_regular_file,
+)
 
 __all__ = [
     "WidefieldOptions",
     "RAW_FRAMES",
+    "check_stack_memory",
     "cortex_mask_from_mean",
     "frames_to_field",
     "is_widefield_npz",
@@ -218,6 +225,36 @@ def _sites(mask: np.ndarray, factor: int, dx: float, dy: float):
     return rows[keep], cols[keep], site[keep], pos, names
 
 
+def _refuse_non_finite(source, pixel, frame=None):
+    where = f"frame {frame}, " if frame is not None else ""
+    raise WaveInputError(
+        f"{source}: the frames hold NaN or infinite values (first at {where}row "
+        f"{int(pixel[0])}, "
+        f"column {int(pixel[1])}); replace them (e.g. by the pixel's mean) or pass a mask= "
+        "that leaves those pixels out."
+    )
+
+
+def check_stack_memory(shape, options: WidefieldOptions, what, held: int = 0) -> int:
+    """Refuse, before reading, a stack whose preprocessing would not fit in memory.
+
+    Counted from the declared shape ``(n_frames, n_rows, n_cols)``: the result (float32
+    sites x frames, with at most ``rows * cols / bin_factor**2`` sites), the float64 copy
+    the detrend makes, and one chunk of frames as float64 twice (read and normalised),
+    plus ``held`` bytes already taken (a stack loaded whole). Returns the bytes counted.
+    """
+    n_t, n_r, n_c = (int(n) for n in shape)
+    sites = -(-n_r * n_c // int(options.bin_factor) ** 2)
+    out = n_t * sites * (4 + (8 if options.detrend else 0))
+    chunk = min(int(options.chunk_frames), n_t) * n_r * n_c * 16
+    return check_memory(
+        f"{what}: preprocessing {n_t} frames of {n_r} x {n_c} pixels",
+        out + chunk + int(held),
+        "read fewer frames or a smaller region, bin more (WidefieldOptions(bin_factor=...)), "
+        "or check the stack's declared shape.",
+    )
+
+
 def frames_to_field(
     frames,
     fs: float,
@@ -264,15 +301,19 @@ def frames_to_field(
             f"frames must be 3-D (n_frames, n_rows, n_cols), got shape {shape}; a stack with "
             "channels or planes needs one of them chosen first."
         )
-    n_t, n_r, n_c = shape
+    n_t, n_r, n_c = (int(n) for n in shape)
     if n_t < 2:
         raise WaveInputError(f"a frame stack needs at least 2 frames, got {n_t}.")
     fs = check_positive("fs_hz", fs)
     dx, dy = _pixel_sizes(pixel_size_m)
     chunk = int(opts.chunk_frames)
+    source = (meta or {}).get("source", "the frame stack")
+    check_stack_memory(shape, opts, source)
     mean = None
     if (isinstance(opts.mask, str) and opts.mask == "cortex") or opts.background == "dff":
         mean = _mean_image(frames, n_t, chunk)
+        if not np.all(np.isfinite(mean)):
+            _refuse_non_finite(source, np.argwhere(~np.isfinite(mean))[0])
     if isinstance(opts.mask, str):
         mask = (
             cortex_mask_from_mean(mean, erode=opts.erode)
@@ -306,6 +347,9 @@ def frames_to_field(
     for i0 in range(0, n_t, chunk):
         i1 = min(i0 + chunk, n_t)
         part = np.asarray(frames[i0:i1])[:, rows, cols].astype(np.float32)  # (k, pixels)
+        if not np.all(np.isfinite(part)):
+            k, j = np.argwhere(~np.isfinite(part))[0]
+            _refuse_non_finite(source, (rows[j], cols[j]), i0 + k)
         if f0 is not None:
             part = (part - f0) / f0
         data[:, i0:i1] = part.T if binning is None else binning @ part.T.astype(np.float64)
@@ -339,10 +383,12 @@ def is_widefield_npz(path: str | os.PathLike) -> bool:
     Reads only the archive's directory, not its arrays.
     """
     try:
+        if not Path(path).is_file():  # a pipe or a device is never opened here
+            return False
         with zipfile.ZipFile(path) as zf:
             keys = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
-    except (zipfile.BadZipFile, OSError):
-        return False
+    except (zipfile.BadZipFile, OSError, NotImplementedError, ValueError, EOFError):
+        return False  # damaged (e.g. "zip file version 6.4"): read_npz says what is wrong
     return "frames" in keys and "data" not in keys
 
 
@@ -370,24 +416,39 @@ def read_widefield(path: str | os.PathLike, options: WidefieldOptions | None = N
     e.g. uint16); the preprocessing then goes chunk by chunk. For stacks larger than
     memory store them as TIFF or HDF5, which are read chunk by chunk from disk.
     """
+    from wavescope.io import npz
+
     path = Path(path)
     if not path.exists():
         raise WaveFileNotFoundError(f"{path}: no such file.")
+    check_regular_file(path, "recording")
+    opts = WidefieldOptions() if options is None else options
     try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in WIDEFIELD_KEYS if k not in z.files]
+        with zipfile.ZipFile(path) as zf:
+            infos = {n[:-4]: zf.getinfo(n) for n in zf.namelist() if n.endswith(".npy")}
+            missing = [k for k in WIDEFIELD_KEYS if k not in infos]
             if missing:
                 raise WaveInputError(
                     f"{path}: missing key(s) {missing}; a widefield .npz holds frames (time, "
                     "rows, cols), fs_hz and pixel_size_m."
                 )
-            frames, fs, pitch = z["frames"], z["fs_hz"], z["pixel_size_m"]
+            heads = {k: npz._member_header(path, zf, infos[k], k) for k in WIDEFIELD_KEYS}
+            for key, (kinds, ndims, what) in _WIDEFIELD_FORMS.items():
+                shape, _, dtype, _ = heads[key]
+                if dtype.hasobject or dtype.kind not in kinds or len(shape) not in ndims:
+                    raise WaveInputError(
+                        f"{path}: {key!r} must be {what}, got dtype {dtype} with shape {shape}."
+                    )
+            sizes = {k: npz._check_size(path, k, infos[k], heads[k]) for k in WIDEFIELD_KEYS}
+            if isinstance(opts, WidefieldOptions):
+                check_stack_memory(heads["frames"][0], opts, path, held=sum(sizes.values()))
+            frames, fs, pitch = (
+                npz._load_member(path, zf, infos[k], k, heads[k]) for k in WIDEFIELD_KEYS
+            )
     except WaveInputError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except npz._DAMAGED as exc:
         raise WaveInputError(f"{path}: unreadable or corrupt .npz ({exc}).") from None
-    if np.ndim(fs) != 0:
-        raise WaveInputError(f"{path}: fs_hz must be a scalar, got shape {np.shape(fs)}.")
     return frames_to_field(
         frames,
         float(fs),
@@ -395,3 +456,11 @@ def read_widefield(path: str | os.PathLike, options: WidefieldOptions | None = N
         options,
         meta={"source": str(path), "format": "widefield-npz"},
     )
+
+
+#: dtype kinds, numbers of dimensions and description of each widefield key
+_WIDEFIELD_FORMS = {
+    "frames": ("fiub", (3,), "a (time, rows, cols) numeric array"),
+    "fs_hz": ("fiu", (0,), "a real scalar (frames per second, e.g. 50.0)"),
+    "pixel_size_m": ("fiu", (0, 1), "a real number or a pair (dx, dy) in metres"),
+}

@@ -87,6 +87,46 @@ def load_checkpoint(path, map_location="cpu", required=REQUIRED_KEYS) -> dict:
     return ckpt
 
 
+def check_step(step, path, total: int | None = None, name: str = "step") -> int:
+    """A checkpoint's step count as an int: a whole number ``0 <= step <= total``.
+
+    ``-5``, ``12.5``, ``True``, ``"3"`` or a step beyond the run's own ``total`` steps
+    (``1e9`` of a 100-step run) are refused: such a file is damaged or belongs elsewhere.
+    """
+    ok = isinstance(step, int) and not isinstance(step, bool) and step >= 0
+    if ok and total is not None:
+        ok = step <= int(total)
+    if not ok:
+        bound = f"0 to {int(total)} (the run's steps)" if total is not None else ">= 0"
+        raise WaveInputError(
+            f"checkpoint {str(path)!r}: {name} must be a whole number {bound}, got "
+            f"{step!r}; the file is damaged or from another run: start a new run (another "
+            "--out) or point to another file."
+        )
+    return step
+
+
+def nonfinite_tensors(state: dict) -> list[str]:
+    """Names of the floating tensors of a state dict that hold NaN or infinity."""
+    bad = []
+    for name, t in state.items():
+        if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad.append(str(name))
+    return bad
+
+
+def check_finite_weights(state: dict, path) -> None:
+    """Refuse a state dict with NaN or infinite weights, naming them."""
+    bad = nonfinite_tensors(state)
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise WaveInputError(
+            f"checkpoint {str(path)!r}: weights hold NaN or infinite values ({shown}); the "
+            "run diverged before it was saved: use an earlier checkpoint or train again with "
+            "a lower --lr."
+        )
+
+
 def get_rng_state() -> dict:
     """States of the torch (CPU and CUDA), numpy (legacy global) and python generators.
 
@@ -113,8 +153,25 @@ def get_rng_state() -> dict:
     }
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore the generator states saved by :func:`get_rng_state`."""
+def set_rng_state(state: dict, source: str = "the checkpoint") -> None:
+    """Restore the generator states saved by :func:`get_rng_state`.
+
+    A damaged state (missing keys, wrong types, a generator state of the wrong size) is
+    a :class:`~wavescope.core.errors.WaveInputError` naming ``source``; no generator is
+    changed then (the states are all checked by restoring them into copies first).
+    """
+    saved = get_rng_state()
+    try:
+        _set_rng_state(state)
+    except Exception as exc:  # any damage: KeyError, TypeError, RuntimeError, ValueError
+        _set_rng_state(saved)
+        raise WaveInputError(
+            f"{source}: its rng_state is damaged ({type(exc).__name__}: {exc}); the run "
+            "cannot continue exactly from it: start a new run (another --out)."
+        ) from None
+
+
+def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
@@ -145,8 +202,9 @@ def load_model(path, map_location="cpu"):
     ------
     WaveInputError
         The file is missing or corrupt, or its model name, config (unknown fields,
-        negative, fractional or string sizes) or vocabulary size is invalid, or the config
-        asks for more weights than half of this machine's memory.
+        negative, fractional or string sizes), step count or vocabulary size is invalid,
+        its weights hold NaN or infinity, or the config asks for more weights than half of
+        this machine's memory.
     """
     from wavescope.models import registry
 
@@ -160,6 +218,16 @@ def load_model(path, map_location="cpu"):
         raise WaveInputError(
             f"checkpoint {str(path)!r}: model_name must be a string, got {name!r}."
         )
+    if "step" in ckpt:
+        train = ckpt.get("train")
+        total = train.get("steps") if isinstance(train, dict) else None
+        check_step(ckpt["step"], path, total if isinstance(total, int) else None)
+    if not isinstance(ckpt["model_state"], dict):
+        raise WaveInputError(
+            f"checkpoint {str(path)!r}: model_state must be a dict of tensors, got "
+            f"{type(ckpt['model_state']).__name__}."
+        )
+    check_finite_weights(ckpt["model_state"], path)
     # every size is checked, and the weights counted without allocating them, before the
     # model is built (a damaged config cannot ask for hundreds of gigabytes)
     config = registry.config_from_dict(name, ckpt["config"])

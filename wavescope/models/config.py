@@ -242,15 +242,25 @@ def check_config(config: LMConfig) -> LMConfig:
                 raise _err(cls, name, "one of " + ", ".join(map(repr, rule[1])), value)
         elif kind == "bool" and not isinstance(value, bool):
             raise _err(cls, name, "True or False", value)
-    if isinstance(config, MambaConfig) and config.dt_max < config.dt_min:
+    # one rule for every model with the field, whatever its class (the shift-SSM's H3
+    # config once accepted dt_min > dt_max, which Mamba's refused)
+    if hasattr(config, "dt_min") and hasattr(config, "dt_max") and config.dt_max < config.dt_min:
         raise WaveInputError(
-            f"{cls.__name__}: dt_max={config.dt_max:g} is below dt_min={config.dt_min:g}."
+            f"{cls.__name__}: dt_max={config.dt_max:g} is below dt_min={config.dt_min:g}; "
+            "the initial steps are drawn from [dt_min, dt_max]: swap them."
         )
-    if isinstance(config, TransformerConfig) and config.d_model % config.n_heads:
-        raise WaveInputError(
-            f"{cls.__name__}: d_model={config.d_model} must be divisible by "
-            f"n_heads={config.n_heads}."
-        )
+    if isinstance(config, TransformerConfig):
+        if config.d_model % config.n_heads:
+            raise WaveInputError(
+                f"{cls.__name__}: d_model={config.d_model} must be divisible by "
+                f"n_heads={config.n_heads}."
+            )
+        if config.position == "rope" and (config.d_model // config.n_heads) % 2:
+            raise WaveInputError(
+                f"{cls.__name__}: RoPE rotates pairs of features, so the head size "
+                f"d_model / n_heads = {config.d_model // config.n_heads} must be even; "
+                "change d_model or n_heads."
+            )
     return config
 
 

@@ -109,6 +109,19 @@ def _run_until(model, tokens, module, *, before: bool) -> torch.Tensor:
     return seen["x"]
 
 
+def check_probe_size(model, rows: int, length: int) -> int:
+    """Refuse, before any token is made, a probe of ``rows`` sequences of ``length`` steps
+    whose states (one layer's, float32) would not fit in memory; returns the bytes."""
+    from wavescope.models.registry import check_activation_memory
+
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise WaveInputError(f"length must be a whole number of steps >= 1, got {length!r}.")
+    return check_activation_memory(
+        model.name, model.config, max(int(rows), 1), int(length), "the probe",
+        "lower --length (or --n-sequences).", layers=1,
+    )  # fmt: skip
+
+
 def hidden_states(model, tokens, layer: int, part: str | None = None) -> torch.Tensor:
     """States of layer ``layer``'s SSM for ``tokens``.
 
@@ -136,6 +149,8 @@ def hidden_states(model, tokens, layer: int, part: str | None = None) -> torch.T
             f"part={part!r} is not a state of {model.name}; choose one of {PARTS[model.name]}."
         )
     mixer = model.layers[layer].mixer
+    shape = tuple(tokens.shape) if hasattr(tokens, "shape") else np.shape(tokens)
+    check_probe_size(model, shape[0] if len(shape) > 1 else 1, shape[-1] if shape else 1)
     x = _run_until(model, tokens, mixer, before=True)
     with torch.no_grad():
         return mixer.hidden_states(x, part=part).float().cpu()
@@ -340,6 +355,7 @@ def impulse_response(
         return hf_impulse_response(
             model, layer, length, position, token, background, channel, part=_hf_part(part)
         )
+    check_probe_size(model, 2, length)  # before the tokens exist: the impulse and the base
     imp = impulse_tokens(length, position, token, background)
     base = torch.full_like(imp, int(background))
     f_imp = capture_states(model, imp, layer, channel, part=part)

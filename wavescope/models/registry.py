@@ -20,6 +20,7 @@ D = 1024, 12 layers); this one is smaller so that length-300 runs fit a short GP
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -180,19 +181,54 @@ def _machine_memory_bytes() -> int | None:
         return None
 
 
+def _wave_ssm_parameters(cfg, channels: int, bias: bool) -> int:
+    """Parameters of :class:`wavescope.models.vwave.WaveSSM` (C, bias, velocity)."""
+    n = channels * cfg.n_sites + (channels if bias else 0)
+    if cfg.velocity != "fixed":
+        n += channels  # v_raw
+    if cfg.velocity == "input":
+        n += 2 * channels * max(1, math.ceil(channels / 16))  # v_down, v_up
+    return n
+
+
+def _mixer_parameters(name: str, cfg) -> int:
+    """Parameters of one mixer of model ``name``, from the shapes its module creates."""
+    D = cfg.d_model
+    if name in ("mamba", "vwave-mamba"):
+        ED, N, R = cfg.d_inner, cfg.d_state, cfg.dt_rank_
+        n = D * 2 * ED  # in_proj
+        n += ED * (R + 2 * N)  # x_proj
+        n += R * ED + ED  # dt_proj (weight, bias)
+        n += ED * N + ED  # A_log, D
+        n += ED * D  # out_proj
+        if name == "mamba":
+            return n + ED * cfg.d_conv + ED  # depthwise causal conv (weight, bias)
+        return n + _wave_ssm_parameters(cfg, ED, bias=True)
+    if name in ("shift-ssm", "vwave"):
+        n = 4 * (D * D + D)  # q, k, v and out projections
+        n += 2 * D * cfg.d_state + 2 * D  # DiagSSM: A_log, C (D x N); log_dt, D
+        if name == "shift-ssm":
+            return n + D * cfg.n_sites  # ShiftSSM's C
+        return n + _wave_ssm_parameters(cfg, D, bias=False)
+    return 4 * D * D  # attention: qkv_proj and out_proj, no biases
+
+
 def count_parameters(name: str, vocab_size: int, config: LMConfig) -> int:
-    """Parameters of model ``name`` with ``config``, counted without allocating them.
+    """Parameters of model ``name`` with ``config``, counted arithmetically.
 
-    The model is built on torch's ``meta`` device (shapes only, no memory, no random
-    numbers drawn), so the count is exact for any config.
+    Nothing is built (not even on torch's ``meta`` device, which still creates every
+    layer: a config with a million layers took minutes), so a damaged or hostile config
+    is sized in microseconds; ``tests/models/test_model_settings.py`` checks the formula
+    against the built models' own count.
     """
-    import torch
-
-    from wavescope.models.lm import LanguageModel
-
-    with torch.device("meta"):
-        model = LanguageModel(name, vocab_size, config, _make_mixer(name))
-    return model.num_parameters()
+    check_model_name(name)
+    D, V = config.d_model, int(vocab_size)
+    hidden = int(round(config.mlp_ratio * D))
+    block = D + _mixer_parameters(name, config)  # pre-norm + mixer
+    if hidden > 0:
+        block += D + (D * hidden + hidden) + (hidden * D + D)  # norm2, fc1, fc2
+    head = 0 if config.tie_embeddings else D * V
+    return V * D + config.n_layers * block + D + head  # embedding, blocks, final norm, head
 
 
 def check_model_size(name: str, vocab_size: int, config: LMConfig) -> int:
@@ -216,6 +252,50 @@ def check_model_size(name: str, vocab_size: int, config: LMConfig) -> int:
             "with such a config is damaged or was written elsewhere)."
         )
     return n
+
+
+def floats_per_token(name: str, config: LMConfig, context_len: int = 1) -> int:
+    """An upper estimate of the floats one token keeps per layer in a forward and backward
+    pass: the widest state a mixer materialises (Mamba's scan states ``E D x N``, an H3
+    block's shift and diagonal states ``D x (n_sites + d_state)``, a v-Wave ring, an
+    attention row of ``context_len`` scores per head) plus about 16 D of projections,
+    norms and MLP activations. Used to size a batch before it is drawn."""
+    check_model_name(name)
+    D = config.d_model
+    hidden = int(round(config.mlp_ratio * D))
+    if name in ("mamba", "vwave-mamba"):
+        state = config.d_inner * (config.d_state + (config.n_sites if name == "vwave-mamba" else 0))
+    elif name in ("shift-ssm", "vwave"):
+        state = D * (config.n_sites + config.d_state)
+    else:
+        state = config.n_heads * int(context_len)
+    return state + 16 * D + 2 * hidden
+
+
+def check_activation_memory(
+    name: str,
+    config: LMConfig,
+    rows: int,
+    context_len: int,
+    what: str,
+    fix: str,
+    *,
+    layers: int | None = None,
+) -> int:
+    """Refuse ``rows`` sequences of ``context_len`` tokens whose activations (float32,
+    :func:`floats_per_token` per token, for ``layers`` layers: all of them by default, as
+    training keeps them for the backward pass; 1 for a probe, which keeps one layer's
+    states) would not fit in memory; returns the bytes."""
+    from wavescope.core.validate import check_memory
+
+    n_layers = int(config.n_layers if layers is None else layers)
+    per = floats_per_token(name, config, context_len)
+    nbytes = 4 * int(rows) * int(context_len) * n_layers * per
+    return check_memory(
+        f"{what} ({int(rows)} x {int(context_len)} tokens through {n_layers} layer(s) of {name})",
+        nbytes,
+        fix,
+    )
 
 
 def _make_mixer(name: str):

@@ -26,17 +26,24 @@ TASKS = ("copy",)
 EVAL_MODES = ("teacher", "generate")
 
 
-def _int(owner: str, name: str, value, low: int, optional: bool = False):
+def _int(owner: str, name: str, value, low: int, optional: bool = False, high: int | None = None):
     if value is None and optional:
         return None
     try:
         ok = not isinstance(value, bool) and int(value) == value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         ok = False
-    if not ok or int(value) < low:
+    if not ok or int(value) < low or (high is not None and int(value) > high):
         extra = " or None" if optional else ""
-        raise WaveInputError(f"{owner}.{name} must be an integer >= {low}{extra}, got {value!r}.")
+        top = f" and <= {high}" if high is not None else ""
+        raise WaveInputError(
+            f"{owner}.{name} must be an integer >= {low}{top}{extra}, got {value!r}."
+        )
     return int(value)
+
+
+#: Seeds go to numpy's legacy global generator, which takes 32-bit seeds.
+MAX_SEED = 2**32 - 1
 
 
 def _float(owner: str, name: str, value, low: float, strict: bool, optional: bool = False):
@@ -103,7 +110,7 @@ class TrainHParams:
         self.warmup_steps = _int(o, "warmup_steps", self.warmup_steps, 0)
         self.min_lr_ratio = _float(o, "min_lr_ratio", self.min_lr_ratio, 0.0, strict=False)
         self.grad_clip = _float(o, "grad_clip", self.grad_clip, 0.0, strict=False)
-        self.seed = _int(o, "seed", self.seed, 0)
+        self.seed = _int(o, "seed", self.seed, 0, high=MAX_SEED)
         self.stop_exact_acc = _float(
             o, "stop_exact_acc", self.stop_exact_acc, 0.0, strict=False, optional=True
         )

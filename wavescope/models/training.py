@@ -48,8 +48,11 @@ from wavescope.io.metrics import METRICS, read_metrics, steps_to_threshold, trun
 from wavescope.io.outputs import write_json
 from wavescope.models import distributed, run_folder
 from wavescope.models.checkpoint import (
+    check_finite_weights,
+    check_step,
     get_rng_state,
     load_checkpoint,
+    nonfinite_tensors,
     save_checkpoint,
     set_rng_state,
 )
@@ -211,12 +214,24 @@ class _MetricsLog:
 
     def write(self, rec: dict) -> None:
         if self.fh is not None:
-            self.fh.write(json.dumps(rec) + "\n")
+            self.fh.write(json.dumps(finite_json(rec), allow_nan=False) + "\n")
             self.fh.flush()
 
     def close(self) -> None:
         if self.fh is not None:
             self.fh.close()
+
+
+def finite_json(obj):
+    """``obj`` with every NaN or infinite float replaced by None: NaN and infinity are not
+    JSON (``json.dumps`` would write bare ``NaN`` tokens that strict parsers refuse)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
 
 
 @dataclass
@@ -402,6 +417,17 @@ def _plan(
     copy_task = make_copy_task(
         task.length, hp.seed, config.max_len, min_len=task.min_length, context_len=task.context_len
     )
+    # a batch is drawn only once its activations are known to fit (--batch-size 1e8 or
+    # --length 1e8 are refused here, not by the allocator minutes later)
+    fix = "lower --batch-size or --length (or split the batch with --nproc on more machines)."
+    reg.check_activation_memory(
+        model_name, config, hp.batch_size, copy_task.context_len, "one training batch", fix
+    )
+    for n in evaluation.resolved_lengths(task.length):
+        reg.check_activation_memory(
+            model_name, config, evaluation.examples, 2 * n + 2, f"the evaluation at length {n}",
+            "lower --length or the evaluation lengths and examples.",
+        )  # fmt: skip
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1
     ):
@@ -473,6 +499,10 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
     start, elapsed, early = 0, 0.0, False
     if job.mode == run_folder.RESUME:
         ck = load_checkpoint(ckpt_path, map_location=dev)
+        check_step(ck["step"], ckpt_path, hp.steps)
+        if not isinstance(ck["model_state"], dict):
+            raise WaveInputError(f"checkpoint {str(ckpt_path)!r}: model_state is not a dict.")
+        check_finite_weights(ck["model_state"], ckpt_path)
         for key, what, mine in (
             ("model_name", "model", job.model_name),
             ("config", "model config", job.run_info["config"]),
@@ -488,12 +518,20 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
             raise WaveInputError(
                 f"checkpoint {str(ckpt_path)!r} does not fit the model ({exc}); " + _RESUME_HINT
             ) from None
-        set_rng_state(ck["rng_state"])
+        set_rng_state(ck["rng_state"], f"checkpoint {str(ckpt_path)!r}")
         if job.threads is None and ck.get("threads"):
             # the numbers depend on the thread count: continue with the run's own
             torch.set_num_threads(int(ck["threads"]))
-        copy_task.load_state_dict(ck["task_state"])
-        start, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
+        try:
+            copy_task.load_state_dict(ck["task_state"])
+            check_step(copy_task.n_batches, ckpt_path, name="task_state['n_batches']")
+            elapsed = float(ck.get("elapsed", 0.0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WaveInputError(
+                f"checkpoint {str(ckpt_path)!r}: its task_state or elapsed time is damaged "
+                f"({type(exc).__name__}: {exc}); start a new run (another --out)."
+            ) from None
+        start = ck["step"]
         early = bool(ck.get("stopped_early", False))
         if group.is_main:
             truncate_metrics(out / METRICS, start)
@@ -512,9 +550,26 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
     net = group.wrap(model)
     t0 = time.perf_counter()
 
+    def diverged(step: int, what: str) -> WaveInputError:
+        kept = (
+            f"the last good checkpoint (step {last_good[0]}) is kept in {str(out)!r}"
+            if last_good[0] is not None
+            else "no checkpoint was written"
+        )
+        return WaveInputError(
+            f"training diverged at step {step}: {what}; stopped, {kept}. Lower --lr (it is "
+            f"{hp.lr:g}) or raise the warmup, and train again in another --out."
+        )
+
+    last_good = [start if job.mode == run_folder.RESUME else None]
+
     def checkpoint(step: int) -> None:
         if not group.is_main:
             return
+        bad = nonfinite_tensors(model.state_dict())
+        if bad:  # never replace a good checkpoint with a diverged one
+            raise diverged(step, f"weights {', '.join(bad[:3])} hold NaN or infinity")
+        last_good[0] = step
         save_checkpoint(
             ckpt_path,
             {
@@ -558,6 +613,11 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
             loss, pred, lr_now = train_step(net, opt, sched, batch, hp, dev, share)
             # the loss of the whole batch: this rank's mean times its share of the tokens
             step_loss = float(loss) if share is None else float(loss) * share / group.world
+            finite = math.isfinite(step_loss)
+            if group.world > 1:  # every rank stops at the same step
+                finite = group.reduce([0.0 if finite else 1.0])[0] == 0
+            if not finite:
+                raise diverged(step, f"the loss is {step_loss:g}")
             win[0] += step_loss
             win[1:] += _step_counts(pred, batch)
             n_win += 1
@@ -633,7 +693,7 @@ def _run(job: _Job, group, dev: torch.device) -> dict | None:
         },
         "lengths": rows,
     }
-    write_json(final_path, final)
+    write_json(final_path, finite_json(final))
     summary["final_eval"] = final
     return summary
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from wavescope.core.results import finite_or_none
+from wavescope.core.validate import WaveInputError
 from wavescope.signal.spectral import band_weights, spectral_continuum
 from wavescope.waves.epochs import find_epochs, null_threshold
 
@@ -115,6 +116,11 @@ def persistent_samples(vectors, null_vectors, window: int, alpha: float, valid):
         w = window * m
         r = direction_persistence(vectors, w)
         null = np.concatenate([direction_persistence(v, w)[valid] for v in null_vectors])
+        if null.size == 0:  # every sample lies in the edges left out
+            raise WaveInputError(
+                "no sample is left for the wave-epoch null once the edges "
+                "are left out; use a longer record or a smaller edge=."
+            )
         thr = float(np.quantile(null, q))
         if m == scales[0]:
             first = thr

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wavescope.core.validate import WaveInputError
+from wavescope.core.validate import WaveInputError, is_collinear
 
 __all__ = ["fit_phase_plane"]
 
@@ -84,7 +84,9 @@ def fit_phase_plane(
             S[:, a, b] = S[:, b, a] = ((x[:, a] * x[:, b]).astype(dtype) @ W) / Sw - xbar[a] * xbar[
                 b
             ]
-    regular = _regular(S)
+    # positions on one line span no plane at any sample, whatever float32 round-off in S
+    # says (an offset of 1000 with a spacing of 1e-5 once passed _regular)
+    regular = np.zeros(T, bool) if d > 1 and is_collinear(x) else _regular(S)
     all_regular = bool(regular.all())
     g = np.zeros((d, T), dtype) if init is None else np.nan_to_num(np.asarray(init, dtype)).copy()
     xd = x.astype(dtype)  # (n, d)
