@@ -20,9 +20,8 @@ channels of one network enter the mixed model as repeated measures of that subje
 Outputs in ``--out``: ``recording.npz``, ``summary.json``, ``velocity.png`` (step 1);
 ``cortex/neural_field_*.npz``, ``cortex_velocity.png`` (step 2);
 ``runs/<model>/seed<s>/`` (metrics.jsonl, checkpoint.pt, run.json, final_eval.json;
-step 3); ``states/<model>_seed<s>_ch*.npz`` (step 4); ``memory/<group>_<i>.json``
-(step 5);
-``report.html``, ``report.json`` (step 6).
+step 3); ``states/<model>_seed<s>_ch*.npz`` (step 4); ``memory/cortex_<i>.json``,
+``memory/<model>_seed<s>.json`` (step 5); ``report.html``, ``report.json`` (step 6).
 """
 
 from __future__ import annotations
