@@ -127,13 +127,20 @@ def test_real_ecog_file_through_the_cli(ecog_fif, tmp_path):
 
 
 def test_demo_main_job(tmp_path):
-    # --quick: the plane-wave step is the same as in the full demo (tests/test_main_job.py
-    # covers the rest of the story)
+    # --quick: the plane-wave step is the same as in the full demo
+    # (tests/pipelines/test_main_job.py covers the rest of the story)
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["speed"]["median"] == pytest.approx(0.3, rel=0.01)
     assert (out / "velocity.png").exists() and (out / "recording.npz").exists()
+    # --quick trains 3 seeds of each model: 3 subjects per model group in the comparison
+    for model in ("vwave-mamba", "mamba"):
+        assert sorted(p.name for p in (out / "runs" / model).iterdir()) == [
+            "seed0", "seed1", "seed2"
+        ]  # fmt: skip
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["n_subjects"] == {"cortex": 3, "vwave-mamba": 3, "mamba": 3}
     assert main(["demo", "--out", str(out)]) == 2  # refuses to overwrite
 
 

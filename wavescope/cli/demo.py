@@ -8,9 +8,10 @@ def register(sub) -> None:
         "demo",
         help="run the main job: cortex-like waves, two trained SSMs, a comparison report",
         description="The main job, from cortex to a comparison report: a plane wave of known "
-        "speed measured next to its truth; simulated cortex; v-Wave Mamba and Mamba trained "
-        "on the copy task and their hidden states probed; memory curves; an HTML report with "
-        "every number in JSON (in --out).",
+        "speed measured next to its truth; simulated cortex; 3 seeds each of v-Wave Mamba and "
+        "Mamba trained on the copy task and their hidden states probed (each network one "
+        "subject, so the groups are tested against each other); memory curves; an HTML "
+        "report with every number in JSON (in --out).",
     )
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--overwrite", action="store_true", help="replace files from an earlier run")
@@ -20,7 +21,16 @@ def register(sub) -> None:
         action="store_true",
         help="tiny training and short recordings (seconds; the models do not learn)",
     )
-    p.add_argument("--steps", type=int, default=None, help="training steps per model")
+    p.add_argument(
+        "--steps", type=int, default=None, help="training steps per network (default 800)"
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="networks trained per model, each its own seed and subject (default 3: the "
+        "tests between groups need 3 subjects per group)",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -57,6 +67,7 @@ def run(args) -> int:
         quick=args.quick,
         seed=args.seed,
         steps=args.steps,
+        seeds=args.seeds,
         threads=args.threads,
         overwrite=args.overwrite,
         reference=args.reference_speeds,

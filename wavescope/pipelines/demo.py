@@ -4,18 +4,24 @@ Seven steps, one command, a few minutes on 2 CPU cores (``--quick``: seconds): (
 a synthetic plane wave of known speed (10 Hz, 0.3 m/s towards 30 degrees, 10 x 10 grid of
 0.4 mm, SNR 0 dB) and print the summary next to the truth; (2) simulate cortical
 recordings with intermittent travelling waves from a neural field (conduction speed
-0.3 m/s) and measure them; (3) train Mamba and v-Wave Mamba briefly on the copy task;
-(4) probe their hidden states with an impulse input; (5) measure memory curves (how many
-steps back the input can be decoded) of a cortical sheet driven by a known input at
-0.3 m/s and of each model's wave-carrying state; (6) compare cortex, v-Wave Mamba and
-Mamba waves and memory in dimensionless terms (with the Davis et al. 2021 marmoset speeds
-when the data are present) in an HTML report with JSON; (7) print where everything is.
+0.3 m/s) and measure them; (3) train 3 seeds each of Mamba and v-Wave Mamba briefly on
+the copy task; (4) probe every trained network's hidden states with an impulse input;
+(5) measure memory curves (how many steps back the input can be decoded) of a cortical
+sheet driven by a known input at 0.3 m/s and of each network's wave-carrying state;
+(6) compare cortex, v-Wave Mamba and Mamba waves and memory in dimensionless terms (with
+the Davis et al. 2021 marmoset speeds when the data are present) in an HTML report with
+JSON; (7) print where everything is.
+
+Each trained network is one subject of its model's group (its checkpoint's identity,
+written into every capture and memory curve by the probe): with 3 seeds per model the
+comparison runs its tests between groups (it needs 3 subjects per group), and the
+channels of one network enter the mixed model as repeated measures of that subject.
 
 Outputs in ``--out``: ``recording.npz``, ``summary.json``, ``velocity.png`` (step 1);
-``cortex/neural_field_*.npz``, ``cortex_velocity.png`` (step 2); ``runs/<model>/``
-(metrics.jsonl, checkpoint.pt, run.json, final_eval.json; step 3);
-``states/<model>_ch*.npz`` (step 4); ``memory/<group>_<i>.json`` (step 5);
-``report.html``, ``report.json`` (step 6).
+``cortex/neural_field_*.npz``, ``cortex_velocity.png`` (step 2);
+``runs/<model>/seed<s>/`` (metrics.jsonl, checkpoint.pt, run.json, final_eval.json;
+step 3); ``states/<model>_seed<s>_ch*.npz`` (step 4); ``memory/cortex_<i>.json``,
+``memory/<model>_seed<s>.json`` (step 5); ``report.html``, ``report.json`` (step 6).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ SETTINGS = {
     "full": dict(
         n_cortex=6,
         cortex_s=20.0,
+        seeds=3,
         steps=800,
         batch=16,
         lr=2e-2,
@@ -60,6 +67,7 @@ SETTINGS = {
     "quick": dict(
         n_cortex=3,
         cortex_s=6.0,
+        seeds=3,
         steps=12,
         batch=4,
         lr=2e-2,
@@ -68,7 +76,7 @@ SETTINGS = {
         log_every=4,
         n_channels=3,
         length=64,
-        mem_fields=2,
+        mem_fields=3,  # 3 subjects: the memory comparison tests cortex against the models
         mem_s=2.0,
         mem_sequences=20,
         mem_length=40,
@@ -217,12 +225,40 @@ def _cortex_step(files: dict, cfg: dict, seed: int, render: Renderers) -> list[P
     return paths
 
 
-def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
-    """Step 3: train each model on copy (length 20) from scratch; returns train() results.
+@dataclass(frozen=True)
+class Network:
+    """One trained network of the demo: a model and its training seed (one subject)."""
 
-    The models train at the same time, one process each (one torch thread per process),
-    v-Wave Mamba in this process with its progress bar; same steps, batch and learning
-    rate for both.
+    model: str
+    seed: int
+    out_dir: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} seed {self.seed}"
+
+
+def training_seeds(seed: int, n_seeds: int) -> list[int]:
+    """The training seeds of ``--seed`` (``seed * 1000 + k``, as the cortex recordings')."""
+    return [seed * 1000 + k for k in range(n_seeds)]
+
+
+def _networks(files: dict, seed: int, n_seeds: int) -> list[Network]:
+    """Every (model, seed), seeds interleaved so that two processes share the work evenly."""
+    return [
+        Network(name, s, files["runs"] / name / f"seed{s}")
+        for s in training_seeds(seed, n_seeds)
+        for name in MODELS
+    ]
+
+
+def _train_step(files: dict, cfg: dict, nets: list[Network], steps, threads) -> dict:
+    """Step 3: train each network on copy (length 20) from scratch; returns train() results
+    by network.
+
+    The runs go to ``cfg["train_processes"]`` processes (one torch thread each), each
+    process taking the next run as it finishes one; same steps, batch and learning rate
+    for every run, the seed alone differs between the runs of one model.
     """
     from wavescope.models.train_pool import train_in_parallel
     from wavescope.models.training import EvalSpec, LogSpec, TaskSpec, TrainHParams
@@ -230,25 +266,26 @@ def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
     steps = steps if steps is not None else cfg["steps"]
     if steps < 1:
         raise WaveInputError(f"--steps must be at least 1, got {steps}.")
-    hp = TrainHParams(steps=steps, batch_size=cfg["batch"], lr=cfg["lr"], seed=seed)
     runs = [
         dict(
-            model=name,
-            hparams=hp,
-            out_dir=files["runs"] / name,
+            model=net.model,
+            hparams=TrainHParams(steps=steps, batch_size=cfg["batch"], lr=cfg["lr"], seed=net.seed),
+            out_dir=net.out_dir,
             task=TaskSpec(length=20),
             evaluation=EvalSpec(lengths=[20], examples=cfg["eval_examples"], modes=("teacher",)),
             log=LogSpec(every=min(cfg["log_every"], steps), progress=i == 0),
             device="cpu",
             threads=threads,
         )
-        for i, name in enumerate(MODELS)
+        for i, net in enumerate(nets)
     ]
-    procs = min(cfg["train_processes"], len(MODELS))
-    how = f"{procs} processes at once" if procs > 1 else "one after the other"
+    procs = min(cfg["train_processes"], len(runs))
+    how = f"{procs} processes, one run at a time each" if procs > 1 else "one after the other"
+    seeds = sorted({net.seed for net in nets})
     print(
-        f"training {' and '.join(MODELS)} ({how}): copy task, strings of 5-20 letters, "
-        f"{steps} steps of {cfg['batch']} rows, AdamW lr {cfg['lr']:g}",
+        f"training {' and '.join(MODELS)}, seeds {', '.join(map(str, seeds))} ({len(runs)} "
+        f"runs, {how}): copy task, strings of 5-20 letters, {steps} steps of {cfg['batch']} "
+        f"rows, AdamW lr {cfg['lr']:g}",
         flush=True,
     )
     t0 = time.perf_counter()
@@ -257,19 +294,21 @@ def _train_step(files: dict, cfg: dict, steps, seed, quick, threads) -> dict:
         held = r["final_eval"]["heldout"]
         row = next(x for x in r["final_eval"]["lengths"] if x["length"] == 20)
         print(
-            f"{MODELS[i]}: {r['n_params']:,} parameters, done after {time.perf_counter() - t0:.0f}"
-            f" s; held-out exact strings {held['exact_acc']:.3f} (length 5-20), "
-            f"{row['exact_acc']:.3f} (length 20); character accuracy {held['char_acc']:.3f}, "
-            f"loss {held['loss']:.3f}",
+            f"{nets[i].label}: {r['n_params']:,} parameters, done after "
+            f"{time.perf_counter() - t0:.0f} s; held-out exact strings {held['exact_acc']:.3f} "
+            f"(length 5-20), {row['exact_acc']:.3f} (length 20); character accuracy "
+            f"{held['char_acc']:.3f}, loss {held['loss']:.3f}",
             flush=True,
         )
 
-    summaries = train_in_parallel(runs, processes=procs, on_done=report)
-    return dict(zip(MODELS, summaries, strict=True))
+    # first_here=False: with more runs than processes, a run kept in this process would
+    # leave its core idle once done while the other process works through the rest
+    summaries = train_in_parallel(runs, processes=procs, first_here=False, on_done=report)
+    return dict(zip(nets, summaries, strict=True))
 
 
-def _probe_step(files: dict, cfg: dict) -> dict[str, list[Path]]:
-    """Step 4: impulse responses of layer 0 of each model, a few channels each, as .npz."""
+def _probe_step(files: dict, cfg: dict, nets: list[Network]) -> dict[str, list[Path]]:
+    """Step 4: impulse responses of layer 0 of each network, a few channels each, as .npz."""
     import torch
 
     from wavescope.io import write_npz
@@ -281,31 +320,32 @@ def _probe_step(files: dict, cfg: dict) -> dict[str, list[Path]]:
     )
 
     files["states"].mkdir(parents=True, exist_ok=True)
-    out = {}
-    for name in MODELS:
-        ckpt_path = files["runs"] / name / "checkpoint.pt"
+    out: dict[str, list[Path]] = {name: [] for name in MODELS}
+    for net in nets:
+        ckpt_path = net.out_dir / "checkpoint.pt"
         model, ckpt = load_model(ckpt_path)
         identity = checkpoint_identity(ckpt_path, ckpt)
         n_total = _n_channels(model)
         chans = np.linspace(0, n_total - 1, cfg["n_channels"]).round().astype(int)
-        paths = []
+        stem = f"{net.model}_seed{net.seed}"
         with torch.no_grad():
             for c in chans:
                 f = impulse_response(model, 0, cfg["length"], position=4, token=4, channel=int(c))
-                f.meta.update(identity)  # every channel of one trained model: one subject
-                p = files["states"] / f"{name}_ch{int(c)}.npz"
+                f.meta.update(identity)  # every channel of one trained network: one subject
+                p = files["states"] / f"{stem}_ch{int(c)}.npz"
                 write_npz(p, f, overwrite=True)
-                paths.append(p)
-        out[name] = paths
+                out[net.model].append(p)
         print(
-            f"{name}: layer 0 '{DEFAULT_PART[name]}' states, {len(paths)} channels x "
-            f"{cfg['length']} steps (impulse at step 4) -> {files['states']}/{name}_ch*.npz"
+            f"{net.label}: layer 0 '{DEFAULT_PART[net.model]}' states, {len(chans)} channels x "
+            f"{cfg['length']} steps (impulse at step 4), subject '{identity['subject']}' -> "
+            f"{files['states']}/{stem}_ch*.npz"
         )
     return out
 
 
-def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
-    """Step 5: memory curves of a driven cortical sheet and of each model's wave state."""
+def _memory_step(files: dict, cfg: dict, seed: int, nets: list[Network]) -> dict[str, list[Path]]:
+    """Step 5: memory curves of a driven cortical sheet and of each network's wave state
+    (one curve per trained network, carrying its checkpoint's identity as its subject)."""
     from wavescope.datasets import driven_input, driven_wave
     from wavescope.models.memory_probe import model_memory_curve
     from wavescope.models.probe import DEFAULT_PART, checkpoint_identity, load_model
@@ -314,8 +354,8 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
     files["memory"].mkdir(parents=True, exist_ok=True)
     out: dict[str, list[Path]] = {"cortex": []}
 
-    def write(group, i, curve):
-        path = files["memory"] / f"{group}_{i}.json"
+    def write(group, stem, curve):
+        path = files["memory"] / f"{stem}.json"
         write_json(path, curve.summary(), indent=1)
         out.setdefault(group, []).append(path)
         return curve
@@ -334,7 +374,9 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
             noise_sd=0.5,
             seed=seed * 1000 + i,
         )
-        c = write("cortex", i, memory_curve_field(field, field.data[-1], cfg["mem_lag"]))
+        c = write(
+            "cortex", f"cortex_{i}", memory_curve_field(field, field.data[-1], cfg["mem_lag"])
+        )
         if i == 0:
             truth = field.meta["truth"]["horizon"]
             print(
@@ -351,8 +393,8 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
                 + "), "
                 f"capacity {c.capacity:.1f} samples"
             )
-    for name in MODELS:
-        ckpt_path = files["runs"] / name / "checkpoint.pt"
+    for net in nets:
+        ckpt_path = net.out_dir / "checkpoint.pt"
         model, ckpt = load_model(ckpt_path)
         c = model_memory_curve(
             model,
@@ -363,10 +405,11 @@ def _memory_step(files: dict, cfg: dict, seed: int) -> dict[str, list[Path]]:
             seed=seed,
         )
         c.meta.update(checkpoint_identity(ckpt_path, ckpt))
-        write(name, 0, c)
+        write(net.model, f"{net.model}_seed{net.seed}", c)
         bound = "+" if c.meta.get("horizon_censored") else ""
         print(
-            f"{name}: layer 0 '{DEFAULT_PART[name]}' state ({c.meta['n_features']} features): "
+            f"{net.label}: layer 0 '{DEFAULT_PART[net.model]}' state "
+            f"({c.meta['n_features']} features): "
             f"horizon {c.horizon}{bound} steps, capacity {c.capacity:.1f} steps "
             f"(letters decoded from {cfg['mem_sequences']} held-out-by-fold sequences)"
         )
@@ -405,6 +448,7 @@ def run_demo(
     quick: bool = False,
     seed: int = 0,
     steps: int | None = None,
+    seeds: int | None = None,
     threads: int | None = None,
     overwrite: bool = False,
     reference: str | Path | None = None,
@@ -423,7 +467,11 @@ def run_demo(
     seed : int
         Seed of every step.
     steps : int, optional
-        Training steps per model.
+        Training steps per network (default 800; ``quick``: 12).
+    seeds : int, optional
+        Networks trained per model, each its own training seed (``seed * 1000 + k``), run
+        folder, checkpoint and subject of the comparison (default 3: the comparison's
+        tests need 3 subjects per group; 1 or 2 give estimates without tests).
     threads : int, optional
         torch threads.
     reference : path, optional
@@ -445,6 +493,9 @@ def run_demo(
         raise WaveInputError(f"--threads must be at least 1, got {threads}.")
     torch.set_num_threads(threads)
     cfg = SETTINGS["quick" if quick else "full"]
+    n_seeds = cfg["seeds"] if seeds is None else seeds
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise WaveInputError(f"--seeds must be an integer >= 1, got {seeds!r}.")
     reference, ref_from = reference_speeds_path(reference)
     if reference is not None:
         from wavescope.datasets.davis2021 import read_davis2021_speeds
@@ -458,6 +509,7 @@ def run_demo(
         raise WaveFileExistsError(f"{shown} exist; pass --overwrite or another --out.")
     out.mkdir(parents=True, exist_ok=True)
     _clear(existing)
+    nets = _networks(files, seed, n_seeds)
     timings = {}
     t_all = time.perf_counter()
 
@@ -469,16 +521,18 @@ def run_demo(
     cortex = _cortex_step(files, cfg, seed, render)
     timings["cortex"] = time.perf_counter() - t
 
-    t = _step(3, "short CPU training of v-Wave Mamba and Mamba on the copy task")
-    trained = _train_step(files, cfg, steps, seed, quick, threads)
+    t = _step(
+        3, f"short CPU training of {n_seeds} v-Wave Mamba and {n_seeds} Mamba on the copy task"
+    )
+    trained = _train_step(files, cfg, nets, steps, threads)
     timings["training"] = time.perf_counter() - t
 
     t = _step(4, "probing the trained models' hidden states (impulse input)")
-    states = _probe_step(files, cfg)
+    states = _probe_step(files, cfg, nets)
     timings["probe"] = time.perf_counter() - t
 
     t = _step(5, "memory curves: how far back the input can be read from each state")
-    memory = _memory_step(files, cfg, seed)
+    memory = _memory_step(files, cfg, seed, nets)
     timings["memory"] = time.perf_counter() - t
 
     t = _step(6, "comparing cortex, v-Wave Mamba and Mamba waves and memory")
@@ -492,7 +546,9 @@ def run_demo(
     result = run_comparison(
         {"cortex": cortex, **{name: states[name] for name in MODELS}},
         band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
-        metrics={name: [trained[name]["out_dir"]] for name in MODELS},
+        metrics={
+            name: [trained[net]["out_dir"] for net in nets if net.model == name] for name in MODELS
+        },
         reference=reference,
         memory=memory,
         subjects={
