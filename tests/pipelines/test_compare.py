@@ -336,3 +336,12 @@ def test_measured_against_learned_velocity_is_paired_by_capture_and_in_the_json(
     assert 7 < min(err) and max(err) < 14
     text = " ".join(how_fast(res))
     assert f"differ by at most {check['error_max']:.1f}%" in text and "over its 2 captures" in text
+
+
+@pytest.mark.parametrize(("report", "json_path"), [("", None), ("/", None), ("r.html", "/")])
+def test_report_paths_that_name_no_file_are_refused_from_python(report, json_path):
+    """The CLI refused these already; the Python route raised ValueError from with_suffix."""
+    from wavescope.pipelines.compare import check_report_paths
+
+    with pytest.raises(WaveInputError, match="must name"):
+        check_report_paths(report, json_path)

@@ -509,9 +509,11 @@ def _expand(group: str, items, read=None) -> list[tuple[str, str | None, WaveFie
 def check_report_paths(report, json_path=None, overwrite: bool = False) -> tuple[Path, Path]:
     """The report's HTML and JSON paths, checked before any work."""
     report = Path(report)
+    if not report.name or report.suffix.lower() not in (".html", ".htm"):
+        raise WaveInputError(f"the report {str(report)!r} must name an .html file.")
+    if json_path is not None and not Path(json_path).name:
+        raise WaveInputError(f"the JSON {str(json_path)!r} must name a .json file.")
     json_path = Path(json_path) if json_path is not None else report.with_suffix(".json")
-    if report.suffix.lower() not in (".html", ".htm"):
-        raise WaveInputError(f"the report {report} must be an .html file.")
     if json_path.resolve() == report.resolve():
         raise WaveInputError("the JSON and the HTML report must be different files.")
     return (
