@@ -133,3 +133,10 @@ def test_missing_mne_bids_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mne_bids", None)
     with pytest.raises(MissingDependencyError, match=r"wavescope\[bids\]"):
         read_recording(tmp_path, subject="01")
+
+
+def test_the_bids_subject_is_the_recording_subject(tmp_path):
+    """Comparisons count subjects, not files: a BIDS recording carries its subject label
+    (sessions are repeated measures of it)."""
+    write_bids(ecog_raw(3.0, 0.5, 0), tmp_path)
+    assert read_recording(tmp_path, subject="01", task="rest").meta["subject"] == "sub-01"

@@ -119,3 +119,15 @@ def test_a_square_grid_keeps_its_axes_and_directions(direction):
     np.testing.assert_allclose(field.positions, f.positions - f.positions.mean(0), atol=1e-12)
     d = measure_velocity(field, (8, 12)).summary()["direction"]["mean_rad"]
     assert abs(np.degrees(np.angle(np.exp(1j * (d - direction))))) < 2
+
+
+def test_mne_subject_info_names_the_subject():
+    """``subject_info`` (his_id, else id) is the recording's subject; none, no subject."""
+    raw, _ = mixed_raw()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert "subject" not in from_mne(raw).meta
+        raw.info["subject_info"] = {"id": 7, "his_id": "monkey-W"}
+        assert from_mne(raw).meta["subject"] == "monkey-W"
+        raw.info["subject_info"] = {"id": 7}
+        assert from_mne(raw).meta["subject"] == "7"

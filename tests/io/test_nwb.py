@@ -38,10 +38,15 @@ def write_electrical(
     extra_series=False,
     groups=1,
     unit_scale=1e6,
+    subject_id=None,
 ):
     """Write ``field`` as an int16 ElectricalSeries (counts of 1 uV) with its electrode
     table; positions in microns (``unit_scale`` converts metres to the stored unit)."""
     nwb = _nwbfile()
+    if subject_id is not None:
+        from pynwb.file import Subject
+
+        nwb.subject = Subject(subject_id=subject_id, species="Macaca mulatta")
     dev = nwb.create_device(name="utah")
     grp = [
         nwb.create_electrode_group(name=f"g{i}", description="array", location="M1", device=dev)
@@ -282,3 +287,13 @@ def test_series_larger_than_the_memory_limit_are_refused_before_reading(tmp_path
         read_nwb(tmp_path / "utah.nwb")
     with pytest.raises(WaveInputError, match=r"300 frames of 16 x 20 pixels needs .*4 KiB"):
         read_nwb(tmp_path / "img.nwb")
+
+
+def test_the_nwb_subject_id_is_the_recording_subject(tmp_path):
+    """Comparisons count subjects, not files: ``subject.subject_id`` is read, and a file
+    without one names none."""
+    truth = grid_wave(0.3, 0.5, 0)
+    write_electrical(tmp_path / "a.nwb", truth, subject_id="W")
+    assert read_recording(tmp_path / "a.nwb").meta["subject"] == "W"
+    write_electrical(tmp_path / "b.nwb", truth)
+    assert "subject" not in read_recording(tmp_path / "b.nwb").meta

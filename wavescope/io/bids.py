@@ -177,6 +177,8 @@ def read_bids(
         "electrodes_tsv": str(electrodes),
         "coordsystem_json": str(coordsystem),
     }
+    if bids_path.subject:  # BIDS names the subject; sessions are its repeated measures
+        extra["subject"] = f"sub-{bids_path.subject}"
     for f in field if isinstance(field, list) else [field]:
         f.meta.update(extra)
     return field

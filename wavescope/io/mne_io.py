@@ -153,6 +153,7 @@ def from_mne(inst, *, picks=None, projection: str | None = "plane", dtype=np.flo
     montage = inst.get_montage()
     frame = montage.get_positions()["coord_frame"] if montage is not None else "head"
     meta = {
+        **_subject_meta(info),
         "source": str(inst.filenames[0]) if getattr(inst, "filenames", None) else None,
         "coord_frame": frame,
         "n_dims_original": 3,
@@ -219,3 +220,11 @@ def read_recording(path, **kwargs):
     from wavescope.io.recording import read_recording as _read
 
     return _read(path, **kwargs)
+
+
+def _subject_meta(info) -> dict:
+    """``{"subject": ...}`` from MNE's ``subject_info`` (its ``his_id``, else its ``id``),
+    or nothing: the unit of replication a comparison counts."""
+    si = info.get("subject_info") or {}
+    sid = si.get("his_id") or si.get("id")
+    return {"subject": str(sid)} if sid not in (None, "") else {}

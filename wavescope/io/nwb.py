@@ -428,7 +428,7 @@ def read_nwb(
                 )
             chosen = matches[0]
         if isinstance(chosen, ElectricalSeries):
-            return _electrical_field(
+            field = _electrical_field(
                 chosen,
                 path,
                 group=group,
@@ -438,4 +438,15 @@ def read_nwb(
                 bad=tuple(bad),
                 dtype=dtype,
             )
-        return _imaging_field(chosen, path, options=options, pixel_size_m=pixel_size_m)
+        else:
+            field = _imaging_field(chosen, path, options=options, pixel_size_m=pixel_size_m)
+        subject = _subject_id(nwbfile)
+        if subject is not None:  # the unit of replication in comparisons (not the session)
+            field.meta["subject"] = subject
+        return field
+
+
+def _subject_id(nwbfile) -> str | None:
+    """The file's ``subject.subject_id``, when it has one."""
+    sid = getattr(getattr(nwbfile, "subject", None), "subject_id", None)
+    return str(sid) if sid not in (None, "") else None
