@@ -291,3 +291,25 @@ def test_causal_conv_matches_torch_conv1d():
     g_ref = torch.autograd.grad(ref.square().sum(), [x, conv.conv.weight, conv.conv.bias])
     for a, b in zip(g_out, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("L", [1, 7, 33])
+def test_alibi_attention_matches_an_explicit_softmax(L):
+    """The fused kernel (4-D bias mask) against softmax(q k^T / sqrt(d) - m (i - j)) v written
+    out, causal; both in float64, so they agree to 1e-10 of the output's scale."""
+    from wavescope.models.transformer import Attention
+
+    attn = Attention(default_config("transformer-alibi", d_model=32, n_heads=4)).double()
+    x = torch.randn(3, L, 32, dtype=torch.float64)
+    with torch.no_grad():
+        got = attn(x)
+        B, H, D = 3, 4, 32
+        q, k, v = attn.qkv_proj(x).view(B, L, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        i = torch.arange(L)
+        dist = (i[:, None] - i[None, :]).double()
+        score = (
+            q @ k.transpose(-1, -2) / math.sqrt(D // H) - attn.slopes.double()[:, None, None] * dist
+        )
+        score = score.masked_fill(dist < 0, float("-inf"))
+        ref = attn.out_proj((score.softmax(-1) @ v).transpose(1, 2).reshape(B, L, D))
+    assert torch.allclose(got, ref, rtol=0, atol=1e-10 * ref.abs().max())
