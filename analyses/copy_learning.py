@@ -55,7 +55,7 @@ PAR_FACTOR, FAST_FACTOR = 2.0, 3.0
 # s/step at 1 thread: length 20 about 0.05-0.12 s; length 300 about 0.4-1.4 s).
 PRESETS = {
     20: dict(max_steps=4000, budget_min=40.0, seeds=[0, 1, 2], eval_lengths=[20, 30, 40]),
-    300: dict(max_steps=2500, budget_min=90.0, seeds=[0], eval_lengths=[300, 450]),
+    300: dict(max_steps=1500, budget_min=85.0, seeds=[0], eval_lengths=[300, 450]),
 }
 RELATIVE_STEP_COST = {  # at length 300, 1 thread (for ordering jobs only)
     "transformer-alibi": 1.5,
