@@ -18,7 +18,7 @@ _EXPORTS = {
     "instantaneous_frequency": "phase",
     "LagFreeSurrogates": "surrogates",
     "lag_free_surrogate": "surrogates",
-    "randomise_phases": "surrogates",
+    "randomise_coef_phases": "surrogates",
     "SpectralPeak": "aperiodic",
     "SpectrumModel": "aperiodic",
     "fit_spectrum": "aperiodic",
