@@ -35,14 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wavescope.core.errors import WaveFileNotFoundError, WaveTypeError
+from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import (
     WaveInputError,
     check_memory,
     check_option,
     check_positive,
-    check_regular_file,
+    existing_file,
 )
 
 __all__ = [
@@ -420,10 +420,7 @@ def read_widefield(path: str | os.PathLike, options: WidefieldOptions | None = N
     """
     from wavescope.io import npz
 
-    path = Path(path)
-    if not path.exists():
-        raise WaveFileNotFoundError(f"{path}: no such file.")
-    check_regular_file(path, "recording")
+    path = existing_file(path, "recording")
     opts = WidefieldOptions() if options is None else options
     try:
         with zipfile.ZipFile(path) as zf:
