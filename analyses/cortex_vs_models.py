@@ -15,8 +15,8 @@ tests, bootstrap intervals, effect sizes and FDR
   event-time fit, whose speed is checked against each channel's learned velocity (and
   1 site/step for the shift-SSM);
 - cortex, real: the LENS widefield recording (mouse, ketamine; the pipeline of
-  ``analyses/widefield_waves.py``: :func:`wavescope.datasets.read_widefield_npz` and
-  :func:`wavescope.signal.preprocess_widefield`), cut into four 10 s segments, 0.5-5 Hz;
+  ``analyses/widefield_waves.py``: :func:`wavescope.io.read_widefield`, cortex mask, dF/F,
+  2 x 2 binning, detrend), cut into four 10 s segments, 0.5-5 Hz;
 - cortex, simulated: six recordings of :func:`wavescope.datasets.neural_field` (bursts at
   0.3 m/s, 5-15 Hz);
 - the published marmoset MT speed distribution (Davis et al. 2021, Nat Commun 12:6057,
@@ -46,13 +46,12 @@ from wavescope.datasets import (
     neural_field,
     read_davis2021_speeds,
     read_davis2021_wavelengths,
-    read_widefield_npz,
 )
+from wavescope.io import WidefieldOptions, read_widefield
 from wavescope.models.probe import hidden_states, impulse_response, impulse_tokens, load_model
 from wavescope.models.training import EvalSpec, TaskSpec, TrainHParams, train
 from wavescope.pipelines.compare import run_comparison, write_comparison
 from wavescope.report.html import render_comparison
-from wavescope.signal import preprocess_widefield
 from wavescope.waves import event_time_velocity, measure_velocity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +104,7 @@ def model_states(path: Path) -> list[WaveField]:
 
 def widefield_segments(path: Path, seconds: float = 10.0) -> list[WaveField]:
     """The preprocessed widefield recording cut into consecutive segments."""
-    field = preprocess_widefield(read_widefield_npz(path), bin_factor=2)
+    field = read_widefield(path, WidefieldOptions(bin_factor=2, band=None))
     n = int(round(seconds * field.fs))
     return [field.with_data(field.data[:, i : i + n]) for i in range(0, field.n_times - n + 1, n)]
 

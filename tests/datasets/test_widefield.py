@@ -3,7 +3,7 @@
 import numpy as np
 
 from wavescope.datasets import read_widefield_npz
-from wavescope.signal import preprocess_widefield
+from wavescope.io import WidefieldOptions, read_widefield
 from wavescope.waves import measure_velocity
 
 
@@ -11,7 +11,7 @@ def test_widefield_slow_waves_speed_in_m_per_s(widefield_npz):
     raw = read_widefield_npz(widefield_npz)
     assert raw.fs == 25.0 and raw.space_unit == "m"
     assert 2000 < raw.n_sites < 10000  # cortex mask keeps part of the 100 x 100 frame
-    field = preprocess_widefield(raw, bin_factor=2)
+    field = read_widefield(widefield_npz, WidefieldOptions(bin_factor=2, band=None))
     r = measure_velocity(field, (0.1, 5.0), generalized=True, n_surrogates=5)
     s = r.summary()
     # Slow waves under ketamine-xylazine travel at mm/s to tens of cm/s; their dominant

@@ -43,7 +43,7 @@ def test_format_by_suffix_and_content(tmp_path):
 def test_interchange_npz_reads_as_before_and_options_are_checked(tmp_path):
     f = planar_wave(grid_positions(3, 3, 1e-3), fs=100, duration=1, frequency=5, speed=0.2)
     path = write_npz(tmp_path / "x.npz", f)
-    g = read_recording(path, picks="ecog", projection="plane")  # ignored for .npz, as before
+    g = read_recording(path, projection="plane")  # ignored for .npz, as before
     np.testing.assert_array_equal(g.data, f.data)
     assert read_recording(path, mmap=True).is_memmap
     with pytest.raises(WaveInputError, match=r"\['series'\] do not apply to a npz input.*mmap"):

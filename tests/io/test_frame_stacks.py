@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from planar_truth import assert_measures_as
+from widefield_reference import widefield_reference
 
-import wavescope as ws
 from wavescope.core.errors import MissingDependencyError, WaveInputError, WaveTypeError
 from wavescope.datasets import grid_positions, planar_wave, read_widefield_npz
 from wavescope.io import (
@@ -20,7 +20,6 @@ from wavescope.io import (
     read_tiff,
     read_widefield,
 )
-from wavescope.signal import preprocess_widefield
 
 tifffile = pytest.importorskip("tifffile")
 h5py = pytest.importorskip("h5py")
@@ -47,15 +46,14 @@ def frame_wave(speed, direction, seed, *, n_rows=16, n_cols=20):
 
 
 def reference(frames, bin_factor=2):
-    """The signal layer's preprocessing of the whole stack in memory."""
-    raw = ws.WaveField.from_grid(frames.astype(np.float32), FS, PIXEL)
-    return preprocess_widefield(raw, bin_factor=bin_factor)
+    """The preprocessing of the whole stack in memory, written out step by step."""
+    return widefield_reference(frames, FS, PIXEL, bin_factor=bin_factor)
 
 
 def assert_same_field(f, ref):
     assert f.ch_names == ref.ch_names
     np.testing.assert_allclose(f.positions, ref.positions, rtol=1e-9, atol=1e-12)
-    # float32 dF/F and sums in another order: 1e-5 of the largest value
+    # float32 dF/F and sums in another order against float64: 1e-5 of the largest value
     np.testing.assert_allclose(f.data, ref.data, atol=1e-5 * np.abs(ref.data).max())
 
 
@@ -66,8 +64,7 @@ def test_chunked_preprocessing_equals_the_in_memory_pipeline(bin_factor):
     mask[1:14, 2:19] = True  # a mask whose blocks do not all fit: partial blocks dropped
     opts = WidefieldOptions(mask=mask, bin_factor=bin_factor, chunk_frames=37)
     f = frames_to_field(frames, FS, PIXEL, opts)
-    raw = ws.WaveField.from_grid(frames.astype(np.float32), FS, PIXEL, mask=mask)
-    assert_same_field(f, preprocess_widefield(raw, bin_factor=bin_factor))
+    assert_same_field(f, widefield_reference(frames, FS, PIXEL, mask=mask, bin_factor=bin_factor))
 
 
 @pytest.mark.parametrize("speed, direction, seed", CASES)
@@ -208,8 +205,11 @@ def test_shared_widefield_recording_reads_in_one_call_as_the_documented_pipeline
     widefield_npz,
 ):
     f = read_recording(widefield_npz)
-    ref = preprocess_widefield(read_widefield_npz(widefield_npz), bin_factor=2)
+    raw = read_widefield_npz(widefield_npz)  # the cortex mask's counts
+    with np.load(widefield_npz) as z:
+        frames, fs, pixel = z["frames"], float(z["fs_hz"]), float(z["pixel_size_m"])
+    ref = widefield_reference(frames, fs, pixel, mask=raw.meta["mask"])
     assert f.ch_names == ref.ch_names and f.n_times == ref.n_times == 1000
-    np.testing.assert_array_equal(f.meta["mask"], ref.meta["mask"])
+    np.testing.assert_array_equal(f.meta["mask"], raw.meta["mask"])
     np.testing.assert_allclose(f.positions, ref.positions)
     np.testing.assert_allclose(f.data, ref.data, atol=1e-5 * np.abs(ref.data).max())

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from planar_truth import CASES, assert_measures_as, grid_wave
 
-import wavescope as ws
 from wavescope.core.errors import MissingDependencyError, WaveInputError
 from wavescope.io import RAW_FRAMES, WidefieldOptions, read_nwb, read_recording
 
@@ -180,11 +179,10 @@ def frame_wave(speed, direction, seed, *, n_rows=16, n_cols=20, pixel=50e-6, fs=
 
 
 def in_memory_widefield(frames, fs, pixel, bin_factor=2):
-    """The signal-layer path on the whole stack in memory (reference)."""
-    from wavescope.signal import preprocess_widefield
+    """The preprocessing of the whole stack in memory, step by step (reference)."""
+    from widefield_reference import widefield_reference
 
-    raw = ws.WaveField.from_grid(frames.astype(np.float32), fs, pixel)
-    return preprocess_widefield(raw, bin_factor=bin_factor)
+    return widefield_reference(frames, fs, pixel, bin_factor=bin_factor)
 
 
 def write_imaging(path, frames, fs, *, spacing=None, fov=None, kind="two-photon"):

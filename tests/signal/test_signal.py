@@ -11,7 +11,7 @@ from wavescope.signal import (
     bandpass,
     generalized_phase,
     instantaneous_frequency,
-    randomise_phases,
+    randomise_coef_phases,
 )
 
 FS = 1000.0
@@ -106,7 +106,7 @@ def test_generalized_phase_removes_backward_phase_and_keeps_clean_phase():
 def test_randomised_phases_keep_each_sites_spectrum():
     rng = np.random.default_rng(3)
     c = rng.standard_normal((5, 100)) + 1j * rng.standard_normal((5, 100))
-    s = randomise_phases(c, 0)
+    s = randomise_coef_phases(c, 0)
     np.testing.assert_allclose(np.abs(s), np.abs(c), rtol=1e-12)
     assert np.abs(np.angle(s / c)).mean() > 1.0
 

@@ -181,8 +181,9 @@ def add_read_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--picks",
         default=None,
-        metavar="TYPE[,TYPE]",
-        help="MNE channel type(s) to use (e.g. ecog or seeg,ecog); MNE formats only",
+        metavar="CH[,CH]",
+        help="channels to use, by name (any input) or MNE channel type (e.g. ecog or "
+        "seeg,ecog; MNE and BIDS inputs only)",
     )
     g.add_argument("--bad", nargs="*", default=(), metavar="CH", help="extra channels to mark bad")
     g.add_argument(

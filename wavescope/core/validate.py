@@ -11,6 +11,7 @@ import numbers
 import os
 import stat
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -109,6 +110,12 @@ def check_regular_file(path, what: str = "input") -> None:
         f"{path}{target} is {kind}, not a regular file; the {what} must be a file on disk: "
         "copy the data to a file first."
     )
+
+
+def existing_file(path, what: str = "input") -> Path:
+    """``path`` as a :class:`~pathlib.Path` once :func:`check_regular_file` accepts it."""
+    check_regular_file(path, what)
+    return Path(path)
 
 
 def check_option(name: str, value, allowed: Iterable) -> None:

@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from wavescope.core.deps import require
-from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
-from wavescope.core.validate import WaveInputError, check_regular_file
+from wavescope.core.validate import WaveInputError, existing_file
 from wavescope.io.lengths import metres_per
 from wavescope.io.widefield import WidefieldOptions, frames_to_field
 
@@ -40,14 +39,6 @@ __all__ = ["read_tiff", "read_hdf5_frames", "FS_ATTRS", "PIXEL_ATTRS"]
 FS_ATTRS = ("fs_hz", "fs", "frame_rate", "sampling_rate")
 #: HDF5 attributes read as the pixel size, and the size of their unit in metres.
 PIXEL_ATTRS = {"pixel_size_m": 1.0, "pixel_size_mm": 1e-3, "pixel_size_um": 1e-6}
-
-
-def _exists(path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise WaveFileNotFoundError(f"{path}: no such file.")
-    check_regular_file(path, "frame stack")
-    return path
 
 
 def _number_attr(path: Path, node: str, key: str, value, what: str) -> np.ndarray:
@@ -175,7 +166,7 @@ def read_tiff(
         the frame rate and pixel size came from and how the frames were read
         (``"memmap"`` or ``"pages"``).
     """
-    path = _exists(path)
+    path = existing_file(path, "frame stack")
     tifffile = require("tifffile", "reading TIFF frame stacks")
     try:
         tif = tifffile.TiffFile(path)
@@ -319,7 +310,7 @@ def read_hdf5_frames(
     WaveField
         See :func:`~wavescope.io.widefield.frames_to_field`.
     """
-    path = _exists(path)
+    path = existing_file(path, "frame stack")
     h5py = require("h5py", "reading HDF5 frame stacks")
     try:
         f = h5py.File(path, "r")

@@ -26,18 +26,16 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from wavescope.core.deps import require
-from wavescope.core.errors import WaveFileNotFoundError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import (
     WaveInputError,
     check_memory,
     check_option,
-    check_regular_file,
+    existing_file,
 )
 from wavescope.io.lengths import metres_per
 from wavescope.io.projection import project_positions
@@ -74,17 +72,9 @@ def _describe(obj) -> str:
 def list_nwb_series(path: str | os.PathLike) -> list[str]:
     """Names and types of the electrical and imaging series of an NWB file."""
     pynwb = require("pynwb", "reading NWB files")
-    path = _exists(path)
+    path = existing_file(path, "NWB file")
     with pynwb.NWBHDF5IO(str(path), "r") as io:
         return [_describe(s) for s in _series_of(io.read(), pynwb)]
-
-
-def _exists(path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise WaveFileNotFoundError(f"{path}: no such file.")
-    check_regular_file(path, "NWB file")
-    return path
 
 
 def _rate(series, path) -> float:
@@ -391,7 +381,7 @@ def read_nwb(
         Positions in metres, time in seconds; ``meta`` names the series, the coordinate
         columns and their unit, the groups and locations, or the pixel spacing's source.
     """
-    path = _exists(path)
+    path = existing_file(path, "NWB file")
     pynwb = require("pynwb", "reading NWB files")
     from pynwb.ecephys import ElectricalSeries
 

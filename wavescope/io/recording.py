@@ -15,6 +15,10 @@ a folder with dataset_description.json :func:`wavescope.io.read_bids`
 anything else                          MNE's readers (FIF, EDF, BDF, BrainVision, ...)
 =====================================  ==============================================
 
+``picks`` is one contract for every input: channel names or indices select sites
+everywhere; channel types only where the format records them (MNE, BIDS), and a type
+given for another input is an error (:mod:`wavescope.io.picks`).
+
 Options that only some readers take (``series=``, ``subject=``, ``electrode_map=``,
 ``fs_hz=``, ...) are passed on by keyword; one that does not apply to the input is an
 error naming those that do.
@@ -47,6 +51,8 @@ FORMAT_OPTIONS: dict[str, tuple[str, ...]] = {
     "wavefield": (),
 }
 _FRAME_FORMATS = ("widefield-npz", "tiff", "hdf5", "nwb")
+#: Inputs that record channel types: their readers apply ``picks`` through MNE.
+TYPED_FORMATS = ("mne", "mne-object", "bids")
 #: ``projection`` left at its default: each reader's own ("plane" for MNE and BIDS
 #: montages, "auto" for NWB electrode tables).
 DEFAULT = "default"
@@ -123,9 +129,11 @@ def read_recording(
         The input; the reader is chosen by object type, suffix and content (see the
         module docstring): an .npz with ``frames, fs_hz, pixel_size_m`` is a widefield
         recording, one with ``data, fs, positions`` the interchange format.
-    picks : str or list, optional
-        MNE inputs (files, objects, BIDS): channel type(s) or names; see
-        :func:`~wavescope.io.from_mne`. Ignored by the other readers.
+    picks : str, int or list, optional
+        Channels to keep, the same way for every input: channel names or indices, and,
+        where the format records channel types (MNE files and objects, BIDS), channel
+        type(s) too (see :func:`~wavescope.io.from_mne`). A channel type on any other
+        input is refused (:func:`wavescope.io.picks.pick_sites`), never ignored.
     projection : {"default", "plane", "sphere", "auto", None}
         3-D contact positions onto a surface: ``"default"`` is each reader's own
         (``"plane"`` for MNE and BIDS montages, ``"auto"`` for NWB electrode tables, which
@@ -159,6 +167,18 @@ def read_recording(
             f"widefield= applies to frame stacks (widefield .npz, TIFF, HDF5, NWB imaging), "
             f"not to a {fmt} input."
         )
+    if fmt in TYPED_FORMATS:
+        return _read(fmt, path, picks, projection, preload, widefield, options)
+    from wavescope.io.picks import pick_sites
+
+    field = _read(fmt, path, None, projection, preload, widefield, options)
+    if isinstance(field, list):
+        return [pick_sites(f, picks, fmt) for f in field]
+    return pick_sites(field, picks, fmt)
+
+
+def _read(fmt: str, path, picks, projection, preload: bool, widefield, options: dict):
+    """The reader of ``fmt`` on ``path`` (picks reach the readers of TYPED_FORMATS only)."""
     mne_projection = "plane" if projection == DEFAULT else projection
     if fmt == "wavefield":
         return path

@@ -17,8 +17,10 @@ The stack is read twice, ``chunk_frames`` frames at a time: once for the mean im
 (mask and F0), once to mask, normalise and bin each chunk, keeping only the reduced
 sites. Memory holds the result (sites x frames, float32) plus one chunk; the whole stack
 is never in memory at once. Binning and detrending are both linear, so detrending the
-binned sites equals binning the detrended pixels: the result is that of
-:func:`wavescope.signal.preprocess_widefield` on the full stack (to float32 round-off).
+binned sites equals binning the detrended pixels: the result is that of dF/F, detrend
+and binning on the full stack in memory (to float32 round-off). This is the one
+implementation of the widefield preprocessing: every reader of frames, and every caller
+holding frames in memory, goes through :func:`frames_to_field`.
 
 Positions: ``x = col * dx``, ``y = row * dy`` (metres), as :meth:`WaveField.from_grid`
 (y grows with the row index).
@@ -33,14 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wavescope.core.errors import WaveFileNotFoundError, WaveTypeError
+from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import (
     WaveInputError,
     check_memory,
     check_option,
     check_positive,
-    check_regular_file,
+    existing_file,
 )
 
 __all__ = [
@@ -197,8 +199,8 @@ def _mean_image(frames, n_frames: int, chunk: int) -> np.ndarray:
 def _sites(mask: np.ndarray, factor: int, dx: float, dy: float):
     """The kept pixels, the site of each, and the sites' names and positions.
 
-    The order of sites and their names follow :meth:`WaveField.from_grid` (no binning) and
-    :func:`wavescope.signal.bin_pixels` (binning).
+    The order of sites and their names follow :meth:`WaveField.from_grid` (no binning);
+    blocks are ordered by block column, then block row, and named ``b{row}_{col}``.
     """
     rows, cols = np.nonzero(mask)
     if factor == 1:
@@ -418,10 +420,7 @@ def read_widefield(path: str | os.PathLike, options: WidefieldOptions | None = N
     """
     from wavescope.io import npz
 
-    path = Path(path)
-    if not path.exists():
-        raise WaveFileNotFoundError(f"{path}: no such file.")
-    check_regular_file(path, "recording")
+    path = existing_file(path, "recording")
     opts = WidefieldOptions() if options is None else options
     try:
         with zipfile.ZipFile(path) as zf:

@@ -1,15 +1,25 @@
-"""Dataclass configs of the models, with the papers' symbols.
+"""The base of the models' configs, and the checks and parsing every config shares.
 
-Every config shares the language-model fields of :class:`LMConfig` (``d_model`` = D,
-``n_layers``, tied head, optional MLP after the mixer, ``max_len``) and adds its mixer's
-own fields. Configs are plain dataclasses: ``dataclasses.asdict(cfg)`` gives the dict that
-checkpoints store and :func:`wavescope.models.registry.config_from_dict` reads back.
+Each model's config is a dataclass at the top of its model's module, with the paper's
+symbols (:class:`~wavescope.models.mamba.MambaConfig`,
+:class:`~wavescope.models.shift_ssm.H3Config`, :class:`~wavescope.models.vwave.VWaveConfig`
+and :class:`~wavescope.models.vwave.VWaveMambaConfig`,
+:class:`~wavescope.models.transformer.TransformerConfig`); the registry
+(:mod:`wavescope.models.registry`) maps model names to them and holds the per-scale
+defaults. Every config shares the language-model fields of :class:`LMConfig`
+(``d_model`` = D, ``n_layers``, tied head, optional MLP after the mixer, ``max_len``) and
+adds its mixer's own, each with its allowed values in the class's ``RULES``.
+:func:`check_config` checks a config against the ``RULES`` of its class and its bases;
+:func:`parse_settings` reads ``FIELD=VALUE`` text. Configs are plain dataclasses:
+``dataclasses.asdict(cfg)`` gives the dict that checkpoints store and
+:func:`wavescope.models.registry.config_from_dict` reads back.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 from wavescope.core.errors import WaveInputError
 
@@ -35,164 +45,40 @@ class LMConfig:
         table: RoPE and ALiBi are defined at every length.
     norm_eps : float
         Epsilon of the RMSNorms.
+
+    Notes
+    -----
+    ``RULES`` (a class variable, not a field) gives the allowed values of the fields a
+    class declares, read by :func:`check_config` along the class's bases: ``("size",
+    lo)`` an integer >= lo; ``("number", lo, ">" or ">=")`` a finite number; ``("choice",
+    options)``; ``("bool",)``. A subclass with relations between its fields (more than one
+    field's range) adds them in :meth:`check_relations`.
     """
 
-    d_model: int = 64
+    d_model: int = 64  # D
     n_layers: int = 2
     mlp_ratio: float = 0.0
     tie_embeddings: bool = True
     max_len: int | None = None
     norm_eps: float = 1e-5
 
+    RULES: ClassVar[dict[str, tuple]] = {
+        "d_model": ("size", 1),
+        "n_layers": ("size", 1),
+        "max_len": ("size", 1),
+        "mlp_ratio": ("number", 0.0, ">="),
+        "norm_eps": ("number", 0.0, ">"),
+        "tie_embeddings": ("bool",),
+    }
 
-@dataclass
-class MambaConfig(LMConfig):
-    """Mamba (Gu & Dao 2024).
-
-    Attributes
-    ----------
-    d_state : int
-        N, the number of states per channel of the selective SSM.
-    expand : int
-        E, the inner width is E * D.
-    d_conv : int
-        Width of the causal depthwise convolution.
-    dt_rank : int or None
-        Rank of the projection to Delta; None gives ceil(D / 16).
-    dt_min, dt_max : float
-        Range of the initial step Delta (log-uniform).
-    dt_init_floor : float
-        Smallest initial Delta.
-    """
-
-    d_state: int = 16
-    expand: int = 2
-    d_conv: int = 4
-    dt_rank: int | None = None
-    dt_min: float = 1e-3
-    dt_max: float = 1e-1
-    dt_init_floor: float = 1e-4
-
-    @property
-    def d_inner(self) -> int:
-        return self.expand * self.d_model
-
-    @property
-    def dt_rank_(self) -> int:
-        return self.dt_rank if self.dt_rank is not None else math.ceil(self.d_model / 16)
-
-
-@dataclass
-class WaveFields:
-    """Fields of the v-Wave dynamics (mixed into the v-Wave configs).
-
-    Attributes
-    ----------
-    n_sites : int
-        N_w, the number of sites of the ring that carries the wave.
-    velocity : {"fixed", "channel", "input"}
-        How the velocity v (sites per step) is set: a fixed buffer, one learned value per
-        channel, or input dependent (v_t = softplus(w . x_t + b), like Mamba's Delta).
-    v_init : float
-        Initial (or fixed) velocity in sites per step.
-    decay : float
-        Amplitude decay per site travelled (A = -decay + i omega_k): content that has
-        travelled s sites is scaled by exp(-decay * s), which forgets what wraps around the
-        ring. 0 gives a lossless ring.
-    """
-
-    n_sites: int = 32
-    velocity: str = "channel"
-    v_init: float = 1.0
-    decay: float = 0.1
-
-
-@dataclass
-class VWaveMambaConfig(WaveFields, MambaConfig):
-    """v-Wave Mamba: Mamba whose causal convolution is a v-Wave shift register.
-
-    Mamba's width-``d_conv`` causal conv is, in step mode, a shift register of the last
-    ``d_conv`` inputs read out by learned weights (a shift-SSM at v = 1). Here it is
-    replaced by the v-Wave ring of ``n_sites`` sites at velocity v, read out by learned
-    weights over the sites (see :mod:`wavescope.models.vwave`); ``d_conv`` is unused.
-    """
-
-
-@dataclass
-class H3Config(LMConfig):
-    """H3-style block with the shift-SSM (Fu, Dao et al. 2023).
-
-    Attributes
-    ----------
-    n_sites : int
-        N, the length of the shift register (the FIR length of the shift-SSM).
-    d_state : int
-        N of the diagonal SSM applied to the product k * v.
-    dt_min, dt_max : float
-        Range of the diagonal SSM's fixed steps (log-uniform over channels).
-    """
-
-    n_sites: int = 32
-    d_state: int = 16
-    dt_min: float = 1e-3
-    dt_max: float = 1e-1
-    mlp_ratio: float = 1.0
-
-
-@dataclass
-class VWaveConfig(WaveFields, H3Config):
-    """H3-style block whose shift-SSM is the v-Wave SSM (Keller 2024)."""
-
-
-@dataclass
-class TransformerConfig(LMConfig):
-    """Causal transformer with RoPE or ALiBi positions.
-
-    Attributes
-    ----------
-    n_heads : int
-        Number of attention heads (D must be divisible by it).
-    position : {"rope", "alibi"}
-        Positional scheme. Both extrapolate to any length; ``max_len`` only guards memory.
-    rope_base : float
-        Base of RoPE's frequencies.
-    """
-
-    n_heads: int = 4
-    position: str = "rope"
-    rope_base: float = 10000.0
-    mlp_ratio: float = 1.0
-    max_len: int | None = 4096
+    def check_relations(self) -> None:
+        """Raise a WaveInputError for fields that are each valid but clash (none here)."""
 
 
 # ---------------------------------------------------------------------- validation
-# Allowed values of the fields, checked once when a config is built (from the registry's
-# defaults, a checkpoint or the command line): kind, then a lower bound for numbers or the
-# choices for strings. Sizes are integers >= 1; a config from a damaged checkpoint that
-# says ``d_model=-4`` or ``"64"`` is refused here, before any tensor is allocated.
-_RULES: dict[str, tuple] = {
-    "d_model": ("size", 1),
-    "n_layers": ("size", 1),
-    "d_state": ("size", 1),
-    "expand": ("size", 1),
-    "d_conv": ("size", 1),
-    "dt_rank": ("size", 1),
-    "n_sites": ("size", 2),
-    "n_heads": ("size", 1),
-    "max_len": ("size", 1),
-    "mlp_ratio": ("number", 0.0, ">="),
-    "norm_eps": ("number", 0.0, ">"),
-    "dt_min": ("number", 0.0, ">"),
-    "dt_max": ("number", 0.0, ">"),
-    "dt_init_floor": ("number", 0.0, ">"),
-    "v_init": ("number", 0.0, ">"),
-    "decay": ("number", 0.0, ">="),
-    "rope_base": ("number", 1.0, ">"),
-    "velocity": ("choice", ("fixed", "channel", "input")),
-    "position": ("choice", ("rope", "alibi")),
-    "tie_embeddings": ("bool",),
-}
-
+# A config is checked once when it is built (from the registry's defaults, a checkpoint or
+# the command line): one from a damaged checkpoint that says ``d_model=-4`` or ``"64"`` is
+# refused here, before any tensor is allocated.
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _NONE = ("none", "null")
@@ -208,6 +94,14 @@ def _err(cls, name: str, want: str, value) -> WaveInputError:
     )
 
 
+def _rules(cls) -> dict[str, tuple]:
+    """The ``RULES`` of ``cls`` and its bases (a subclass's rule for a field wins)."""
+    rules: dict[str, tuple] = {}
+    for klass in reversed(cls.__mro__):
+        rules.update(vars(klass).get("RULES", {}))
+    return rules
+
+
 def check_config(config: LMConfig) -> LMConfig:
     """Check every field of ``config`` against its kind and range; return it.
 
@@ -217,9 +111,10 @@ def check_config(config: LMConfig) -> LMConfig:
     head count that does not divide ``d_model``).
     """
     cls = type(config)
+    rules = _rules(cls)
     for name in cls.__dataclass_fields__:
         value = getattr(config, name)
-        rule = _RULES.get(name)
+        rule = rules.get(name)
         if rule is None:
             continue
         if value is None:
@@ -249,18 +144,7 @@ def check_config(config: LMConfig) -> LMConfig:
             f"{cls.__name__}: dt_max={config.dt_max:g} is below dt_min={config.dt_min:g}; "
             "the initial steps are drawn from [dt_min, dt_max]: swap them."
         )
-    if isinstance(config, TransformerConfig):
-        if config.d_model % config.n_heads:
-            raise WaveInputError(
-                f"{cls.__name__}: d_model={config.d_model} must be divisible by "
-                f"n_heads={config.n_heads}."
-            )
-        if config.position == "rope" and (config.d_model // config.n_heads) % 2:
-            raise WaveInputError(
-                f"{cls.__name__}: RoPE rotates pairs of features, so the head size "
-                f"d_model / n_heads = {config.d_model // config.n_heads} must be even; "
-                "change d_model or n_heads."
-            )
+    config.check_relations()
     return config
 
 

@@ -17,12 +17,63 @@ shift register (:mod:`wavescope.models.vwave`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wavescope.models.config import MambaConfig
+from wavescope.models.config import LMConfig
+
+
+@dataclass
+class MambaConfig(LMConfig):
+    """Mamba (Gu & Dao 2024): the fields of :class:`LMConfig` plus the selective SSM's.
+
+    Attributes
+    ----------
+    d_state : int
+        N, the number of states per inner channel of the selective SSM.
+    expand : int
+        E, the inner width is E * D.
+    d_conv : int
+        d_conv, the width (taps) of the causal depthwise convolution.
+    dt_rank : int or None
+        R, the rank of the projection to the step Delta; None gives ceil(D / 16).
+    dt_min, dt_max : float
+        Range of the initial step Delta (log-uniform over channels).
+    dt_init_floor : float
+        Smallest initial Delta.
+    """
+
+    d_state: int = 16  # N
+    expand: int = 2  # E
+    d_conv: int = 4  # d_conv
+    dt_rank: int | None = None  # R
+    dt_min: float = 1e-3  # Delta_min
+    dt_max: float = 1e-1  # Delta_max
+    dt_init_floor: float = 1e-4
+
+    RULES: ClassVar[dict[str, tuple]] = {
+        "d_state": ("size", 1),
+        "expand": ("size", 1),
+        "d_conv": ("size", 1),
+        "dt_rank": ("size", 1),
+        "dt_min": ("number", 0.0, ">"),
+        "dt_max": ("number", 0.0, ">"),
+        "dt_init_floor": ("number", 0.0, ">"),
+    }
+
+    @property
+    def d_inner(self) -> int:
+        """E * D, the inner width."""
+        return self.expand * self.d_model
+
+    @property
+    def dt_rank_(self) -> int:
+        """R, the rank of the Delta projection (ceil(D / 16) when ``dt_rank`` is None)."""
+        return self.dt_rank if self.dt_rank is not None else math.ceil(self.d_model / 16)
 
 
 class CausalConv(nn.Module):

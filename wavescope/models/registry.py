@@ -26,17 +26,11 @@ import os
 import numpy as np
 
 from wavescope.core.validate import WaveInputError, check_option
-from wavescope.models.config import (
-    H3Config,
-    LMConfig,
-    MambaConfig,
-    TransformerConfig,
-    VWaveConfig,
-    VWaveMambaConfig,
-    check_config,
-    parse_settings,
-    unknown_field_error,
-)
+from wavescope.models.config import LMConfig, check_config, parse_settings, unknown_field_error
+from wavescope.models.mamba import MambaConfig
+from wavescope.models.shift_ssm import H3Config
+from wavescope.models.transformer import TransformerConfig
+from wavescope.models.vwave import VWaveConfig, VWaveMambaConfig
 
 MODEL_NAMES = (
     "mamba",

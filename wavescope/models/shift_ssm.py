@@ -20,12 +20,45 @@ In the ``vwave`` model the shift-SSM is replaced by :class:`wavescope.models.vwa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wavescope.models.config import H3Config
+from wavescope.models.config import LMConfig
+
+
+@dataclass
+class H3Config(LMConfig):
+    """H3-style block with the shift-SSM (Fu, Dao et al. 2023).
+
+    Attributes
+    ----------
+    n_sites : int
+        N, the length of the shift register (the FIR length of the shift-SSM: an input
+        moves v = 1 site per step through its N sites).
+    d_state : int
+        N_d, the number of states per channel of the diagonal SSM applied to k * v.
+    dt_min, dt_max : float
+        Range of the diagonal SSM's fixed steps Delta (log-uniform over channels).
+    mlp_ratio : float
+        As in :class:`LMConfig`; 1 by default here (the block is followed by an MLP).
+    """
+
+    n_sites: int = 32  # N
+    d_state: int = 16  # N_d
+    dt_min: float = 1e-3  # Delta_min
+    dt_max: float = 1e-1  # Delta_max
+    mlp_ratio: float = 1.0
+
+    RULES: ClassVar[dict[str, tuple]] = {
+        "n_sites": ("size", 2),
+        "d_state": ("size", 1),
+        "dt_min": ("number", 0.0, ">"),
+        "dt_max": ("number", 0.0, ">"),
+    }
 
 
 class ShiftSSM(nn.Module):

@@ -13,13 +13,63 @@ positional table, so both run at any length; ``max_len`` only bounds the O(L^2) 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from wavescope.core.validate import WaveInputError, check_option
-from wavescope.models.config import TransformerConfig
+from wavescope.models.config import LMConfig
+
+#: Positional schemes (``TransformerConfig.position``).
+POSITIONS = ("rope", "alibi")
+
+
+@dataclass
+class TransformerConfig(LMConfig):
+    """Causal transformer with RoPE (Su et al. 2021) or ALiBi (Press et al. 2022) positions.
+
+    Attributes
+    ----------
+    n_heads : int
+        H, the number of attention heads (D must be divisible by it; head size D / H).
+    position : {"rope", "alibi"}
+        Positional scheme. Both extrapolate to any length; ``max_len`` only guards memory.
+    rope_base : float
+        b, the base of RoPE's frequencies theta_i = b^(-2i / (D/H)).
+    mlp_ratio : float
+        As in :class:`LMConfig`; 1 by default here.
+    max_len : int or None
+        As in :class:`LMConfig`; 4096 by default here (attention memory is O(L^2)).
+    """
+
+    n_heads: int = 4  # H
+    position: str = "rope"
+    rope_base: float = 10000.0  # b
+    mlp_ratio: float = 1.0
+    max_len: int | None = 4096
+
+    RULES: ClassVar[dict[str, tuple]] = {
+        "n_heads": ("size", 1),
+        "position": ("choice", POSITIONS),
+        "rope_base": ("number", 1.0, ">"),
+    }
+
+    def check_relations(self) -> None:
+        """Refuse a head count that does not divide D, and odd RoPE head sizes."""
+        name = type(self).__name__
+        if self.d_model % self.n_heads:
+            raise WaveInputError(
+                f"{name}: d_model={self.d_model} must be divisible by n_heads={self.n_heads}."
+            )
+        if self.position == "rope" and (self.d_model // self.n_heads) % 2:
+            raise WaveInputError(
+                f"{name}: RoPE rotates pairs of features, so the head size "
+                f"d_model / n_heads = {self.d_model // self.n_heads} must be even; "
+                "change d_model or n_heads."
+            )
 
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:

@@ -58,14 +58,74 @@ step) for fractional v.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from wavescope.core.validate import WaveInputError, check_option
+from wavescope.models.mamba import MambaConfig
+from wavescope.models.shift_ssm import H3Config
 
+#: How the velocity v is set (``velocity`` of the configs, :class:`WaveSSM`).
 VELOCITY_MODES = ("fixed", "channel", "input")
+
+
+@dataclass
+class WaveFields:
+    """Fields of the v-Wave dynamics, mixed into both v-Wave configs.
+
+    Attributes
+    ----------
+    n_sites : int
+        N, the number of sites of the ring that carries the wave.
+    velocity : {"fixed", "channel", "input"}
+        How the velocity v (sites per step) is set: a fixed buffer, one learned value per
+        channel, or input dependent (v_t = softplus(w . x_t + b), like Mamba's Delta).
+    v_init : float
+        v_0, the initial (or fixed) velocity in sites per step.
+    decay : float
+        alpha, the amplitude decay per site travelled (A_k = -alpha + i omega_k, omega_k
+        = 2 pi k / N): content that has travelled s sites is scaled by exp(-alpha s),
+        which forgets what wraps around the ring. 0 gives a lossless ring.
+    """
+
+    n_sites: int = 32  # N
+    velocity: str = "channel"
+    v_init: float = 1.0  # v_0
+    decay: float = 0.1  # alpha
+
+    RULES: ClassVar[dict[str, tuple]] = {
+        "n_sites": ("size", 2),
+        "velocity": ("choice", VELOCITY_MODES),
+        "v_init": ("number", 0.0, ">"),
+        "decay": ("number", 0.0, ">="),
+    }
+
+
+@dataclass
+class VWaveMambaConfig(WaveFields, MambaConfig):
+    """v-Wave Mamba: Mamba whose causal convolution is a v-Wave shift register.
+
+    Mamba's width-``d_conv`` causal conv is, in step mode, a shift register of the last
+    ``d_conv`` inputs read out by learned weights (a shift-SSM at v = 1). Here it is
+    replaced by the v-Wave ring of N = ``n_sites`` sites at velocity v per inner channel
+    (E * D rings), read out by learned weights over the sites (:class:`WaveSSM`);
+    ``d_conv`` is unused. Fields: :class:`~wavescope.models.mamba.MambaConfig`'s (D, N
+    states, E, R, Delta range) and :class:`WaveFields`' (N sites, v, v_0, alpha).
+    """
+
+
+@dataclass
+class VWaveConfig(WaveFields, H3Config):
+    """H3-style block whose shift-SSM is the v-Wave SSM (Keller 2024).
+
+    Fields: :class:`~wavescope.models.shift_ssm.H3Config`'s (D, N_d, Delta range) and
+    :class:`WaveFields`' (N sites, v, v_0, alpha); the ring of N sites replaces the
+    shift register of the same length.
+    """
 
 
 def ring_wavenumbers(n_sites: int) -> torch.Tensor:

@@ -32,8 +32,9 @@ class ReadOptions:
     Attributes
     ----------
     picks : str or list of str, optional
-        MNE channel type(s) to keep (e.g. ``"ecog"``); None: the reader's default. Only
-        for inputs MNE reads (refused for others, where it would be ignored).
+        Channel names to keep, or channel type(s) (e.g. ``"ecog"``) where the input
+        records types (MNE, BIDS); None: the reader's default. The contract of
+        :func:`wavescope.io.read_recording` (a type on another input is refused).
     projection : {"default", "plane", "sphere", "auto"} or None
         Projection of 3-D positions onto a surface (``"default"``: each reader's own).
     bad : tuple of str
@@ -124,20 +125,14 @@ def read_input(source, options: ReadOptions | None = None) -> WaveField:
 
     opt = options or ReadOptions()
     if isinstance(source, WaveField):
-        field_ = source
+        field_ = read_recording(source, picks=opt.picks)
     else:
         if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "info"):
             raise WaveTypeError(
                 f"a recording is a path, an MNE object or a WaveField, got {type(source).__name__}."
             )
-        fmt = recording_format(source)
-        if opt.picks and fmt not in ("mne", "mne-object", "bids"):
-            raise WaveInputError(
-                f"picks selects MNE channel types; a {fmt} input has none: drop picks "
-                "(CLI: --picks) and mark channels bad instead (--bad)."
-            )
         kw = dict(opt.options)
-        if fmt == "npz":
+        if recording_format(source) == "npz":
             kw.setdefault("mmap", opt.mmap)
         field_ = read_recording(
             source, picks=opt.picks, projection=opt.projection, widefield=opt.widefield, **kw

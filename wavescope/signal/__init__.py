@@ -3,8 +3,7 @@ aperiodic fit of a spectrum, surrogate spectra."""
 
 from wavescope.core.lazy import lazy_exports
 
-# each name imports its module on first use (wavescope.core.lazy says why: here the
-# widefield helpers import scipy.signal, which notes about a band need not pay for)
+# each name imports its module on first use (wavescope.core.lazy says why)
 _EXPORTS = {
     "BandSpectrum": "spectral",
     "analytic_from_spectrum": "spectral",
@@ -19,10 +18,7 @@ _EXPORTS = {
     "instantaneous_frequency": "phase",
     "LagFreeSurrogates": "surrogates",
     "lag_free_surrogate": "surrogates",
-    "randomise_phases": "surrogates",
-    "bin_pixels": "widefield",
-    "delta_f_over_f": "widefield",
-    "preprocess_widefield": "widefield",
+    "randomise_coef_phases": "surrogates",
     "SpectralPeak": "aperiodic",
     "SpectrumModel": "aperiodic",
     "fit_spectrum": "aperiodic",

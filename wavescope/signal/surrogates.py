@@ -6,15 +6,17 @@ import numpy as np
 
 from wavescope.core.errors import WaveInputError
 
-__all__ = ["LagFreeSurrogates", "lag_free_surrogate", "randomise_phases"]
+__all__ = ["LagFreeSurrogates", "lag_free_surrogate", "randomise_coef_phases"]
 
 
-def randomise_phases(coef, rng=None) -> np.ndarray:
+def randomise_coef_phases(coef, rng=None) -> np.ndarray:
     """Multiply each site's Fourier coefficients by independent random phases.
 
     Each site keeps its amplitude spectrum (so its power spectrum and autocorrelation)
     exactly, while the phase relations between sites, which carry any travelling wave,
-    are destroyed.
+    are destroyed. This works on coefficients (a band's spectrum, every bin rotated);
+    the surrogate of a whole field in time, with its mean kept, is
+    :func:`wavescope.stats.randomise_phases`.
 
     Parameters
     ----------

@@ -78,6 +78,10 @@ def shuffle_positions(field: WaveField, seed=None) -> WaveField:
 def randomise_phases(field: WaveField, seed=None, *, common: bool = False) -> WaveField:
     """Fourier-phase-randomised surrogate that keeps each site's amplitude spectrum.
 
+    The surrogate of a field in time; to rotate the coefficients of a band's spectrum
+    directly (every bin, no DC or Nyquist term) use
+    :func:`wavescope.signal.randomise_coef_phases`.
+
     Parameters
     ----------
     field : WaveField

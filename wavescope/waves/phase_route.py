@@ -11,7 +11,7 @@ from wavescope.core.field import release_pages
 from wavescope.core.progress import report as report_progress
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
 from wavescope.signal.spectral import analytic_from_spectrum, band_spectrum
-from wavescope.signal.surrogates import LagFreeSurrogates, randomise_phases
+from wavescope.signal.surrogates import LagFreeSurrogates, randomise_coef_phases
 from wavescope.space.gradient import phase_gradient
 from wavescope.waves.circlinear import circlinear_plane_fit
 from wavescope.waves.inputs import _chunks
@@ -187,7 +187,7 @@ def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
         lag_free = LagFreeSurrogates(spec.coef, n_sub_bands=1, profile=profile)
     for i in range(max(n_surr, n_lag_free)):
         if i < n_surr:
-            zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_phases(spec.coef, rng))
+            zs, _, _ = analytic_from_spectrum(spec, D, coef=randomise_coef_phases(spec.coef, rng))
             ps = np.angle(zs[:, keep_lo:keep_hi]).astype(phase.dtype)
             null.append(
                 phase_gradient_directionality(phase_gradient(ps, pos, neighbours=nb, operator=op))
