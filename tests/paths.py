@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# WAVESCOPE_SHARED_DATA points a checkout elsewhere (e.g. a git worktree) at the real data
+SHARED_DATA = Path(os.environ.get("WAVESCOPE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DAVIS2021 = SHARED_DATA / "davis2021_speeds"
 
 
