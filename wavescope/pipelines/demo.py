@@ -313,8 +313,8 @@ def _probe_step(files: dict, cfg: dict, nets: list[Network]) -> dict[str, list[P
 
     from wavescope.io import write_npz
     from wavescope.models.probe import (
-        DEFAULT_PART,
         checkpoint_identity,
+        default_part,
         impulse_response,
         load_model,
     )
@@ -336,7 +336,7 @@ def _probe_step(files: dict, cfg: dict, nets: list[Network]) -> dict[str, list[P
                 write_npz(p, f, overwrite=True)
                 out[net.model].append(p)
         print(
-            f"{net.label}: layer 0 '{DEFAULT_PART[net.model]}' states, {len(chans)} channels x "
+            f"{net.label}: layer 0 '{default_part(model)}' states, {len(chans)} channels x "
             f"{cfg['length']} steps (impulse at step 4), subject '{identity['subject']}' -> "
             f"{files['states']}/{stem}_ch*.npz"
         )
@@ -348,7 +348,7 @@ def _memory_step(files: dict, cfg: dict, seed: int, nets: list[Network]) -> dict
     (one curve per trained network, carrying its checkpoint's identity as its subject)."""
     from wavescope.datasets import driven_input, driven_wave
     from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import DEFAULT_PART, checkpoint_identity, load_model
+    from wavescope.models.probe import checkpoint_identity, default_part, load_model
     from wavescope.waves.memory import memory_curve_field
 
     files["memory"].mkdir(parents=True, exist_ok=True)
@@ -408,7 +408,7 @@ def _memory_step(files: dict, cfg: dict, seed: int, nets: list[Network]) -> dict
         write(net.model, f"{net.model}_seed{net.seed}", c)
         bound = "+" if c.meta.get("horizon_censored") else ""
         print(
-            f"{net.label}: layer 0 '{DEFAULT_PART[net.model]}' state "
+            f"{net.label}: layer 0 '{default_part(model)}' state "
             f"({c.meta['n_features']} features): "
             f"horizon {c.horizon}{bound} steps, capacity {c.capacity:.1f} steps "
             f"(letters decoded from {cfg['mem_sequences']} held-out-by-fold sequences)"
