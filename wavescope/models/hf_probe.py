@@ -278,7 +278,11 @@ class HFTarget:
     def check_part(self, layer, part) -> str:
         # this package's Mamba names its conv state "context"; Hugging Face's cache "conv"
         part = {None: "ssm", "context": "conv"}.get(part, part)
-        check_option("part", part, HF_PARTS)
+        if part not in HF_PARTS:
+            raise WaveInputError(
+                f"part={part!r} is not a state of a Hugging Face Mamba model: it has parts "
+                "ssm and conv."
+            )
         return part
 
     def check_size(self, rows: int, length: int) -> None:
