@@ -73,7 +73,7 @@ def _check_device(device: str) -> None:
         raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
 
 
-def load_target(source, *, device: str = "cpu") -> LoadedModel:
+def load_target(source, *, device: str = "cpu", threads: bool = True) -> LoadedModel:
     """The model behind ``source``, as a probe target with its identity.
 
     Parameters
@@ -84,6 +84,9 @@ def load_target(source, *, device: str = "cpu") -> LoadedModel:
         package's, or a Hugging Face Mamba / Mamba2); or a ProbeTarget.
     device : str
         ``"cpu"`` or ``"cuda"`` (for paths: where the model is loaded).
+    threads : bool
+        Set torch's CPU threads for a checkpoint's model
+        (:func:`wavescope.models.threads.set_default_threads`); False keeps the caller's.
     """
     from wavescope.models.probe import ModelTarget, as_probe_target
 
@@ -104,7 +107,8 @@ def load_target(source, *, device: str = "cpu") -> LoadedModel:
 
     model, ckpt = load_model(path, map_location=device)
     model.to(device)
-    set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
+    if threads:
+        set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
     return LoadedModel(ModelTarget(model), model.name, checkpoint_identity(path, ckpt))
 
 
