@@ -442,6 +442,11 @@ def module_states(
     return states
 
 
+def _tokens_tensor(tokens) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+    return t[None] if t.ndim == 1 else t
+
+
 class ModuleTarget:
     """A :class:`~wavescope.models.probe.ProbeTarget` over any torch module: the states are
     :func:`module_states` of one hooked submodule (one part, named by ``capture``, one
@@ -491,6 +496,8 @@ class ModuleTarget:
         return None
 
     def states(self, tokens, layer, part) -> torch.Tensor:
+        if isinstance(tokens, (list, np.ndarray)):  # token ids: a (B, L) long tensor
+            tokens = _tokens_tensor(tokens)
         s = module_states(
             self.model, tokens, self.module, self.to_states, capture=part, stop=self.stop
         )
