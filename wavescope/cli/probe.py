@@ -117,13 +117,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _checked(args, option: str, suffix: str, allowed: tuple):
+    """The path of ``option`` (None when not given), checked before any work."""
+    path = getattr(args, option.removeprefix("--"))
+    return check_output_path(
+        path, args.overwrite, suffix=suffix, allowed_suffixes=allowed,
+        inputs=[args.checkpoint], option=option,
+    )  # fmt: skip
+
+
 def _plot_path(args):
     from wavescope.report.figures import FIGURE_FORMATS
 
-    return check_output_path(
-        args.plot, args.overwrite, suffix=".png", allowed_suffixes=FIGURE_FORMATS,
-        inputs=[args.checkpoint], option="--plot",
-    )  # fmt: skip
+    return _checked(args, "--plot", ".png", FIGURE_FORMATS)
 
 
 def _token_ids(text: str):
@@ -155,10 +161,7 @@ def run(args) -> int:
         impulse_token=args.impulse_token,
         pad_token=args.pad_token,
     )
-    out = check_output_path(
-        args.out, args.overwrite, suffix=".npz", allowed_suffixes=(".npz",),
-        inputs=[args.checkpoint], option="--out",
-    )  # fmt: skip
+    out = _checked(args, "--out", ".npz", (".npz",))
     plot = _plot_path(args)
     result = probe_model(
         args.checkpoint, args.layer, what, channel=args.channel, part=args.part,
@@ -188,10 +191,7 @@ def run_memory_curve(args) -> int:
             "--memory-curve feeds random letters; drop --input/--impulse/--tokens (use --length, "
             "--n-sequences and --seed to set them)."
         )
-    json_out = check_output_path(
-        args.json, args.overwrite, suffix=".json", allowed_suffixes=(".json",),
-        inputs=[args.checkpoint], option="--json",
-    )  # fmt: skip
+    json_out = _checked(args, "--json", ".json", (".json",))
     plot = _plot_path(args)
     result = model_memory(
         args.checkpoint, args.layer, part=args.part, n_sequences=args.n_sequences,

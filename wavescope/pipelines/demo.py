@@ -453,9 +453,11 @@ def _probe_step(files: DemoFiles, cfg: dict, loaded_models: dict, on_event: Even
         loaded = loaded_models[net]
         n_total = _n_channels(loaded.target)
         chans = [int(c) for c in np.linspace(0, n_total - 1, cfg["n_channels"]).round()]
-        stem = f"{net.model}_seed{net.seed}"
+        stem, states = f"{net.model}_seed{net.seed}", files.states
         paths = [
-            probe_model(loaded, 0, impulse, channel=c, out=files.states / f"{stem}_ch{c}.npz").out
+            probe_model(
+                loaded, 0, impulse, channel=c, out=states / f"{stem}_ch{c}.npz", overwrite=True
+            ).out
             for c in chans
         ]  # every channel of one trained network: one subject (its checkpoint's identity)
         part = probe_parts(loaded.target, 0)[0]
