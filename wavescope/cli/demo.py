@@ -77,7 +77,7 @@ def run(args) -> int:
 
 def _show(event) -> None:
     """Print one of the demo's events as it comes (each step's start and results)."""
-    from wavescope.pipelines import demo
+    from wavescope.pipelines import demo_results as demo
 
     for kind, show in (
         (demo.StepStarted, _show_step),
