@@ -1,6 +1,7 @@
 """The command line: velocity on every input kind, stable JSON keys, clear errors."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -144,14 +145,17 @@ def test_demo_main_job(tmp_path):
     assert main(["demo", "--out", str(out)]) == 2  # refuses to overwrite
 
 
-def test_console_script_runs():
-    r = subprocess.run(
-        [sys.executable, "-m", "wavescope.cli.main", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "velocity" in r.stdout
+def test_console_script_lists_every_command_and_refuses_an_unknown_one():
+    # the help a user sees names each command of COMMANDS once, in order (a command whose
+    # module failed to register would be missing), and a misspelt command exits 2
+    from wavescope.cli.main import COMMANDS
+
+    cmd = [sys.executable, "-m", "wavescope.cli.main"]
+    r = subprocess.run([*cmd, "--help"], capture_output=True, text=True, check=True)
+    listed = re.findall(r"^    (\w+)", r.stdout, flags=re.MULTILINE)
+    assert listed == list(COMMANDS)
+    bad = subprocess.run([*cmd, "velocty", "x.npz"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice: 'velocty'" in bad.stderr
 
 
 def test_model_commands_without_torch_exit_2_naming_the_extra(tmp_path):

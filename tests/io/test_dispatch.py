@@ -52,5 +52,17 @@ def test_interchange_npz_reads_as_before_and_options_are_checked(tmp_path):
         read_recording(path, widefield=WidefieldOptions())
 
 
-def test_top_level_read_recording_is_the_dispatcher():
-    assert ws.read_recording is read_recording
+def test_top_level_read_recording_dispatches_by_format(tmp_path):
+    # the public entry point reads what each reader reads: an interchange .npz back to the
+    # written samples, positions and units (exactly: float64 round trip), a WaveField as it
+    # is, and a missing file as FileNotFoundError; a stub or a wrong reader fails here
+    f = planar_wave(grid_positions(3, 4, 1e-3), fs=100, duration=1, frequency=5, speed=0.2)
+    g = ws.read_recording(write_npz(tmp_path / "x.npz", f))
+    np.testing.assert_array_equal(g.data, f.data)
+    np.testing.assert_array_equal(g.positions, f.positions)
+    assert (g.fs, g.space_unit, g.time_unit, g.ch_names) == (
+        f.fs, f.space_unit, f.time_unit, f.ch_names
+    )  # fmt: skip
+    assert ws.read_recording(f) is f
+    with pytest.raises(FileNotFoundError):
+        ws.read_recording(tmp_path / "absent.npz")

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,6 +84,13 @@ elif point == "json":  # killed halfway through the nth JSON file (run.json, fin
         return real_json(path, obj, indent=indent)
     real_json = training.write_json
     training.write_json = write_json
+elif point == "slow":  # no kill here: every metrics line is followed by nth ms of sleep
+    import time
+    real_write = training._MetricsLog.write
+    def write(self, rec):
+        real_write(self, rec)
+        time.sleep(nth / 1000)
+    training._MetricsLog.write = write
 from wavescope.cli.main import main
 sys.exit(main(argv))
 """
@@ -168,20 +176,35 @@ def test_kill9_at_more_moments_then_resume_matches(tmp_path, reference, point, n
 
 
 @pytest.mark.slow
-def test_kill9_from_outside_at_an_unchosen_moment_then_resume_matches(tmp_path, reference):
-    # a slower twin of the run (eval lines make steps take longer), killed from outside
-    # as soon as its first metrics line exists: wherever that lands, --resume must finish
-    # it to the reference's numbers
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kill9_from_outside_at_an_unchosen_moment_then_resume_matches(tmp_path, reference, seed):
+    # a slower twin of the run (each metrics line is followed by 0.5 s of sleep, which
+    # changes no number), killed from outside at a delay drawn after its first metrics
+    # line: wherever that lands, --resume must finish it to the reference's numbers. The
+    # run has >= 5 more lines (>= 2.5 s) to go when the first appears, and the delay is
+    # under 1 s, so the kill lands while it runs; the test checks that it did (a run that
+    # finished first would make the resume trivial)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "wavescope.cli.main", *ARGS, "--out", str(out)]
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    cmd = [sys.executable, str(script), "slow", "500", *ARGS, "--out", str(out)]
     proc = subprocess.Popen(cmd, env=_child_env(), stdout=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "metrics.jsonl").exists() and (out / "metrics.jsonl").stat().st_size:
-            break
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.time() + 300
+        metrics = out / "metrics.jsonl"
+        while time.time() < deadline and proc.poll() is None:
+            if metrics.exists() and metrics.stat().st_size:
+                break
+            time.sleep(0.005)
+        assert metrics.exists() and metrics.stat().st_size, "no metrics line before the end"
+        time.sleep(float(np.random.default_rng(seed).uniform(0.0, 1.0)))
+        assert proc.poll() is None, "the run finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "final_eval.json").exists()  # the kill interrupted the run
     _resume(out)
     _assert_same_run(reference, out)
 

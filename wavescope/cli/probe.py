@@ -15,15 +15,15 @@ or its memory curve (the letter of tau steps ago decoded from the layer's state)
     wavescope probe CHECKPOINT --layer K --memory-curve [--part P] [--max-lag T]
                     [--n-sequences S] [--length L] [--json OUT] [--plot OUT.png]
 
-torch and wavescope.models are imported inside :func:`run` only.
+The job itself is :func:`wavescope.pipelines.probe.probe_model` (one path for checkpoints,
+Hugging Face folders and model objects) and :func:`wavescope.pipelines.memory.model_memory`;
+this module parses, calls them, renders and prints. torch is imported when a job runs.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from wavescope.core.validate import WaveInputError
-from wavescope.io.outputs import check_output_path, write_json
+from wavescope.io.outputs import check_output_path
 
 
 def register(subparsers) -> None:
@@ -117,13 +117,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _checked(args, option: str, suffix: str, allowed: tuple):
+    """The path of ``option`` (None when not given), checked before any work."""
+    path = getattr(args, option.removeprefix("--"))
+    return check_output_path(
+        path, args.overwrite, suffix=suffix, allowed_suffixes=allowed,
+        inputs=[args.checkpoint], option=option,
+    )  # fmt: skip
+
+
 def _plot_path(args):
     from wavescope.report.figures import FIGURE_FORMATS
 
-    return check_output_path(
-        args.plot, args.overwrite, suffix=".png", allowed_suffixes=FIGURE_FORMATS,
-        inputs=[args.checkpoint], option="--plot",
-    )  # fmt: skip
+    return _checked(args, "--plot", ".png", FIGURE_FORMATS)
 
 
 def _token_ids(text: str):
@@ -138,210 +144,76 @@ def _token_ids(text: str):
     return ids
 
 
-def _is_hf_dir(path) -> bool:
-    p = Path(path)
-    return p.is_dir() and (p / "config.json").is_file()
-
-
 def run(args) -> int:
     from wavescope.cli.options import require_torch
 
     require_torch("probe")
     if args.memory_curve:
-        if _is_hf_dir(args.checkpoint):
-            raise WaveInputError(
-                "--memory-curve feeds copy-task letters to the models 'wavescope train' makes; "
-                "for a Hugging Face model use wavescope.models.hf_probe.hf_state_snapshots "
-                "with wavescope.waves.memory.memory_curve on tokens of its vocabulary."
-            )
         return run_memory_curve(args)
-    if not args.impulse and (args.impulse_token is not None or args.pad_token is not None):
-        if args.input is not None or args.tokens is not None:
-            raise WaveInputError("--impulse-token/--pad-token go with --impulse.")
+    from wavescope.pipelines.probe import ProbeInput, probe_model
+
     if args.out is None:
         raise WaveInputError("--out is required (the output .npz) unless --memory-curve is given.")
-    if args.length is None:
-        args.length = 64
-    out = check_output_path(
-        args.out, args.overwrite, suffix=".npz", allowed_suffixes=(".npz",),
-        inputs=[args.checkpoint], option="--out",
+    what = ProbeInput(
+        text=args.input,
+        tokens=None if args.tokens is None else _token_ids(args.tokens),
+        length=64 if args.length is None else args.length,
+        impulse_token=args.impulse_token,
+        pad_token=args.pad_token,
+    )
+    out = _checked(args, "--out", ".npz", (".npz",))
+    plot = _plot_path(args)
+    result = probe_model(
+        args.checkpoint, args.layer, what, channel=args.channel, part=args.part,
+        device=args.device, out=out, overwrite=args.overwrite,
     )  # fmt: skip
-    _plot_path(args)
-    if args.length < 2:
-        raise WaveInputError(f"--length must be at least 2 steps, got {args.length}.")
-
-    import torch
-
-    from wavescope.io.npz import write_npz
-    from wavescope.models.probe import (
-        capture_states,
-        checkpoint_identity,
-        impulse_response,
-        load_model,
-        text_tokens,
-    )
-    from wavescope.models.threads import set_default_threads
-
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
-    if _is_hf_dir(args.checkpoint):
-        return run_hf(args, out)
-    model, ckpt = load_model(args.checkpoint, map_location=args.device)
-    identity = checkpoint_identity(args.checkpoint, ckpt)
-    model.to(args.device)
-    set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
-    if args.input is not None or args.tokens is not None:
-        if args.input is not None:
-            tokens, source = text_tokens(args.input), f"text {args.input!r}"
-        else:
-            tokens = torch.tensor([_token_ids(args.tokens)], dtype=torch.long)
-            source = f"tokens {args.tokens}"
-        field = capture_states(model, tokens, args.layer, args.channel, part=args.part)
-    else:
-        # an impulse: a letter ('a', id 4) at step 4 among pads (id 0), minus the pads' response
-        field = impulse_response(
-            model,
-            args.layer,
-            args.length,
-            position=min(4, args.length - 1),
-            token=4 if args.impulse_token is None else args.impulse_token,
-            background=0 if args.pad_token is None else args.pad_token,
-            channel=args.channel,
-            part=args.part,
-        )
-        source = "impulse (response minus background)"
-    field.meta.update(identity)
-    write_npz(out, field, overwrite=args.overwrite)
+    f = result.field
     print(
-        f"wrote {out}: {model.name} layer {args.layer} ({field.meta['part']}), "
-        f"{field.n_sites} sites x {field.n_times} steps, input {source}; subject "
-        f"{identity['subject']!r}"
+        f"wrote {result.out}: {result.model} layer {result.layer} ({result.part}), "
+        f"{f.n_sites} sites x {f.n_times} steps, input {result.source}; subject "
+        f"{result.subject!r}"
     )
-    if args.plot:
+    if plot:
         from wavescope.pipelines.outputs import save
         from wavescope.report.figures import save_figure, spacetime_figure
 
-        plot = _plot_path(args)
-        save(plot, save_figure(spacetime_figure(field), plot.suffix))
-        print(f"wrote {plot}")
-    return 0
-
-
-def run_hf(args, out: Path) -> int:
-    """A Hugging Face Mamba / Mamba2 folder: states from its own step cache."""
-    from wavescope.io.npz import write_npz
-    from wavescope.models.hf_probe import (
-        hf_capture_states,
-        hf_impulse_response,
-        is_hf_model_dir,
-        load_hf_model,
-    )
-
-    if not is_hf_model_dir(args.checkpoint):
-        raise WaveInputError(
-            f"{args.checkpoint}: its config.json is not a Mamba or Mamba2 model's "
-            "(model_type mamba / mamba2); other models have no SSM state to probe here."
-        )
-    part = args.part or "ssm"
-    if part not in ("ssm", "conv"):
-        raise WaveInputError(f"--part {part!r}: a HF Mamba model has parts ssm and conv.")
-    if args.input is not None:
-        raise WaveInputError("--input is copy-task text; give a HF model --tokens ID,ID,...")
-    model = load_hf_model(args.checkpoint, device=args.device)
-    if args.tokens is not None:
-        ids = _token_ids(args.tokens)
-        field = hf_capture_states(model, [ids], args.layer, args.channel, part=part)
-        source = f"tokens {args.tokens}"
-    else:
-        token = 1 if args.impulse_token is None else args.impulse_token
-        pad = 0 if args.pad_token is None else args.pad_token
-        field = hf_impulse_response(
-            model,
-            args.layer,
-            args.length,
-            position=min(4, args.length - 1),
-            token=token,
-            background=pad,
-            channel=args.channel,
-            part=part,
-        )
-        source = f"impulse (token {token} at step 4 among {pad}; response minus background)"
-    # one HF model folder is one subject (its weights); its resolved folder names it
-    field.meta.setdefault(
-        "subject", f"{field.meta['hf_class']} {Path(args.checkpoint).resolve().name}"
-    )
-    write_npz(out, field, overwrite=args.overwrite)
-    print(
-        f"wrote {out}: {field.meta['hf_class']} layer {field.meta['layer']} ({part}), "
-        f"{field.n_sites} sites x {field.n_times} steps, input {source}"
-    )
-    if args.plot:
-        from wavescope.pipelines.outputs import save
-        from wavescope.report.figures import save_figure, spacetime_figure
-
-        plot = _plot_path(args)
-        save(plot, save_figure(spacetime_figure(field), plot.suffix))
+        save(plot, save_figure(spacetime_figure(f), plot.suffix))
         print(f"wrote {plot}")
     return 0
 
 
 def run_memory_curve(args) -> int:
     """``--memory-curve``: the layer's memory curve, printed, and written as JSON / PNG."""
+    from wavescope.pipelines.memory import model_memory
+
     if args.input is not None or args.impulse or args.tokens is not None:
         raise WaveInputError(
             "--memory-curve feeds random letters; drop --input/--impulse/--tokens (use --length, "
             "--n-sequences and --seed to set them)."
         )
-    length = 96 if args.length is None else args.length
-    check_output_path(
-        args.json, args.overwrite, suffix=".json", allowed_suffixes=(".json",),
-        inputs=[args.checkpoint], option="--json",
+    json_out = _checked(args, "--json", ".json", (".json",))
+    plot = _plot_path(args)
+    result = model_memory(
+        args.checkpoint, args.layer, part=args.part, n_sequences=args.n_sequences,
+        length=96 if args.length is None else args.length, max_lag=args.max_lag,
+        seed=args.seed, device=args.device, json=json_out,
     )  # fmt: skip
-    _plot_path(args)
-
-    import torch
-
-    from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import check_probe_size, checkpoint_identity, load_model
-    from wavescope.models.threads import set_default_threads
-
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise WaveInputError("--device cuda was asked for but CUDA is not available; use cpu.")
-    model, ckpt = load_model(args.checkpoint, map_location=args.device)
-    identity = checkpoint_identity(args.checkpoint, ckpt)
-    model.to(args.device)
-    set_default_threads(model)  # 2+ threads collapse on small models when a core is busy
-    check_probe_size(model, args.n_sequences, length)
-    curve = model_memory_curve(
-        model,
-        args.layer,
-        part=args.part,
-        n_sequences=args.n_sequences,
-        length=length,
-        max_lag=args.max_lag,
-        seed=args.seed,
-    )
-    curve.meta.update(identity)  # the curve's subject: this trained model
-    summary = curve.summary()
-    m = curve.meta
+    curve, m = result.curve, result.curve.meta
     print(
-        f"{model.name} layer {m['layer']} ({m['part']}, {m['n_features']} features): "
+        f"{result.model} layer {m['layer']} ({m['part']}, {m['n_features']} features): "
         f"memory horizon {curve.horizon} {curve.time_unit}s (reach {curve.reach}), "
         f"capacity {curve.capacity:.2f} "
         f"{curve.time_unit}s (accuracy at lag 0: {float(curve.score[0]):.3f}, chance "
         f"{curve.chance:.3f}; {curve.n_sequences} sequences, lags 0-{int(curve.lags[-1])})"
     )
-    if curve.horizon > int(curve.lags[-1]):
+    if result.beyond_max_lag:
         print(f"note: every lag up to --max-lag {args.max_lag} is above chance; raise --max-lag")
-    if args.json:
-        write_json(args.json, summary, indent=1)
-        print(f"wrote {args.json}")
-    if args.plot:
+    if result.json:
+        print(f"wrote {result.json}")
+    if plot:
         from wavescope.pipelines.outputs import save
         from wavescope.report.figures import plot_memory_curves
 
-        label = f"{model.name} L{m['layer']} {m['part']}"
-        plot = _plot_path(args)
-        save(plot, plot_memory_curves({label: [summary]}))
+        save(plot, plot_memory_curves({result.label: [result.to_json()]}))
         print(f"wrote {plot}")
     return 0

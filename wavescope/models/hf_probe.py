@@ -33,7 +33,6 @@ import inspect
 import json
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +42,7 @@ from wavescope.core.deps import require
 from wavescope.core.errors import WaveFileNotFoundError, WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError, check_option
-from wavescope.models.probe import impulse_tokens
+from wavescope.models.probe import capture_states, impulse_response
 
 __all__ = [
     "HF_MODEL_TYPES",
@@ -55,6 +54,8 @@ __all__ = [
     "hf_state_snapshots",
     "hf_capture_states",
     "hf_impulse_response",
+    "HFTarget",
+    "ModuleTarget",
     "module_states",
     "capture_module",
 ]
@@ -256,31 +257,57 @@ def hf_state_snapshots(model, tokens, layer: int, part: str = "ssm") -> np.ndarr
     return s.reshape(s.shape[0], s.shape[1], -1).numpy().astype(np.float32, copy=False)
 
 
-def _field(data, meta) -> WaveField:
-    return WaveField.from_line(
-        np.ascontiguousarray(data, dtype=np.float64),
-        fs=1.0,
-        spacing=1.0,
-        space_unit="site",
-        time_unit="step",
-        meta=meta,
-    )
+class HFTarget:
+    """A :class:`~wavescope.models.probe.ProbeTarget` over a Hugging Face Mamba / Mamba2
+    model: parts ``"ssm"`` and ``"conv"`` of its step cache (:func:`hf_states`); the
+    package's name ``"context"`` for the conv state is accepted too."""
 
+    default_impulse_token = 1
 
-def _meta(model, layer, part, channel) -> dict:
-    kind = model.config.model_type
-    return {
-        "source": "model",
-        "model": f"hf-{kind}",
-        "layer": int(layer),
-        "part": part,
-        "channel": channel,
-        "channel_kind": (
-            "conv channel" if part == "conv" else ("head" if kind == "mamba2" else "inner channel")
-        ),
-        "hf_class": type(model).__name__,
-        "name_or_path": getattr(model.config, "_name_or_path", "") or None,
-    }
+    def __init__(self, model):
+        self.kind = _check_model(model)
+        self.model = model
+        self.name = f"hf-{self.kind}"
+
+    def check_layer(self, layer) -> int:
+        return _check_layer(self.model, layer)
+
+    def parts(self, layer) -> tuple[str, ...]:
+        return HF_PARTS
+
+    def check_part(self, layer, part) -> str:
+        # this package's Mamba names its conv state "context"; Hugging Face's cache "conv"
+        part = {None: "ssm", "context": "conv"}.get(part, part)
+        if part not in HF_PARTS:
+            raise WaveInputError(
+                f"part={part!r} is not a state of a Hugging Face Mamba model: it has parts "
+                "ssm and conv."
+            )
+        return part
+
+    def check_size(self, rows: int, length: int) -> None:
+        return None  # one token at a time: the states are (B, L, state), nothing larger
+
+    def states(self, tokens, layer, part) -> torch.Tensor:
+        return hf_states(self.model, tokens, layer, part)
+
+    def snapshots(self, tokens, layer, part) -> np.ndarray:
+        return hf_state_snapshots(self.model, tokens, layer, part)
+
+    def velocities(self, layer, part) -> None:
+        return None
+
+    def meta(self, layer, part) -> dict:
+        channel_kind = "head" if self.kind == "mamba2" else "inner channel"
+        return {
+            "source": "model",
+            "model": self.name,
+            "layer": int(layer),
+            "part": part,
+            "channel_kind": "conv channel" if part == "conv" else channel_kind,
+            "hf_class": type(self.model).__name__,
+            "name_or_path": getattr(self.model.config, "_name_or_path", "") or None,
+        }
 
 
 def hf_capture_states(
@@ -294,28 +321,15 @@ def hf_capture_states(
 ) -> WaveField:
     """One channel's states (or the mean over channels) as a WaveField (sites x steps).
 
+    :func:`wavescope.models.probe.capture_states` of :class:`HFTarget` ``(model)``:
     ``data[n, t]`` is the state of channel ``channel`` at state index n after step t;
     positions = state index, 1 site apart; fs = 1 per step; speeds in sites/step.
     ``meta``: ``source="model"``, ``model`` (``"hf-mamba"``/``"hf-mamba2"``), ``layer``,
     ``part``, ``channel`` (None for the mean), ``channel_kind``, ``hf_class``.
     """
-    s = hf_states(model, tokens, layer, part)  # (B, L, channels, sites)
-    B, _, n_ch, _ = s.shape
-    if not 0 <= batch_index < B:
-        raise WaveInputError(f"batch_index={batch_index} out of range for a batch of {B}.")
-    s = s[batch_index]
-    layer = _check_layer(model, layer)
-    if channel is None:
-        data = s.mean(1).T
-    else:
-        if isinstance(channel, bool) or not -n_ch <= int(channel) < n_ch:
-            raise WaveInputError(
-                f"channel={channel} is out of range: layer {layer} ({part}) has {n_ch} "
-                f"channels (0 to {n_ch - 1})."
-            )
-        channel = int(channel) % n_ch
-        data = s[:, channel].T
-    return _field(data.numpy(), _meta(model, layer, part, channel))
+    return capture_states(
+        HFTarget(model), tokens, layer, channel, part=part, batch_index=batch_index
+    )
 
 
 def hf_impulse_response(
@@ -329,28 +343,12 @@ def hf_impulse_response(
     *,
     part: str = "ssm",
 ) -> WaveField:
-    """States for ``token`` at step ``position`` among ``background`` tokens, minus the
-    states for the background alone (the same conventions as
-    :func:`wavescope.models.probe.impulse_response`).
-
-    Returns
-    -------
-    WaveField
-        As :func:`hf_capture_states`, with ``meta["input"] = "impulse-minus-background"``,
-        ``impulse_step``, ``impulse_token`` and ``background_token``.
+    """:func:`wavescope.models.probe.impulse_response` of :class:`HFTarget` ``(model)``:
+    ``token`` at step ``position`` among ``background`` tokens, minus the background alone.
     """
-    imp = impulse_tokens(length, position, token, background)
-    base = torch.full_like(imp, int(background))
-    f_imp = hf_capture_states(model, imp, layer, channel, part=part)
-    f_base = hf_capture_states(model, base, layer, channel, part=part)
-    meta = dict(
-        f_imp.meta,
-        input="impulse-minus-background",
-        impulse_step=int(position),
-        impulse_token=int(token),
-        background_token=int(background),
+    return impulse_response(
+        HFTarget(model), layer, length, position, token, background, channel, part=part
     )
-    return replace(f_imp, data=f_imp.data - f_base.data, meta=meta)
 
 
 # ------------------------------------------------------------------ any torch module
@@ -444,6 +442,80 @@ def module_states(
     return states
 
 
+def _tokens_tensor(tokens) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+    return t[None] if t.ndim == 1 else t
+
+
+class ModuleTarget:
+    """A :class:`~wavescope.models.probe.ProbeTarget` over any torch module: the states are
+    :func:`module_states` of one hooked submodule (one part, named by ``capture``, one
+    channel), so :func:`~wavescope.models.probe.capture_states` and
+    :func:`~wavescope.models.probe.impulse_response` run on it as on the package's models.
+
+    ``model`` is called on the tokens (B, L) (``inputs`` of :func:`module_states`); the
+    layer is the submodule itself, so the probes take ``layer=None`` (or 0).
+    """
+
+    default_impulse_token = 1
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        module: str | torch.nn.Module,
+        to_states: Callable,
+        *,
+        capture: str = "output",
+        stop: bool = True,
+        meta: dict | None = None,
+    ):
+        check_option("capture", capture, ("output", "input"))
+        if not isinstance(model, torch.nn.Module):
+            raise WaveTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        self.model, self.module, self.to_states = model, module, to_states
+        self.capture, self.stop, self.extra = capture, stop, dict(meta or {})
+        self.name = type(model).__name__
+
+    def check_layer(self, layer) -> None:
+        if layer not in (None, 0) or isinstance(layer, bool):
+            raise WaveInputError(
+                f"layer={layer!r}: a module probe reads the one submodule it hooks; pass "
+                "layer=None (choose another layer with another module name)."
+            )
+        return None
+
+    def parts(self, layer) -> tuple[str, ...]:
+        return (self.capture,)
+
+    def check_part(self, layer, part) -> str:
+        part = self.capture if part is None else part
+        check_option("part", part, self.parts(layer))
+        return part
+
+    def check_size(self, rows: int, length: int) -> None:
+        return None
+
+    def states(self, tokens, layer, part) -> torch.Tensor:
+        if isinstance(tokens, (list, np.ndarray)):  # token ids: a (B, L) long tensor
+            tokens = _tokens_tensor(tokens)
+        s = module_states(
+            self.model, tokens, self.module, self.to_states, capture=part, stop=self.stop
+        )
+        return torch.from_numpy(s)[:, :, None, :]  # one channel: (B, L, 1, sites)
+
+    def snapshots(self, tokens, layer, part) -> np.ndarray:
+        s = self.states(tokens, layer, part)
+        return s.reshape(s.shape[0], s.shape[1], -1).numpy().astype(np.float32)
+
+    def velocities(self, layer, part) -> None:
+        return None
+
+    def meta(self, layer, part) -> dict:
+        module = self.module if isinstance(self.module, str) else type(self.module).__name__
+        m = {"source": "model", "model": self.name, "module": module, "layer": None, "part": part}
+        return {**m, **self.extra}
+
+
 def capture_module(
     model: torch.nn.Module,
     inputs,
@@ -455,21 +527,11 @@ def capture_module(
     stop: bool = True,
     meta: dict | None = None,
 ) -> WaveField:
-    """:func:`module_states` of one sequence as a capture (sites x steps WaveField).
+    """:func:`module_states` of one sequence as a capture (sites x steps WaveField):
+    :func:`~wavescope.models.probe.capture_states` of a :class:`ModuleTarget`.
 
     ``meta``: ``source="model"``, ``model`` (the class name), ``module`` (its name),
     ``part`` = ``capture``, plus ``meta``.
     """
-    s = module_states(model, inputs, module, to_states, capture=capture, stop=stop)
-    if not 0 <= batch_index < s.shape[0]:
-        raise WaveInputError(f"batch_index={batch_index} out of range for a batch of {s.shape[0]}.")
-    m = {
-        "source": "model",
-        "model": type(model).__name__,
-        "module": module if isinstance(module, str) else type(module).__name__,
-        "layer": None,
-        "part": capture,
-        "channel": None,
-    }
-    m.update(meta or {})
-    return _field(s[batch_index].T, m)
+    target = ModuleTarget(model, module, to_states, capture=capture, stop=stop, meta=meta)
+    return capture_states(target, inputs, None, None, batch_index=batch_index)

@@ -227,6 +227,22 @@ class MambaMixer(nn.Module):
         y = y * F.silu(z)
         return self.out_proj(y), {"context": ctx, "h": h}
 
+    # ------------------------------------------------------------------ probes
+    @property
+    def probe_parts(self) -> tuple[str, ...]:
+        """The parts :meth:`hidden_states` reads, the wave-carrying one first (the probes'
+        default): the context module when it is a v-Wave ring (it has a velocity), else
+        the selective SSM."""
+        if hasattr(self.context, "probe_velocities"):
+            return ("context", "ssm")
+        return ("ssm", "context")
+
+    def probe_velocities(self, part: str):
+        """Per-channel velocity (sites/step) of the wave in ``part``, (ED,), or None."""
+        if part == "context" and hasattr(self.context, "probe_velocities"):
+            return self.context.probe_velocities()
+        return None
+
 
 def _states_of(out):
     """The all-states tensor from selective_scan(..., return_states=True)."""

@@ -16,12 +16,11 @@ import torch
 
 from wavescope.core.validate import WaveInputError
 from wavescope.models.probe import (
-    DEFAULT_PART,
     RESIDUAL,
-    _check_layer,
-    _check_snapshot_part,
-    _velocity_meta,
+    ModelTarget,
+    check_snapshot_part,
     state_snapshots,
+    wave_velocities,
 )
 from wavescope.models.tasks import FIRST_LETTER, N_LETTERS
 
@@ -83,11 +82,11 @@ def _layer_meta(model, layer: int, part: str) -> dict:
         "n_sites": getattr(cfg, "n_sites", None),
         "velocities": None,
     }
-    if model.name in ("vwave", "vwave-mamba"):  # the layer's wave, whichever part is read
-        v = _velocity_meta(model, layer, DEFAULT_PART[model.name])
-        if v is not None:
-            meta["velocities"] = [float(x) for x in np.ravel(v)]
-            meta["velocity_mean"] = float(np.mean(v))
+    v = wave_velocities(model, layer)  # the layer's wave, whichever part is read
+    if v is not None:
+        meta["velocities"] = [float(x) for x in np.ravel(v)]
+        meta["velocity_mean"] = float(np.mean(v))
+    if getattr(cfg, "decay", None) is not None:  # a v-Wave ring's loss per site travelled
         meta["decay"] = float(cfg.decay)
     return meta
 
@@ -140,8 +139,8 @@ def model_memory_curve(
     """
     from wavescope.waves.memory import memory_curve
 
-    layer = _check_layer(model, layer)
-    part = _check_snapshot_part(model, part)
+    layer = ModelTarget(model).check_layer(layer)
+    part = check_snapshot_part(model, part, layer)
     n_splits = int(memory_kw.get("n_splits", 5))
     if int(n_sequences) < 2 * n_splits:
         raise WaveInputError(

@@ -11,8 +11,18 @@ The state of an SSM layer along its state dimension, per channel, becomes a line
   at v sites/step; v-Wave Mamba: its v-Wave ring (``part="context"``, the default) or its
   selective-SSM states (``part="ssm"``).
 
-The layer's mixer input is taken with a forward pre-hook (the forward stops there), and the
-states are recomputed by the mixer's ``hidden_states``.
+The probes ask the model for its states rather than knowing model names: a model is seen
+through a :class:`ProbeTarget`, which lists a layer's probe-able parts (the wave-carrying
+one first), returns their states (B, L, channels, sites) and the velocity a part carries.
+:func:`as_probe_target` gives one for this package's models (each mixer lists its
+``probe_parts``, reads them with ``hidden_states`` and reports ``probe_velocities``), for
+Hugging Face Mamba / Mamba2 models (:class:`wavescope.models.hf_probe.HFTarget`) and, with
+a hook and a function of yours, for any torch module
+(:class:`wavescope.models.hf_probe.ModuleTarget`). :func:`capture_states` and
+:func:`impulse_response` are written once over that protocol.
+
+For this package's models the layer's mixer input is taken with a forward pre-hook (the
+forward stops there), and the states are recomputed by the mixer's ``hidden_states``.
 
 :func:`state_snapshots` returns a layer's whole state at every step as features
 (B, L, channels x sites), or with ``part="residual"`` the residual stream at the output of
@@ -23,59 +33,61 @@ the block (every model, transformers included), for the memory curves of
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
+from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError
 
-#: Default probed part per model: the state that carries the wave.
-DEFAULT_PART = {
-    "mamba": "ssm",
-    "vwave-mamba": "context",
-    "shift-ssm": "shift",
-    "vwave": "shift",
-}
-PARTS = {
-    "mamba": ("ssm", "context"),
-    "vwave-mamba": ("context", "ssm"),
-    "shift-ssm": ("shift", "diag"),
-    "vwave": ("shift", "diag"),
-}
+#: Part that reads the residual stream at the output of a block (every model).
+RESIDUAL = "residual"
 
 
 class _Stop(Exception):
     pass
 
 
-def _is_hf(model) -> bool:
-    """A Hugging Face Mamba / Mamba2 model (probed by :mod:`wavescope.models.hf_probe`)."""
-    return not hasattr(model, "n_layers") and getattr(
-        getattr(model, "config", None), "model_type", None
-    ) in ("mamba", "mamba2")
+@runtime_checkable
+class ProbeTarget(Protocol):
+    """What a probe needs from a model: its layers' states, asked for by part.
 
+    Attributes
+    ----------
+    name : str
+        The model's name, written into every capture's ``meta["model"]``.
+    default_impulse_token : int
+        The token :func:`impulse_response` places among the background by default.
+    """
 
-def _hf_part(part):
-    # this module's Mamba names its conv state "context"; Hugging Face's probe says "conv"
-    return {None: "ssm", "context": "conv"}.get(part, part)
+    name: str
+    default_impulse_token: int
 
+    def check_layer(self, layer) -> int | None:
+        """``layer`` as the index the target reads, or a WaveInputError."""
 
-def _check_layer(model, layer) -> int:
-    """``layer`` as an index 0 .. n_layers - 1; negative (Python-style) indices are refused
-    so that ``--layer -1`` is never read as a silent alias of the last layer."""
-    n = model.n_layers
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-        raise WaveInputError(
-            f"layer must be an integer from 0 to {n - 1} ({model.name} has {n} layers), got "
-            f"{layer!r}."
-        )
-    if not 0 <= int(layer) < n:
-        last = f"; the last layer is {n - 1}" if int(layer) < 0 else ""
-        raise WaveInputError(
-            f"layer={int(layer)} is out of range: {model.name} has {n} layers (0 to {n - 1}){last}."
-        )
-    return int(layer)
+    def parts(self, layer: int | None) -> tuple[str, ...]:
+        """The layer's probe-able parts, the wave-carrying one (the default) first."""
+
+    def check_part(self, layer: int | None, part: str | None) -> str:
+        """``part`` (None: the default) checked against :meth:`parts`."""
+
+    def check_size(self, rows: int, length: int) -> None:
+        """Refuse a probe whose states would not fit in memory."""
+
+    def states(self, tokens, layer: int | None, part: str) -> torch.Tensor:
+        """States of ``part`` for ``tokens``: (B, L, channels, sites), float32 on the CPU."""
+
+    def snapshots(self, tokens, layer: int | None, part: str) -> np.ndarray:
+        """The whole state at every step as features: (B, L, F), float32."""
+
+    def velocities(self, layer: int | None, part: str) -> np.ndarray | None:
+        """Per-channel velocity (sites/step) of the wave in ``part``, or None."""
+
+    def meta(self, layer: int | None, part: str) -> dict:
+        """What a capture's ``meta`` says of its source (``source``, ``model``, ...)."""
 
 
 def _as_tokens(tokens) -> torch.Tensor:
@@ -122,62 +134,138 @@ def check_probe_size(model, rows: int, length: int) -> int:
     )  # fmt: skip
 
 
+class ModelTarget:
+    """A :class:`ProbeTarget` over this package's :class:`~wavescope.models.lm.LanguageModel`:
+    each layer's mixer lists its ``probe_parts`` and reads them with ``hidden_states``."""
+
+    default_impulse_token = 4  # the letter 'a' of the copy task
+
+    def __init__(self, model):
+        self.model = model
+        self.name = model.name
+
+    def check_layer(self, layer) -> int:
+        """``layer`` as an index 0 .. n_layers - 1; negative (Python-style) indices are
+        refused so that ``--layer -1`` is never read as a silent alias of the last layer."""
+        n, name = self.model.n_layers, self.name
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+            raise WaveInputError(
+                f"layer must be an integer from 0 to {n - 1} ({name} has {n} layers), got "
+                f"{layer!r}."
+            )
+        if not 0 <= int(layer) < n:
+            last = f"; the last layer is {n - 1}" if int(layer) < 0 else ""
+            raise WaveInputError(
+                f"layer={int(layer)} is out of range: {name} has {n} layers (0 to {n - 1}){last}."
+            )
+        return int(layer)
+
+    def _mixer(self, layer):
+        return self.model.layers[self.check_layer(layer)].mixer
+
+    def parts(self, layer) -> tuple[str, ...]:
+        return tuple(self._mixer(layer).probe_parts)
+
+    def check_part(self, layer, part) -> str:
+        parts = self.parts(layer)
+        if not parts:
+            raise WaveInputError(
+                f"{self.name} has no SSM hidden state to probe; probe an SSM model."
+            )
+        if part is None:
+            return parts[0]
+        if part not in parts:
+            raise WaveInputError(
+                f"part={part!r} is not a state of {self.name}; choose one of {parts}."
+            )
+        return part
+
+    def check_size(self, rows: int, length: int) -> None:
+        check_probe_size(self.model, rows, length)
+
+    def states(self, tokens, layer, part) -> torch.Tensor:
+        mixer = self._mixer(layer)
+        part = self.check_part(layer, part)
+        shape = tuple(tokens.shape) if hasattr(tokens, "shape") else np.shape(tokens)
+        self.check_size(shape[0] if len(shape) > 1 else 1, shape[-1] if shape else 1)
+        x = _run_until(self.model, tokens, mixer, before=True)
+        with torch.no_grad():
+            return mixer.hidden_states(x, part=part).float().cpu()
+
+    def snapshots(self, tokens, layer, part) -> np.ndarray:
+        if part == RESIDUAL:
+            return residual_stream(self.model, tokens, layer).numpy()
+        s = self.states(tokens, layer, part)  # (B, L, channels, sites)
+        return s.reshape(s.shape[0], s.shape[1], -1).numpy().astype(np.float32, copy=False)
+
+    def velocities(self, layer, part) -> np.ndarray | None:
+        v = self._mixer(layer).probe_velocities(part)
+        return None if v is None else v.detach().cpu().numpy()
+
+    def meta(self, layer, part) -> dict:
+        return {"source": "model", "model": self.name, "layer": layer, "part": part}
+
+
+def as_probe_target(model) -> ProbeTarget:
+    """The :class:`ProbeTarget` of ``model``: a target as it is, this package's models,
+    Hugging Face Mamba / Mamba2 models; anything else is refused with the way to probe it."""
+    if isinstance(model, ProbeTarget):
+        return model
+    if hasattr(model, "n_layers") and hasattr(model, "layers") and hasattr(model, "name"):
+        return ModelTarget(model)
+    from wavescope.models.hf_probe import HFTarget, is_hf_model
+
+    if is_hf_model(model):
+        return HFTarget(model)
+    raise WaveTypeError(
+        f"cannot probe a {type(model).__name__}: give a wavescope model, a Hugging Face "
+        "Mamba / Mamba2 model, or wrap any torch module in "
+        "wavescope.models.hf_probe.ModuleTarget(model, submodule, to_states)."
+    )
+
+
+def default_part(model, layer: int = 0) -> str:
+    """The part a probe reads by default: the layer's wave-carrying state."""
+    target = as_probe_target(model)
+    return target.check_part(target.check_layer(layer), None)
+
+
+def wave_velocities(model, layer: int = 0) -> np.ndarray | None:
+    """Per-channel velocity (sites/step) of the layer's wave-carrying state, or None."""
+    target = as_probe_target(model)
+    layer = target.check_layer(layer)
+    parts = target.parts(layer)
+    return target.velocities(layer, parts[0]) if parts else None
+
+
 def hidden_states(model, tokens, layer: int, part: str | None = None) -> torch.Tensor:
     """States of layer ``layer``'s SSM for ``tokens``.
 
     Parameters
     ----------
-    model : LanguageModel
+    model : LanguageModel, a Hugging Face Mamba / Mamba2 model, or a ProbeTarget
     tokens : array-like of int, shape (L,) or (B, L)
     layer : int
-        Layer index, 0-based (negative counts from the end).
+        Layer index, 0-based.
     part : str, optional
-        Which state (see :data:`PARTS`); the model's wave-carrying state by default.
+        Which state (see :func:`probe_parts`); the model's wave-carrying state by default.
 
     Returns
     -------
     states : Tensor, shape (B, L, channels, sites), float
     """
-    layer = _check_layer(model, layer)
-    if model.name not in PARTS:
-        raise WaveInputError(
-            f"{model.name} has no SSM hidden state to probe; probe one of {', '.join(PARTS)}."
-        )
-    part = DEFAULT_PART[model.name] if part is None else part
-    if part not in PARTS[model.name]:
-        raise WaveInputError(
-            f"part={part!r} is not a state of {model.name}; choose one of {PARTS[model.name]}."
-        )
-    mixer = model.layers[layer].mixer
-    shape = tuple(tokens.shape) if hasattr(tokens, "shape") else np.shape(tokens)
-    check_probe_size(model, shape[0] if len(shape) > 1 else 1, shape[-1] if shape else 1)
-    x = _run_until(model, tokens, mixer, before=True)
-    with torch.no_grad():
-        return mixer.hidden_states(x, part=part).float().cpu()
+    target = as_probe_target(model)
+    layer = target.check_layer(layer)
+    return target.states(tokens, layer, target.check_part(layer, part))
 
 
-def _velocity_meta(model, layer, part):
-    """Per-channel velocities of a v-Wave layer (sites/step), or None."""
-    mixer = model.layers[layer].mixer
-    wave = getattr(mixer, "shift", None) if model.name == "vwave" else None
-    if model.name == "vwave-mamba" and part == "context":
-        wave = mixer.context
-    if wave is None or not hasattr(wave, "velocities") or part == "diag":
-        return None
-    if wave.velocity == "input":  # varies with the input: no single value per channel
-        return None
-    return wave.velocities().detach().cpu().numpy()
+def probe_parts(model, layer: int = 0) -> tuple[str, ...]:
+    """The parts of layer ``layer`` that :func:`capture_states` reads, the default first."""
+    target = as_probe_target(model)
+    return target.parts(target.check_layer(layer))
 
 
-def _field(data, model, layer, part, channel, extra=None):
-    meta = {
-        "source": "model",
-        "model": model.name,
-        "layer": layer,
-        "part": part,
-        "channel": channel,
-    }
-    meta.update(extra or {})
+def _field(data, meta) -> WaveField:
     return WaveField.from_line(
         np.ascontiguousarray(data, dtype=np.float64),
         fs=1.0,
@@ -186,6 +274,29 @@ def _field(data, model, layer, part, channel, extra=None):
         time_unit="step",
         meta=meta,
     )
+
+
+def _channel_field(target, states, layer, part, channel, velocities) -> WaveField:
+    """One sequence's states (L, channels, sites) -> the capture of ``channel`` (None: the
+    mean over channels), with the channel's velocity where the part carries one."""
+    n_ch = states.shape[1]
+    extra = {}
+    if channel is None:
+        data = states.mean(1).T
+        if velocities is not None:
+            extra["velocity"] = float(np.mean(velocities))
+    else:
+        if isinstance(channel, bool) or not -n_ch <= int(channel) < n_ch:
+            raise WaveInputError(
+                f"channel={channel} is out of range: layer {layer} of {target.name} ({part}) "
+                f"has {n_ch} channels (0 to {n_ch - 1})."
+            )
+        channel = int(channel) % n_ch
+        data = states[:, channel].T
+        if velocities is not None:
+            extra["velocity"] = float(velocities[..., channel].mean())
+    meta = dict(target.meta(layer, part), channel=channel, **extra)
+    return _field(data.numpy(), meta)
 
 
 def checkpoint_identity(path, checkpoint: dict) -> dict:
@@ -243,14 +354,15 @@ def capture_states(
 
     Parameters
     ----------
-    model : LanguageModel
+    model : LanguageModel, a Hugging Face Mamba / Mamba2 model, or a ProbeTarget
     tokens : array-like of int, shape (L,) or (B, L)
     layer : int
         Layer index (0-based).
     channel : int, optional
         Channel whose states to return; None returns the mean over channels.
     part : str, optional
-        Which state of the layer (see :data:`PARTS`).
+        Which state of the layer (see :func:`probe_parts`; a Hugging Face model's
+        ``"context"`` is its ``"conv"``).
     batch_index : int
         Which sequence of a batch.
 
@@ -258,58 +370,30 @@ def capture_states(
     -------
     field : WaveField
         ``data`` (sites, L); positions = site index; fs = 1 per step; speeds come out in
-        sites/step. ``meta`` holds model, layer, part, channel and, for v-Wave states, the
-        channel's velocity ``velocity`` (sites/step).
-
-    Notes
-    -----
-    A Hugging Face Mamba / Mamba2 model goes to
-    :func:`wavescope.models.hf_probe.hf_capture_states` (parts ``"ssm"``, ``"conv"``).
+        sites/step. ``meta`` holds source, model, layer, part, channel and, where the part
+        carries a set velocity (v-Wave), the channel's ``velocity`` (sites/step).
     """
-    if _is_hf(model):
-        from wavescope.models.hf_probe import hf_capture_states
-
-        return hf_capture_states(
-            model, tokens, layer, channel, part=_hf_part(part), batch_index=batch_index
-        )
-    states = hidden_states(model, tokens, layer, part)  # (B, L, channels, sites)
-    part = part or DEFAULT_PART[model.name]
-    B, L, n_ch, n_sites = states.shape
+    target = as_probe_target(model)
+    layer = target.check_layer(layer)
+    part = target.check_part(layer, part)
+    states = target.states(tokens, layer, part)  # (B, L, channels, sites)
+    B = states.shape[0]
     if not 0 <= batch_index < B:
         raise WaveInputError(f"batch_index={batch_index} out of range for a batch of {B}.")
-    s = states[batch_index]  # (L, channels, sites)
-    v = _velocity_meta(model, _check_layer(model, layer), part)
-    extra = {}
-    if channel is None:
-        data = s.mean(1).T
-        if v is not None:
-            extra["velocity"] = float(np.mean(v))
-    else:
-        if not -n_ch <= int(channel) < n_ch:
-            raise WaveInputError(
-                f"channel={channel} is out of range: layer {layer} of {model.name} has "
-                f"{n_ch} channels (0 to {n_ch - 1})."
-            )
-        channel = int(channel) % n_ch
-        data = s[:, channel].T
-        if v is not None:
-            extra["velocity"] = float(v[..., channel].mean())
-    return _field(data.numpy(), model, layer, part, channel, extra)
+    v = target.velocities(layer, part)
+    return _channel_field(target, states[batch_index], layer, part, channel, v)
 
 
 def capture_all_channels(
     model, tokens, layer: int, *, part: str | None = None, batch_index: int = 0
 ) -> list[WaveField]:
     """One WaveField per channel of layer ``layer`` (same as :func:`capture_states`)."""
-    states = hidden_states(model, tokens, layer, part)
-    part = part or DEFAULT_PART[model.name]
-    v = _velocity_meta(model, _check_layer(model, layer), part)
-    s = states[batch_index]  # (L, channels, sites)
-    out = []
-    for c in range(s.shape[1]):
-        extra = {} if v is None else {"velocity": float(v[..., c].mean())}
-        out.append(_field(s[:, c].T.numpy(), model, layer, part, c, extra))
-    return out
+    target = as_probe_target(model)
+    layer = target.check_layer(layer)
+    part = target.check_part(layer, part)
+    s = target.states(tokens, layer, part)[batch_index]  # (L, channels, sites)
+    v = target.velocities(layer, part)
+    return [_channel_field(target, s, layer, part, c, v) for c in range(s.shape[1])]
 
 
 def capture_states_batch(
@@ -328,7 +412,7 @@ def impulse_response(
     layer: int,
     length: int = 64,
     position: int = 4,
-    token: int = 4,
+    token: int | None = None,
     background: int = 0,
     channel: int | None = None,
     *,
@@ -342,24 +426,25 @@ def impulse_response(
     the impulse response of the state; deeper layers add the nonlinear effect of the
     layers below.
 
+    Parameters
+    ----------
+    token : int, optional
+        The impulse's token; default the target's ``default_impulse_token`` (4, the
+        letter 'a', for this package's models; 1 for a Hugging Face model).
+
     Returns
     -------
     field : WaveField
-        As :func:`capture_states`, with ``meta["input"] = "impulse-minus-background"``.
-        A Hugging Face Mamba / Mamba2 model goes to
-        :func:`wavescope.models.hf_probe.hf_impulse_response`.
+        As :func:`capture_states`, with ``meta["input"] = "impulse-minus-background"``,
+        ``impulse_step``, ``impulse_token`` and ``background_token``.
     """
-    if _is_hf(model):
-        from wavescope.models.hf_probe import hf_impulse_response
-
-        return hf_impulse_response(
-            model, layer, length, position, token, background, channel, part=_hf_part(part)
-        )
-    check_probe_size(model, 2, length)  # before the tokens exist: the impulse and the base
+    target = as_probe_target(model)
+    token = target.default_impulse_token if token is None else token
+    target.check_size(2, length)  # before the tokens exist: the impulse and the base
     imp = impulse_tokens(length, position, token, background)
     base = torch.full_like(imp, int(background))
-    f_imp = capture_states(model, imp, layer, channel, part=part)
-    f_base = capture_states(model, base, layer, channel, part=part)
+    f_imp = capture_states(target, imp, layer, channel, part=part)
+    f_base = capture_states(target, base, layer, channel, part=part)
     meta = dict(
         f_imp.meta,
         input="impulse-minus-background",
@@ -423,24 +508,22 @@ def load_model(path, map_location="cpu"):
 
 
 # ---------------------------------------------------------------------- snapshots
-#: Part that reads the residual stream at the output of a block (every model).
-RESIDUAL = "residual"
-
-
-def snapshot_parts(model) -> tuple:
+def snapshot_parts(model, layer: int = 0) -> tuple:
     """Parts :func:`state_snapshots` accepts for ``model``: its SSM states and "residual"."""
-    return PARTS.get(model.name, ()) + (RESIDUAL,)
+    return probe_parts(model, layer) + (RESIDUAL,)
 
 
-def _check_snapshot_part(model, part) -> str:
+def check_snapshot_part(model, part, layer: int = 0) -> str:
+    """``part`` checked against :func:`snapshot_parts` (None: the wave-carrying state, or
+    "residual" where the model has none)."""
+    parts = probe_parts(model, layer)
     if part is None:
-        return DEFAULT_PART.get(model.name, RESIDUAL)
-    allowed = snapshot_parts(model)
+        return parts[0] if parts else RESIDUAL
+    allowed = parts + (RESIDUAL,)
     if part not in allowed:
         raise WaveInputError(
-            f"part={part!r} is not a state of {model.name}; choose one of {allowed}"
-            + ("" if model.name in PARTS else " (a transformer has no SSM state)")
-            + "."
+            f"part={part!r} is not a state of {as_probe_target(model).name}; choose one of "
+            f"{allowed}" + ("" if parts else " (a transformer has no SSM state)") + "."
         )
     return part
 
@@ -450,7 +533,7 @@ def residual_stream(model, tokens, layer: int) -> torch.Tensor:
 
     Taken with a forward hook on ``model.layers[layer]``; the forward stops there.
     """
-    layer = _check_layer(model, layer)
+    layer = ModelTarget(model).check_layer(layer)
     return _run_until(model, tokens, model.layers[layer], before=False).detach().float().cpu()
 
 
@@ -462,21 +545,19 @@ def state_snapshots(model, tokens, layer: int, part: str | None = None) -> np.nd
     model : LanguageModel
     tokens : array-like of int, shape (L,) or (B, L)
     layer : int
-        Layer index, 0-based (negative counts from the end).
+        Layer index, 0-based.
     part : str, optional
         ``"residual"`` (every model): the residual stream at the output of block ``layer``,
-        D features. An SSM state (see :data:`PARTS`): every channel x site of
+        D features. An SSM state (see :func:`probe_parts`): every channel x site of
         :func:`hidden_states` (v-Wave rings in real space), channel-major, i.e. feature
-        ``c * sites + j`` is channel c, site j. Default: the model's wave-carrying state
-        (:data:`DEFAULT_PART`); ``"residual"`` for transformers, which support only it.
+        ``c * sites + j`` is channel c, site j. Default: the model's wave-carrying state;
+        ``"residual"`` for transformers, which support only it.
 
     Returns
     -------
     snapshots : ndarray of float32, shape (B, L, F)
         F = D for ``"residual"``, channels * sites for an SSM state.
     """
-    part = _check_snapshot_part(model, part)
-    if part == RESIDUAL:
-        return residual_stream(model, tokens, layer).numpy()
-    s = hidden_states(model, tokens, layer, part)  # (B, L, channels, sites)
-    return s.reshape(s.shape[0], s.shape[1], -1).numpy().astype(np.float32, copy=False)
+    target = as_probe_target(model)
+    layer = target.check_layer(layer)
+    return target.snapshots(tokens, layer, check_snapshot_part(model, part, layer))

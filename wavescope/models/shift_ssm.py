@@ -181,3 +181,14 @@ class H3Mixer(nn.Module):
             return self.shift.hidden_states(k)
         v = self.v_proj(x)
         return self.diag.hidden_states(self.shift(k) * v)
+
+    # ------------------------------------------------------------------ probes
+    #: The parts :meth:`hidden_states` reads, the wave-carrying one first.
+    probe_parts = ("shift", "diag")
+
+    def probe_velocities(self, part: str):
+        """Per-channel velocity (sites/step) of the wave in ``part``, (D,), or None (the
+        exact shift register moves at 1 site/step but reports none, as before)."""
+        if part == "shift" and hasattr(self.shift, "probe_velocities"):
+            return self.shift.probe_velocities()
+        return None

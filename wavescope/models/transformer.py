@@ -140,3 +140,10 @@ class Attention(nn.Module):
             "transformer layers have no SSM hidden state to probe; "
             "probe an SSM model (mamba, vwave-mamba, shift-ssm, vwave)."
         )
+
+    #: Attention has no recurrent state: nothing to probe but the residual stream.
+    probe_parts: tuple[str, ...] = ()
+
+    def probe_velocities(self, part: str):
+        """No wave state: None."""
+        return None

@@ -294,6 +294,14 @@ class WaveSSM(nn.Module):
         y = (torch.fft.ifft(self.C.to(hhat.dtype), dim=-1) * hhat).sum(-1).real
         return (y if self.bias is None else y + self.bias), hhat
 
+    # ------------------------------------------------------------------ probes
+    def probe_velocities(self):
+        """Per-channel velocity (sites/step), (channels,), or None when it varies with the
+        input (no single value per channel)."""
+        if self.velocity == "input":
+            return None
+        return self.velocities().detach()
+
 
 def _kernel_sum(L: int, v, C, Bm, A, dtype):
     # v : (channels,) ; C, Bm : (channels, N) real ; A (complex128) -> K : (L, channels),

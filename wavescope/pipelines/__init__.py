@@ -6,8 +6,13 @@ The only place that reads inputs, measures, tabulates and writes:
 - :mod:`~wavescope.pipelines.batch`: many recordings through Dask (:func:`measure_many`);
 - :mod:`~wavescope.pipelines.properties`: the property table (:func:`wave_properties`);
 - :mod:`~wavescope.pipelines.compare`: a group comparison (:func:`run_comparison`);
-- :mod:`~wavescope.pipelines.memory`: the memory curve of a recording;
-- :mod:`~wavescope.pipelines.demo`: the main job.
+- :mod:`~wavescope.pipelines.probe`: a model layer's states for one input
+  (:func:`probe_model`: checkpoints, Hugging Face folders and any torch module);
+- :mod:`~wavescope.pipelines.memory`: the memory curve of a recording or of a model layer;
+- :mod:`~wavescope.pipelines.demo`: the main job, composed from the above.
+
+Every job writes its outputs one way (:mod:`~wavescope.pipelines.outputs`): paths checked
+before the work, then :func:`~wavescope.pipelines.outputs.save`.
 
 Rendering (figures, HTML, text) is the report layer's: pipelines return results, and the
 command line renders them and passes the rendered bytes back to be written.

@@ -2,7 +2,8 @@
 
 :func:`run_comparison` is the engine of ``wavescope compare``: it reads recordings and
 hidden-state captures (:func:`~wavescope.pipelines.recording.read_input`), measures each
-with :func:`~wavescope.waves.velocity.measure_velocity`, tabulates their properties
+with :func:`~wavescope.pipelines.recording.measure_recording` (each input a typed
+:class:`ComparedRecording`), tabulates their properties
 (:func:`~wavescope.pipelines.properties.wave_properties`), compares the groups
 (:func:`~wavescope.stats.compare.compare_groups`), the memory curves
 (:func:`~wavescope.stats.memory.compare_memory`) and optionally a reference speed
@@ -27,9 +28,14 @@ from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.results import Result, jsonable
 from wavescope.core.units import speed_scale, unit_class
-from wavescope.core.validate import WaveInputError
-from wavescope.io.outputs import check_output_path, write_text_atomic
-from wavescope.pipelines.recording import read_input
+from wavescope.core.validate import WaveInputError, check_option
+from wavescope.io.outputs import check_output_path
+from wavescope.pipelines.recording import (
+    RecordingResult,
+    VelocityOptions,
+    measure_recording,
+    read_input,
+)
 from wavescope.stats.compare import GroupComparison, ReferenceComparison
 from wavescope.stats.memory import MemoryComparison
 from wavescope.waves.result import VelocityResult
@@ -39,6 +45,7 @@ __all__ = [
     "Abstract",
     "ComparisonFigures",
     "ComparisonResult",
+    "ComparedRecording",
     "DirectionTest",
     "InputInfo",
     "LearnedVelocityCheck",
@@ -481,14 +488,52 @@ def _subject_note(inputs: list[InputInfo]) -> str | None:
     )
 
 
-def _expand(group: str, items, read=None) -> list[tuple[str, str | None, WaveField]]:
-    """``(name, source, field)`` for every input of a group (globs expanded)."""
+@dataclass
+class ComparedRecording:
+    """One input of a comparison: where it came from, whose it is, and once measured its
+    :class:`~wavescope.pipelines.recording.RecordingResult`.
+
+    Attributes
+    ----------
+    group, name : str
+        Its group and its name in the table (file name, or the field's ``meta["name"]``).
+    source : str or None
+        The path it was read from (None for a field given in memory).
+    field : WaveField
+    subject : str
+        The unit of replication it belongs to.
+    subject_source : {"given", "recording", "file"}
+        Where the subject came from: ``subjects=``, the file's own, or its file name.
+    measured : RecordingResult, optional
+    """
+
+    group: str
+    name: str
+    source: str | None
+    field: WaveField
+    subject: str = ""
+    subject_source: str = "file"
+    measured: RecordingResult | None = None
+
+    @property
+    def result(self) -> VelocityResult:
+        return self.measured.result
+
+    @property
+    def learned_velocity(self) -> float:
+        """The learned velocity the capture carries (``meta["velocity"]``), NaN when none."""
+        return _learned(self.field)
+
+
+def _expand(group: str, items, read=None) -> list[ComparedRecording]:
+    """The inputs of a group as records (globs expanded; files read), subjects not yet set."""
     if isinstance(items, (WaveField, str, os.PathLike)):
         items = [items]
     out = []
     for item in items:
         if isinstance(item, WaveField):
-            out.append((str(item.meta.get("name", f"{group}-{len(out)}")), None, item))
+            name = str(item.meta.get("name", f"{group}-{len(out)}"))
+            out.append(ComparedRecording(group, name, None, item))
             continue
         if not isinstance(item, (str, os.PathLike)):
             raise WaveTypeError(
@@ -499,11 +544,98 @@ def _expand(group: str, items, read=None) -> list[tuple[str, str | None, WaveFie
         paths = sorted(glob.glob(s)) if any(c in s for c in "*?[") else [s]
         if not paths:
             raise WaveInputError(f"group {group!r}: the pattern {s!r} matches no file.")
-        for p in paths:
-            out.append((Path(p).name, p, read_input(p, read)))
+        out += [ComparedRecording(group, Path(p).name, p, read_input(p, read)) for p in paths]
     if not out:
         raise WaveInputError(f"group {group!r} has no inputs.")
     return out
+
+
+def _set_subjects(recs: list[ComparedRecording], given: list | None) -> None:
+    """Each record's subject: given, else the recording's own, else its file name."""
+    if given is not None:
+        given = [str(x) for x in given]
+        if len(given) != len(recs):
+            raise WaveInputError(
+                f"group {recs[0].group!r}: {len(given)} subjects for {len(recs)} recordings."
+            )
+    for i, r in enumerate(recs):
+        if given:
+            r.subject, r.subject_source = given[i], "given"
+        elif r.field.meta.get("subject"):
+            r.subject, r.subject_source = str(r.field.meta["subject"]), "recording"
+        else:
+            r.subject, r.subject_source = r.name, "file"
+
+
+def _read_groups(groups: dict, subjects: dict | None, read) -> list[ComparedRecording]:
+    """Every group's inputs as records with their subjects; one unit class per group."""
+    if not isinstance(groups, dict) or not groups:
+        raise WaveInputError("groups must be a non-empty mapping {group: [inputs]}.")
+    recs = []
+    for g, items in groups.items():
+        g = str(g)
+        expanded = _expand(g, items, read)
+        _set_subjects(expanded, (subjects or {}).get(g))
+        if len({unit_class(r.field.space_unit, r.field.time_unit) for r in expanded}) > 1:
+            units = sorted({r.field.speed_unit for r in expanded})
+            raise WaveInputError(
+                f"group {g!r} mixes recordings in {units}: one group must share its units "
+                "(put cortex and model states in separate groups)."
+            )
+        recs += expanded
+    return recs
+
+
+def _group_bands(band, gnames: list[str], gclass: dict) -> dict:
+    """The pass band of each group (None: automatic)."""
+    if isinstance(band, dict):
+        unknown = sorted(set(band) - set(gnames))
+        if unknown:
+            raise WaveInputError(f"band given for unknown group(s) {unknown}; groups: {gnames}.")
+        return {g: (None if band.get(g) is None else tuple(band[g])) for g in gnames}
+    if band is not None and len({c[1] for c in gclass.values()}) > 1:
+        raise WaveInputError(
+            "one band for groups with different time units (Hz against cycles/step) cannot "
+            "fit both; give a band per group ({group: (lo, hi)}) or none (automatic)."
+        )
+    return {g: (None if band is None else tuple(band)) for g in gnames}
+
+
+def _measure(recs, bands: dict, method: str, velocity_kw: dict, progress: bool) -> None:
+    """Measure every record through :func:`measure_recording` (its ``measured``)."""
+    from tqdm import tqdm
+
+    options = {
+        g: VelocityOptions(band=b, method=method, extra=dict(velocity_kw)) for g, b in bands.items()
+    }
+    for r in tqdm(recs, desc="measure", unit="rec", disable=not progress):
+        r.measured = measure_recording(r.field, options[r.group])
+        r.measured.summary.input = r.source
+
+
+def _tabulate(recs: list[ComparedRecording], gclass: dict):
+    """The property table (one row per record), with each capture's learned velocity and
+    the measured speed's error against it on its own row (never paired by position)."""
+    import pandas as pd
+
+    from wavescope.pipelines.properties import wave_properties
+
+    parts = []
+    for cls in dict.fromkeys(gclass.values()):
+        sel = [r for r in recs if gclass[r.group] == cls]
+        part = wave_properties(
+            [(r.result, r.field) for r in sel],
+            [r.group for r in sel],
+            names=[r.name for r in sel],
+            subjects=[r.subject for r in sel],
+        )
+        part["learned_velocity"] = [r.learned_velocity for r in sel]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part["learned_velocity_error"] = 100 * np.abs(
+                part.speed_median.to_numpy(float) / part.learned_velocity.to_numpy(float) - 1
+            )
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def check_report_paths(report, json_path=None, overwrite: bool = False) -> tuple[Path, Path]:
@@ -624,96 +756,21 @@ def run_comparison(
     -------
     ComparisonResult
     """
-    from tqdm import tqdm
-
     from wavescope import __version__
-    from wavescope.io.curves import read_memory_curves
-    from wavescope.pipelines.properties import wave_properties
-    from wavescope.stats.compare import compare_groups, compare_reference
-    from wavescope.stats.memory import compare_memory
-    from wavescope.waves.velocity import measure_velocity
+    from wavescope.stats.compare import compare_groups
 
-    if not isinstance(groups, dict) or not groups:
-        raise WaveInputError("groups must be a non-empty mapping {group: [inputs]}.")
     method = method or "auto"
-    if method not in ("auto",) + METHODS:
-        raise WaveInputError(f"unknown method {method!r}; use one of {('auto',) + METHODS}.")
-
-    # ------------------------------------------------------------ inputs
-    recs = []  # (group, name, source, subject, field)
-    subject_source: dict[int, str] = {}
-    for g, items in groups.items():
-        g = str(g)
-        expanded = _expand(g, items, read)
-        subj = None
-        if subjects and g in subjects:
-            subj = [str(s) for s in subjects[g]]
-            if len(subj) != len(expanded):
-                raise WaveInputError(
-                    f"group {g!r}: {len(subj)} subjects for {len(expanded)} recordings."
-                )
-        classes = {unit_class(f.space_unit, f.time_unit) for _, _, f in expanded}
-        if len(classes) > 1:
-            units = sorted({f.speed_unit for _, _, f in expanded})
-            raise WaveInputError(
-                f"group {g!r} mixes recordings in {units}: one group must share its units "
-                "(put cortex and model states in separate groups)."
-            )
-        for i, (name, src, f) in enumerate(expanded):
-            if subj:
-                s, origin = subj[i], "given"
-            elif f.meta.get("subject"):
-                s, origin = str(f.meta["subject"]), "recording"
-            else:
-                s, origin = name, "file"
-            recs.append((g, name, src, s, f))
-            subject_source[len(recs) - 1] = origin
-    gnames = list(dict.fromkeys(r[0] for r in recs))
-    first = {g: next(i for i, r in enumerate(recs) if r[0] == g) for g in gnames}
-    gclass = {
-        g: unit_class(recs[first[g]][4].space_unit, recs[first[g]][4].time_unit) for g in gnames
-    }
-    if isinstance(band, dict):
-        unknown = sorted(set(band) - set(gnames))
-        if unknown:
-            raise WaveInputError(f"band given for unknown group(s) {unknown}; groups: {gnames}.")
-        bands = {g: (None if band.get(g) is None else tuple(band[g])) for g in gnames}
-    else:
-        if band is not None and len({c[1] for c in gclass.values()}) > 1:
-            raise WaveInputError(
-                "one band for groups with different time units (Hz against cycles/step) cannot "
-                "fit both; give a band per group ({group: (lo, hi)}) or none (automatic)."
-            )
-        bands = {g: (None if band is None else tuple(band)) for g in gnames}
+    check_option("method", method, ("auto",) + METHODS)
+    recs = _read_groups(groups, subjects, read)
+    gnames = list(dict.fromkeys(r.group for r in recs))
+    first = {g: next(r for r in recs if r.group == g) for g in gnames}
+    gclass = {g: unit_class(first[g].field.space_unit, first[g].field.time_unit) for g in gnames}
+    bands = _group_bands(band, gnames, gclass)
     mixed_units = len(set(gclass.values())) > 1
-
-    # ------------------------------------------------------------ measure and tabulate
-    results: list[VelocityResult] = []
-    kw = dict(velocity_kw or {})
-    for g, _, _, _, f in tqdm(recs, desc="measure", unit="rec", disable=not progress):
-        results.append(measure_velocity(f, bands[g], method=method, **kw))
-    import pandas as pd
-
-    parts = []
-    for cls in dict.fromkeys(gclass.values()):
-        idx = [i for i, r in enumerate(recs) if gclass[r[0]] == cls]
-        part = wave_properties(
-            [(results[i], recs[i][4]) for i in idx],
-            [recs[i][0] for i in idx],
-            names=[recs[i][1] for i in idx],
-            subjects=[recs[i][3] for i in idx],
-        )
-        # each capture's own learned velocity, on its own row (never paired by position)
-        part["learned_velocity"] = [_learned(recs[i][4]) for i in idx]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            part["learned_velocity_error"] = 100 * np.abs(
-                part.speed_median.to_numpy(float) / part.learned_velocity.to_numpy(float) - 1
-            )
-        parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
+    _measure(recs, bands, method, velocity_kw or {}, progress)
+    table = _tabulate(recs, gclass)
     units = {g: str(table.loc[table.group == g, "speed_median_unit"].iloc[0]) for g in gnames}
 
-    # ------------------------------------------------------------ statistics
     stats = compare_groups(
         table, subject_col="subject", n_permutations=n_permutations, n_boot=n_boot, seed=seed
     )
@@ -726,94 +783,22 @@ def run_comparison(
             + "): they are compared on the dimensionless properties; raw properties only "
             "among groups sharing a unit.",
         )
-    ref_section = None
-    if reference is not None:
-        from wavescope.datasets.davis2021 import read_davis2021_speeds
-
-        ref = (
-            read_davis2021_speeds(reference)
-            if isinstance(reference, (str, os.PathLike))
-            else reference
-        )
-        comps = []
-        for g in gnames:
-            sub = table[table.group == g]
-            try:
-                comps.append(
-                    compare_reference(sub["speed_median"].to_numpy(), units[g], ref, group=g)
-                )
-            except WaveInputError as exc:
-                messages.append(f"reference comparison skipped: {exc}")
-        ref_section = ReferenceSection(
-            ref.summary(), comps, ref.speed, ref.density, "Davis et al. 2021 (marmoset MT)"
-        )
-    learning = []
-    for g, files in (metrics or {}).items():
-        files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
-        learning += [_learning(str(g), p) for p in files]
-    mem = None
-    if memory:
-        curves, cfiles = {}, {}
-        for g, items in memory.items():
-            items = [items] if isinstance(items, (str, os.PathLike, dict)) else list(items)
-            cs, fs = [], []
-            for it in items:
-                if isinstance(it, (str, os.PathLike)):
-                    found = read_memory_curves(it)
-                    cs += found
-                    fs += [os.fspath(it)] * len(found)
-                else:
-                    cs.append(it)
-                    fs.append(None)
-            curves[str(g)], cfiles[str(g)] = cs, fs
-        mem = compare_memory(
-            curves, files=cfiles, n_permutations=n_permutations, n_boot=n_boot, seed=seed
-        )
+    ref_section = _reference_section(reference, table, gnames, units, messages)
+    learning = _learning_runs(metrics)
+    mem = _memory_comparison(memory, n_permutations, n_boot, seed)
+    if mem is not None:
         messages += [m for m in mem.messages if m not in messages]
-
-    figures = _figure_data(recs, results, table, gnames, first, units, ref_section, stats)
+    figures = _figure_data(recs, table, gnames, units, stats)
     figures.learning_median = _learning_median(learning)
-    inputs = [
-        InputInfo(
-            g,
-            name,
-            src,
-            subj,
-            f.space_unit,
-            f.time_unit,
-            f.n_sites,
-            f.n_times,
-            f.fs,
-            None if res.band is None else [float(b) for b in res.band],
-            f.n_dims,
-            None if np.isnan(_learned(f)) else _learned(f),
-            subject_source[i],
-        )
-        for i, ((g, name, src, subj, f), res) in enumerate(zip(recs, results))
-    ]
-    unknown = sorted(set(provenance or {}) - set(gnames))
-    if unknown:
-        raise WaveInputError(f"provenance given for unknown group(s) {unknown}; groups: {gnames}.")
-    prov = {}
-    for g in gnames:
-        given = (provenance or {}).get(g)
-        if given is not None and not isinstance(given, Provenance):
-            raise WaveTypeError(
-                f"provenance[{g!r}] is a {type(given).__name__}; give a Provenance "
-                "(Provenance.simulated(...), Provenance.recorded(...))."
-            )
-        prov[g] = given or _provenance(
-            g, [i for i in inputs if i.group == g], [r[4] for r in recs if r[0] == g]
-        )
-    learned: dict[str, bool | None] = {g: None for g in gnames}
-    for g in dict.fromkeys(r.group for r in learning):
-        known = [r.learned for r in learning if r.group == g and r.learned is not None]
-        learned[g] = all(known) if known else None
-    dims = {g: recs[first[g]][4].n_dims for g in gnames}
+    inputs = [_input_info(r) for r in recs]
+    prov = _provenances(provenance, gnames, inputs, recs)
+    learned = _learned_groups(learning, gnames)
     return ComparisonResult(
         provenance=prov,
         learned=learned,
-        directions=_direction_tests(table, gnames, dims, stats.settings.alpha),
+        directions=_direction_tests(
+            table, gnames, {g: first[g].field.n_dims for g in gnames}, stats.settings.alpha
+        ),
         abstract=_abstract(stats, prov, learned, inputs),
         subject_note=_subject_note(inputs),
         wavescope_version=__version__,
@@ -837,6 +822,109 @@ def run_comparison(
         figures=figures,
         learned_velocity=_learned_checks(table, units),
     )
+
+
+def _reference_section(reference, table, gnames, units, messages) -> ReferenceSection | None:
+    """Each group's speeds against the reference density (groups whose units cannot be
+    compared with it are skipped with a message)."""
+    if reference is None:
+        return None
+    from wavescope.datasets.davis2021 import read_davis2021_speeds
+    from wavescope.stats.compare import compare_reference
+
+    ref = (
+        read_davis2021_speeds(reference) if isinstance(reference, (str, os.PathLike)) else reference
+    )
+    comps = []
+    for g in gnames:
+        sub = table[table.group == g]
+        try:
+            comps.append(compare_reference(sub["speed_median"].to_numpy(), units[g], ref, group=g))
+        except WaveInputError as exc:
+            messages.append(f"reference comparison skipped: {exc}")
+    return ReferenceSection(
+        ref.summary(), comps, ref.speed, ref.density, "Davis et al. 2021 (marmoset MT)"
+    )
+
+
+def _learning_runs(metrics: dict | None) -> list[LearningRun]:
+    learning = []
+    for g, files in (metrics or {}).items():
+        files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+        learning += [_learning(str(g), p) for p in files]
+    return learning
+
+
+def _memory_comparison(memory: dict | None, n_permutations: int, n_boot: int, seed: int):
+    """The memory curves' comparison (files read, objects and dicts taken as they are)."""
+    if not memory:
+        return None
+    from wavescope.io.curves import read_memory_curves
+    from wavescope.stats.memory import compare_memory
+
+    curves, cfiles = {}, {}
+    for g, items in memory.items():
+        items = [items] if isinstance(items, (str, os.PathLike, dict)) else list(items)
+        cs, fs = [], []
+        for it in items:
+            if isinstance(it, (str, os.PathLike)):
+                found = read_memory_curves(it)
+                cs += found
+                fs += [os.fspath(it)] * len(found)
+            else:
+                cs.append(it)
+                fs.append(None)
+        curves[str(g)], cfiles[str(g)] = cs, fs
+    return compare_memory(
+        curves, files=cfiles, n_permutations=n_permutations, n_boot=n_boot, seed=seed
+    )
+
+
+def _input_info(r: ComparedRecording) -> InputInfo:
+    f, res = r.field, r.result
+    return InputInfo(
+        r.group,
+        r.name,
+        r.source,
+        r.subject,
+        f.space_unit,
+        f.time_unit,
+        f.n_sites,
+        f.n_times,
+        f.fs,
+        None if res.band is None else [float(b) for b in res.band],
+        f.n_dims,
+        None if np.isnan(r.learned_velocity) else r.learned_velocity,
+        r.subject_source,
+    )
+
+
+def _provenances(provenance: dict | None, gnames, inputs, recs) -> dict:
+    """Each group's provenance: given, or described from its inputs."""
+    unknown = sorted(set(provenance or {}) - set(gnames))
+    if unknown:
+        raise WaveInputError(f"provenance given for unknown group(s) {unknown}; groups: {gnames}.")
+    prov = {}
+    for g in gnames:
+        given = (provenance or {}).get(g)
+        if given is not None and not isinstance(given, Provenance):
+            raise WaveTypeError(
+                f"provenance[{g!r}] is a {type(given).__name__}; give a Provenance "
+                "(Provenance.simulated(...), Provenance.recorded(...))."
+            )
+        prov[g] = given or _provenance(
+            g, [i for i in inputs if i.group == g], [r.field for r in recs if r.group == g]
+        )
+    return prov
+
+
+def _learned_groups(learning: list[LearningRun], gnames) -> dict[str, bool | None]:
+    """Per group: every run learned (True), one did not (False), or unknown (None)."""
+    learned: dict[str, bool | None] = {g: None for g in gnames}
+    for g in dict.fromkeys(r.group for r in learning):
+        known = [r.learned for r in learning if r.group == g and r.learned is not None]
+        learned[g] = all(known) if known else None
+    return learned
 
 
 def _learning_median(learning: list[LearningRun]) -> dict:
@@ -875,64 +963,21 @@ def _subsample(v: np.ndarray, rng) -> np.ndarray:
     return v if v.size <= MAX_FIGURE_SAMPLES else rng.choice(v, MAX_FIGURE_SAMPLES, False)
 
 
-def _figure_data(
-    recs, results, table, gnames, first, units, ref_section, stats
-) -> ComparisonFigures:
+def _figure_data(recs, table, gnames, units, stats) -> ComparisonFigures:
     rng = np.random.default_rng(0)
     dimless = len(set(units.values())) > 1
     fig = ComparisonFigures(speed_unit="sites/cycle" if dimless else next(iter(units.values())))
     for g in gnames:
-        idx = [i for i, r in enumerate(recs) if r[0] == g]
-        i0 = first[g]
-        f0 = recs[i0][4]
-        # the speed the table reports for this recording (None where it has no wave)
-        sp0 = _table_value(table, g, recs[i0][1], "speed_median")
-        learned = f0.meta.get("velocity")
-        fig.spacetime[g] = (
-            f0,
-            sp0 if np.isfinite(sp0) and f0.n_dims == 1 else None,
-            None if learned is None else float(learned),
-        )
-        best = max(
-            (i for i in idx if results[i].snapshot is not None),
-            key=lambda i: float(np.nanmax(np.where(results[i].valid, results[i].pgd, -1))),
-            default=None,
-        )
-        if best is not None:
-            fig.snapshots[g] = results[best].snapshot
-        fig.pgd[g] = [
-            (r.times[r.valid], r.pgd[r.valid], r.threshold, r.time_unit)
-            for r in (results[i] for i in idx)
-        ]
-        times = [results[i].times for i in idx]
-        if len(idx) > 1 and all(t.shape == times[0].shape for t in times):
-            stack = np.array([np.where(results[i].valid, results[i].pgd, np.nan) for i in idx])
-            with warnings.catch_warnings():  # a sample valid in no recording stays NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nanmedian(stack, axis=0)
-            fig.pgd_median[g] = (times[0], med)
+        sel = [r for r in recs if r.group == g]
+        _spacetime_and_pgd(fig, sel, table)
         # the distributions of what the table reports: wave-epoch estimates where epochs
         # were computed, and only recordings that have a speed (none without waves)
-        told = [i for i in idx if np.isfinite(_table_value(table, g, recs[i][1], "speed_median"))]
-        empty = [np.empty(0)]
+        told = [r for r in sel if np.isfinite(_table_value(table, g, r.name, "speed_median"))]
         if len(told) < MIN_USABLE:
             fig.speeds_left_out[g] = len(told)
             told = []
-        if dimless:
-            sp = np.concatenate([results[i].sites_per_cycle() for i in told] + empty)
-        else:
-            sp = np.concatenate([results[i].estimates()[0] for i in told] + empty)
-        fig.speeds[g] = _subsample(sp, rng)
-        k = speed_scale(units[g], "m/s")
-        if k is not None:
-            fig.physical_speeds[g] = _subsample(
-                np.concatenate([results[i].estimates()[0] for i in told] + empty) * k, rng
-            )
-        if f0.n_dims == 2:
-            fig.directions[g] = _subsample(
-                np.concatenate([results[i].estimates()[1] for i in told] + empty), rng
-            )
-        else:
+        _distributions(fig, g, [r.result for r in told], units[g], dimless, rng)
+        if sel[0].field.n_dims != 2:
             fig.forward[g] = table.loc[table.group == g, "forward_fraction"].to_numpy(float)
     for prop, info in stats.properties.items():
         if info.kind == "raw":
@@ -942,6 +987,54 @@ def _figure_data(
         }
         fig.property_units[prop] = str(table[prop + "_unit"].iloc[0])
     return fig
+
+
+def _spacetime_and_pgd(fig: ComparisonFigures, sel: list[ComparedRecording], table) -> None:
+    """A group's space-time example (its first recording), best phase snapshot and PGD."""
+    g, r0 = sel[0].group, sel[0]
+    f0, results = r0.field, [r.result for r in sel]
+    # the speed the table reports for this recording (None where it has no wave)
+    sp0 = _table_value(table, g, r0.name, "speed_median")
+    learned = f0.meta.get("velocity")
+    fig.spacetime[g] = (
+        f0,
+        sp0 if np.isfinite(sp0) and f0.n_dims == 1 else None,
+        None if learned is None else float(learned),
+    )
+    best = max(
+        (r for r in results if r.snapshot is not None),
+        key=lambda r: float(np.nanmax(np.where(r.valid, r.pgd, -1))),
+        default=None,
+    )
+    if best is not None:
+        fig.snapshots[g] = best.snapshot
+    fig.pgd[g] = [(r.times[r.valid], r.pgd[r.valid], r.threshold, r.time_unit) for r in results]
+    times = [r.times for r in results]
+    if len(results) > 1 and all(t.shape == times[0].shape for t in times):
+        stack = np.array([np.where(r.valid, r.pgd, np.nan) for r in results])
+        with warnings.catch_warnings():  # a sample valid in no recording stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(stack, axis=0)
+        fig.pgd_median[g] = (times[0], med)
+
+
+def _distributions(fig: ComparisonFigures, g: str, told, unit: str, dimless: bool, rng) -> None:
+    """A group's speed (and, in 2-D, direction) distributions from the results told."""
+    empty = [np.empty(0)]
+    if dimless:
+        sp = np.concatenate([r.sites_per_cycle() for r in told] + empty)
+    else:
+        sp = np.concatenate([r.estimates()[0] for r in told] + empty)
+    fig.speeds[g] = _subsample(sp, rng)
+    k = speed_scale(unit, "m/s")
+    if k is not None:
+        fig.physical_speeds[g] = _subsample(
+            np.concatenate([r.estimates()[0] for r in told] + empty) * k, rng
+        )
+    if fig.spacetime[g][0].n_dims == 2:
+        fig.directions[g] = _subsample(
+            np.concatenate([r.estimates()[1] for r in told] + empty), rng
+        )
 
 
 def _table_value(table, group: str, name: str, column: str) -> float:
@@ -960,10 +1053,10 @@ def write_comparison(
     (Path, Path)
         The HTML and JSON paths written.
     """
-    import json
+    from wavescope.pipelines.outputs import save
 
     report_p, json_p = check_report_paths(report, json_path, overwrite)
     result.report, result.json = os.fspath(report_p), os.fspath(json_p)
-    write_text_atomic(json_p, json.dumps(result.to_json(), indent=2) + "\n")
-    write_text_atomic(report_p, html)
+    save(json_p, result)
+    save(report_p, html)
     return report_p, json_p

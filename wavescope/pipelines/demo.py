@@ -10,7 +10,13 @@ the copy task; (4) probe every trained network's hidden states with an impulse i
 sheet driven by a known input at 0.3 m/s and of each network's wave-carrying state;
 (6) compare cortex, v-Wave Mamba and Mamba waves and memory in dimensionless terms (with
 the Davis et al. 2021 marmoset speeds when the data are present) in an HTML report with
-JSON; (7) print where everything is.
+JSON; (7) say where everything is.
+
+The job is composed from the pipelines (:func:`~wavescope.pipelines.recording.measure_recording`,
+:func:`~wavescope.pipelines.probe.probe_model`, :func:`~wavescope.pipelines.memory.model_memory`,
+:func:`~wavescope.pipelines.compare.run_comparison`) and returns a :class:`DemoResult`;
+it prints nothing. While it runs it hands each step's start (:class:`StepStarted`) and
+typed result to ``on_event``, which the command line renders (:mod:`wavescope.cli.demo`).
 
 Each trained network is one subject of its model's group (its checkpoint's identity,
 written into every capture and memory curve by the probe): with 3 seeds per model the
@@ -35,8 +41,23 @@ from pathlib import Path
 import numpy as np
 
 from wavescope.core.errors import WaveFileExistsError
+from wavescope.core.results import Result
 from wavescope.core.validate import WaveInputError
-from wavescope.io.outputs import write_bytes_atomic, write_json
+from wavescope.pipelines.demo_results import (
+    ComparisonStarted,
+    CortexMemory,
+    CortexStep,
+    DemoResult,
+    Network,
+    NetworkMemory,
+    PlaneWaveCheck,
+    ProbedNetwork,
+    StepStarted,
+    TrainedNetwork,
+    TrainingPlan,
+)
+from wavescope.pipelines.outputs import save
+from wavescope.pipelines.recording import VelocityOptions, measure_recording
 
 MODELS = ("vwave-mamba", "mamba")
 N_STEPS = 7
@@ -96,38 +117,41 @@ class Renderers:
         ``(VelocityResult, title) -> PNG bytes``.
     report_html : callable
         ``(ComparisonResult) -> HTML text``.
-    summary_text : callable
-        ``(summary dict) -> text`` for the terminal.
     """
 
     velocity_png: Callable
     report_html: Callable
-    summary_text: Callable
 
 
-def _outputs(out: Path) -> dict:
-    return {
-        "npz": out / "recording.npz",
-        "json": out / "summary.json",
-        "png": out / "velocity.png",
-        "cortex": out / "cortex",
-        "cortex_png": out / "cortex_velocity.png",
-        "runs": out / "runs",
-        "states": out / "states",
-        "report": out / "report.html",
-        "report_json": out / "report.json",
-        "memory": out / "memory",
-    }
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where the demo writes, inside ``out``."""
 
+    out: Path
 
-def _written(files: dict) -> list[Path]:
-    """Files and run folders of an earlier demo in ``--out`` (only the names it writes)."""
-    found = [files[k] for k in ("npz", "json", "png", "cortex_png", "report", "report_json")]
-    found += sorted(files["cortex"].glob("neural_field_*.npz"))
-    found += [files["runs"] / name for name in MODELS]
-    found += sorted(files["states"].glob("*_ch*.npz"))
-    found += sorted(files["memory"].glob("*.json"))
-    return [f for f in found if f.exists()]
+    npz = property(lambda self: self.out / "recording.npz")
+    json = property(lambda self: self.out / "summary.json")
+    png = property(lambda self: self.out / "velocity.png")
+    cortex = property(lambda self: self.out / "cortex")
+    cortex_png = property(lambda self: self.out / "cortex_velocity.png")
+    runs = property(lambda self: self.out / "runs")
+    states = property(lambda self: self.out / "states")
+    report = property(lambda self: self.out / "report.html")
+    report_json = property(lambda self: self.out / "report.json")
+    memory = property(lambda self: self.out / "memory")
+
+    def written(self) -> list[Path]:
+        """Files and run folders of an earlier demo here (only the names it writes)."""
+        found = [self.npz, self.json, self.png, self.cortex_png, self.report, self.report_json]
+        found += sorted(self.cortex.glob("neural_field_*.npz"))
+        found += [self.runs / name for name in MODELS]
+        found += sorted(self.states.glob("*_ch*.npz"))
+        found += sorted(self.memory.glob("*.json"))
+        return [f for f in found if f.exists()]
+
+    def to_json(self) -> dict:
+        names = ("npz", "json", "png", "cortex", "cortex_png", "runs", "states", "memory")
+        return {k: str(getattr(self, k)) for k in names + ("report", "report_json")}
 
 
 def _clear(paths: list[Path]) -> None:
@@ -139,23 +163,20 @@ def _clear(paths: list[Path]) -> None:
             f.unlink()
 
 
-def _step(i: int, text: str) -> float:
-    print(f"\n[{i}/{N_STEPS}] {text}", flush=True)
-    return time.perf_counter()
+Event = Callable[[Result], None]
 
 
-def _plane_wave_step(files: dict, seed: int, render: Renderers) -> None:
+def _ignore(event: Result) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------- steps
+def _plane_wave_step(files: DemoFiles, seed: int, render: Renderers) -> PlaneWaveCheck:
     """Step 1: a plane wave of known speed and direction, measured as the CLI does."""
     from wavescope.datasets import grid_positions, planar_wave
-    from wavescope.io import write_npz
-    from wavescope.waves.velocity import measure_velocity
 
     truth_speed, truth_dir = 0.3, np.deg2rad(30.0)
-    print(
-        "generating a synthetic recording: 100 sites x 20 s x 1 kHz, plane wave 10 Hz, "
-        "0.3 m/s towards 30 deg, SNR 0 dB; measuring in 8-12 Hz (phase gradient)"
-    )
-    field = planar_wave(
+    field_ = planar_wave(
         grid_positions(10, 10, 0.4e-3),
         fs=1000.0,
         duration=20.0,
@@ -165,77 +186,46 @@ def _plane_wave_step(files: dict, seed: int, render: Renderers) -> None:
         snr_db=0.0,
         seed=seed,
     )
-    write_npz(files["npz"], field, overwrite=True)
-    result = measure_velocity(field, (8.0, 12.0))
-    summary = result.summary()
-    summary["truth"] = {
+    save(files.npz, field_)
+    rec = measure_recording(field_, VelocityOptions(band=(8.0, 12.0)))
+    rec.summary.input = str(files.npz)
+    s = rec.summary
+    doc = s.to_json()
+    doc["truth"] = {
         "speed": truth_speed,
         "direction_rad": float(truth_dir),
         "wavelength": truth_speed / 10.0,
         "unit": "m/s",
     }
-    summary["input"] = str(files["npz"])
-    print(render.summary_text(result.summarise()))
-    err_speed = 100 * (summary["speed"]["median"] / truth_speed - 1)
-    err_dir = np.degrees(np.angle(np.exp(1j * (summary["direction"]["mean_rad"] - truth_dir))))
-    print(
-        f"truth        0.3 m/s towards 30.0 deg: speed error {err_speed:+.2f}%, "
-        f"direction error {err_dir:+.2f} deg"
+    doc["input"] = str(files.npz)
+    save(files.json, doc)
+    save(
+        files.png, render.velocity_png(rec.result, "demo: synthetic plane wave, 0.3 m/s at 30 deg")
     )
-    write_json(files["json"], summary)
-    write_bytes_atomic(
-        files["png"], render.velocity_png(result, "demo: synthetic plane wave, 0.3 m/s at 30 deg")
-    )
+    err_speed = None if s.speed_median is None else 100 * (s.speed_median / truth_speed - 1)
+    err_dir = None
+    if s.direction_mean is not None:
+        err_dir = float(np.degrees(np.angle(np.exp(1j * (s.direction_mean - truth_dir)))))
+    return PlaneWaveCheck(rec, truth_speed, float(truth_dir), err_speed, err_dir)
 
 
-def _cortex_step(files: dict, cfg: dict, seed: int, render: Renderers) -> list[Path]:
-    """Step 2: neural-field recordings (intermittent waves at 0.3 m/s), written as .npz."""
+def _cortex_step(files: DemoFiles, cfg: dict, seed: int, render: Renderers) -> CortexStep:
+    """Step 2: neural-field recordings (intermittent waves at 0.3 m/s), written as .npz;
+    recording 0 measured."""
     from wavescope.datasets import neural_field
-    from wavescope.io import write_npz
-    from wavescope.waves.velocity import measure_velocity
 
-    n, dur = cfg["n_cortex"], cfg["cortex_s"]
-    print(
-        f"simulating {n} recordings: 100 sites (10 x 10 grid, 1 mm) x {dur:g} s x 500 Hz, "
-        "bursts of 7-13 Hz travelling at 0.3 m/s from random sources, pink noise"
-    )
-    files["cortex"].mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        field = neural_field(speed=0.3, duration=dur, seed=seed * 1000 + i)
-        path = files["cortex"] / f"neural_field_{i}.npz"
-        write_npz(path, field, overwrite=True)
-        paths.append(path)
+    files.cortex.mkdir(parents=True, exist_ok=True)
+    paths, first, n_bursts = [], None, 0
+    for i in range(cfg["n_cortex"]):
+        field_ = neural_field(speed=0.3, duration=cfg["cortex_s"], seed=seed * 1000 + i)
+        paths.append(save(files.cortex / f"neural_field_{i}.npz", field_))
         if i == 0:
-            result = measure_velocity(field, CORTEX_BAND)
-            s, w = result.summary(), result.summary("waves")
-            sp = w["speed"]["median"]
-            sp_txt = "n/a (no wave epoch)" if sp is None else f"{sp:.3f} m/s"
-            print(
-                f"recording 0: {field.meta['truth']['n_events']} bursts; wave fraction "
-                f"{s['wave_fraction']:.2f}, PGD median {s['pgd']['median']:.2f}, speed in "
-                f"wave epochs {sp_txt} (truth 0.300 m/s), direction concentration "
-                f"{s['direction']['concentration']:.2f} (directions vary)"
-            )
-            write_bytes_atomic(
-                files["cortex_png"],
-                render.velocity_png(result, "demo: neural field, bursts at 0.3 m/s (recording 0)"),
-            )
-    print(f"wrote {n} recordings to {files['cortex']}")
-    return paths
-
-
-@dataclass(frozen=True)
-class Network:
-    """One trained network of the demo: a model and its training seed (one subject)."""
-
-    model: str
-    seed: int
-    out_dir: Path
-
-    @property
-    def label(self) -> str:
-        return f"{self.model} seed {self.seed}"
+            first = measure_recording(field_, VelocityOptions(band=CORTEX_BAND))
+            n_bursts = int(field_.meta["truth"]["n_events"])
+            title = "demo: neural field, bursts at 0.3 m/s (recording 0)"
+            save(files.cortex_png, render.velocity_png(first.result, title))
+    waves = first.result.summarise("waves").speed_median
+    return CortexStep(paths, first, waves, n_bursts, cfg["cortex_s"])
 
 
 def training_seeds(seed: int, n_seeds: int) -> list[int]:
@@ -243,18 +233,27 @@ def training_seeds(seed: int, n_seeds: int) -> list[int]:
     return [seed * 1000 + k for k in range(n_seeds)]
 
 
-def _networks(files: dict, seed: int, n_seeds: int) -> list[Network]:
+def _networks(files: DemoFiles, seed: int, n_seeds: int) -> list[Network]:
     """Every (model, seed), seeds interleaved so that two processes share the work evenly."""
     return [
-        Network(name, s, files["runs"] / name / f"seed{s}")
+        Network(name, s, files.runs / name / f"seed{s}")
         for s in training_seeds(seed, n_seeds)
         for name in MODELS
     ]
 
 
-def _train_step(files: dict, cfg: dict, nets: list[Network], steps, threads) -> dict:
-    """Step 3: train each network on copy (length 20) from scratch; returns train() results
-    by network.
+def _trained(net: Network, r: dict, seconds: float) -> TrainedNetwork:
+    held = r["final_eval"]["heldout"]
+    row = next(x for x in r["final_eval"]["lengths"] if x["length"] == 20)
+    return TrainedNetwork(
+        net, int(r["n_params"]), seconds, held["exact_acc"], row["exact_acc"],
+        held["char_acc"], held["loss"], Path(r["out_dir"]),
+    )  # fmt: skip
+
+
+def _train_step(cfg: dict, nets: list[Network], steps, threads, on_event: Event):
+    """Step 3: train each network on copy (length 20) from scratch; returns a
+    :class:`TrainedNetwork` per network, in the order of ``nets``.
 
     The runs go to ``cfg["train_processes"]`` processes (one torch thread each), each
     process taking the next run as it finishes one; same steps, batch and learning rate
@@ -280,90 +279,57 @@ def _train_step(files: dict, cfg: dict, nets: list[Network], steps, threads) -> 
         for i, net in enumerate(nets)
     ]
     procs = min(cfg["train_processes"], len(runs))
-    how = f"{procs} processes, one run at a time each" if procs > 1 else "one after the other"
     seeds = sorted({net.seed for net in nets})
-    print(
-        f"training {' and '.join(MODELS)}, seeds {', '.join(map(str, seeds))} ({len(runs)} "
-        f"runs, {how}): copy task, strings of 5-20 letters, {steps} steps of {cfg['batch']} "
-        f"rows, AdamW lr {cfg['lr']:g}",
-        flush=True,
-    )
+    on_event(TrainingPlan(seeds, len(runs), procs, steps, cfg["batch"], cfg["lr"]))
     t0 = time.perf_counter()
+    done: dict[int, TrainedNetwork] = {}
 
     def report(i: int, r: dict) -> None:
-        held = r["final_eval"]["heldout"]
-        row = next(x for x in r["final_eval"]["lengths"] if x["length"] == 20)
-        print(
-            f"{nets[i].label}: {r['n_params']:,} parameters, done after "
-            f"{time.perf_counter() - t0:.0f} s; held-out exact strings {held['exact_acc']:.3f} "
-            f"(length 5-20), {row['exact_acc']:.3f} (length 20); character accuracy "
-            f"{held['char_acc']:.3f}, loss {held['loss']:.3f}",
-            flush=True,
-        )
+        done[i] = _trained(nets[i], r, time.perf_counter() - t0)
+        on_event(done[i])
 
     # first_here=False: with more runs than processes, a run kept in this process would
     # leave its core idle once done while the other process works through the rest
     summaries = train_in_parallel(runs, processes=procs, first_here=False, on_done=report)
-    return dict(zip(nets, summaries, strict=True))
+    return [done.get(i) or _trained(net, r, 0.0) for i, (net, r) in enumerate(zip(nets, summaries))]
 
 
-def _probe_step(files: dict, cfg: dict, nets: list[Network]) -> dict[str, list[Path]]:
-    """Step 4: impulse responses of layer 0 of each network, a few channels each, as .npz."""
-    import torch
+def _probe_step(files: DemoFiles, cfg: dict, loaded_models: dict, on_event: Event):
+    """Step 4: impulse responses of layer 0 of each network, a few channels each, as .npz
+    (:func:`~wavescope.pipelines.probe.probe_model`)."""
+    from wavescope.models.probe import probe_parts
+    from wavescope.pipelines.probe import ProbeInput, probe_model
 
-    from wavescope.io import write_npz
-    from wavescope.models.probe import (
-        DEFAULT_PART,
-        checkpoint_identity,
-        impulse_response,
-        load_model,
-    )
-
-    files["states"].mkdir(parents=True, exist_ok=True)
-    out: dict[str, list[Path]] = {name: [] for name in MODELS}
-    for net in nets:
-        ckpt_path = net.out_dir / "checkpoint.pt"
-        model, ckpt = load_model(ckpt_path)
-        identity = checkpoint_identity(ckpt_path, ckpt)
-        n_total = _n_channels(model)
-        chans = np.linspace(0, n_total - 1, cfg["n_channels"]).round().astype(int)
-        stem = f"{net.model}_seed{net.seed}"
-        with torch.no_grad():
-            for c in chans:
-                f = impulse_response(model, 0, cfg["length"], position=4, token=4, channel=int(c))
-                f.meta.update(identity)  # every channel of one trained network: one subject
-                p = files["states"] / f"{stem}_ch{int(c)}.npz"
-                write_npz(p, f, overwrite=True)
-                out[net.model].append(p)
-        print(
-            f"{net.label}: layer 0 '{DEFAULT_PART[net.model]}' states, {len(chans)} channels x "
-            f"{cfg['length']} steps (impulse at step 4), subject '{identity['subject']}' -> "
-            f"{files['states']}/{stem}_ch*.npz"
-        )
+    files.states.mkdir(parents=True, exist_ok=True)
+    impulse = ProbeInput(length=cfg["length"], impulse_token=4, pad_token=0, position=4)
+    out = []
+    for net in loaded_models:
+        loaded = loaded_models[net]
+        n_total = _n_channels(loaded.target)
+        chans = [int(c) for c in np.linspace(0, n_total - 1, cfg["n_channels"]).round()]
+        stem, states = f"{net.model}_seed{net.seed}", files.states
+        paths = [
+            probe_model(
+                loaded, 0, impulse, channel=c, out=states / f"{stem}_ch{c}.npz", overwrite=True
+            ).out
+            for c in chans
+        ]  # every channel of one trained network: one subject (its checkpoint's identity)
+        part = probe_parts(loaded.target, 0)[0]
+        step = ProbedNetwork(net, part, chans, cfg["length"], loaded.identity["subject"], paths)
+        on_event(step)
+        out.append(step)
     return out
 
 
-def _memory_step(files: dict, cfg: dict, seed: int, nets: list[Network]) -> dict[str, list[Path]]:
-    """Step 5: memory curves of a driven cortical sheet and of each network's wave state
-    (one curve per trained network, carrying its checkpoint's identity as its subject)."""
+def _cortex_memory(files: DemoFiles, cfg: dict, seed: int) -> CortexMemory:
+    """Step 5, cortex: memory curves of driven cortical sheets (input known)."""
     from wavescope.datasets import driven_input, driven_wave
-    from wavescope.models.memory_probe import model_memory_curve
-    from wavescope.models.probe import DEFAULT_PART, checkpoint_identity, load_model
     from wavescope.waves.memory import memory_curve_field
 
-    files["memory"].mkdir(parents=True, exist_ok=True)
-    out: dict[str, list[Path]] = {"cortex": []}
-
-    def write(group, stem, curve):
-        path = files["memory"] / f"{stem}.json"
-        write_json(path, curve.summary(), indent=1)
-        out.setdefault(group, []).append(path)
-        return curve
-
-    n, dur = cfg["mem_fields"], cfg["mem_s"]
-    for i in range(n):
-        u = driven_input(int(dur * 1000), seed=seed * 1000 + i)
-        field = driven_wave(
+    curves, paths, truth = [], [], 0
+    for i in range(cfg["mem_fields"]):
+        u = driven_input(int(cfg["mem_s"] * 1000), seed=seed * 1000 + i)
+        field_ = driven_wave(
             u,
             speed=MEMORY_SPEED * 1e3,
             fs=1000.0,
@@ -374,45 +340,40 @@ def _memory_step(files: dict, cfg: dict, seed: int, nets: list[Network]) -> dict
             noise_sd=0.5,
             seed=seed * 1000 + i,
         )
-        c = write(
-            "cortex", f"cortex_{i}", memory_curve_field(field, field.data[-1], cfg["mem_lag"])
-        )
+        curve = memory_curve_field(field_, field_.data[-1], cfg["mem_lag"])
+        paths.append(save(files.memory / f"cortex_{i}.json", curve.summary(), indent=1))
+        curves.append(curve)
         if i == 0:
-            truth = field.meta["truth"]["horizon"]
-            print(
-                f"driven cortex ({MEMORY_GRID[0]} x {MEMORY_GRID[1]} grid, 0.4 mm, 1 kHz, "
-                f"{MEMORY_SPEED} m/s, {n} recordings of {dur:g} s): horizon {c.horizon} samples "
-                f"= {c.horizon * c.dt * 1e3:.0f} ms (the input reaches the array for "
-                f"{truth} samples, transit time + 1"
-                + (
-                    f"; significance alone holds {c.horizon_significance_only}, the effect "
-                    "floor drops the lags too weak to count"
-                    if c.horizon < c.horizon_significance_only
-                    else ""
-                )
-                + "), "
-                f"capacity {c.capacity:.1f} samples"
-            )
-    for net in nets:
-        ckpt_path = net.out_dir / "checkpoint.pt"
-        model, ckpt = load_model(ckpt_path)
-        c = model_memory_curve(
-            model,
-            0,
-            n_sequences=cfg["mem_sequences"],
-            length=cfg["mem_length"],
-            max_lag=cfg["mem_lag"],
-            seed=seed,
-        )
-        c.meta.update(checkpoint_identity(ckpt_path, ckpt))
-        write(net.model, f"{net.model}_seed{net.seed}", c)
-        bound = "+" if c.meta.get("horizon_censored") else ""
-        print(
-            f"{net.label}: layer 0 '{DEFAULT_PART[net.model]}' state "
-            f"({c.meta['n_features']} features): "
-            f"horizon {c.horizon}{bound} steps, capacity {c.capacity:.1f} steps "
-            f"(letters decoded from {cfg['mem_sequences']} held-out-by-fold sequences)"
-        )
+            truth = int(field_.meta["truth"]["horizon"])
+    return CortexMemory(curves, paths, truth, cfg["mem_s"])
+
+
+def _memory_step(files: DemoFiles, cfg: dict, seed: int, loaded_models: dict, on_event: Event):
+    """Step 5: memory curves of a driven cortical sheet and of each network's wave state
+    (one curve per trained network, carrying its checkpoint's identity as its subject;
+    :func:`~wavescope.pipelines.memory.model_memory`)."""
+    from wavescope.pipelines.memory import model_memory
+
+    files.memory.mkdir(parents=True, exist_ok=True)
+    cortex = _cortex_memory(files, cfg, seed)
+    on_event(cortex)
+    nets_memory = []
+    for net, loaded in loaded_models.items():
+        m = model_memory(
+            loaded, 0, n_sequences=cfg["mem_sequences"],
+            length=cfg["mem_length"], max_lag=cfg["mem_lag"], seed=seed,
+            json=files.memory / f"{net.model}_seed{net.seed}.json",
+        )  # fmt: skip
+        nets_memory.append(NetworkMemory(net, m, cfg["mem_sequences"]))
+        on_event(nets_memory[-1])
+    return cortex, nets_memory
+
+
+def memory_paths(cortex: CortexMemory, nets: list[NetworkMemory]) -> dict[str, list[Path]]:
+    """The memory curves' JSON files by group (cortex, then each model)."""
+    out: dict[str, list[Path]] = {"cortex": list(cortex.paths)}
+    for n in nets:
+        out.setdefault(n.network.model, []).append(n.memory.json)
     return out
 
 
@@ -434,11 +395,64 @@ def _cortex_provenance(seed: int):
     )
 
 
-def _n_channels(model) -> int:
+def _n_channels(target) -> int:
     """Channels of layer 0's probed state."""
     from wavescope.models.probe import hidden_states, impulse_tokens
 
-    return int(hidden_states(model, impulse_tokens(2), 0).shape[2])
+    return int(hidden_states(target, impulse_tokens(2), 0).shape[2])
+
+
+def _compare_step(files, cortex, probes, trained, memory, reference, seed, render):
+    """Step 6: cortex against both models, written as the HTML report and its JSON."""
+    from wavescope.pipelines.compare import run_comparison, write_comparison
+
+    result = run_comparison(
+        {
+            "cortex": cortex.paths,
+            **{n: [p for s in probes if s.network.model == n for p in s.paths] for n in MODELS},
+        },
+        band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
+        metrics={n: [t.out_dir for t in trained if t.network.model == n] for n in MODELS},
+        reference=reference,
+        memory=memory,
+        subjects={
+            "cortex": [f"simulation {i} (seed {seed * 1000 + i})" for i in range(len(cortex.paths))]
+        },
+        provenance={"cortex": _cortex_provenance(seed)},
+        progress=True,
+    )
+    result.report, result.json = str(files.report), str(files.report_json)
+    write_comparison(
+        result, render.report_html(result), files.report, files.report_json, overwrite=True
+    )
+    return result
+
+
+def _check_settings(quick, seeds, threads):
+    """The step settings, the seeds per model and the torch threads, checked."""
+    if threads is None:  # 1 for these small models: 2 collapse when a core is busy
+        from wavescope.models.threads import default_threads
+
+        threads = default_threads()
+    if threads < 1:
+        raise WaveInputError(f"--threads must be at least 1, got {threads}.")
+    cfg = SETTINGS["quick" if quick else "full"]
+    n_seeds = cfg["seeds"] if seeds is None else seeds
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise WaveInputError(f"--seeds must be an integer >= 1, got {seeds!r}.")
+    return cfg, n_seeds, threads
+
+
+def _prepare_out(out, overwrite: bool) -> DemoFiles:
+    """The output folder, an earlier demo's files there removed (only with ``overwrite``)."""
+    files = DemoFiles(Path(out))
+    existing = files.written()
+    if existing and not overwrite:
+        shown = ", ".join(str(f) for f in existing[:4]) + (", ..." if len(existing) > 4 else "")
+        raise WaveFileExistsError(f"{shown} exist; pass --overwrite or another --out.")
+    files.out.mkdir(parents=True, exist_ok=True)
+    _clear(existing)
+    return files
 
 
 def run_demo(
@@ -452,8 +466,9 @@ def run_demo(
     threads: int | None = None,
     overwrite: bool = False,
     reference: str | Path | None = None,
-) -> dict:
-    """Run the main job; return the paths written and the timings of each step (s).
+    on_event: Event | None = None,
+) -> DemoResult:
+    """Run the main job; return what each step made and the timings of each step (s).
 
     Parameters
     ----------
@@ -479,98 +494,74 @@ def run_demo(
         folder holding it). Default: the environment variable ``WAVESCOPE_DAVIS2021``
         when set; nothing else is searched, and without either the report goes without
         the reference. Read before any work, so that a wrong path fails at once.
+    on_event : callable, optional
+        Called with each :class:`StepStarted` and each step's typed result as it comes
+        (the command line prints them); nothing is printed here.
+
+    Returns
+    -------
+    DemoResult
     """
     import torch
 
-    from wavescope.datasets.davis2021 import reference_speeds_path
-    from wavescope.pipelines.compare import run_comparison, write_comparison
+    from wavescope.datasets.davis2021 import read_davis2021_speeds, reference_speeds_path
+    from wavescope.pipelines.probe import load_target
 
-    if threads is None:  # 1 for these small models: 2 collapse when a core is busy
-        from wavescope.models.threads import default_threads
-
-        threads = default_threads()
-    if threads < 1:
-        raise WaveInputError(f"--threads must be at least 1, got {threads}.")
+    emit = on_event or _ignore
+    cfg, n_seeds, threads = _check_settings(quick, seeds, threads)
     torch.set_num_threads(threads)
-    cfg = SETTINGS["quick" if quick else "full"]
-    n_seeds = cfg["seeds"] if seeds is None else seeds
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise WaveInputError(f"--seeds must be an integer >= 1, got {seeds!r}.")
     reference, ref_from = reference_speeds_path(reference)
     if reference is not None:
-        from wavescope.datasets.davis2021 import read_davis2021_speeds
-
         reference = read_davis2021_speeds(reference)  # fails here, not after training
-    out = Path(out)
-    files = _outputs(out)
-    existing = _written(files)
-    if existing and not overwrite:
-        shown = ", ".join(str(f) for f in existing[:4]) + (", ..." if len(existing) > 4 else "")
-        raise WaveFileExistsError(f"{shown} exist; pass --overwrite or another --out.")
-    out.mkdir(parents=True, exist_ok=True)
-    _clear(existing)
+    files = _prepare_out(out, overwrite)
     nets = _networks(files, seed, n_seeds)
-    timings = {}
+    timings: dict[str, float] = {}
     t_all = time.perf_counter()
 
-    t = _step(1, "the velocity of a known plane wave (as 'wavescope velocity' measures it)")
-    _plane_wave_step(files, seed, render)
-    timings["plane_wave"] = time.perf_counter() - t
+    def step(i: int, key: str, title: str, run, plan: str | None = None):
+        emit(StepStarted(i, title, plan))
+        t = time.perf_counter()
+        value = run()
+        timings[key] = time.perf_counter() - t
+        return value
 
-    t = _step(2, "a synthetic cortical recording: a neural field with travelling waves")
-    cortex = _cortex_step(files, cfg, seed, render)
-    timings["cortex"] = time.perf_counter() - t
+    plane = step(1, "plane_wave", STEP_TITLES[1], lambda: _plane_wave_step(files, seed, render))
+    emit(plane)
+    cortex = step(2, "cortex", STEP_TITLES[2], lambda: _cortex_step(files, cfg, seed, render))
+    emit(cortex)
+    title3 = STEP_TITLES[3].format(n=n_seeds)
+    trained = step(3, "training", title3, lambda: _train_step(cfg, nets, steps, threads, emit))
+    loaded = {}  # each trained network loaded once, for steps 4 and 5
 
-    t = _step(
-        3, f"short CPU training of {n_seeds} v-Wave Mamba and {n_seeds} Mamba on the copy task"
+    def probe():
+        loaded.update({n: load_target(n.out_dir / "checkpoint.pt", threads=False) for n in nets})
+        return _probe_step(files, cfg, loaded, emit)
+
+    probes = step(4, "probe", STEP_TITLES[4], probe)
+    cortex_mem, nets_mem = step(
+        5, "memory", STEP_TITLES[5], lambda: _memory_step(files, cfg, seed, loaded, emit)
     )
-    trained = _train_step(files, cfg, nets, steps, threads)
-    timings["training"] = time.perf_counter() - t
 
-    t = _step(4, "probing the trained models' hidden states (impulse input)")
-    states = _probe_step(files, cfg, nets)
-    timings["probe"] = time.perf_counter() - t
+    def compare():
+        emit(ComparisonStarted(reference, ref_from))
+        memory = memory_paths(cortex_mem, nets_mem)
+        return _compare_step(files, cortex, probes, trained, memory, reference, seed, render)
 
-    t = _step(5, "memory curves: how far back the input can be read from each state")
-    memory = _memory_step(files, cfg, seed, nets)
-    timings["memory"] = time.perf_counter() - t
-
-    t = _step(6, "comparing cortex, v-Wave Mamba and Mamba waves and memory")
-    if reference is None:
-        print(f"(no Davis et al. 2021 reference speeds: {ref_from}; the report goes without)")
-    else:
-        print(
-            f"reference: marmoset MT wave speeds, Davis et al. 2021 ({reference.source}, "
-            f"{ref_from})"
-        )
-    result = run_comparison(
-        {"cortex": cortex, **{name: states[name] for name in MODELS}},
-        band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
-        metrics={
-            name: [trained[net]["out_dir"] for net in nets if net.model == name] for name in MODELS
-        },
-        reference=reference,
-        memory=memory,
-        subjects={
-            "cortex": [f"simulation {i} (seed {seed * 1000 + i})" for i in range(len(cortex))]
-        },
-        provenance={"cortex": _cortex_provenance(seed)},
-        progress=True,
-    )
-    result.report, result.json = str(files["report"]), str(files["report_json"])
-    write_comparison(
-        result, render.report_html(result), files["report"], files["report_json"], overwrite=True
-    )
-    timings["compare"] = time.perf_counter() - t
-
-    _step(7, "done")
+    comparison = step(6, "compare", STEP_TITLES[6], compare)
     timings["total"] = time.perf_counter() - t_all
-    print(
-        "timings: "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total")
-        + f"; total {timings['total']:.0f} s"
+    result = DemoResult(
+        files, plane, cortex, trained, probes, cortex_mem, nets_mem, comparison, timings
     )
-    for key in ("json", "png", "cortex_png", "runs", "states", "memory", "report_json"):
-        print(f"wrote {files[key]}")
-    print(f"report: {files['report'].resolve()}")
-    return {"files": files, "timings": timings}
+    emit(StepStarted(7, STEP_TITLES[7]))
+    return result
+
+
+STEP_TITLES = {
+    1: "the velocity of a known plane wave (as 'wavescope velocity' measures it)",
+    2: "a synthetic cortical recording: a neural field with travelling waves",
+    3: "short CPU training of {n} v-Wave Mamba and {n} Mamba on the copy task",
+    4: "probing the trained models' hidden states (impulse input)",
+    5: "memory curves: how far back the input can be read from each state",
+    6: "comparing cortex, v-Wave Mamba and Mamba waves and memory",
+    7: "done",
+}

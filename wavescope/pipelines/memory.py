@@ -1,22 +1,29 @@
-"""The memory curve of a recording: read it, take the input sequence, decode.
+"""Memory curves: of a recording (``wavescope memory``) or of a model layer
+(``wavescope probe --memory-curve``, the demo's memory step).
 
 :func:`recording_memory_curve` is the engine of ``wavescope memory``: the input sequence
 comes from one channel of the file (taken out of the features) or from a ``.npy`` array,
 and :func:`wavescope.waves.memory.memory_curve_field` decodes it from the remaining sites
 (over contiguous time blocks of one recording, or over the epochs of an epochs file).
+:func:`model_memory` loads a trained model the way the probe job does
+(:func:`wavescope.pipelines.probe.load_target`), decodes random copy-task letters from a
+layer's state (:func:`wavescope.models.memory_probe.model_memory_curve`) and returns a
+:class:`ModelMemoryResult`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from wavescope.core.errors import WaveFileNotFoundError
+from wavescope.core.results import Result
 from wavescope.core.validate import WaveInputError
 
-__all__ = ["recording_memory_curve", "split_channel"]
+__all__ = ["ModelMemoryResult", "model_memory", "recording_memory_curve", "split_channel"]
 
 
 def split_channel(field, name: str):
@@ -112,3 +119,92 @@ def recording_memory_curve(
     curve.meta["input"] = os.fspath(path)
     curve.meta["input_source"] = source
     return curve
+
+
+@dataclass
+class ModelMemoryResult(Result):
+    """The memory curve of one model layer, with what names it.
+
+    Attributes
+    ----------
+    curve : MemoryCurve
+        Accuracy against lag, horizon and capacity in steps; ``meta`` holds the layer,
+        part, features and the model's identity (its subject).
+    model : str
+        The model's name.
+    json : Path, optional
+        Where the curve's summary was written.
+    """
+
+    curve: object
+    model: str
+    json: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """``"<model> L<layer> <part>"``, the curve's name in a figure."""
+        m = self.curve.meta
+        return f"{self.model} L{m['layer']} {m['part']}"
+
+    @property
+    def beyond_max_lag(self) -> bool:
+        """Every lag tried was above chance: the horizon is a lower bound."""
+        return self.curve.horizon > int(self.curve.lags[-1])
+
+    def to_json(self) -> dict:
+        return self.curve.summary()
+
+
+def model_memory(
+    source,
+    layer: int,
+    *,
+    part: str | None = None,
+    n_sequences: int = 200,
+    length: int = 96,
+    max_lag: int = 48,
+    seed: int = 0,
+    device: str = "cpu",
+    json: str | os.PathLike | None = None,
+    **memory_kw,
+) -> ModelMemoryResult:
+    """The memory curve of layer ``layer`` of a trained model, written as JSON.
+
+    Parameters
+    ----------
+    source : path-like, model or LoadedModel
+        A checkpoint of ``wavescope train`` or one of this package's models (see
+        :func:`wavescope.pipelines.probe.load_target`); the letters are the copy task's,
+        so models trained elsewhere are refused.
+    layer, part, n_sequences, length, max_lag, seed, **memory_kw
+        As :func:`wavescope.models.memory_probe.model_memory_curve`.
+    device : str
+    json : path-like, optional
+        Write the curve's summary here (checked beforehand by the caller).
+    """
+    from wavescope.models.memory_probe import model_memory_curve
+    from wavescope.models.probe import check_probe_size
+    from wavescope.pipelines.outputs import save
+    from wavescope.pipelines.probe import LoadedModel, is_hf_folder, load_target
+
+    hf = is_hf_folder(source)  # refused before transformers loads it
+    loaded = None if hf else source
+    if not hf and not isinstance(source, LoadedModel):
+        loaded = load_target(source, device=device)
+    if hf or not loaded.trained_here:
+        raise WaveInputError(
+            "--memory-curve feeds copy-task letters to the models 'wavescope train' makes; "
+            "for a Hugging Face model use wavescope.models.hf_probe.hf_state_snapshots "
+            "with wavescope.waves.memory.memory_curve on tokens of its vocabulary."
+        )
+    model = loaded.target.model
+    check_probe_size(model, n_sequences, length)
+    curve = model_memory_curve(
+        model, layer, part=part, n_sequences=n_sequences, length=length, max_lag=max_lag,
+        seed=seed, **memory_kw,
+    )  # fmt: skip
+    curve.meta.update(loaded.identity)  # the curve's subject: this trained model
+    result = ModelMemoryResult(curve, loaded.label)
+    if json is not None:
+        result.json = save(json, result, indent=1)
+    return result
