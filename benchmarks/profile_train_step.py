@@ -223,6 +223,7 @@ def markdown(results, machine, argv) -> str:
         "Command: `.venv/bin/python benchmarks/profile_train_step.py " + " ".join(argv) + "`",
         "",
         *bl.machine_markdown(machine),
+        f"- source tree: {machine.get('source_tree', '?')} (the wavescope package profiled)",
         "",
     ]
     for r in results:
@@ -276,6 +277,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(bl.RESULTS / "profile_train_step"))
     args = p.parse_args(argv)
     machine = bl.machine_info(args.threads)
+    import wavescope
+
+    machine["source_tree"] = str(Path(wavescope.__file__).resolve().parents[1])
     results = [profile(m, args.steps, args.threads) for m in args.models]
     machine["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out)
