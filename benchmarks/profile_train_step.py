@@ -77,7 +77,12 @@ def _cpu_time_per_op(step, steps: int, top: int = 15) -> list[dict]:
     from torch.utils._python_dispatch import TorchDispatchMode
 
     from wavescope.models import vwave
-    from wavescope.models.scan import cpu_kernel
+    from wavescope.models.scan import chunked
+
+    try:
+        from wavescope.models.scan import cpu_kernel
+    except ImportError:  # a tree from before the compiled kernels
+        cpu_kernel = None
 
     acc, calls = defaultdict(float), defaultdict(int)
 
@@ -91,8 +96,14 @@ def _cpu_time_per_op(step, steps: int, top: int = 15) -> list[dict]:
             return out
 
     saved = []
-    fns = [getattr(cpu_kernel, n) for n in dir(cpu_kernel) if n.endswith("Fn")]
-    fns.append(vwave._KernelSumFn)  # the v-Wave ring's impulse response
+    # the compiled kernels' autograd functions, the v-Wave ring's impulse response and the
+    # torch chunked scan, where the profiled tree has them
+    fns = (
+        [getattr(cpu_kernel, n) for n in dir(cpu_kernel) if n.endswith("Fn")] if cpu_kernel else []
+    )
+    for mod, name in ((vwave, "_KernelSumFn"), (chunked, "_SelectiveScanFn")):
+        if hasattr(mod, name):
+            fns.append(getattr(mod, name))
     for cls in fns:
         for phase in ("forward", "backward"):
             orig = getattr(cls, phase)
