@@ -12,7 +12,8 @@ rounds, the after/before ratio of each, and the 1-minute load average per round.
 
 ``--long`` adds Mamba at L = 1024 (d_model 64, 2 layers, batch 16): forward + backward of
 a random token batch, against its matrix-product floor (the step's matmuls' FLOPs, forward
-and backward, at the rate of one large float32 matmul measured in the same process).
+and backward, at the rate of one large float32 matmul measured in the same process, in
+CPU time: on a busy machine a wall-time rate measures the queue for a core).
 
 Writes benchmarks/results/train_step.json and .md (``--out``).
 """
@@ -77,8 +78,8 @@ if long_:  # the matmul rate and the model's matmul FLOPs per forward + backward
     for _ in range(3):
         a @ b
     ts = []
-    for _ in range(5):
-        t0 = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t0)
+    for _ in range(10):  # CPU time, as the steps are compared: wall time under load is waiting
+        t0 = time.thread_time(); a @ b; ts.append(time.thread_time() - t0)
     out["gflops"] = 2 * 1024**3 / min(ts) / 1e9
     flops = 0
     for mod in model.modules():

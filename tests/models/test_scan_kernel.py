@@ -240,3 +240,37 @@ def test_kernel_backward_chunks(monkeypatch, L):
     got = outputs_and_grads(x32, "chunked", True)
     for x, r in zip(got, ref, strict=True):
         assert rel(x, r) <= TOL
+
+
+@needs_kernel
+@pytest.mark.parametrize("dsi", [True, False], ids=["delta_u", "u"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fused_delta_softplus_and_bias(dsi, seed):
+    """Delta = softplus(raw + bias) inside the kernel (Mamba's dt_proj bias and softplus)
+    against the float64 reference fed torch's softplus, values and every gradient, bias
+    included; raw values span both sides of torch's linear threshold (20) and deep
+    negatives (softplus ~ exp(raw), 1e-13)."""
+    x64, x32 = make(2, 23, 19, 5, seed=seed)
+    g = torch.Generator().manual_seed(seed + 10)
+    raw = torch.randn(2, 23, 19, generator=g) * 4 - 1
+    raw[0, :3, :5], raw[1, 4:6, :] = 25.0, -30.0
+    bias = torch.randn(19, generator=g)
+    leaves64 = [*(x.detach().requires_grad_() for x in x64[:7]), raw.double(), bias.double()]
+    leaves32 = [*(x.detach().requires_grad_() for x in x32[:7]), raw.float(), bias.float()]
+    for xs in (leaves64, leaves32):
+        xs[7].requires_grad_()
+        xs[8].requires_grad_()
+    u, _, A, B, C, D, z, r, b = leaves64
+    delta = torch.nn.functional.softplus(r + b)
+    y_ref = selective_scan(u, delta, A, B, C, D, z, delta_scales_input=dsi, backend="reference")
+    u, _, A, B, C, D, z, r, b = leaves32
+    y, _ = cpu_kernel.selective_scan_kernel(
+        u, r, A, B, C, D, z, delta_scales_input=dsi, delta_bias=b, delta_softplus=True
+    )
+    gy = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    wrt = [0, 2, 3, 4, 5, 6, 7, 8]  # every leaf but the unused delta
+    ref = torch.autograd.grad((y_ref * gy).sum(), [leaves64[i] for i in wrt])
+    got = torch.autograd.grad((y * gy.float()).sum(), [leaves32[i] for i in wrt])
+    assert rel(y, y_ref) <= TOL
+    for a, b_ in zip(got, ref, strict=True):
+        assert rel(a, b_) <= TOL

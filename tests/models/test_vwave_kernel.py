@@ -3,8 +3,10 @@ direct sum K[m, d] = Re(sum_k W[d, k] exp(m v_d A[k])), values and gradients.
 
 Known truth: the direct sum over every m in float64 (one complex exponential per m and
 mode, no blocking). The layer computes exp(m v A) as exp(q b v A) exp(r v A) with blocks
-of about sqrt(L) steps and a small complex matmul per channel, so lengths just below, at
-and above block boundaries are checked, with per-channel velocities on both sides of 1
+of about sqrt(L) steps and a small complex matmul per channel (the torch route), or, where
+the compiled kernels build, by the recurrence P <- P exp(v A) in float64 (the compiled
+route, :func:`wavescope.models.scan.cpu_kernel.wave_kernel_sum`); both routes are checked,
+at lengths just below, at and above block boundaries, with per-channel velocities on both sides of 1
 (v > 1 switches on the anti-aliasing input filter).
 
 Tolerances: float64 1e-12 relative (the blocked product differs from one exponential by
@@ -19,7 +21,19 @@ from __future__ import annotations
 import pytest
 import torch
 
+import wavescope.models.scan.cpu_kernel as cpu_kernel
 from wavescope.models.vwave import WaveSSM, input_filter
+
+compiled_ok = cpu_kernel.kernel_status()[0]
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def route(request, monkeypatch):
+    """Each test on both routes of the kernel sum (the compiled one where it builds)."""
+    if request.param == "compiled" and not compiled_ok:
+        pytest.skip("no compiled kernel library here")
+    monkeypatch.setattr(cpu_kernel, "ENABLED", request.param == "compiled")
+    return request.param
 
 
 def rel(x, ref):
@@ -53,7 +67,7 @@ def make_wave(n_sites, decay, seed, dtype):
 
 @pytest.mark.parametrize("length", [1, 2, 3, 15, 16, 17, 85, 301, 1205])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
-def test_blocked_kernel_equals_the_direct_sum(length, dtype):
+def test_blocked_kernel_equals_the_direct_sum(length, dtype, route):
     tol = 1e-12 if dtype == torch.float64 else 1e-6
     for seed, (n_sites, decay) in enumerate([(8, 0.0), (32, 0.05), (33, 0.002)]):
         wave = make_wave(n_sites, decay, seed, dtype)
@@ -63,7 +77,7 @@ def test_blocked_kernel_equals_the_direct_sum(length, dtype):
 
 
 @pytest.mark.parametrize("length", [5, 40, 301])
-def test_blocked_kernel_gradients_equal_the_direct_sum(length):
+def test_blocked_kernel_gradients_equal_the_direct_sum(length, route):
     # gradients wrt the learned velocity and the readout through a random linear functional
     wave = make_wave(16, 0.05, 0, torch.float64)
     truth = make_wave(16, 0.05, 0, torch.float64)

@@ -165,8 +165,9 @@ class MambaMixer(nn.Module):
         self.D = nn.Parameter(torch.ones(ED))
         self.out_proj = nn.Linear(ED, D, bias=False)
 
-    def _ssm_inputs(self, x):
-        # x : (B, L, D)
+    def _ssm_inputs(self, x, fused_delta: bool = False):
+        # x : (B, L, D); fused_delta: Delta before dt_proj's bias and softplus (which the
+        # compiled scan applies)
         ED, N, R = self.config.d_inner, self.config.d_state, self.config.dt_rank_
         xz = self.in_proj(x)  # (B, L, 2ED)
         xi, z = xz.split(ED, dim=-1)  # (B, L, ED) each
@@ -175,15 +176,30 @@ class MambaMixer(nn.Module):
         else:
             xc = F.silu(self.context(xi))  # (B, L, ED)
         dt, Bm, Cm = self.x_proj(xc).split([R, N, N], dim=-1)  # (B, L, R), (B, L, N) x2
-        delta = F.softplus(self.dt_proj(dt))  # (B, L, ED)
+        if fused_delta:
+            delta = F.linear(dt, self.dt_proj.weight)  # (B, L, ED)
+        else:
+            delta = F.softplus(self.dt_proj(dt))  # (B, L, ED)
         A = -torch.exp(self.A_log.float())  # (ED, N)
         return xi, xc, z, delta, A, Bm, Cm
 
     def forward(self, x):
         # x : (B, L, D)
         from wavescope.models.scan import selective_scan
+        from wavescope.models.scan.cpu_kernel import applies, scan_applies, selective_scan_kernel
 
-        _, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x)
+        if applies(x):
+            # float32 CPU: the compiled scan also applies dt_proj's bias and the softplus
+            _, xc, z, dt, A, Bm, Cm = self._ssm_inputs(x, fused_delta=True)
+            bias = self.dt_proj.bias
+            if scan_applies(xc, A, Bm, Cm, None):
+                y, _ = selective_scan_kernel(
+                    xc, dt, A, Bm, Cm, self.D, z, delta_bias=bias, delta_softplus=True
+                )
+                return self.out_proj(y)
+            delta = F.softplus(dt + bias)  # e.g. under autocast: the generic scan below
+        else:
+            _, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x)
         y = selective_scan(xc, delta, A, Bm, Cm, self.D.float(), z=z)  # (B, L, ED)
         return self.out_proj(y)
 

@@ -365,21 +365,34 @@ class _KernelSumFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, v, C, Bm, A, L, dtype):
-        lo_re, lo_im, hi_re, hi_im, b, Q = _kernel_factors(L, v, A)
         F_re, F_im = _idft(C.shape[1], C.device)
         C64 = C.detach().double()
         W_re, W_im = (C64 @ F_re) * Bm, (C64 @ F_im) * Bm  # ifft(C) * Bm, (ch, N)
+        ctx.L = L
+        if _compiled(v):
+            # on the CPU, the compiled recurrence P <- P exp(v A) in float64: one pass, no
+            # factors or matmuls (those small ops were most of the context's time)
+            from wavescope.models.scan.cpu_kernel import wave_kernel_sum
+
+            ctx.save_for_backward(v, C, Bm, A, W_re, W_im)
+            return wave_kernel_sum(v, A, W_re, W_im, L).to(dtype)
+        lo_re, lo_im, hi_re, hi_im, b, Q = _kernel_factors(L, v, A)
         Wr, Wi = W_re[:, :, None], W_im[:, :, None]
         M_re, M_im = Wr * lo_re - Wi * lo_im, Wr * lo_im + Wi * lo_re  # W lo, (ch, N, b)
         blocks = torch.bmm(torch.cat([hi_re, -hi_im], 2), torch.cat([M_re, M_im], 1))
         ctx.save_for_backward(v, C, Bm, A, W_re, W_im, lo_re, lo_im, hi_re, hi_im)
-        ctx.L = L
         K = blocks.reshape(C.shape[0], Q * b)[:, :L].t()  # (L, ch), m = q b + r
         return K.to(dtype)
 
     @staticmethod
     def backward(ctx, gK):
-        v, C, Bm, A, W_re, W_im, lo_re, lo_im, hi_re, hi_im = ctx.saved_tensors
+        v, C, Bm, A, W_re, W_im = ctx.saved_tensors[:6]
+        if len(ctx.saved_tensors) == 6:  # the compiled route
+            from wavescope.models.scan.cpu_kernel import wave_kernel_sum_grads
+
+            S, S_m = wave_kernel_sum_grads(v, A, gK)
+            return _kernel_sum_grads(ctx, v, C, Bm, A, W_re, W_im, S, S_m)
+        lo_re, lo_im, hi_re, hi_im = ctx.saved_tensors[6:]
         L = ctx.L
         ch, Q, N, b = hi_re.shape[0], hi_re.shape[1], hi_re.shape[2], lo_re.shape[2]
         G = torch.zeros(ch, Q * b, dtype=torch.float64, device=gK.device)
@@ -392,20 +405,31 @@ class _KernelSumFn(torch.autograd.Function):
 
         def s(part):  # sum_q hi[q, k] (lo G^T)[k, q] for the plain (0) or weighted (1) sums
             gr, gi = loG[:, :N, part * Q : (part + 1) * Q], loG[:, N:, part * Q : (part + 1) * Q]
-            return (hr * gr - hi * gi).sum(-1), (hr * gi + hi * gr).sum(-1)
+            return torch.complex((hr * gr - hi * gi).sum(-1), (hr * gi + hi * gr).sum(-1))
 
-        g_v = g_C = None
-        if ctx.needs_input_grad[1]:
-            s_re, s_im = s(0)
-            F_re, F_im = _idft(C.shape[1], C.device)
-            g_C = ((s_re * Bm) @ F_re.t() - (s_im * Bm) @ F_im.t()).to(C.dtype)
-        if ctx.needs_input_grad[0]:
-            s_re, s_im = s(1)
-            A64 = A.to(torch.complex128)
-            WA_re = W_re * A64.real - W_im * A64.imag
-            WA_im = W_re * A64.imag + W_im * A64.real
-            g_v = (WA_re * s_re - WA_im * s_im).sum(-1).to(v.dtype)
-        return g_v, g_C, None, None, None, None
+        return _kernel_sum_grads(ctx, v, C, Bm, A, W_re, W_im, s(0), s(1))
+
+
+def _compiled(v) -> bool:
+    """Whether the compiled kernel library computes the v-Wave kernel sum here (CPU)."""
+    from wavescope.models.scan.cpu_kernel import applies
+
+    return v.device.type == "cpu" and applies()
+
+
+def _kernel_sum_grads(ctx, v, C, Bm, A, W_re, W_im, S, S_m):
+    """(g_v, g_C, None x 4) of :class:`_KernelSumFn` from S = sum_m gK[m] exp(m v A) and
+    S_m = sum_m m gK[m] exp(m v A), complex128 (channels, N)."""
+    g_v = g_C = None
+    if ctx.needs_input_grad[1]:
+        F_re, F_im = _idft(C.shape[1], C.device)
+        g_C = ((S.real * Bm) @ F_re.t() - (S.imag * Bm) @ F_im.t()).to(C.dtype)
+    if ctx.needs_input_grad[0]:
+        A64 = A.to(torch.complex128)
+        WA_re = W_re * A64.real - W_im * A64.imag
+        WA_im = W_re * A64.imag + W_im * A64.real
+        g_v = (WA_re * S_m.real - WA_im * S_m.imag).sum(-1).to(v.dtype)
+    return g_v, g_C, None, None, None, None
 
 
 #: Longest sequence convolved directly (compiled kernel, L^2 / 2 multiply-adds per channel)

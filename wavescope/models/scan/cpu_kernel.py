@@ -10,11 +10,14 @@ with every gradient (u, delta, A, B, C, h0) fused into the same loop.
 
 Scope: float32, real A, B and C of shape (Bt, L, N) shared by the channels, CPU tensors:
 Mamba's and v-Wave Mamba's selective SSM, with the skip ``D u`` and the ``silu(z)`` gate
-fused. Everything else (complex v-Wave scans, float64, per-channel B and C, GPUs) stays on
-the torch chunked path, which is also the fallback. The same library holds three more
+fused, and optionally the step's ``softplus(delta + bias)`` (Mamba's dt_proj bias and
+softplus, with their gradients, in the same passes). Everything else (complex v-Wave
+scans, float64, per-channel B and C, GPUs) stays on the torch chunked path, which is also
+the fallback. The same library holds three more
 small kernels of the training step, each one pass forward and one backward: the
 depthwise causal convolution (Mamba's conv, with its SiLU; the v-Wave ring's impulse
-response for short sequences) and RMSNorm.
+response for short sequences) and RMSNorm; and the v-Wave ring's impulse response (its
+kernel sum over modes, float64, by a complex recurrence) with its gradient sums.
 
 Build: the C source below is compiled once per machine with the system C compiler
 (``cc``, or ``$CC``; about 0.3 s, no Python headers) into the user cache
@@ -60,11 +63,15 @@ _SOURCE = r"""
 
 /* exp(x) as 2^r * 2^f, r = round(x log2 e), |f| <= 1/2, 2^f by a degree-6 polynomial
    (Chebyshev interpolant on [-1/2, 1/2]: relative error 1.1e-7 evaluated in float32).
-   Branch-free, so loops vectorise. */
+   Branch-free, so loops vectorise. The clamp bounds are variables, not literals: against
+   constant bounds GCC threads the clamped case (a constant result) into a mask over the
+   whole computation, ~40 instructions per vector instead of ~24 with one vmaxps/vminps. */
+float ws_exp_lo = -126.0f, ws_exp_hi = 127.0f;
+
 static inline float exp_fast(float x) {
     float t = x * 1.44269504088896341f;
-    t = t < -126.0f ? -126.0f : t;
-    t = t > 127.0f ? 127.0f : t;
+    t = t < ws_exp_lo ? ws_exp_lo : t;
+    t = t > ws_exp_hi ? ws_exp_hi : t;
     float r = (t + 12582912.0f) - 12582912.0f; /* round to nearest, |t| < 2^22 */
     float f = t - r;
     float p = 1.5461444724808513e-4f;
@@ -78,6 +85,35 @@ static inline float exp_fast(float x) {
     float s;
     memcpy(&s, &e, 4);
     return p * s;
+}
+
+/* torch's softplus (x above 20, else log1p(exp(x))): log1p(e) = 2 atanh(e / (2 + e)) for
+   e = exp(-|x|) in (0, 1], the odd series in z = e / (2 + e) <= 1/3 to z^13 (truncation
+   ~1e-8 relative, below float32 rounding). Branch-free, so loops vectorise. */
+static inline float softplus_fast(float x) {
+    float e = exp_fast(-fabsf(x));
+    float z = e / (2.0f + e), z2 = z * z;
+    float p = 2.0f / 13.0f;
+    p = p * z2 + 2.0f / 11.0f;
+    p = p * z2 + 2.0f / 9.0f;
+    p = p * z2 + 2.0f / 7.0f;
+    p = p * z2 + 2.0f / 5.0f;
+    p = p * z2 + 2.0f / 3.0f;
+    p = p * z2 + 2.0f;
+    float r = (x > 0.0f ? x : 0.0f) + z * p;
+    return x > 20.0f ? x : r;
+}
+
+/* The step Delta of one row: the raw input, plus the bias, through softplus (each
+   optional; with neither, the raw row itself). */
+static inline const float *delta_row(int64_t Dm, const float *raw, const float *bias, int soft,
+                                     float *restrict out) {
+    if (!bias && !soft) return raw;
+    for (int64_t d = 0; d < Dm; d++) {
+        float v = bias ? raw[d] + bias[d] : raw[d];
+        out[d] = soft ? softplus_fast(v) : v;
+    }
+    return out;
 }
 
 static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
@@ -98,9 +134,12 @@ static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
 
 static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                           const float *restrict dt, const float *restrict s,
-                          const float *restrict hpn, float *restrict hn, float *restrict yt) {
+                          const float *restrict hpn, float *restrict hn, float *restrict an,
+                          float *restrict yt) {
     for (int64_t d = 0; d < Dm; d++) {
-        float hv = exp_fast(dt[d] * An[d]) * hpn[d] + s[d] * Bn;
+        float a = exp_fast(dt[d] * An[d]);
+        an[d] = a; /* kept for the adjoint: a load there instead of a second exp */
+        float hv = a * hpn[d] + s[d] * Bn;
         hn[d] = hv;
         yt[d] += Cn * hv; /* the scan's output again, in the forward's order */
     }
@@ -109,7 +148,8 @@ static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict 
 /* The adjoint step for one state index n over the channels; also returns
    g_B = sum_d g s and g_C = sum_d gy h in 16 fixed partial sums (one pass, vectorised). */
 static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
-                    const float *restrict hpn, const float *restrict hn, const float *restrict dt,
+                    const float *restrict hpn, const float *restrict hn,
+                    const float *restrict an, const float *restrict dt,
                     const float *restrict s, const float *restrict gyt, float *restrict ghn,
                     float *restrict gAn, float *restrict gs, float *restrict gdt, float *gB,
                     float *gC) {
@@ -118,7 +158,7 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
     for (; d0 + 16 <= Dm; d0 += 16)
         for (int k = 0; k < 16; k++) {
             const int64_t d = d0 + k;
-            float a = exp_fast(dt[d] * An[d]); /* recomputed: cheaper than a stored copy */
+            float a = an[d];
             float g = ghn[d] + gyt[d] * Cn;     /* total gradient wrt h_t */
             float gx = g * hpn[d] * a;          /* wrt dt * A, through exp */
             gdt[d] += gx * An[d];
@@ -137,7 +177,7 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
     float sC = ((accC[0] + accC[1]) + (accC[2] + accC[3])) +
                ((accC[4] + accC[5]) + (accC[6] + accC[7]));
     for (int64_t d = d0; d < Dm; d++) {
-        float a = exp_fast(dt[d] * An[d]);
+        float a = an[d];
         float g = ghn[d] + gyt[d] * Cn;
         float gx = g * hpn[d] * a;
         gdt[d] += gx * An[d];
@@ -185,14 +225,15 @@ static void gate_row_bwd(int64_t Dm, const float *restrict ys, const float *rest
 void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, float *y,
-                 float *h_last, float *s, int64_t CH, float *ckpt) {
+                 float *h_last, float *s, int64_t CH, float *ckpt, const float *dbias,
+                 int dsoft, float *dts) {
     const int64_t nC = (L + CH - 1) / CH;
     for (int64_t b = 0; b < Bt; b++) {
         float *h = h_last + b * N * Dm;
         memcpy(h, h0 + b * N * Dm, (size_t)(N * Dm) * sizeof(float));
         for (int64_t t = 0; t < L; t++) {
             const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta + o;
+            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
             float *yt = y + o;
             if (t % CH == 0) /* the state before each chunk of CH steps, for the backward */
                 memcpy(ckpt + (b * nC + t / CH) * N * Dm, h, (size_t)(N * Dm) * sizeof(float));
@@ -201,6 +242,80 @@ void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
             for (int64_t n = 0; n < N; n++)
                 fwd_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, h + n * Dm, yt);
             if (D || z) gate_row(Dm, yt, u + o, D, z ? z + (b * L + t) * ldz : 0);
+        }
+    }
+}
+
+/* The v-Wave ring's impulse response, float64: K[m, d] = Re(sum_k P_m[d, k]) with
+   P_m = W E^m, E = exp(v_d A[d, k]), by the recurrence P <- P E over m (one complex
+   product per term; rounding ~1e-16 relative per step). Layouts: v (ch); Are, Aim, Wre, Wim
+   (ch, N); K (L, ch). Scratch: 4 N doubles. */
+void ws_wave_kernel_fwd(int64_t ch, int64_t N, int64_t L, const double *v, const double *Are,
+                        const double *Aim, const double *Wre, const double *Wim, double *K,
+                        double *scratch) {
+    double *restrict Er = scratch, *restrict Ei = scratch + N, *restrict Pr = scratch + 2 * N,
+                     *restrict Pi = scratch + 3 * N;
+    for (int64_t d = 0; d < ch; d++) {
+        for (int64_t k = 0; k < N; k++) {
+            double mag = exp(v[d] * Are[d * N + k]), ang = v[d] * Aim[d * N + k];
+            Er[k] = mag * cos(ang);
+            Ei[k] = mag * sin(ang);
+            Pr[k] = Wre[d * N + k];
+            Pi[k] = Wim[d * N + k];
+        }
+        for (int64_t m = 0; m < L; m++) {
+            double acc[8] = {0};
+            int64_t k0 = 0;
+            for (; k0 + 8 <= N; k0 += 8)
+                for (int j = 0; j < 8; j++) {
+                    const int64_t k = k0 + j;
+                    double r = Pr[k], i = Pi[k];
+                    acc[j] += r;
+                    Pr[k] = r * Er[k] - i * Ei[k];
+                    Pi[k] = r * Ei[k] + i * Er[k];
+                }
+            double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                         ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            for (; k0 < N; k0++) {
+                double r = Pr[k0], i = Pi[k0];
+                sum += r;
+                Pr[k0] = r * Er[k0] - i * Ei[k0];
+                Pi[k0] = r * Ei[k0] + i * Er[k0];
+            }
+            K[m * ch + d] = sum;
+        }
+    }
+}
+
+/* Its gradient sums, from gK (L, ch): S[d, k] = sum_m gK[m, d] E^m and
+   Sm[d, k] = sum_m m gK[m, d] E^m (complex, as re and im parts (ch, N) each). */
+void ws_wave_kernel_bwd(int64_t ch, int64_t N, int64_t L, const double *v, const double *Are,
+                        const double *Aim, const double *gK, double *Sr, double *Si,
+                        double *Smr, double *Smi, double *scratch) {
+    double *restrict Er = scratch, *restrict Ei = scratch + N, *restrict Pr = scratch + 2 * N,
+                     *restrict Pi = scratch + 3 * N;
+    for (int64_t d = 0; d < ch; d++) {
+        double *restrict sr = Sr + d * N, *restrict si = Si + d * N, *restrict smr = Smr + d * N,
+                         *restrict smi = Smi + d * N;
+        for (int64_t k = 0; k < N; k++) {
+            double mag = exp(v[d] * Are[d * N + k]), ang = v[d] * Aim[d * N + k];
+            Er[k] = mag * cos(ang);
+            Ei[k] = mag * sin(ang);
+            Pr[k] = 1.0;
+            Pi[k] = 0.0;
+            sr[k] = si[k] = smr[k] = smi[k] = 0.0;
+        }
+        for (int64_t m = 0; m < L; m++) {
+            const double g = gK[m * ch + d], gm = g * (double)m;
+            for (int64_t k = 0; k < N; k++) {
+                double r = Pr[k], i = Pi[k];
+                sr[k] += g * r;
+                si[k] += g * i;
+                smr[k] += gm * r;
+                smi[k] += gm * i;
+                Pr[k] = r * Er[k] - i * Ei[k];
+                Pi[k] = r * Ei[k] + i * Er[k];
+            }
         }
     }
 }
@@ -333,15 +448,18 @@ void ws_rms_bwd(int64_t R, int64_t D, const float *x, const float *w, const floa
     }
 }
 
-/* Scratch: hs (L, N, Dm) (one row's states), ys (L, Dm) (its outputs), s,
-   gs, gdt, gye (Dm). g_At and g_D must be zeroed by the caller (they accumulate over the batch). */
+/* Scratch: hs and as (CH, N, Dm) (one chunk's states and decays: the adjoint loads each
+   decay instead of a second exp, 10% of the backward at L = 1024), ys (CH, Dm) (its
+   outputs), s, gs, gdt, gye, dts (Dm). g_At and g_D must be zeroed by the caller (they
+   accumulate over the batch). */
 void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, const float *gy,
                  const float *gh_last, float *g_u, float *g_delta, float *g_At, float *g_B,
                  float *g_C, float *g_h0, float *g_D, float *g_z, float *hs,
                  float *ys, float *s, float *gs, float *gdt, float *gye, int64_t CH,
-                 const float *ckpt) {
+                 const float *ckpt, const float *dbias, int dsoft, float *dts,
+                 float *g_dbias, float *as) {
     const int64_t S = N * Dm, nC = (L + CH - 1) / CH;
     (void)h0; /* the first checkpoint */
     for (int64_t b = 0; b < Bt; b++) {
@@ -354,20 +472,21 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
         /* recompute this chunk's states (and outputs) from its checkpoint */
         for (int64_t t = t0; t < t1; t++) {
             const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta + o;
+            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
             const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
             float *yt = ys + (t - t0) * Dm;
             input_scale(s, dt, u + o, Dm, dsi);
             for (int64_t d = 0; d < Dm; d++) yt[d] = 0.0f;
             for (int64_t n = 0; n < N; n++) {
                 recompute_row(Dm, B[on + n], C[on + n], At + n * Dm, dt, s, hp + n * Dm,
-                              hs + (t - t0) * S + n * Dm, yt);
+                              hs + (t - t0) * S + n * Dm, as + (t - t0) * S + n * Dm, yt);
             }
         }
         /* adjoint scan through the chunk */
         for (int64_t t = t1 - 1; t >= t0; t--) {
             const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta + o, *ut = u + o, *gyt = gy + o;
+            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const float *ut = u + o, *gyt = gy + o;
             const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
             input_scale(s, dt, ut, Dm, dsi);
             if (D || z) { /* through the gate, from the scan's output y_t kept above */
@@ -381,14 +500,21 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
             }
             for (int64_t n = 0; n < N; n++) {
                 bwd_row(Dm, B[on + n], C[on + n], At + n * Dm, hp + n * Dm,
-                        hs + (t - t0) * S + n * Dm,
-                        dt, s, gyt, gh + n * Dm, g_At + n * Dm, gs, gdt, g_B + on + n,
+                        hs + (t - t0) * S + n * Dm, as + (t - t0) * S + n * Dm, dt, s, gyt,
+                        gh + n * Dm, g_At + n * Dm, gs, gdt, g_B + on + n,
                         g_C + on + n);
             }
             for (int64_t d = 0; d < Dm; d++) {
                 g_u[o + d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
                 g_delta[o + d] = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
             }
+            if (dsoft) /* back through softplus: its derivative is the sigmoid */
+                for (int64_t d = 0; d < Dm; d++) {
+                    float v = dbias ? delta[o + d] + dbias[d] : delta[o + d];
+                    g_delta[o + d] *= v > 20.0f ? 1.0f : 1.0f / (1.0f + exp_fast(-v));
+                }
+            if (g_dbias)
+                for (int64_t d = 0; d < Dm; d++) g_dbias[d] += g_delta[o + d];
         }
     }
       }
@@ -400,14 +526,16 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
 #: False keeps every model op on its torch path (the compiled kernels are not used).
 ENABLED = True
 #: Steps per chunk of the scan's backward: the forward keeps the state before each chunk,
-#: the backward recomputes one chunk's states (64 x 8 KiB at 16 states x 128 channels,
-#: in L2 cache) and runs the adjoint through it (a whole row's 8 MB at L = 1024 went
+#: the backward recomputes one chunk's states and decays (2 x 64 x 8 KiB at 16 states x
+#: 128 channels, in L2 cache) and runs the adjoint through it (a whole row's 8 MB at L = 1024 went
 #: through memory).
 KERNEL_CHUNK = 64
 
+# -ffp-contract=fast: under -std=c99 GCC contracts no a * b + c into a fused multiply-add
+# (ISO C rounding); the exp polynomial and the state updates want them.
 _FLAG_SETS = (
-    ["-O3", "-march=native", "-mprefer-vector-width=512"],
-    ["-O3", "-march=native"],
+    ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=fast"],
+    ["-O3", "-march=native", "-ffp-contract=fast"],
     ["-O3"],
 )
 _LOCK = threading.Lock()
@@ -487,9 +615,15 @@ def _load():
 def _declare(lib) -> None:
     i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     lib.ws_scan_fwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 3 + [i64, ptr]
+    lib.ws_scan_fwd.argtypes += [ptr, cint, ptr]
     lib.ws_scan_fwd.restype = None
     lib.ws_scan_bwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 16 + [i64, ptr]
+    lib.ws_scan_bwd.argtypes += [ptr, cint, ptr, ptr, ptr]
     lib.ws_scan_bwd.restype = None
+    lib.ws_wave_kernel_fwd.argtypes = [i64] * 3 + [ptr] * 7
+    lib.ws_wave_kernel_fwd.restype = None
+    lib.ws_wave_kernel_bwd.argtypes = [i64] * 3 + [ptr] * 9
+    lib.ws_wave_kernel_bwd.restype = None
     lib.ws_rms_fwd.argtypes = [i64, i64, ptr, ptr, ctypes.c_float, ptr, ptr]
     lib.ws_rms_fwd.restype = None
     lib.ws_rms_bwd.argtypes = [i64, i64] + [ptr] * 7
@@ -537,36 +671,38 @@ def _opt(x):
 
 
 class _KernelScanFn(torch.autograd.Function):
-    """(y_t + D u_t) silu(z_t) with y_t = C_t . h_t, and h_L: the real selective scan."""
+    """(y_t + D u_t) silu(z_t) with y_t = C_t . h_t, and h_L: the real selective scan;
+    the step is softplus(delta + dbias) (each part optional)."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, h0, delta_scales_input):
-        # u, delta, z : (Bt, L, Dm) ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) ;
-        # h0 : (Bt, Dm, N) ; D and z may be None
+    def forward(ctx, u, delta, A, B, C, D, z, h0, delta_scales_input, dbias=None, dsoft=False):
+        # u, delta, z : (Bt, L, Dm) ; A : (Dm, N) ; B, C : (Bt, L, N) ; D, dbias : (Dm,) ;
+        # h0 : (Bt, Dm, N) ; D, z and dbias may be None
         lib = _load()
         Bt, L, Dm = u.shape
         N = A.shape[1]
         u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
-        D = None if D is None else D.contiguous()
+        D, dbias = (None if x is None else x.contiguous() for x in (D, dbias))
         z, ldz = (None, Dm) if z is None else _rows(z)
         At = A.t().contiguous()  # (N, Dm)
         h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
         y = torch.empty(Bt, L, Dm, dtype=u.dtype)
         h_last = torch.empty(Bt, N, Dm, dtype=u.dtype)
-        s = torch.empty(Dm, dtype=u.dtype)
+        s, dts = torch.empty(2, Dm, dtype=u.dtype)  # scratch rows
         dsi = int(bool(delta_scales_input))
         ckpt = torch.empty(Bt, -(-L // KERNEL_CHUNK), N, Dm, dtype=u.dtype)
         lib.ws_scan_fwd(
             Bt, L, Dm, N, ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
-            dsi, _p(y), _p(h_last), _p(s), KERNEL_CHUNK, _p(ckpt),
+            dsi, _p(y), _p(h_last), _p(s), KERNEL_CHUNK, _p(ckpt), _opt(dbias), int(dsoft),
+            _p(dts),
         )  # fmt: skip
-        ctx.save_for_backward(u, delta, At, B, C, h0t, D, z, ckpt)
-        ctx.dsi, ctx.ldz = dsi, ldz
+        ctx.save_for_backward(u, delta, At, B, C, h0t, D, z, ckpt, dbias)
+        ctx.dsi, ctx.ldz, ctx.dsoft = dsi, ldz, int(dsoft)
         return y, h_last.transpose(1, 2)
 
     @staticmethod
     def backward(ctx, gy, gh_last):
-        u, delta, At, B, C, h0t, D, z, ckpt = ctx.saved_tensors
+        u, delta, At, B, C, h0t, D, z, ckpt, dbias = ctx.saved_tensors
         lib = _load()
         Bt, L, Dm = u.shape
         N = At.shape[0]
@@ -581,25 +717,43 @@ class _KernelScanFn(torch.autograd.Function):
         g_h0 = torch.empty_like(h0t)
         g_D = None if D is None else torch.zeros_like(D)
         g_z = None if z is None else torch.empty(Bt, L, Dm, dtype=u.dtype)
+        g_db = None if dbias is None else torch.zeros_like(dbias)
         T = min(L, KERNEL_CHUNK)
-        hs = torch.empty(T, N, Dm, dtype=u.dtype)
-        scratch = torch.empty(T + 4, Dm, dtype=u.dtype)  # kept alive through the call
-        rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[T:]]
+        hs = torch.empty(2, T, N, Dm, dtype=u.dtype)  # the chunk's states and decays
+        scratch = torch.empty(T + 5, Dm, dtype=u.dtype)  # kept alive through the call
+        rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[T : T + 4]]
         lib.ws_scan_bwd(
             Bt, L, Dm, N, ctx.ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D),
             _opt(z), ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
-            _p(g_h0), _opt(g_D), _opt(g_z), _p(hs), *rows, KERNEL_CHUNK, _p(ckpt),
+            _p(g_h0), _opt(g_D), _opt(g_z), _p(hs[0]), *rows, KERNEL_CHUNK, _p(ckpt), _opt(dbias),
+            ctx.dsoft, _p(scratch[T + 4]), _opt(g_db), _p(hs[1]),
         )  # fmt: skip
-        return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0.transpose(1, 2), None
+        g_h0 = g_h0.transpose(1, 2)
+        return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0, None, g_db, None
 
 
-def selective_scan_kernel(u, delta, A, B, C, D=None, z=None, h0=None, delta_scales_input=True):
+def selective_scan_kernel(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    h0=None,
+    delta_scales_input=True,
+    delta_bias=None,
+    delta_softplus=False,
+):
     """The selective scan by the compiled kernel, skip and gate included: (y, h_last).
 
     u, delta : (Bt, L, Dm) float32 ; A : (Dm, N) ; B, C : (Bt, L, N) ; D : (Dm,) or None ;
     z : (Bt, L, Dm) or None ; h0 : (Bt, Dm, N) or None (zeros). ``y = (C . h + D u) *
-    silu(z)`` as in :func:`wavescope.models.scan.selective_scan`. Call only where
-    :func:`scan_applies` is true.
+    silu(z)`` as in :func:`wavescope.models.scan.selective_scan`, with the step
+    ``softplus(delta + delta_bias)`` if ``delta_softplus`` (Mamba's Delta from the output
+    of ``dt_proj`` before its bias: the bias, softplus and their gradients fused into the
+    scan's passes), ``delta + delta_bias`` otherwise (``delta_bias`` (Dm,) or None). Call
+    only where :func:`scan_applies` is true.
     """
     if h0 is None:
         h0 = torch.zeros(u.shape[0], A.shape[0], A.shape[1], dtype=u.dtype)
@@ -607,6 +761,7 @@ def selective_scan_kernel(u, delta, A, B, C, D=None, z=None, h0=None, delta_scal
     return _KernelScanFn.apply(
         u, delta, A.to(dt), B.to(dt), C.to(dt), None if D is None else D.to(dt),
         None if z is None else z.to(dt), h0.to(dt), bool(delta_scales_input),
+        None if delta_bias is None else delta_bias.to(dt), bool(delta_softplus),
     )  # fmt: skip
 
 
@@ -693,3 +848,42 @@ def rms_norm_kernel(x, w, eps: float):
     """``x / sqrt(mean(x^2, -1) + eps) * w`` for float32 CPU x (..., D) and w (D,), in one
     pass each way. Call only where :func:`applies` (x, w) is true."""
     return _RMSNormFn.apply(x, w, eps)
+
+
+def _f64(x):
+    return x.detach().to(torch.float64).contiguous()
+
+
+def wave_kernel_sum(v, A, W_re, W_im, L: int):
+    """The v-Wave ring's impulse response ``K[m, d] = Re(sum_k W[d, k] exp(m v_d A[d, k]))``,
+    (L, channels) float64, by the compiled recurrence (no autograd: the caller's function
+    differentiates through :func:`wave_kernel_sum_grads`).
+
+    v : (channels,) ; A : (channels, N) complex ; W_re, W_im : (channels, N). Call only
+    where :func:`applies` () is true, with CPU tensors.
+    """
+    lib = _load()
+    ch, N = W_re.shape
+    Are, Aim, v, Wr, Wi = _f64(A.real), _f64(A.imag), _f64(v), _f64(W_re), _f64(W_im)
+    K = torch.empty(L, ch, dtype=torch.float64)
+    scratch = torch.empty(4 * N, dtype=torch.float64)
+    lib.ws_wave_kernel_fwd(
+        ch, N, L, _p(v), _p(Are), _p(Aim), _p(Wr), _p(Wi), _p(K), _p(scratch)
+    )  # fmt: skip
+    return K
+
+
+def wave_kernel_sum_grads(v, A, gK):
+    """``S[d, k] = sum_m gK[m, d] exp(m v_d A[d, k])`` and ``S_m`` (the same weighted by m),
+    complex128 (channels, N) each, for the gradient of :func:`wave_kernel_sum` from
+    gK (L, channels)."""
+    lib = _load()
+    ch, N = A.shape
+    Are, Aim, v, g = _f64(A.real), _f64(A.imag), _f64(v), _f64(gK)
+    out = torch.empty(4, ch, N, dtype=torch.float64)
+    scratch = torch.empty(4 * N, dtype=torch.float64)
+    lib.ws_wave_kernel_bwd(
+        ch, N, g.shape[0], _p(v), _p(Are), _p(Aim), _p(g), _p(out[0]), _p(out[1]), _p(out[2]),
+        _p(out[3]), _p(scratch),
+    )  # fmt: skip
+    return torch.complex(out[0], out[1]), torch.complex(out[2], out[3])
