@@ -202,8 +202,9 @@ class Abstract(Result):
     ----------
     groups : list of dict
         Per group: ``group``, ``kind`` (of its :class:`Provenance`), ``n_recordings``,
-        ``n_subjects``, ``subject_name``, ``learned`` (None for groups that were not
-        trained).
+        ``n_subjects``, ``subject_name``, ``learned`` (:func:`group_learned`),
+        ``runs_not_learned`` and ``runs_known`` (training runs that did not learn, of
+        those whose learning is known).
     properties : list of str
         The properties compared.
     estimates : list of GroupEstimate
@@ -213,7 +214,8 @@ class Abstract(Result):
     n_tests : int
         Tests run.
     not_testable : list of str
-        Pairs that were not tested (too few subjects) and groups that did not learn.
+        Pairs that were not tested, each with the group(s) short of subjects
+        (``"cortex vs mamba (cortex: 1 subject, no between-group test)"``).
     """
 
     groups: list[dict]
@@ -224,11 +226,47 @@ class Abstract(Result):
     not_testable: list[str]
 
 
-def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
+def not_learned(learning: list, group: str) -> tuple[int, int]:
+    """(runs of ``group`` that did not learn, runs whose learning is known)."""
+    known = [r.learned for r in learning if r.group == group and r.learned is not None]
+    return sum(not k for k in known), len(known)
+
+
+def group_learned(learning: list, group: str) -> bool | None:
+    """The group rule: True when every known run learned, False when none did, None
+    when some did and some did not (each run is marked on its own) or none is known."""
+    k, n = not_learned(learning, group)
+    return None if n == 0 or 0 < k < n else k == 0
+
+
+def _untested_pairs(tests, min_n: int) -> list[str]:
+    """Each untested pair once, with why: the group(s) short of subjects."""
+    out: dict[str, dict[str, int]] = {}
+    for t in tests:
+        if t.p_value is not None:
+            continue
+        few = out.setdefault(f"{t.group_a} vs {t.group_b}", {})
+        for g, n in ((t.group_a, t.subjects_a), (t.group_b, t.subjects_b)):
+            if n < min_n:
+                few[g] = max(few.get(g, 0), int(n))
+    return [
+        f"{pair} ("
+        + "; ".join(f"{g}: {n} subject{'s' if n != 1 else ''}" for g, n in few.items())
+        + ", no between-group test)"
+        if few
+        else pair
+        for pair, few in out.items()
+    ]
+
+
+def _abstract(
+    stats, provenance: dict, learned: dict, inputs: list, learning: list = ()
+) -> Abstract:
     groups = []
     for g in stats.groups:
         ins = [i for i in inputs if i.group == g]
         p = provenance[g]
+        k, n = not_learned(list(learning), g)
         groups.append(
             dict(
                 group=g,
@@ -237,6 +275,8 @@ def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
                 n_subjects=len({i.subject for i in ins}),
                 subject_name=p.subject_name,
                 learned=learned.get(g),
+                runs_not_learned=k,
+                runs_known=n,
             )
         )
     est = [
@@ -247,9 +287,7 @@ def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
     ]
     run = [t for t in stats.tests if t.p_value is not None]
     sig = sorted((t for t in run if t.significant), key=lambda t: t.p_fdr)[:3]
-    untested = list(
-        dict.fromkeys(f"{t.group_a} vs {t.group_b}" for t in stats.tests if t.p_value is None)
-    )
+    untested = _untested_pairs(stats.tests, stats.settings.min_n)
     return Abstract(
         groups=groups,
         properties=list(stats.properties),
@@ -440,8 +478,9 @@ class ComparisonResult(Result):
     provenance: dict[str, Provenance] = field(default_factory=dict)
     #: whether each group's recordings share a direction (one test per group)
     directions: list[DirectionTest] = field(default_factory=list)
-    #: {group: False when a training run of it did not learn its task, True when all
-    #: did, None when not trained or not known}
+    #: {group: True when every training run of it learned its task, False when none did,
+    #: None when not trained, not known, or some runs did and some did not (per run in
+    #: ``learning``)}
     learned: dict[str, bool | None] = field(default_factory=dict)
     abstract: Abstract | None = None
 
@@ -805,16 +844,13 @@ def run_comparison(
         prov[g] = given or _provenance(
             g, [i for i in inputs if i.group == g], [r[4] for r in recs if r[0] == g]
         )
-    learned: dict[str, bool | None] = {g: None for g in gnames}
-    for g in dict.fromkeys(r.group for r in learning):
-        known = [r.learned for r in learning if r.group == g and r.learned is not None]
-        learned[g] = all(known) if known else None
+    learned = {g: group_learned(learning, g) for g in gnames}
     dims = {g: recs[first[g]][4].n_dims for g in gnames}
     return ComparisonResult(
         provenance=prov,
         learned=learned,
         directions=_direction_tests(table, gnames, dims, stats.settings.alpha),
-        abstract=_abstract(stats, prov, learned, inputs),
+        abstract=_abstract(stats, prov, learned, inputs, learning),
         subject_note=_subject_note(inputs),
         wavescope_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
