@@ -226,20 +226,28 @@ def test_each_seed_is_marked_and_a_group_did_not_learn_only_when_none_of_its_see
 
 
 def test_untested_pairs_name_the_group_short_of_subjects():
-    def pair(a, b, sa, sb, p=None):
-        t = PairTest("pgd_median", a, b, "1", 4, 24, sa, sb, "difference of means")
+    def pair(a, b, sa, sb, p=None, prop="pgd_median"):
+        t = PairTest(prop, a, b, "1", 4, 24, sa, sb, "difference of means")
         t.p_value = p
         return t
 
     tests = [
         pair("cortex", "vwave", 1, 3),
-        pair("cortex", "vwave", 1, 3),  # another property of the same pair: said once
+        pair("cortex", "vwave", 1, 3, prop="wave_fraction"),  # same pair: said once
         pair("cortex", "mamba", 1, 2),
         pair("vwave", "mamba", 3, 3, p=0.04),  # tested: not listed
+        pair("vwave", "mamba", 3, 0, prop="speed_median"),  # mamba has no speed
+        pair("vwave", "mamba", 3, 1, prop="wavelength_per_extent"),
     ]
-    assert _untested_pairs(tests, 3) == [
+    n = {"cortex": 1, "vwave": 3, "mamba": 3}
+    assert _untested_pairs(tests, 3, n) == [
         "cortex vs vwave (cortex: 1 subject, no between-group test)",
-        "cortex vs mamba (cortex: 1 subject; mamba: 2 subjects, no between-group test)",
+        "cortex vs mamba (cortex: 1 subject, no between-group test)",
+        "vwave vs mamba on speed_median, wavelength_per_extent (mamba: a value in 0 of 3 subjects)",
+    ]
+    n["mamba"] = 2
+    assert _untested_pairs(tests[2:3], 3, n) == [
+        "cortex vs mamba (cortex: 1 subject; mamba: 2 subjects, no between-group test)"
     ]
 
 

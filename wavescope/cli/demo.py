@@ -44,6 +44,15 @@ def register(sub) -> None:
         help="Davis et al. 2021 speed density for the report: the *speed_density*.mat file "
         "or its folder (default: $WAVESCOPE_DAVIS2021 when set; nothing else is searched)",
     )
+    p.add_argument(
+        "--cortex",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="real recordings as the cortex group, in place of the simulated neural field "
+        "(anything 'wavescope velocity' reads; each in its own recommended band, e.g. "
+        "widefield 0.1-5 Hz); the memory comparison then has no cortex group",
+    )
     p.set_defaults(func=run)
 
 
@@ -71,5 +80,6 @@ def run(args) -> int:
         threads=args.threads,
         overwrite=args.overwrite,
         reference=args.reference_speeds,
+        cortex=args.cortex,
     )
     return 0

@@ -239,24 +239,30 @@ def group_learned(learning: list, group: str) -> bool | None:
     return None if n == 0 or 0 < k < n else k == 0
 
 
-def _untested_pairs(tests, min_n: int) -> list[str]:
-    """Each untested pair once, with why: the group(s) short of subjects."""
-    out: dict[str, dict[str, int]] = {}
+def _untested_pairs(tests, min_n: int, n_subjects: dict) -> list[str]:
+    """Each untested pair once, with why: a group with fewer than ``min_n`` subjects
+    (no between-group test at all), or the properties measured in too few of them."""
+    pairs: dict[tuple[str, str], list] = {}
     for t in tests:
-        if t.p_value is not None:
+        if t.p_value is None:
+            pairs.setdefault((t.group_a, t.group_b), []).append(t)
+    out = []
+    for (a, b), ts in pairs.items():
+        short = [g for g in (a, b) if n_subjects.get(g, 0) < min_n]
+        if short:
+            n = {g: n_subjects.get(g, 0) for g in short}
+            why = "; ".join(f"{g}: {n[g]} subject{'s' if n[g] != 1 else ''}" for g in short)
+            out.append(f"{a} vs {b} ({why}, no between-group test)")
             continue
-        few = out.setdefault(f"{t.group_a} vs {t.group_b}", {})
-        for g, n in ((t.group_a, t.subjects_a), (t.group_b, t.subjects_b)):
-            if n < min_n:
-                few[g] = max(few.get(g, 0), int(n))
-    return [
-        f"{pair} ("
-        + "; ".join(f"{g}: {n} subject{'s' if n != 1 else ''}" for g, n in few.items())
-        + ", no between-group test)"
-        if few
-        else pair
-        for pair, few in out.items()
-    ]
+        few = {}
+        for t in ts:
+            for g, k in ((a, t.subjects_a), (b, t.subjects_b)):
+                if k < min_n:
+                    few[g] = min(few.get(g, k), int(k))
+        props = ", ".join(dict.fromkeys(t.property for t in ts))
+        why = "; ".join(f"{g}: a value in {k} of {n_subjects[g]} subjects" for g, k in few.items())
+        out.append(f"{a} vs {b} on {props} ({why})" if why else f"{a} vs {b} on {props}")
+    return out
 
 
 def _abstract(
@@ -287,7 +293,7 @@ def _abstract(
     ]
     run = [t for t in stats.tests if t.p_value is not None]
     sig = sorted((t for t in run if t.significant), key=lambda t: t.p_fdr)[:3]
-    untested = _untested_pairs(stats.tests, stats.settings.min_n)
+    untested = _untested_pairs(stats.tests, stats.settings.min_n, stats.n_subjects)
     return Abstract(
         groups=groups,
         properties=list(stats.properties),

@@ -434,6 +434,13 @@ def _cortex_provenance(seed: int):
     )
 
 
+def _real_provenance(paths: list[Path]):
+    """The cortex group given with ``--cortex``: recordings read from these files."""
+    from wavescope.pipelines.compare import Provenance
+
+    return Provenance.recorded(", ".join(str(p) for p in paths))
+
+
 def _n_channels(model) -> int:
     """Channels of layer 0's probed state."""
     from wavescope.models.probe import hidden_states, impulse_tokens
@@ -452,6 +459,7 @@ def run_demo(
     threads: int | None = None,
     overwrite: bool = False,
     reference: str | Path | None = None,
+    cortex: list[str | Path] | None = None,
 ) -> dict:
     """Run the main job; return the paths written and the timings of each step (s).
 
@@ -479,6 +487,12 @@ def run_demo(
         folder holding it). Default: the environment variable ``WAVESCOPE_DAVIS2021``
         when set; nothing else is searched, and without either the report goes without
         the reference. Read before any work, so that a wrong path fails at once.
+    cortex : list of paths, optional
+        Real recordings as the cortex group, in place of step 2's simulations (anything
+        ``wavescope velocity`` reads; each measured in its own recommended band, e.g.
+        0.1-5 Hz for widefield frames, or the band found from its spectrum). Subjects
+        come from the files (one file without a subject is one subject); the memory
+        comparison then has no cortex group (a recording has no known input to decode).
     """
     import torch
 
@@ -501,6 +515,9 @@ def run_demo(
         from wavescope.datasets.davis2021 import read_davis2021_speeds
 
         reference = read_davis2021_speeds(reference)  # fails here, not after training
+    real = [Path(c) for c in cortex or []]
+    if any(not c.exists() for c in real):
+        raise WaveInputError(f"--cortex: {[str(c) for c in real if not c.exists()]} not found.")
     out = Path(out)
     files = _outputs(out)
     existing = _written(files)
@@ -517,8 +534,13 @@ def run_demo(
     _plane_wave_step(files, seed, render)
     timings["plane_wave"] = time.perf_counter() - t
 
-    t = _step(2, "a synthetic cortical recording: a neural field with travelling waves")
-    cortex = _cortex_step(files, cfg, seed, render)
+    if real:
+        t = _step(2, f"the cortex group: {len(real)} recording(s) given with --cortex")
+        print("\n".join(f"  {c}" for c in real))
+        cortex = real
+    else:
+        t = _step(2, "a synthetic cortical recording: a neural field with travelling waves")
+        cortex = _cortex_step(files, cfg, seed, render)
     timings["cortex"] = time.perf_counter() - t
 
     t = _step(
@@ -532,7 +554,10 @@ def run_demo(
     timings["probe"] = time.perf_counter() - t
 
     t = _step(5, "memory curves: how far back the input can be read from each state")
-    memory = _memory_step(files, cfg, seed, nets)
+    # with real cortex no simulated sheet stands in for it: the memory groups are the models
+    memory = _memory_step(files, dict(cfg, mem_fields=0) if real else cfg, seed, nets)
+    if real:
+        memory.pop("cortex")
     timings["memory"] = time.perf_counter() - t
 
     t = _step(6, "comparing cortex, v-Wave Mamba and Mamba waves and memory")
@@ -545,16 +570,18 @@ def run_demo(
         )
     result = run_comparison(
         {"cortex": cortex, **{name: states[name] for name in MODELS}},
-        band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
+        band={"cortex": None if real else CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
         metrics={
             name: [trained[net]["out_dir"] for net in nets if net.model == name] for name in MODELS
         },
         reference=reference,
         memory=memory,
-        subjects={
-            "cortex": [f"simulation {i} (seed {seed * 1000 + i})" for i in range(len(cortex))]
+        subjects=None
+        if real
+        else {"cortex": [f"simulation {i} (seed {seed * 1000 + i})" for i in range(len(cortex))]},
+        provenance={
+            "cortex": _real_provenance(real) if real else _cortex_provenance(seed),
         },
-        provenance={"cortex": _cortex_provenance(seed)},
         progress=True,
     )
     result.report, result.json = str(files["report"]), str(files["report_json"])
