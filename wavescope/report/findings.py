@@ -525,8 +525,8 @@ def reference(result) -> list[str]:
             out.append(f"{c.group}: {c.message}")
         else:
             out.append(
-                f"{c.group}: median speed {g3(c.group_median, 'm/s')} lies at the "
-                f"{c.reference_percentile:.0f}th percentile of the reference (KS p = "
+                f"{c.group}: median speed {g3(c.group_median, 'm/s')} lies at "
+                f"percentile {c.reference_percentile:.0f} of the reference (KS p = "
                 f"{g3(c.ks_p)}, sign test p = {g3(c.sign_p)}, {c.n} recordings)."
             )
     return out
