@@ -127,3 +127,44 @@ def test_probe_layers_in_python_must_be_integers(run):
     for layer in (1.0, True, "0", -1):
         with pytest.raises(WaveInputError, match="layer"):
             capture_states(model, tokens, layer)
+
+
+def test_identical_runs_give_one_weights_digest_though_their_files_differ(tmp_path):
+    """The subject of a trained network is the same for two runs with the same seed (the
+    file bytes are not: torch writes a random serialization id, and the run its elapsed
+    seconds); another seed, or one weight moved by one ulp, gives another digest."""
+    from wavescope.models.checkpoint import weights_digest
+    from wavescope.models.probe import checkpoint_identity
+
+    def once(name, s):
+        out = tmp_path / name
+        train(
+            "shift-ssm",
+            TrainHParams(steps=3, batch_size=4, seed=s),
+            out_dir=out,
+            task=TaskSpec(length=6),
+            model_config=dict(d_model=16, n_layers=1, n_sites=4),
+            evaluation=EvalSpec(lengths=[6], examples=2, modes=("teacher",)),
+            log=LogSpec(every=3, progress=False),
+        )
+        path = out / "checkpoint.pt"
+        return path, load_checkpoint(path)
+
+    (p1, c1), (p2, c2), (_, c3) = once("a", 3), once("b", 3), once("c", 4)
+    assert p1.read_bytes() != p2.read_bytes()
+    id1, id2 = checkpoint_identity(p1, c1), checkpoint_identity(p2, c2)
+    assert id1["subject"] == id2["subject"] and id1["weights_sha256"] == id2["weights_sha256"]
+    assert weights_digest(c3) != weights_digest(c1)
+    # the state dict's order does not matter; a one-ulp change of one weight does
+    c1["model_state"] = dict(reversed(list(c1["model_state"].items())))
+    assert weights_digest(c1) == id1["weights_sha256"]
+    name, t = next((k, v) for k, v in c1["model_state"].items() if v.is_floating_point())
+    c1["model_state"][name] = torch.nextafter(t, t + 1)
+    assert weights_digest(c1) != id1["weights_sha256"]
+
+
+def test_weights_digest_refuses_a_state_that_is_not_tensors():
+    from wavescope.models.checkpoint import weights_digest
+
+    with pytest.raises(WaveInputError, match="model_state"):
+        weights_digest({"model_name": "mamba", "model_state": {"w": [1.0]}})

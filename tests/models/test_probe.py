@@ -241,7 +241,7 @@ def test_probe_writes_the_checkpoint_as_subject_and_channels_share_it(tmp_path):
     (s0,) = subjects[0]
     assert s0.startswith("shift-ssm seed 0 #")
     meta = read_npz(paths[0][0]).meta
-    assert meta["seed"] == 0 and meta["step"] == 10 and len(meta["checkpoint_sha256"]) == 64
+    assert meta["seed"] == 0 and meta["step"] == 10 and len(meta["weights_sha256"]) == 64
 
     res = run_comparison({"a": paths[0], "b": paths[1]}, progress=False)
     assert res.inputs[0].subject == s0

@@ -17,11 +17,13 @@ from wavescope.pipelines.compare import (
     _direction_tests,
     _learning,
     _provenance,
+    _untested_pairs,
+    group_learned,
 )
 from wavescope.report import findings as W
 from wavescope.report.html import render_comparison
 from wavescope.report.text import as_cli, rate
-from wavescope.stats.compare import GroupComparison, GroupEstimate, Settings
+from wavescope.stats.compare import GroupComparison, GroupEstimate, PairTest, Settings
 
 
 def _result(groups: dict, *, provenance=None, learning=(), directions=None, dims=None):
@@ -56,9 +58,7 @@ def _result(groups: dict, *, provenance=None, learning=(), directions=None, dims
         settings=Settings(),
     )
     prov = provenance or {g: Provenance("unstated", "x.npz", None, "file") for g in gnames}
-    learned = {g: None for g in gnames}
-    for r in learning:
-        learned[r.group] = r.learned
+    learned = {g: group_learned(list(learning), g) for g in gnames}
     res = ComparisonResult(
         wavescope_version="test", created="now", settings={"alpha": 0.05, "method": "auto"},
         inputs=inputs,
@@ -67,7 +67,7 @@ def _result(groups: dict, *, provenance=None, learning=(), directions=None, dims
         messages=[], provenance=prov, learned=learned,
         directions=directions or [],
     )  # fmt: skip
-    res.abstract = _abstract(stats, prov, learned, inputs)
+    res.abstract = _abstract(stats, prov, learned, inputs, list(learning))
     return res
 
 
@@ -197,14 +197,71 @@ def test_a_model_at_chance_loss_is_marked_did_not_learn_wherever_it_appears(tmp_
     assert "vwave / mamba (did not learn)</h1>" in html and "NO: loss at chance" in html
 
 
+@pytest.mark.parametrize("n_dull", [0, 1, 2, 3])
+def test_each_seed_is_marked_and_a_group_did_not_learn_only_when_none_of_its_seeds_did(
+    tmp_path, n_dull
+):
+    runs = [
+        _learning("mamba", _run(tmp_path, f"mamba_s{i}", [3.4, 3.3, 3.249] if i < n_dull else
+                                [3.4, 1.2, 0.05]))
+        for i in range(3)
+    ]  # fmt: skip
+    res = _result({"mamba": _rows(3)}, learning=runs)
+    assert res.learned["mamba"] is {0: True, 3: False}.get(n_dull)  # mixed: None
+    tag = {0: "mamba", 3: "mamba (did not learn)"}.get(
+        n_dull, f"mamba ({n_dull} of 3 did not learn)"
+    )
+    assert W.label(res, "mamba") == tag
+    assert W.abstract(res)[0].startswith(f"Compared 1 groups, {tag}: 3 recordings")
+    said = " ".join(W.how_learned(res))
+    if n_dull == 0:
+        assert "DID NOT LEARN" not in said
+    elif n_dull == 3:
+        assert "DID NOT LEARN (3 of 3 runs): final loss 3.25, 3.25, 3.25" in said
+        assert "mamba as a trained model" in W.abstract(res)[-1]
+    else:
+        names = ", ".join(f"mamba_s{i}" for i in range(n_dull))
+        assert f"DID NOT LEARN ({n_dull} of 3 runs: {names}): final loss" in said
+        assert "mamba as a trained model" not in " ".join(W.abstract(res))
+
+
+def test_untested_pairs_name_the_group_short_of_subjects():
+    def pair(a, b, sa, sb, p=None, prop="pgd_median"):
+        t = PairTest(prop, a, b, "1", 4, 24, sa, sb, "difference of means")
+        t.p_value = p
+        return t
+
+    tests = [
+        pair("cortex", "vwave", 1, 3),
+        pair("cortex", "vwave", 1, 3, prop="wave_fraction"),  # same pair: said once
+        pair("cortex", "mamba", 1, 2),
+        pair("vwave", "mamba", 3, 3, p=0.04),  # tested: not listed
+        pair("vwave", "mamba", 3, 0, prop="speed_median"),  # mamba has no speed
+        pair("vwave", "mamba", 3, 1, prop="wavelength_per_extent"),
+    ]
+    n = {"cortex": 1, "vwave": 3, "mamba": 3}
+    assert _untested_pairs(tests, 3, n) == [
+        "cortex vs vwave (cortex: 1 subject, no between-group test)",
+        "cortex vs mamba (cortex: 1 subject, no between-group test)",
+        "vwave vs mamba on speed_median, wavelength_per_extent (mamba: a value in 0 of 3 subjects)",
+    ]
+    n["mamba"] = 2
+    assert _untested_pairs(tests[2:3], 3, n) == [
+        "cortex vs mamba (cortex: 1 subject; mamba: 2 subjects, no between-group test)"
+    ]
+
+
 def test_abstract_says_what_was_compared_the_contrasts_and_what_was_not_testable():
     res = _result({"cortex": _rows(3), "m": _rows(3, wf=0.9, subjects=["a"] * 3)})
-    res.abstract.not_testable = ["cortex vs m"]
+    res.abstract.not_testable = ["cortex vs m (m: 1 subject, no between-group test)"]
     a = W.abstract(res)
     assert 3 <= len(a) <= 5
     assert a[0].startswith("Compared 2 groups, cortex: 3 recordings of 3 files; m: 3 recordings")
     assert "40% of the samples in cortex (95% CI 40% to 40%); 90% of the samples in m" in a[1]
-    assert a[-1].startswith("Not testable: cortex vs m (fewer than 3 subjects")
+    assert a[-1].startswith(
+        "Not testable: cortex vs m (m: 1 subject, no between-group test), with estimates "
+        "only (a test needs 3 subjects per group)"
+    )
 
 
 def test_provenance_is_in_the_json_and_inferred_from_the_inputs():

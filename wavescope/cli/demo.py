@@ -44,6 +44,15 @@ def register(sub) -> None:
         help="Davis et al. 2021 speed density for the report: the *speed_density*.mat file "
         "or its folder (default: $WAVESCOPE_DAVIS2021 when set; nothing else is searched)",
     )
+    p.add_argument(
+        "--cortex",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="real recordings as the cortex group, in place of the simulated neural field "
+        "(anything 'wavescope velocity' reads; each in its reader's recommended band, e.g. "
+        "widefield 0.1-5 Hz); the memory comparison then has no cortex group",
+    )
     p.set_defaults(func=run)
 
 
@@ -69,6 +78,7 @@ def run(args) -> int:
         threads=args.threads,
         overwrite=args.overwrite,
         reference=args.reference_speeds,
+        cortex=args.cortex,
         on_event=_show,
     )
     _show_done(result)
@@ -118,6 +128,14 @@ def _show_plane_wave(e) -> None:
 def _show_cortex(e) -> None:
     s = e.first.summary
     sp = "n/a (no wave epoch)" if e.first_waves_speed is None else f"{e.first_waves_speed:.3f} m/s"
+    if e.recorded:
+        print("\n".join(f"  {p}" for p in e.paths))
+        print(
+            f"recording 0 ({e.duration:g} s): wave fraction {_num(s.wave_fraction)}, PGD median "
+            f"{_num(s.pgd_median)}, speed in wave epochs {sp}; the memory comparison has no "
+            "cortex group (a recording has no known input to decode)"
+        )
+        return
     print(
         f"simulated {len(e.paths)} recordings: 100 sites (10 x 10 grid, 1 mm) x {e.duration:g} s "
         "x 500 Hz, bursts of 7-13 Hz travelling at 0.3 m/s from random sources, pink noise"

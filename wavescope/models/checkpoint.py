@@ -53,6 +53,36 @@ def save_checkpoint(path, payload: dict) -> Path:
     return path
 
 
+def weights_digest(checkpoint: dict) -> str:
+    """SHA-256 (hex) of what makes a trained network: ``model_name``, ``config``,
+    ``vocab_size`` and the ``model_state`` tensors (name, dtype, shape and bytes, in
+    name order).
+
+    Two runs with the same seed and settings give the same digest; the file's own bytes
+    do not: each ``torch.save`` writes a random ``.data/serialization_id`` into the
+    archive, and the checkpoint stores the run's wall-clock ``elapsed`` seconds.
+
+    Raises
+    ------
+    WaveInputError
+        If ``model_state`` is not a dict of tensors.
+    """
+    import hashlib
+    import json
+
+    state = checkpoint.get("model_state")
+    if not isinstance(state, dict) or not all(torch.is_tensor(t) for t in state.values()):
+        raise WaveInputError("the checkpoint's model_state must be a dict of tensors.")
+    h = hashlib.sha256()
+    head = {k: checkpoint.get(k) for k in ("model_name", "config", "vocab_size")}
+    h.update(json.dumps(head, sort_keys=True, default=str).encode())
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        h.update(f"\n{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def load_checkpoint(path, map_location="cpu", required=REQUIRED_KEYS) -> dict:
     """Read a checkpoint with ``torch.load(weights_only=True)``.
 

@@ -317,17 +317,14 @@ def checkpoint_identity(path, checkpoint: dict) -> dict:
     -------
     dict
         ``subject`` (``"<model> seed <seed> #<digest>"``, the digest the first 10 hex
-        digits of the SHA-256 of the checkpoint file), ``checkpoint`` (the path),
-        ``checkpoint_sha256``, ``seed`` (the training seed, None when not recorded) and
+        digits of :func:`wavescope.models.checkpoint.weights_digest`: the same for two
+        identical runs, unlike a hash of the file), ``checkpoint`` (the path),
+        ``weights_sha256``, ``seed`` (the training seed, None when not recorded) and
         ``step`` (training steps of the checkpoint).
     """
-    import hashlib
+    from wavescope.models.checkpoint import weights_digest
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = weights_digest(checkpoint)
     train = checkpoint.get("train") if isinstance(checkpoint.get("train"), dict) else {}
     seed = train.get("seed")
     name = checkpoint.get("model_name", "model")
@@ -335,7 +332,7 @@ def checkpoint_identity(path, checkpoint: dict) -> dict:
     return {
         "subject": f"{name} {seed_text} #{digest[:10]}",
         "checkpoint": str(path),
-        "checkpoint_sha256": digest,
+        "weights_sha256": digest,
         "seed": seed,
         "step": checkpoint.get("step"),
     }

@@ -209,8 +209,9 @@ class Abstract(Result):
     ----------
     groups : list of dict
         Per group: ``group``, ``kind`` (of its :class:`Provenance`), ``n_recordings``,
-        ``n_subjects``, ``subject_name``, ``learned`` (None for groups that were not
-        trained).
+        ``n_subjects``, ``subject_name``, ``learned`` (:func:`group_learned`),
+        ``runs_not_learned`` and ``runs_known`` (training runs that did not learn, of
+        those whose learning is known).
     properties : list of str
         The properties compared.
     estimates : list of GroupEstimate
@@ -220,7 +221,8 @@ class Abstract(Result):
     n_tests : int
         Tests run.
     not_testable : list of str
-        Pairs that were not tested (too few subjects) and groups that did not learn.
+        Pairs that were not tested, each with the group(s) short of subjects
+        (``"cortex vs mamba (cortex: 1 subject, no between-group test)"``).
     """
 
     groups: list[dict]
@@ -231,11 +233,53 @@ class Abstract(Result):
     not_testable: list[str]
 
 
-def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
+def not_learned(learning: list, group: str) -> tuple[int, int]:
+    """(runs of ``group`` that did not learn, runs whose learning is known)."""
+    known = [r.learned for r in learning if r.group == group and r.learned is not None]
+    return sum(not k for k in known), len(known)
+
+
+def group_learned(learning: list, group: str) -> bool | None:
+    """The group rule: True when every known run learned, False when none did, None
+    when some did and some did not (each run is marked on its own) or none is known."""
+    k, n = not_learned(learning, group)
+    return None if n == 0 or 0 < k < n else k == 0
+
+
+def _untested_pairs(tests, min_n: int, n_subjects: dict) -> list[str]:
+    """Each untested pair once, with why: a group with fewer than ``min_n`` subjects
+    (no between-group test at all), or the properties measured in too few of them."""
+    pairs: dict[tuple[str, str], list] = {}
+    for t in tests:
+        if t.p_value is None:
+            pairs.setdefault((t.group_a, t.group_b), []).append(t)
+    out = []
+    for (a, b), ts in pairs.items():
+        short = [g for g in (a, b) if n_subjects.get(g, 0) < min_n]
+        if short:
+            n = {g: n_subjects.get(g, 0) for g in short}
+            why = "; ".join(f"{g}: {n[g]} subject{'s' if n[g] != 1 else ''}" for g in short)
+            out.append(f"{a} vs {b} ({why}, no between-group test)")
+            continue
+        few = {}
+        for t in ts:
+            for g, k in ((a, t.subjects_a), (b, t.subjects_b)):
+                if k < min_n:
+                    few[g] = min(few.get(g, k), int(k))
+        props = ", ".join(dict.fromkeys(t.property for t in ts))
+        why = "; ".join(f"{g}: a value in {k} of {n_subjects[g]} subjects" for g, k in few.items())
+        out.append(f"{a} vs {b} on {props} ({why})" if why else f"{a} vs {b} on {props}")
+    return out
+
+
+def _abstract(
+    stats, provenance: dict, learned: dict, inputs: list, learning: list = ()
+) -> Abstract:
     groups = []
     for g in stats.groups:
         ins = [i for i in inputs if i.group == g]
         p = provenance[g]
+        k, n = not_learned(list(learning), g)
         groups.append(
             dict(
                 group=g,
@@ -244,6 +288,8 @@ def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
                 n_subjects=len({i.subject for i in ins}),
                 subject_name=p.subject_name,
                 learned=learned.get(g),
+                runs_not_learned=k,
+                runs_known=n,
             )
         )
     est = [
@@ -254,9 +300,7 @@ def _abstract(stats, provenance: dict, learned: dict, inputs: list) -> Abstract:
     ]
     run = [t for t in stats.tests if t.p_value is not None]
     sig = sorted((t for t in run if t.significant), key=lambda t: t.p_fdr)[:3]
-    untested = list(
-        dict.fromkeys(f"{t.group_a} vs {t.group_b}" for t in stats.tests if t.p_value is None)
-    )
+    untested = _untested_pairs(stats.tests, stats.settings.min_n, stats.n_subjects)
     return Abstract(
         groups=groups,
         properties=list(stats.properties),
@@ -447,8 +491,9 @@ class ComparisonResult(Result):
     provenance: dict[str, Provenance] = field(default_factory=dict)
     #: whether each group's recordings share a direction (one test per group)
     directions: list[DirectionTest] = field(default_factory=list)
-    #: {group: False when a training run of it did not learn its task, True when all
-    #: did, None when not trained or not known}
+    #: {group: True when every training run of it learned its task, False when none did,
+    #: None when not trained, not known, or some runs did and some did not (per run in
+    #: ``learning``)}
     learned: dict[str, bool | None] = field(default_factory=dict)
     abstract: Abstract | None = None
 
@@ -799,7 +844,7 @@ def run_comparison(
         directions=_direction_tests(
             table, gnames, {g: first[g].field.n_dims for g in gnames}, stats.settings.alpha
         ),
-        abstract=_abstract(stats, prov, learned, inputs),
+        abstract=_abstract(stats, prov, learned, inputs, learning),
         subject_note=_subject_note(inputs),
         wavescope_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -919,12 +964,8 @@ def _provenances(provenance: dict | None, gnames, inputs, recs) -> dict:
 
 
 def _learned_groups(learning: list[LearningRun], gnames) -> dict[str, bool | None]:
-    """Per group: every run learned (True), one did not (False), or unknown (None)."""
-    learned: dict[str, bool | None] = {g: None for g in gnames}
-    for g in dict.fromkeys(r.group for r in learning):
-        known = [r.learned for r in learning if r.group == g and r.learned is not None]
-        learned[g] = all(known) if known else None
-    return learned
+    """Per group, :func:`group_learned` (None for groups that were not trained)."""
+    return {g: group_learned(learning, g) for g in gnames}
 
 
 def _learning_median(learning: list[LearningRun]) -> dict:

@@ -228,6 +228,22 @@ def _cortex_step(files: DemoFiles, cfg: dict, seed: int, render: Renderers) -> C
     return CortexStep(paths, first, waves, n_bursts, cfg["cortex_s"])
 
 
+def _recorded_cortex_step(paths: list[Path]) -> CortexStep:
+    """Step 2 with ``--cortex``: the given recordings; recording 0 measured as
+    ``wavescope velocity`` measures it (its own band)."""
+    first = measure_recording(paths[0], VelocityOptions())
+    waves = first.result.summarise("waves").speed_median
+    duration = first.field.n_times / first.field.fs
+    return CortexStep(list(paths), first, waves, None, duration, recorded=True)
+
+
+def _real_provenance(paths: list[Path]):
+    """The cortex group given with ``--cortex``: recordings read from these files."""
+    from wavescope.pipelines.compare import Provenance
+
+    return Provenance.recorded(", ".join(str(p) for p in paths))
+
+
 def training_seeds(seed: int, n_seeds: int) -> list[int]:
     """The training seeds of ``--seed`` (``seed * 1000 + k``, as the cortex recordings')."""
     return [seed * 1000 + k for k in range(n_seeds)]
@@ -348,15 +364,24 @@ def _cortex_memory(files: DemoFiles, cfg: dict, seed: int) -> CortexMemory:
     return CortexMemory(curves, paths, truth, cfg["mem_s"])
 
 
-def _memory_step(files: DemoFiles, cfg: dict, seed: int, loaded_models: dict, on_event: Event):
+def _memory_step(
+    files: DemoFiles,
+    cfg: dict,
+    seed: int,
+    loaded_models: dict,
+    on_event: Event,
+    recorded: bool = False,
+):
     """Step 5: memory curves of a driven cortical sheet and of each network's wave state
     (one curve per trained network, carrying its checkpoint's identity as its subject;
     :func:`~wavescope.pipelines.memory.model_memory`)."""
     from wavescope.pipelines.memory import model_memory
 
     files.memory.mkdir(parents=True, exist_ok=True)
-    cortex = _cortex_memory(files, cfg, seed)
-    on_event(cortex)
+    # a recording has no known input to decode: with --cortex the groups are the models
+    cortex = None if recorded else _cortex_memory(files, cfg, seed)
+    if cortex is not None:
+        on_event(cortex)
     nets_memory = []
     for net, loaded in loaded_models.items():
         m = model_memory(
@@ -369,9 +394,9 @@ def _memory_step(files: DemoFiles, cfg: dict, seed: int, loaded_models: dict, on
     return cortex, nets_memory
 
 
-def memory_paths(cortex: CortexMemory, nets: list[NetworkMemory]) -> dict[str, list[Path]]:
-    """The memory curves' JSON files by group (cortex, then each model)."""
-    out: dict[str, list[Path]] = {"cortex": list(cortex.paths)}
+def memory_paths(cortex: CortexMemory | None, nets: list[NetworkMemory]) -> dict[str, list[Path]]:
+    """The memory curves' JSON files by group (cortex, when simulated, then each model)."""
+    out: dict[str, list[Path]] = {} if cortex is None else {"cortex": list(cortex.paths)}
     for n in nets:
         out.setdefault(n.network.model, []).append(n.memory.json)
     return out
@@ -411,14 +436,22 @@ def _compare_step(files, cortex, probes, trained, memory, reference, seed, rende
             "cortex": cortex.paths,
             **{n: [p for s in probes if s.network.model == n for p in s.paths] for n in MODELS},
         },
-        band={"cortex": CORTEX_BAND, **{name: STATE_BAND for name in MODELS}},
+        # recorded cortex: each file in its reader's recommended band (None)
+        band={"cortex": None if cortex.recorded else CORTEX_BAND}
+        | {name: STATE_BAND for name in MODELS},
         metrics={n: [t.out_dir for t in trained if t.network.model == n] for n in MODELS},
         reference=reference,
         memory=memory,
-        subjects={
+        subjects=None  # recorded: subjects from the files (one file without one: one)
+        if cortex.recorded
+        else {
             "cortex": [f"simulation {i} (seed {seed * 1000 + i})" for i in range(len(cortex.paths))]
         },
-        provenance={"cortex": _cortex_provenance(seed)},
+        provenance={
+            "cortex": _real_provenance(cortex.paths)
+            if cortex.recorded
+            else _cortex_provenance(seed)
+        },
         progress=True,
     )
     result.report, result.json = str(files.report), str(files.report_json)
@@ -466,6 +499,7 @@ def run_demo(
     threads: int | None = None,
     overwrite: bool = False,
     reference: str | Path | None = None,
+    cortex: list[str | Path] | None = None,
     on_event: Event | None = None,
 ) -> DemoResult:
     """Run the main job; return what each step made and the timings of each step (s).
@@ -494,6 +528,12 @@ def run_demo(
         folder holding it). Default: the environment variable ``WAVESCOPE_DAVIS2021``
         when set; nothing else is searched, and without either the report goes without
         the reference. Read before any work, so that a wrong path fails at once.
+    cortex : list of paths, optional
+        Real recordings as the cortex group, in place of step 2's simulations (anything
+        ``wavescope velocity`` reads; each measured in its reader's recommended band, e.g.
+        0.1-5 Hz for widefield frames, or the band found from its spectrum). Subjects
+        come from the files (a file without a subject is one subject); the memory
+        comparison then has no cortex group (a recording has no known input to decode).
     on_event : callable, optional
         Called with each :class:`StepStarted` and each step's typed result as it comes
         (the command line prints them); nothing is printed here.
@@ -513,6 +553,10 @@ def run_demo(
     reference, ref_from = reference_speeds_path(reference)
     if reference is not None:
         reference = read_davis2021_speeds(reference)  # fails here, not after training
+    real = [Path(c) for c in cortex or []]
+    missing = [str(c) for c in real if not c.exists()]
+    if missing:  # fails here, not after training
+        raise WaveInputError(f"--cortex: {missing} not found; give existing recordings.")
     files = _prepare_out(out, overwrite)
     nets = _networks(files, seed, n_seeds)
     timings: dict[str, float] = {}
@@ -527,7 +571,11 @@ def run_demo(
 
     plane = step(1, "plane_wave", STEP_TITLES[1], lambda: _plane_wave_step(files, seed, render))
     emit(plane)
-    cortex = step(2, "cortex", STEP_TITLES[2], lambda: _cortex_step(files, cfg, seed, render))
+    if real:
+        title2 = f"the cortex group: {len(real)} recording(s) given with --cortex"
+        cortex = step(2, "cortex", title2, lambda: _recorded_cortex_step(real))
+    else:
+        cortex = step(2, "cortex", STEP_TITLES[2], lambda: _cortex_step(files, cfg, seed, render))
     emit(cortex)
     title3 = STEP_TITLES[3].format(n=n_seeds)
     trained = step(3, "training", title3, lambda: _train_step(cfg, nets, steps, threads, emit))
@@ -539,7 +587,10 @@ def run_demo(
 
     probes = step(4, "probe", STEP_TITLES[4], probe)
     cortex_mem, nets_mem = step(
-        5, "memory", STEP_TITLES[5], lambda: _memory_step(files, cfg, seed, loaded, emit)
+        5,
+        "memory",
+        STEP_TITLES[5],
+        lambda: _memory_step(files, cfg, seed, loaded, emit, bool(real)),
     )
 
     def compare():

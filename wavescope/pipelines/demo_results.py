@@ -79,13 +79,15 @@ class CortexStep(Result):
     paths: list[Path]
     first: RecordingResult
     first_waves_speed: float | None  # m/s, median in wave epochs (None: no epoch)
-    n_bursts: int
+    n_bursts: int | None  # None: recorded, not simulated (no known bursts)
     duration: float  # s
+    recorded: bool = False  # True: real recordings given with --cortex
 
     def to_json(self) -> dict:
         s = self.first.summary
         return {
             "paths": [str(p) for p in self.paths],
+            "recorded": self.recorded,
             "n_bursts": self.n_bursts,
             "wave_fraction": s.wave_fraction,
             "pgd_median": s.pgd_median,
@@ -170,7 +172,7 @@ class DemoResult(Result):
     cortex: CortexStep
     trained: list[TrainedNetwork]
     probes: list[ProbedNetwork]
-    cortex_memory: CortexMemory
+    cortex_memory: CortexMemory | None  # None: recorded cortex (no known input)
     network_memory: list[NetworkMemory]
     comparison: object  # ComparisonResult
     timings: dict = field(default_factory=dict)

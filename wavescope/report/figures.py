@@ -354,7 +354,10 @@ def pgd_figure(series: dict, *, medians: dict | None = None, colours: dict | Non
 
 def speed_figure(speeds: dict, unit: str, *, reference=None, marks: dict | None = None,
                  colours: dict | None = None, labels: dict | None = None):  # fmt: skip
-    """Distributions of speeds per group (log-spaced histogram densities).
+    """Distributions of speeds per group: the fraction of each group's estimates per
+    decade of speed (log-spaced bins), so that on the log axis every group and the
+    reference enclose the same area whatever its spread or count (a density per unit
+    speed would make a narrow group tower over a wide one by orders of magnitude).
 
     Parameters
     ----------
@@ -379,16 +382,18 @@ def speed_figure(speeds: dict, unit: str, *, reference=None, marks: dict | None 
     if reference is not None:
         lo, hi = min(lo, 0.02), max(hi, 2.0)
     bins = np.geomspace(lo / 1.5, hi * 1.5, 40)
+    decade = float(np.log10(bins[1] / bins[0]))  # width of every bin, decades
     for i, (g, v) in enumerate(speeds.items()):
         v = np.asarray(v, float)
         v = v[np.isfinite(v) & (v > 0)]
         if v.size:
-            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.6,
-                    color=_colour(colours, g, i),
+            ax.hist(v, bins=bins, weights=np.full(v.size, 1.0 / (v.size * decade)),
+                    histtype="step", lw=1.6, color=_colour(colours, g, i),
                     label=_label(f"{labels.get(g, g)} (n={v.size})"))  # fmt: skip
     if reference is not None:
         s, d, label = reference
-        ax.plot(s, d, "k-", lw=1.2, label=label)
+        s, d = np.asarray(s, float), np.asarray(d, float)
+        ax.plot(s, d * s * np.log(10.0), "k-", lw=1.2, label=label)  # per decade
     for i, (label, v) in enumerate((marks or {}).items()):
         ax.axvline(v, color=f"C{i}", ls=":", lw=1.2, label=_label(label))
     if not ax.get_legend_handles_labels()[0]:
@@ -396,7 +401,7 @@ def speed_figure(speeds: dict, unit: str, *, reference=None, marks: dict | None 
                 va="center", transform=ax.transAxes)  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel(f"speed ({unit})")
-    ax.set_ylabel("density")
+    ax.set_ylabel("fraction per decade")
     _legend(ax)
     fig.tight_layout()
     return fig

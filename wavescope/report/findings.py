@@ -81,9 +81,21 @@ def label(result, g: str) -> str:
     prov = getattr(result, "provenance", {}).get(g)
     if prov is not None and prov.kind == "simulated":
         tags.append("simulated")
-    if getattr(result, "learned", {}).get(g) is False:
+    k, n = _not_learned(result, g)
+    if k and k == n:
         tags.append("did not learn")
+    elif k:
+        tags.append(f"{k} of {n} did not learn")
     return f"{g} ({', '.join(tags)})" if tags else g
+
+
+def _not_learned(result, g: str) -> tuple[int, int]:
+    """(training runs of ``g`` that did not learn, runs whose learning is known); a
+    result without runs falls back on its group flag."""
+    runs = [r for r in getattr(result, "learning", []) if r.group == g and r.learned is not None]
+    if runs:
+        return sum(not r.learned for r in runs), len(runs)
+    return (1, 1) if getattr(result, "learned", {}).get(g) is False else (0, 0)
 
 
 def _subject_name(result, g: str) -> str:
@@ -189,8 +201,8 @@ def abstract(result) -> list[str]:
     missing = []
     if a.not_testable:
         missing.append(
-            f"{', '.join(a.not_testable)} (fewer than {result.stats.settings.min_n} subjects "
-            "per group: estimates only)"
+            f"{'; '.join(a.not_testable)}, with estimates only (a test needs "
+            f"{result.stats.settings.min_n} subjects per group)"
         )
     dull = [x["group"] for x in a.groups if x["learned"] is False]
     if dull:
@@ -434,12 +446,21 @@ def how_learned(result) -> list[str]:
         dull = [r for r in runs if r.learned is False]
         if dull:
             r0 = dull[0]
+            every = len(dull) == len(runs)
             txt += (
-                f" DID NOT LEARN ({len(dull)} of {n}): final loss "
+                f" DID NOT LEARN ({len(dull)} of {n}"
+                + ("" if every else f": {', '.join(r.label for r in dull)}")
+                + "): final loss "
                 f"{', '.join(g3(r.final_loss) for r in dull)} against chance "
                 f"{g3(r0.chance_loss)} (ln {np.exp(r0.chance_loss):.0f}, a uniform guess over the "
-                "letters); its waves "
-                "and memory are those of an untrained network, not of a copying model."
+                "letters); "
+                + (
+                    "its waves and memory are those of an untrained network, not of a copying "
+                    "model."
+                    if every
+                    else "the waves and memory of those runs are those of untrained networks, "
+                    "the group's those of a mix."
+                )
             )
         out.append(txt)
     return out
@@ -480,7 +501,12 @@ def differences(result) -> list[str]:
         out.append(f"No difference survives the false-discovery-rate correction ({level}%).")
     skipped = len(tests) - len(run)
     if skipped:
-        out.append(f"{skipped} comparison(s) were not tested (too few subjects; see Details).")
+        why = "; ".join(getattr(result.abstract, "not_testable", None) or [])
+        out.append(
+            f"{skipped} comparison(s) were not tested"
+            + (f": {why}" if why else " (too few subjects)")
+            + "; see Details."
+        )
     return out
 
 
@@ -499,8 +525,8 @@ def reference(result) -> list[str]:
             out.append(f"{c.group}: {c.message}")
         else:
             out.append(
-                f"{c.group}: median speed {g3(c.group_median, 'm/s')} lies at the "
-                f"{c.reference_percentile:.0f}th percentile of the reference (KS p = "
+                f"{c.group}: median speed {g3(c.group_median, 'm/s')} lies at "
+                f"percentile {c.reference_percentile:.0f} of the reference (KS p = "
                 f"{g3(c.ks_p)}, sign test p = {g3(c.sign_p)}, {c.n} recordings)."
             )
     return out

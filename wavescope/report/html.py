@@ -392,10 +392,12 @@ def _details(result) -> list[str]:
         )
     untested = [t for t in st.tests if t.p_value is None]
     if untested:
-        pairs = sorted({f"{t.group_a} vs {t.group_b}" for t in untested})
+        pairs = (result.abstract.not_testable if result.abstract else None) or sorted(
+            {f"{t.group_a} vs {t.group_b}" for t in untested}
+        )
         parts.append(
             f"<p>Not tested ({len(untested)} property x pair comparisons: "
-            f"{_e(', '.join(pairs))}): a test needs at least {fmt(st.settings.min_n)} subjects "
+            f"{_e('; '.join(pairs))}): a test needs at least {fmt(st.settings.min_n)} subjects "
             "per group.</p>"
         )
     if result.memory is not None:
