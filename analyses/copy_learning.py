@@ -371,6 +371,36 @@ def _compare(a_steps, a_done, b_steps, b_done):
     return "par" if max(a, b) <= PAR_FACTOR * min(a, b) else "unclear"
 
 
+def _relation(vw: dict, other: dict, metric: str, label: str, who: str) -> str:
+    """One sentence on how v-Wave Mamba's steps to ``label`` compare with ``other``'s."""
+    a, b = _median_or_none(vw[metric]), _median_or_none(other[metric])
+    n_vw, n_other = min(vw["steps_done"]), min(other["steps_done"])
+    name = other["model"]
+    if a is None and b is None:
+        return f"neither reached {label} ({n_vw} and {n_other} steps): no difference shown."
+    if a is None:
+        where = f"v-Wave Mamba did not reach {label} in {n_vw} steps; {name} did at {b:.0f}"
+        if n_vw >= FAST_FACTOR * b:
+            return where + f": v-Wave Mamba learned much slower than {who} at this scale."
+        return where + (
+            f": slower at this scale, by at least {n_vw / b:.1f}x (the run stopped at {n_vw})."
+        )
+    if b is None:
+        where = f"v-Wave Mamba reached {label} at {a:.0f} steps; {name} not in {n_other}"
+        if n_other >= FAST_FACTOR * a:
+            return where + f": v-Wave Mamba learned much faster than {who}."
+        return where + f": faster, by at least {n_other / a:.1f}x (that run stopped there)."
+    c = _compare(vw[metric], vw["steps_done"], other[metric], other["steps_done"])
+    text = {
+        "par": f"on par with {who}",
+        "faster": f"much faster than {who}",
+        "slower": f"much slower than {who}",
+        "unclear": f"neither on par with {who} (within {PAR_FACTOR:g}x) nor apart "
+        f"({FAST_FACTOR:g}x)",
+    }[c]
+    return f"{a:.0f} against {b:.0f} median steps to {label} ({name}): v-Wave Mamba learned {text}."
+
+
 def verdict(res: dict) -> list[str]:
     """Plain sentences, from the numbers, on the claim at this length."""
     by = {t["model"]: t for t in res["table"]}
@@ -411,29 +441,14 @@ def verdict(res: dict) -> list[str]:
             trans,
             key=lambda t: _median_or_none(t[metric]) if _median_or_none(t[metric]) else 1e18,
         )
-        c = _compare(vw[metric], vw["steps_done"], fastest[metric], fastest["steps_done"])
-        text = {
-            "par": "on par with",
-            "faster": "much faster than",
-            "slower": "much slower than",
-            "neither": "no different from (neither reached it)",
-            "unclear": "neither clearly on par with nor clearly apart from",
-        }[c]
         lines.append(
-            f"v-Wave Mamba learned {text} the faster transformer ({fastest['model']}) "
-            f"(on par: within {PAR_FACTOR:g}x its median steps; apart: {FAST_FACTOR:g}x)."
+            "v-Wave Mamba against the faster transformer: "
+            + _relation(vw, fastest, metric, label, "the transformers")
         )
     if "mamba" in by:
-        m = by["mamba"]
-        c = _compare(vw[metric], vw["steps_done"], m[metric], m["steps_done"])
-        text = {
-            "par": "not clearly faster than",
-            "faster": "much faster than",
-            "slower": "slower than",
-            "neither": "no different from (neither reached it)",
-            "unclear": "faster than, but not by a clear margin,",
-        }[c]
-        lines.append(f"v-Wave Mamba learned {text} Mamba.")
+        lines.append(
+            "v-Wave Mamba against Mamba: " + _relation(vw, by["mamba"], metric, label, "Mamba")
+        )
     acc = []
     for t in res["table"]:
         mean = t.get("teacher_exact_by_length", {}).get(str(L))
@@ -448,6 +463,14 @@ def verdict(res: dict) -> list[str]:
             f"({len(vw['seeds'])} seed(s) per model, mean and range over seeds): "
             + "; ".join(acc)
             + "."
+        )
+    sites = res.get("configs", {}).get("vwave-mamba", {}).get("n_sites")
+    if sites is not None and sites < L:
+        lines.append(
+            f"At this scale v-Wave Mamba's ring has {sites} sites, fewer than the {L} letters "
+            f"to copy: at 1 site/step it holds the last {sites} steps, so a string of {L} must "
+            "be held by slower channels (smeared) or by its Mamba state; a ring of at least "
+            f"{L} sites is a larger model than its peers here."
         )
     if len(vw["seeds"]) < 3:
         lines.append(
@@ -609,12 +632,14 @@ def write_summary_page(results: Path) -> str:
     for f in files:
         res = json.loads(f.read_text())
         add_common_step(res)  # the aggregates from the per-run rows, in today's form
+        res["verdict"] = verdict(res)
+        f.write_text(json.dumps(res, indent=1) + "\n")
         a = res["settings"]["args"]
         parts += [
             "",
             f"## Length {res['length']} ({a.get('device', 'cpu')})",
             "",
-            "**Verdict.** " + " ".join(res.get("verdict") or verdict(res)),
+            "**Verdict.** " + " ".join(res["verdict"]),
             "",
             f"Command: `{res['settings']['reproduce']}`. Results: `{f.name}`, "
             f"`{f.with_suffix('.png').name}`.",
