@@ -321,7 +321,7 @@ def _broadband_estimate(run, diagnose, search_limited, verdict):
         bb = run(field, inp)
         problems = diagnose(bb)
         if not np.isfinite(bb.speed) or bb.speed <= 0:
-            problems.append("no finite speed (no delay between sites)")
+            problems.append("no finite speed (no delay between sites: synchronous activity)")
         significant, p, words = verdict(field, inp, bb, problems)
         return RouteEstimate(
             bb.method, bb.speed, bb.direction, problems, search_limited(bb), significant, bb, p,
