@@ -20,7 +20,10 @@ def test_widefield_slow_waves_speed_in_m_per_s(widefield_npz):
     assert 0.001 < s["speed"]["median"] < 0.5 and s["speed"]["unit"] == "m/s"
     assert 0 < s["direction"]["concentration"] <= 1
     assert s["wave_fraction"] > 0.2
-    ev = measure_velocity(field, (0.1, 5.0), method="event-time", n_surrogates=0).summary()
+    ev = measure_velocity(field, (0.1, 5.0), method="event-time", n_surrogates=0)
     # two independent routes (phase gradient, event-time plane fits) agree within 2x
-    assert 0.5 < ev["speed"]["median"] / s["speed"]["median"] < 2.0
-    assert np.isfinite(ev["direction"]["mean_rad"])
+    assert 0.5 < ev.broadband.speed / s["speed"]["median"] < 2.0
+    assert np.isfinite(ev.broadband.direction)
+    # but the event-time planes explain 27% of the event times' variance, under the floor
+    # the validation bank sets (routes.MIN_PLANE_R2): that route prints no speed
+    assert ev.summary()["speed"]["median"] is None

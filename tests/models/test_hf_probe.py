@@ -226,3 +226,14 @@ def test_any_module_route_reads_a_named_submodule(n_sites):
         capture_module(model, tokens, "nope", lambda out: out)
     with pytest.raises(WaveInputError, match=r"\(batch, steps, sites\)"):
         capture_module(model, tokens, "register", lambda out: out[0])
+
+
+@pytest.mark.parametrize("channel", [3, 5])
+def test_the_docs_conv_example_prints_one_site_per_step(channel):
+    """docs/inputs/hf-models.md: ``wavescope velocity conv.npz --method event-time`` on a
+    tiny Mamba's conv state after an impulse, a shift register at 1 site/step, prints
+    that speed (it printed none before the event-time route's own test); event times of
+    an impulse through a register are exact, so 1e-6."""
+    field = hf_impulse_response(tiny("mamba", 3), 0, length=32, part="conv", channel=channel)
+    s = measure_velocity(field, method="event-time").summary()
+    assert s["speed"]["median"] == pytest.approx(1.0, rel=1e-6), s["warnings"]

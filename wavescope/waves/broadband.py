@@ -364,7 +364,8 @@ def xcorr_velocity(
     ``time_unit``) that maximises the cross-correlation of the two (mean-removed) series
     is found to sub-sample precision. Lags are regressed on displacement,
     ``tau_ij = s . (x_j - x_i)`` (least squares through the origin), giving the slowness
-    ``s``.
+    ``s``. ``details["p_value"]`` is the F-test that the lags depend on displacement at
+    all, with the R^2 about zero lag and as many observations as sites in the pairs.
 
     Parameters
     ----------
@@ -463,6 +464,10 @@ def xcorr_velocity(
             "max_lag": int(max_lag),
             "edge_fraction": float(np.mean(np.concatenate(edge))) if edge else 0.0,
             "r2": float(r2),
+            # the lags of a plane wave are differences of one time per site,
+            # t_i = t_0 + s . x_i: the pairs carry no more independent information than
+            # the sites, so the F-test counts sites (pairs would reject for noise)
+            "p_value": _plane_f_test(r2, len(np.unique(pairs)), field.n_dims),
         },
     )
 
@@ -487,15 +492,12 @@ def _energy_span(x: np.ndarray, keep: float = 1 - 1e-6, min_len: int = 16) -> sl
     return slice(t0, min(t1, n))
 
 
-def komega_spectrum(field: WaveField, *, pad: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Power in wavenumber-frequency space of an evenly spaced line of sites.
+def komega_line(field: WaveField) -> tuple[np.ndarray, float]:
+    """The samples a k-omega spectrum reads: the good sites of an evenly spaced line in
+    order of position, over the span that holds the field's energy, mean removed.
 
-    Returns ``(k, omega, power)`` with ``k`` in rad per ``space_unit`` (shape (n_k,)),
-    ``omega`` in rad per ``time_unit`` (shape (n_w,)) and ``power`` (n_k, n_w), for the
-    convention ``f(x, t) = sum P(k, w) exp(i (k x - w t))``: a wave travelling towards +x
-    at speed v puts its power on the line ``w = v k``. The time window is the span of
-    samples that holds the field's energy (all but 1e-6 of it), so that a transient such
-    as an impulse response that decays to zero is not tapered away by the Hann window.
+    Returns ``(x, dx)``: ``x`` (n_sites, n_span) float64 and the site spacing in
+    ``space_unit``.
     """
     pos = field.positions
     if field.n_dims != 1:
@@ -513,16 +515,83 @@ def komega_spectrum(field: WaveField, *, pad: int = 4) -> tuple[np.ndarray, np.n
         )
     x = field.data[order].astype(np.float64)
     x = x[:, _energy_span(x)]
-    x = x - x.mean(axis=1, keepdims=True)
+    return x - x.mean(axis=1, keepdims=True), float(gaps[0])
+
+
+def komega_power(
+    x: np.ndarray, dx: float, fs: float, pad: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(k, omega, power)`` of the samples ``x`` (n_sites, n_times) of a line of sites at
+    spacing ``dx``, sampled at ``fs`` (see :func:`komega_spectrum`)."""
     n_x, n_t = x.shape
     win = np.hanning(n_x + 2)[1:-1, None] * np.hanning(n_t + 2)[None, 1:-1]
     nk, nw = sfft.next_fast_len(pad * n_x), sfft.next_fast_len(pad * n_t)
     # numpy's forward transform uses exp(-i(kx + wt)); flip the sign of w so that
     # power sits at w = +v k for a wave moving towards +x.
     F = sfft.fft2(x * win, s=(nk, nw))
-    k = 2 * np.pi * sfft.fftfreq(nk, d=gaps[0])
-    w = -2 * np.pi * sfft.fftfreq(nw, d=1.0 / field.fs)
+    k = 2 * np.pi * sfft.fftfreq(nk, d=dx)
+    w = -2 * np.pi * sfft.fftfreq(nw, d=1.0 / fs)
     return k, w, np.abs(F) ** 2
+
+
+def komega_spectrum(field: WaveField, *, pad: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Power in wavenumber-frequency space of an evenly spaced line of sites.
+
+    Returns ``(k, omega, power)`` with ``k`` in rad per ``space_unit`` (shape (n_k,)),
+    ``omega`` in rad per ``time_unit`` (shape (n_w,)) and ``power`` (n_k, n_w), for the
+    convention ``f(x, t) = sum P(k, w) exp(i (k x - w t))``: a wave travelling towards +x
+    at speed v puts its power on the line ``w = v k``. The time window is the span of
+    samples that holds the field's energy (all but 1e-6 of it), so that a transient such
+    as an impulse response that decays to zero is not tapered away by the Hann window.
+    """
+    x, dx = komega_line(field)
+    return komega_power(x, dx, field.fs, pad)
+
+
+class RidgeLines:
+    """Power along lines ``w = v k`` through a k-omega spectrum, over ``k > 0``, with
+    ``w`` wrapped into the Nyquist range so that temporally aliased ridges of fast waves
+    still count (a Radon projection of the spectrum)."""
+
+    def __init__(self, k: np.ndarray, w: np.ndarray, power: np.ndarray, fs: float):
+        pos_k = np.flatnonzero(k > 0)
+        order_w = np.argsort(w)
+        self.kk, self.ws = k[pos_k], w[order_w]
+        self.P = power[np.ix_(pos_k, order_w)]
+        self.dw = self.ws[1] - self.ws[0]
+        self.w_nyq = np.pi * fs
+        self.total = float(self.P.sum())
+
+    def along(self, speeds: np.ndarray) -> np.ndarray:
+        """Power along the line of each speed (shape of ``speeds``), per ``k`` bin summed,
+        interpolated linearly between ``w`` bins: (n_speeds, n_k)."""
+        v = np.atleast_1d(np.asarray(speeds, np.float64))
+        wl = (v[:, None] * self.kk[None, :] + self.w_nyq) % (2 * self.w_nyq) - self.w_nyq
+        f = (wl - self.ws[0]) / self.dw
+        i0 = np.clip(np.floor(f).astype(int), 0, len(self.ws) - 2)
+        a = np.clip(f - i0, 0.0, 1.0)
+        rows = np.arange(len(self.kk))[None, :]
+        return (1 - a) * self.P[rows, i0] + a * self.P[rows, i0 + 1]
+
+    def power(self, speeds: np.ndarray) -> np.ndarray:
+        """Total power along the line of each speed (n_speeds,), in chunks of speeds."""
+        v = np.atleast_1d(np.asarray(speeds, np.float64))
+        step = max(1, 2**20 // max(len(self.kk), 1))
+        return np.concatenate([self.along(v[i : i + step]).sum(1) for i in range(0, len(v), step)])
+
+
+def speed_grid(lo: float, hi: float, n: int = 4000) -> np.ndarray:
+    """Speeds a ridge search tries: ``n`` geometrically spaced speeds in ``[lo, hi]`` in
+    each direction (negative: towards -x)."""
+    grid = np.geomspace(lo, hi, n)
+    return np.concatenate([-grid[::-1], grid])
+
+
+def default_speed_range(dx: float, fs: float, n_times: int) -> tuple[float, float]:
+    """Speeds a k-omega ridge is searched over by default: from a quarter of the slowest
+    resolvable (one site spacing ``dx`` over the record of ``n_times`` samples at ``fs``)
+    to 64 sites per sample, in ``space_unit / time_unit``."""
+    return dx * fs / (4 * n_times), 64 * dx * fs
 
 
 def komega_velocity(
@@ -569,27 +638,18 @@ def komega_velocity(
     span = sp.stop - sp.start
     dx = float(np.diff(np.sort(field.positions[field.good, 0]))[0])
     w_nyq = np.pi * field.fs
-    pos_k = np.flatnonzero(k > 0)
-    kk = k[pos_k]
-    order_w = np.argsort(w)
-    ws, P = w[order_w], power[np.ix_(pos_k, order_w)]
-    dw = ws[1] - ws[0]
-    rows = np.arange(len(kk))
+    lines = RidgeLines(k, w, power, field.fs)
+    dw = lines.dw
 
     def line_power(v: float) -> float:
-        wl = (v * kk + w_nyq) % (2 * w_nyq) - w_nyq
-        f = (wl - ws[0]) / dw
-        i0 = np.clip(np.floor(f).astype(int), 0, len(ws) - 2)
-        a = np.clip(f - i0, 0.0, 1.0)
-        return float(np.sum((1 - a) * P[rows, i0] + a * P[rows, i0 + 1]))
+        return float(lines.power(np.array([v]))[0])
 
     if speed_range is None:
-        lo, hi = dx * field.fs / (4 * field.n_times), 64 * dx * field.fs
+        lo, hi = default_speed_range(dx, field.fs, field.n_times)
     else:
         lo, hi = (float(x) for x in speed_range)
-    grid = np.geomspace(lo, hi, 4000)
-    cand = np.concatenate([-grid[::-1], grid])
-    e = np.array([line_power(v) for v in cand])
+    cand = speed_grid(lo, hi)
+    e = lines.power(cand)
     ib = int(np.argmax(e))
     a, b = cand[max(ib - 1, 0)], cand[min(ib + 1, len(cand) - 1)]
     v = float(
@@ -605,6 +665,8 @@ def komega_velocity(
     frac = float(power[near].sum() / power.sum())
     speed = abs(v)
     direction = 0.0 if v >= 0 else float(np.pi)
+    along = lines.along(np.array([v]))[0]
+    k_mean = float(np.sum(lines.kk * along) / np.sum(along)) if np.sum(along) > 0 else np.nan
     return BroadbandVelocity(
         speed=speed,
         direction=direction,
@@ -612,7 +674,7 @@ def komega_velocity(
         unit=field.speed_unit,
         method="komega",
         quality=frac,
-        n=len(kk),
+        n=len(lines.kk),
         speeds=np.array([speed]),
         directions=np.array([direction]),
         qualities=np.array([frac]),
@@ -623,6 +685,11 @@ def komega_velocity(
             # energy, in site spacings: a pattern that moves by a site or two over the
             # record does not propagate in any resolvable sense
             "travel_sites": float(abs(v) * span / field.fs / dx),
+            # the ridge's power-weighted mean wavelength and the line's length, both in
+            # space_unit: a ridge whose power sits at wavelengths longer than the line
+            # resolves no wavenumber, so no speed
+            "ridge_wavelength": float(2 * np.pi / k_mean) if k_mean > 0 else float("inf"),
+            "line_length": float(len(field.good) * dx),
         },
     )
 

@@ -29,6 +29,7 @@ from wavescope.waves.broadband import (
     xcorr_velocity,
 )
 from wavescope.waves.inputs import spectrum_model
+from wavescope.waves.komega_null import komega_ridge_test
 
 __all__ = [
     "BROADBAND_METHODS",
@@ -56,11 +57,28 @@ MAX_EDGE_FRACTION = 0.1
 
 
 #: Share of the event-time variance a plane must explain (median R^2 over the waves) for
-#: the event-time route to call its delays propagation, next to its F-test. Measured:
-#: white noise 0.09 and the real ECoG file (320 contacts, no wave epoch) under 0.1, whose
-#: F-tests still rejected; the LENS widefield slow waves 0.27 (40 waves, 0.042 m/s against
-#: an independent front-time estimate of 0.031); an impulse through a shift register 1.0.
-MIN_PLANE_R2 = 0.2
+#: the event-time route to call its delays propagation, next to its F-test, whose p-value
+#: counts sites as independent and so rejects on backgrounds correlated in space. Set on
+#: the bank (analyses/results/route_thresholds.md: no-wave classes, grid and irregular,
+#: 6 seeds a class): at 0.2, 34 of 72 no-wave records passed (volume-conducted 50-67%,
+#: synchronous 50-83%); at 0.4, 2 of 72 (no class above 1 of 6), while plane pulses at
+#: 10 background SDs all pass (median R^2 0.57-0.82) and an impulse through a shift
+#: register fits at 1.0. The LENS widefield slow waves (R^2 0.27) fall under it.
+MIN_PLANE_R2 = 0.4
+
+
+#: Share of the pair lags' variance (about zero lag) a plane must explain for the xcorr
+#: route to call its lags propagation, next to its F-test (over the sites). Set on the
+#: bank as MIN_PLANE_R2: at 0.3 none of the 72 no-wave records passes (at 0.15-0.2, 1),
+#: while plane pulses at 10 background SDs all pass (median R^2 0.75-0.99).
+MIN_XCORR_R2 = 0.3
+
+
+#: Longest power-weighted wavelength of a k-omega ridge, in lengths of the line of sites,
+#: at which the ridge still resolves a wavenumber (Mamba's decaying modes on 16 state
+#: sites put their ridges at 30-40 sites; pulses and impulse responses on 64 sites at
+#: 19-44).
+MAX_RIDGE_WAVELENGTH = 1.0
 
 
 #: Relative difference between two speed estimators above which they are said to disagree.
@@ -197,6 +215,7 @@ class RouteInput:
     options: dict | None = None
     phase: PhaseEvidence | None = None
     alpha: float = 0.05
+    seed: int = 0  # of the surrogates a route's own test draws (k-omega)
 
 
 @dataclass
@@ -217,13 +236,16 @@ class RouteEstimate:
         another estimate.
     significant : bool or None
         Its own test against no propagation at the route's alpha: wave epochs above the
-        no-propagation null for the phase estimators, the F-tests of the event-time
-        planes; None where it has none (xcorr and k-omega, whose doubt is settled against
-        the phase route's epochs in :func:`settle_route`).
+        no-propagation null for the phase estimators; for the broadband estimators
+        their test and the validity diagnostics that make a speed meaningless (a k-omega
+        ridge that resolves no wavenumber, xcorr lags at the search edge); None where
+        it has none.
     result : BroadbandVelocity or None
         A broadband estimator's full result.
     p_value : float or None
         The p-value of that test, where it has one.
+    test : str
+        What the test found, in words (the note given when it fails).
     """
 
     method: str
@@ -234,6 +256,7 @@ class RouteEstimate:
     significant: bool | None
     result: BroadbandVelocity | None = None
     p_value: float | None = None
+    test: str = ""
 
 
 @dataclass(frozen=True)
@@ -288,25 +311,44 @@ def _band_passed(field: WaveField, inp: RouteInput) -> WaveField:
     return field.with_data(bandpass(field.data, field.fs, inp.band))
 
 
-def _broadband_estimate(run, diagnose, search_limited):
-    """An estimate function from a broadband estimator's run, diagnostics and search
-    limit; every broadband estimate without a finite speed is a problem too."""
+def _broadband_estimate(run, diagnose, search_limited, verdict):
+    """An estimate function from a broadband estimator's run, diagnostics, search limit
+    and verdict (its own test: ``verdict(field, inp, bb, problems) -> (significant,
+    p_value, words)``); every broadband estimate without a finite speed is a problem
+    too."""
 
     def estimate(field: WaveField, inp: RouteInput) -> RouteEstimate:
         bb = run(field, inp)
         problems = diagnose(bb)
         if not np.isfinite(bb.speed) or bb.speed <= 0:
-            problems.append("no finite speed (no delay between sites)")
-        p = (bb.details or {}).get("p_value")
-        # a test alone is not enough: with hundreds of sites the F-test rejects for a
-        # timing trend that explains a few percent of the event times (the real ECoG file:
-        # R^2 < 0.1, p < 0.05)
-        significant = None if p is None else bool(p < inp.alpha and bb.quality >= MIN_PLANE_R2)
+            problems.append("no finite speed (no delay between sites: synchronous activity)")
+        significant, p, words = verdict(field, inp, bb, problems)
         return RouteEstimate(
-            bb.method, bb.speed, bb.direction, problems, search_limited(bb), significant, bb, p
-        )
+            bb.method, bb.speed, bb.direction, problems, search_limited(bb), significant, bb, p,
+            words,
+        )  # fmt: skip
 
     return estimate
+
+
+def _plane_verdict(floor: float):
+    """The verdict of a plane fit of delays: its F-test rejects at alpha and the plane
+    explains at least ``floor`` of the delays' variance (R^2). A test alone is not
+    enough: with hundreds of sites the F-test rejects for a timing trend that explains a
+    few percent of the event times (the real ECoG file: R^2 < 0.1, p < 0.05)."""
+
+    def verdict(field, inp: RouteInput, bb: BroadbandVelocity, problems):
+        p = (bb.details or {}).get("p_value")
+        if p is None:
+            return None, None, ""
+        ok = bool(p < inp.alpha and bb.quality >= floor)
+        words = (
+            f"{bb.method}'s own test finds no plane in the delays (F-test p = {p:.2g}, "
+            f"R^2 {bb.quality:.2f}; a wave needs p < {inp.alpha:g} and R^2 >= {floor:g})"
+        )
+        return ok, p, words
+
+    return verdict
 
 
 def _run_event_time(field: WaveField, inp: RouteInput) -> BroadbandVelocity:
@@ -336,6 +378,15 @@ def _run_xcorr(field: WaveField, inp: RouteInput) -> BroadbandVelocity:
                 kw["max_lag"] = lag
     kw.update(inp.options or {})
     return xcorr_velocity(_band_passed(field, inp), **kw)
+
+
+def _xcorr_verdict(field, inp: RouteInput, bb: BroadbandVelocity, problems):
+    significant, p, words = _plane_verdict(MIN_XCORR_R2)(field, inp, bb, problems)
+    edge = (bb.details or {}).get("edge_fraction", 0)
+    if significant and edge > MAX_EDGE_FRACTION:
+        # the lags sit where the search stops: the plane fits the search, not the field
+        return False, p, f"xcorr's lags are limited by its search ({edge:.0%} at the edge)"
+    return significant, p, words
 
 
 def _diagnose_xcorr(bb: BroadbandVelocity) -> list[str]:
@@ -368,7 +419,35 @@ def _diagnose_komega(bb: BroadbandVelocity) -> list[str]:
             f"spacings over the record (fewer than {MIN_TRAVEL_SITES:g}): no propagation "
             "is resolved"
         )
+    wl, length = d.get("ridge_wavelength"), d.get("line_length")
+    if wl is not None and length is not None and not wl <= MAX_RIDGE_WAVELENGTH * length:
+        probs.append(
+            f"the ridge's power sits at wavelengths of {wl:.3g} {bb.unit.split('/')[0]}, "
+            f"longer than the line of sites ({length:.3g}): it resolves no wavenumber"
+        )
     return probs
+
+
+def _komega_verdict(field, inp: RouteInput, bb: BroadbandVelocity, problems):
+    """The ridge against lag-free surrogates (:func:`komega_ridge_test`), and no speed
+    when the ridge itself is not resolved (its diagnostics fail): a field whose sites
+    merely decay in place, or are correlated at zero lag, has a ridge somewhere too."""
+    if problems:
+        return False, None, f"komega's ridge is not resolved ({'; '.join(problems)})"
+    test = komega_ridge_test(
+        _band_passed(field, inp), speed_range=bb.details["speed_range"], seed=inp.seed
+    )
+    bb.details.update(ridge_concentration=test.concentration, p_value=test.p_value)
+    # a Monte Carlo p-value of n surrogates is exact at p <= alpha when alpha (n + 1) is
+    # whole (39 surrogates, alpha 0.05: at most one surrogate at or above the data)
+    ok = bool(test.p_value <= inp.alpha)
+    reach = int(np.sum(test.null >= test.concentration))
+    words = (
+        f"komega's ridge collects {test.concentration:.1%} of the power and {reach} of "
+        f"{len(test.null)} lag-free surrogates (the same spectra and zero-lag correlation, "
+        f"no delays) reach that (p = {test.p_value:.2g}; a wave needs p <= {inp.alpha:g})"
+    )
+    return ok, test.p_value, words
 
 
 for _name in ("phase-gradient", "circlinear"):
@@ -377,7 +456,9 @@ register(
     Estimator(
         "event-time",
         False,
-        _broadband_estimate(_run_event_time, _diagnose_event_time, lambda bb: bb.n < 2),
+        _broadband_estimate(
+            _run_event_time, _diagnose_event_time, lambda bb: bb.n < 2, _plane_verdict(MIN_PLANE_R2)
+        ),
         lambda field, n_good: "xcorr",
     )
 )
@@ -389,6 +470,7 @@ register(
             _run_xcorr,
             _diagnose_xcorr,
             lambda bb: (bb.details or {}).get("edge_fraction", 0) > MAX_EDGE_FRACTION,
+            _xcorr_verdict,
         ),
         _xcorr_cross_check,
     )
@@ -398,7 +480,10 @@ register(
         "komega",
         False,
         _broadband_estimate(
-            _run_komega, _diagnose_komega, lambda bb: bool((bb.details or {}).get("at_range_edge"))
+            _run_komega,
+            _diagnose_komega,
+            lambda bb: bool((bb.details or {}).get("at_range_edge")),
+            _komega_verdict,
         ),
         lambda field, n_good: "xcorr",
     )
@@ -489,7 +574,9 @@ def settle_route(
     when its wave epochs cover no more than alpha of the samples; a cross-check alone does
     not veto it (on the neural-field simulation a "valid" xcorr over bursts from several
     sources read 1.29 m/s against the phase route's 0.309 and a truth of 0.3). A broadband
-    route reports no speed when its own test finds no plane in the delays, or when the
+    route reports no speed when its own test fails (event times and xcorr lags: a plane's
+    F-test and R^2 floor; k-omega: its ridge against lag-free surrogates, and a ridge that
+    resolves a wavenumber; xcorr: lags clear of the search edge), or when the
     phase pass found no wave epoch and the route is doubtful: its own diagnostics fail,
     or a check disagrees that is valid or (automatic route) searched wide enough (Mamba's
     decaying modes gave k-omega ridges at 0.05-0.4 sites/step whose xcorr lags fit a
@@ -557,12 +644,10 @@ def settle_route(
     elif reported.method in BROADBAND_METHODS and reported.significant is False:
         no_wave = True
         notes.append(
-            f"no travelling wave found: {reported.method}'s own test finds no plane in the "
-            f"delays (F-test p = {reported.p_value:.2g}, median R^2 "
-            f"{reported.result.quality:.2f}; a wave needs p < {inp.alpha:g} and R^2 >= "
-            f"{MIN_PLANE_R2:g}), so no speed is reported. If the field oscillates, give its "
-            "band (CLI: --band LO HI) to follow the phase; for pulses, lower the event "
-            "threshold (--event-threshold)."
+            f"no travelling wave found: {reported.test}, so no speed is reported. If the "
+            "field oscillates, give its band (CLI: --band LO HI) to follow the phase; for "
+            "pulses, lower the event threshold (--event-threshold) or try another route "
+            "(--method)."
         )
     elif reported.method in BROADBAND_METHODS:
         contradicts = check is not None and check["agree"] is False
