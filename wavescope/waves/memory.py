@@ -54,8 +54,9 @@ Design
   (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
   place and overwrites it with its eigendecomposition (about two ``p x p`` float64
   matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots, then
-  ``r x r`` ones (traced numpy peak at the probe's size: 317 MB besides the 150 MB of
-  states).
+  ``r x r`` ones and each fold's test-row coordinates (``n_test x r``, 38 MB at the
+  probe's size; traced numpy peak 317 MB besides the 150 MB of states before they were
+  held). No scikit-learn import on the ridge path (about 90 MB of resident set).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.
