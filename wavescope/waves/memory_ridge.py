@@ -467,7 +467,7 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
         g = basis.gram.copy(order="F")
         g = blas.dsyrk(-1.0, qt, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
         qsum = basis.qsum - qt.sum(axis=0)
-        cross = cross_all - target_cross(y[test], kind, n_classes, qt)
+        cross = None  # all rows' less the test rows', after the eigendecomposition
     else:  # folds that leave rows out (purged time blocks): the training rows alone
         g = np.zeros((r, r), order="F")
         qsum, cross = np.zeros(r), np.zeros_like(cross_all)
@@ -477,19 +477,21 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
             g = blas.dsyrk(1.0, q, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
             cross += target_cross(ytr[i : i + len(x)], kind, n_classes, q)
     m = qsum / n
-    # centred on the fold's mean, in place (rank-1 updates: no r x r temporaries); cross
-    # becomes the sum over training rows of (t - tmean) (x) (q - m)
+    # centred on the fold's mean, in place (a rank-1 update: no r x r temporaries)
     g = blas.dsyr(-float(n), m, a=g, lower=1, overwrite_a=1)  # lower triangle used
-    blas.dger(-float(n), m, ymean, a=cross.T, overwrite_a=1)
-    qt -= m
     g = g.astype(dtype, copy=False)
     lam, e = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver=EIG_DRIVER)
     del g
     lam = lam.astype(float)
-    # the kept directions are the last k of the increasing spectrum
+    # the kept directions are the last k of the increasing spectrum: a view of e
     k = int(_kept(lam, n, p)[1].sum())
     s = np.sqrt(lam[r - k :])
-    e = np.ascontiguousarray(e[:, r - k :], dtype=float)
+    e = e[:, r - k :].astype(float, copy=False)
+    if cross is None:
+        cross = cross_all - target_cross(y[test], kind, n_classes, qt)
+    # the sum over training rows of (t - tmean) (x) (q - m), in place
+    blas.dger(-float(n), m, ymean, a=cross.T, overwrite_a=1)
+    qt -= m
     z = e.T @ cross.T  # (k, n_targets)
     z /= s[:, None]
     del cross
