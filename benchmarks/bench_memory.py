@@ -12,7 +12,7 @@ states (CPU-scale v-Wave Mamba: rank 2512 of 4096), and a read-out imperfect eno
 the penalty to matter.
 
 - ``wavescope``: ``wavescope.waves.memory.memory_curve``, its fast default (one shared
-  rank-r basis, one r x r float32 eigendecomposition per fold for every lag and penalty;
+  rank-r basis, one r x r float64 eigendecomposition per fold for every lag and penalty;
   GCV; bootstrap of 1000 resamples included);
 - ``wavescope-exact``: the same with ``exact=True`` (the per-fold float64 reference, one
   p x p eigendecomposition per fold);

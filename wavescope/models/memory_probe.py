@@ -100,7 +100,7 @@ def model_memory_curve(
     length: int = 96,
     max_lag: int = 48,
     seed: int = 0,
-    batch_size: int = 8,
+    batch_size: int = 4,
     **memory_kw,
 ):
     """Memory curve of layer ``layer``: decode the letter of tau steps ago from its state.
@@ -122,9 +122,11 @@ def model_memory_curve(
     seed : int
         Seed of the letters (and passed on to the decoder's resampling).
     batch_size : int
-        Sequences per forward pass when capturing the states. 8: for v-Wave Mamba's
-        128-channel x 32-site ring one batch's scan intermediates peak about 160 MB above
-        the captured states, against 380 MB at 32, which was at most 20 % faster.
+        Sequences per forward pass when capturing the states. 4: for v-Wave Mamba's
+        128-channel x 32-site ring one batch's intermediates peak about 85 MB above the
+        captured states (157 MB at the defaults), against 39 MB at 2, 171 MB at 8 and
+        380 MB at 32, at the same CPU time within the noise of a busy machine (4.3-5.9 s
+        for 200 x 96 steps; issue 21).
     **memory_kw
         Passed to :func:`wavescope.waves.memory.memory_curve` (``decoder``, ``n_splits``,
         ``criterion_se``, ``effect_fraction``, ``n_boot``, ``exact``: False, the default,

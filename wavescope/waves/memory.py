@@ -12,9 +12,10 @@ Design
 - **Shared snapshots.** Every lag is decoded from the same snapshot times
   ``t in [max_lag, n_steps)``, so the feature matrix ``X`` (one row per sequence and
   snapshot time) is the same for every lag and lags are compared on the same samples.
-- **Held-out sequences.** Folds are :class:`sklearn.model_selection.GroupKFold` over
-  sequences: a held-out sequence is never seen in training. Features are standardised
-  with the mean and SD of the training fold only.
+- **Held-out sequences.** Folds are those of :class:`sklearn.model_selection.GroupKFold`
+  (:func:`group_kfold`, without importing scikit-learn) over sequences: a held-out
+  sequence is never seen in training. Features are standardised with the mean and SD of
+  the training fold only.
 - **One ridge solve per fold for all lags.** Because ``X`` is shared, one
   eigendecomposition of the Gram matrix of the standardised training features serves
   every lag and every penalty. Tokens: multi-output ridge regression
@@ -53,8 +54,9 @@ Design
   (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
   place and overwrites it with its eigendecomposition (about two ``p x p`` float64
   matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots, then
-  ``r x r`` ones (traced numpy peak at the probe's size: 317 MB besides the 150 MB of
-  states).
+  ``r x r`` ones and each fold's test-row coordinates (``n_test x r``, 38 MB at the
+  probe's size; traced numpy peak 317 MB besides the 150 MB of states before they were
+  held). No scikit-learn import on the ridge path (about 90 MB of resident set).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.
@@ -419,6 +421,26 @@ def _lagged(u: np.ndarray, max_lag: int) -> np.ndarray:
     n_steps = u.shape[1]
     cols = [u[:, max_lag - tau : n_steps - tau].reshape(-1) for tau in range(max_lag + 1)]
     return np.stack(cols, axis=1)
+
+
+def group_kfold(groups: np.ndarray, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` row indices of :class:`sklearn.model_selection.GroupKFold` (no
+    shuffle): the same folds, without importing scikit-learn (about 90 MB and 1 s for a
+    probe that needs nothing else from it). Groups go, largest first (ties in reverse
+    order of their sorted labels, as a stable descending sort gives), to the fold with
+    the fewest rows so far (the first such fold on ties)."""
+    labels, idx = np.unique(np.asarray(groups), return_inverse=True)
+    sizes = np.bincount(idx.reshape(-1))
+    order = np.argsort(sizes, kind="stable")[::-1]
+    load = np.zeros(n_splits)
+    fold_of = np.zeros(labels.size, dtype=np.int64)
+    for g in order:
+        f = int(np.argmin(load))
+        load[f] += sizes[g]
+        fold_of[g] = f
+    fold = fold_of[idx.reshape(-1)]
+    rows = np.arange(fold.size)
+    return [(rows[fold != f], rows[fold == f]) for f in range(n_splits)]
 
 
 def _standardise(x_train, x_test):
@@ -846,15 +868,13 @@ def _from_sequences(
     snap, u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs, time_unit, alphas,
     logistic_c, meta, exact=False,
 ):  # fmt: skip
-    from sklearn.model_selection import GroupKFold
-
     """``snap``: the states at the snapshot steps ``max_lag ..`` (a view, any float)."""
     n_seq, n_steps = u.shape
     ui, n_classes, classes = _classes(u, kind)
     xr = RowSource(snap)  # rows are read in float64 chunks, never copied whole
     y = _lagged(ui, max_lag)
     groups = np.repeat(np.arange(n_seq), n_steps - max_lag)
-    splits = list(GroupKFold(n_splits=n_splits).split(groups, groups=groups))
+    splits = group_kfold(groups, n_splits)
     if classes is not None:
         meta = {**meta, "classes": classes.tolist()}
     return _evaluate(
@@ -960,8 +980,6 @@ def memory_curve_field(
             f"{n_rows} snapshot samples cannot be cut into {n_blocks} blocks of at least 2: "
             "use fewer blocks, a smaller max_lag or a longer recording."
         )
-    from sklearn.model_selection import GroupKFold
-
     ui, n_classes, classes = _classes(u, kind)
     xr = RowSource(x[:, max_lag:, :])
     y = _lagged(ui, max_lag)
@@ -969,7 +987,7 @@ def memory_curve_field(
     edges = np.linspace(0, n_rows, n_blocks + 1).round().astype(int)
     groups = np.repeat(np.arange(n_blocks), np.diff(edges))
     splits, purged = [], []
-    for train, test in GroupKFold(n_splits=n_splits).split(groups, groups=groups):
+    for train, test in group_kfold(groups, n_splits):
         drop = np.zeros(n_rows, bool)
         for b in np.unique(groups[test]):
             t0, t1 = times[edges[b]], times[edges[b + 1] - 1]

@@ -42,7 +42,7 @@ import numpy as np
 #: Bytes of float64 rows read at once (8 MB: 256 rows of 4096 features, enough for BLAS
 #: to run at full speed; at 32 MB the fast path's chunk temporaries were 60 MB).
 CHUNK_BYTES = 8 * 2**20
-#: Largest prediction block held at once (floats).
+#: Largest prediction or weight block held at once (floats).
 MAX_CELLS = 2e7
 
 
@@ -309,6 +309,8 @@ MAX_RANK_FRACTION = 0.85
 #: LAPACK driver of the fast path's eigendecompositions: ``"evd"`` (divide and conquer)
 #: measured 1.3x faster than ``"evr"`` at r = 2400 but needs ``2 r^2`` more workspace.
 EIG_DRIVER = "evd"
+#: Precision of the fast path's per-fold eigendecompositions (see :func:`ridge_fold_basis`).
+FOLD_DTYPE = np.float64
 
 
 class RankBasis:
@@ -422,19 +424,26 @@ def ridge_fold_basis(
     n_classes: int,
     alphas: np.ndarray,
     threads: int | None = None,
-    dtype=np.float64,
+    dtype=None,
 ):
     """:func:`ridge_fold` in the coordinates of a shared :class:`RankBasis` (tall folds).
 
     The same decoder (features centred on the training fold's mean, GCV per lag) except
     that the features are scaled by the SD over all rows (``basis.sd``), not the
     training fold's. ``cross_all`` is :func:`basis_cross` of all rows. Each fold costs
-    the coordinates of its test rows and one ``r x r`` eigendecomposition (LAPACK
-    ``syevd`` in ``dtype``): the training rows' Gram matrix and cross-products are those
-    of all rows less the test rows'. ``dtype=float32`` halves the eigendecomposition's
-    time but is not the default: on random Mamba states (full rank, 2048 features) it
-    moved a lag's accuracy by 0.0096 where float64 moved it by 0.0008.
+    the coordinates of its test rows (computed once and held, ``n_test x r`` float64) and
+    one ``r x r`` eigendecomposition (LAPACK ``syevd`` in ``dtype``, default
+    :data:`FOLD_DTYPE`): the training rows' Gram matrix and cross-products are those of
+    all rows less the test rows'. Predictions go through the ridge weights in the
+    coordinates (``r x`` targets), not the test rows' projections on the kept directions.
+    ``dtype=float32`` halves the eigendecomposition's time, and on the states of a
+    trained v-Wave Mamba (300 steps, the probe's defaults), the tiny model layers and the
+    delay lines of the tests it gives the float64 curves exactly, but it is not the
+    default: on random Mamba states (full rank, 2048 features, forced through this path)
+    it moved a lag's accuracy by 0.0100 where float64 moved it by 0.0008 (issue 21's
+    tolerance is 0.005).
     """
+    dtype = FOLD_DTYPE if dtype is None else dtype
     with _limit(threads):
         return _ridge_fold_basis(
             src, basis, cross_all, train, test, y, kind, n_classes,
@@ -449,17 +458,16 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     n_lags = y.shape[1]
     ytr = y[train]
     ymean, yss = target_stats(ytr, kind, n_classes)
-    # two passes over the test rows' coordinates, so that none is held while the
-    # eigendecomposition runs: its Gram matrix and sum before, the cross-products and
-    # the projections on the kept directions after
+    # the test rows' coordinates, once (n_test x r float64, held through the fold: a
+    # second pass over the test rows after the eigendecomposition cost 10 % of the fold)
+    qt = np.empty((len(test), r))
+    for i, x in src.chunks(test):
+        qt[i : i + len(x)] = basis.coords(x)
     if len(train) + len(test) == basis.n:  # all rows less the test rows
         g = basis.gram.copy(order="F")
-        qsum = basis.qsum.copy()
-        for _, x in src.chunks(test):
-            q = basis.coords(x)
-            qsum -= q.sum(axis=0)
-            g = blas.dsyrk(-1.0, q, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
-        cross, sign = None, -1.0
+        g = blas.dsyrk(-1.0, qt, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
+        qsum = basis.qsum - qt.sum(axis=0)
+        cross = None  # all rows' less the test rows', after the eigendecomposition
     else:  # folds that leave rows out (purged time blocks): the training rows alone
         g = np.zeros((r, r), order="F")
         qsum, cross = np.zeros(r), np.zeros_like(cross_all)
@@ -468,7 +476,6 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
             qsum += q.sum(axis=0)
             g = blas.dsyrk(1.0, q, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
             cross += target_cross(ytr[i : i + len(x)], kind, n_classes, q)
-        sign = 0.0
     m = qsum / n
     # centred on the fold's mean, in place (a rank-1 update: no r x r temporaries)
     g = blas.dsyr(-float(n), m, a=g, lower=1, overwrite_a=1)  # lower triangle used
@@ -481,25 +488,39 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     s = np.sqrt(lam[r - k :])
     e = e[:, r - k :].astype(float, copy=False)
     if cross is None:
-        cross = np.array(cross_all)  # less the test rows', below
-    proj = np.empty((len(test), k))  # the test rows' coordinates along the kept directions
-    for i, x in src.chunks(test):
-        q = basis.coords(x)
-        if sign:
-            cross -= target_cross(y[test[i : i + len(x)]], kind, n_classes, q)
-        q -= m
-        np.matmul(q, e, out=proj[i : i + len(x)])
-    # sum over training rows of (t - tmean) (x) (q - m), in place
+        cross = cross_all - target_cross(y[test], kind, n_classes, qt)
+    # the sum over training rows of (t - tmean) (x) (q - m), in place
     blas.dger(-float(n), m, ymean, a=cross.T, overwrite_a=1)
-    z = e.T @ cross.T  # (r_kept, n_targets)
+    qt -= m
+    z = e.T @ cross.T  # (k, n_targets)
     z /= s[:, None]
-    del cross, e
+    del cross
     alpha = gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes)
     pred = np.empty((len(test), n_lags), dtype=np.int64 if kind == "tokens" else float)
-    step = max(1, int(CHUNK_BYTES // (8 * max(k, 1))))
-    for i in range(0, len(test), step):
-        _predict(proj[i : i + step], s, z, alpha, ymean, kind, n_classes, pred, i)
+    _predict_weights(qt, e, s, z, alpha, ymean, kind, n_classes, pred)
     return pred, alpha
+
+
+def _predict_weights(qc, e, s, z, alpha, ymean, kind, n_classes, out):
+    """Fill ``out`` with the predictions of centred test coordinates ``qc`` (n_test, r):
+    the ridge weights ``W = e diag(s / (s^2 + alpha)) z`` of a block of lags in the
+    coordinates, then ``qc @ W`` (cheaper than projecting the test rows on the ``k``
+    kept directions when there are fewer targets than test rows)."""
+    n_lags = alpha.size
+    width = n_classes if kind == "tokens" else 1
+    n_te = qc.shape[0]
+    chunk = max(1, int(MAX_CELLS // max(max(n_te, e.shape[0]) * width, 1)))
+    s2 = s**2
+    for l0 in range(0, n_lags, chunk):
+        l1 = min(n_lags, l0 + chunk)
+        filt = np.repeat(s[:, None] / (s2[:, None] + alpha[None, l0:l1]), width, axis=1)
+        w = e @ (filt * z[:, l0 * width : l1 * width])  # (r, targets of the block)
+        res = qc @ w
+        res += ymean[l0 * width : l1 * width]
+        if kind == "tokens":
+            out[:, l0:l1] = res.reshape(n_te, l1 - l0, n_classes).argmax(axis=2)
+        else:
+            out[:, l0:l1] = res
 
 
 def _full(lower: np.ndarray) -> np.ndarray:

@@ -418,12 +418,43 @@ def speed_interval(
     if per_sample:
         blocks = np.array_split(x, min(INTERVAL_BLOCKS, x.size))
         picks = rng.integers(0, len(blocks), (n_boot, len(blocks)))
-        boot = np.array([np.median(np.concatenate([blocks[i] for i in row])) for row in picks])
+        boot = _block_medians(blocks, picks)
     else:
         boot = np.median(x[rng.integers(0, x.size, (n_boot, x.size))], axis=1)
     a = (1 - INTERVAL_LEVEL) / 2
     lo, hi = np.quantile(boot, [a, 1 - a])
     return float(lo), float(hi)
+
+
+def _block_medians(blocks: list, picks: np.ndarray) -> np.ndarray:
+    """``np.median`` of the concatenated blocks of each row of ``picks``, the same values
+    without a concatenation and a partition per draw (those cost 2000 x the samples).
+
+    A draw's median is found among the samples sorted once: the number of a draw's
+    samples at or below sorted position ``i`` is ``sum_b count_b * below[b, i]``, monotone
+    in ``i``, so a bisection per draw finds the sample of each middle rank."""
+    sizes = np.array([len(b) for b in blocks])
+    x = np.concatenate(blocks)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    below = np.zeros((len(blocks), x.size), dtype=np.int32)
+    below[np.repeat(np.arange(len(blocks)), sizes)[order], np.arange(x.size)] = 1
+    np.cumsum(below, axis=1, out=below)
+    rows = np.arange(len(picks))
+    counts = np.zeros((len(picks), len(blocks)), dtype=np.int64)
+    np.add.at(counts, (np.repeat(rows, picks.shape[1]), picks.ravel()), 1)
+    total = counts @ sizes
+
+    def kth(k):  # the sample of 0-based rank k of every draw
+        lo, hi = np.zeros(len(picks), dtype=np.int64), np.full(len(picks), x.size - 1)
+        while np.any(lo < hi):
+            mid = (lo + hi) // 2
+            right = np.einsum("rb,br->r", counts, below[:, mid]) <= k
+            lo, hi = np.where(right, mid + 1, lo), np.where(right, hi, mid)
+        return xs[lo]
+
+    a, b = kth((total - 1) // 2), kth(total // 2)
+    return np.where(total % 2 == 1, a, (a + b) / 2)
 
 
 def _reasons(s: RecordingSummary, result, which: str, has_epochs: bool) -> dict:
