@@ -233,8 +233,7 @@ def _recorded_cortex_step(paths: list[Path]) -> CortexStep:
     ``wavescope velocity`` measures it (its own band)."""
     first = measure_recording(paths[0], VelocityOptions())
     waves = first.result.summarise("waves").speed_median
-    duration = first.field.n_times / first.field.fs
-    return CortexStep(list(paths), first, waves, None, duration, recorded=True)
+    return CortexStep(list(paths), first, waves, None, first.result.duration, recorded=True)
 
 
 def _real_provenance(paths: list[Path]):
