@@ -108,11 +108,11 @@ def _aperiodic(logf, offset: float, exponent: float, floor: float) -> np.ndarray
 def _fit_aperiodic(logf: np.ndarray, logp: np.ndarray, init) -> tuple[float, float, float]:
     from scipy.optimize import least_squares  # lazily: scipy.optimize costs start-up time
 
-    res = least_squares(
-        lambda q: _aperiodic(logf, *q) - logp,
-        init,
-        bounds=([-np.inf, -1.0, -np.inf], [np.inf, 6.0, np.inf]),
-    )
+    lo, hi = np.array([-np.inf, -1.0, -np.inf]), np.array([np.inf, 6.0, np.inf])
+    # a start outside the bounds (a steep or rising line fit) is refused by least_squares:
+    # start from the nearest point just inside them
+    x0 = np.clip(np.asarray(init, float), lo + 1e-9, hi - 1e-9)
+    res = least_squares(lambda q: _aperiodic(logf, *q) - logp, x0, bounds=(lo, hi))
     return float(res.x[0]), float(res.x[1]), float(res.x[2])
 
 
