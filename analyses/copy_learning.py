@@ -10,7 +10,7 @@ held-out strings of length L and longer, learning curves against steps and again
 time, and a verdict. One command per length:
 
     python analyses/copy_learning.py --length 20      # 4 models x 3 seeds, ~40 min on 2 cores
-    python analyses/copy_learning.py --length 300     # 4 models x 1 seed, ~90 min on 2 cores
+    python analyses/copy_learning.py --length 300     # 4 models x 1 seed, ~75-85 min on 2 cores
     python analyses/copy_learning.py --length 300 --device cuda   # the GPU scale, 3 seeds
 
 Runs are (model, seed) jobs shared out over ``--procs`` worker processes of ``--threads``
