@@ -130,7 +130,9 @@ def _robust_aperiodic(logf, logp, robust_percentile: float) -> tuple[float, floa
         return line
     slope, icept = np.polyfit(logf[keep], logp[keep], 1)
     line = (float(icept), float(-slope), -np.inf)
-    floored = _fit_aperiodic(logf, logp, (line[0], max(line[1], 0.0), float(logp.min()) - 1.0))
+    # the initial exponent inside the fit's bounds (a spectrum steeper than f^-6 exists)
+    start = (line[0], float(np.clip(line[1], 0.0, 6.0)), float(logp.min()) - 1.0)
+    floored = _fit_aperiodic(logf, logp, start)
     resid = logp - _aperiodic(logf, *floored)
     keep_f = np.clip(resid, 0, None) <= np.percentile(np.clip(resid, 0, None), robust_percentile)
     if keep_f.sum() >= 4 and np.ptp(logf[keep_f]) > 0:
