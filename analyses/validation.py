@@ -141,6 +141,10 @@ def main(argv=None) -> int:
         "--only", default=None, metavar="REGEX",
         help="run only the cells whose name matches (e.g. 'grid pink|synchronous')",
     )  # fmt: skip
+    ap.add_argument(
+        "--modes", choices=("both", "no-options", "band"), default="both",
+        help="measure with no options, with the band given, or both (default)",
+    )  # fmt: skip
     a = ap.parse_args(argv)
     out = Path(a.out)
     cache = Path(a.cache) if a.cache else out.with_suffix(".records.jsonl")
@@ -151,7 +155,8 @@ def main(argv=None) -> int:
               f"speed {r.speed} (truth {r.true_speed})", file=sys.stderr, flush=True)  # fmt: skip
 
     cells = [c for c in bank_cells(a.cells) if a.only is None or re.search(a.only, c.name)]
-    rows = score_cells(cells, range(a.seeds), cache=cache, progress=progress)
+    modes = {"both": (False, True), "no-options": (False,), "band": (True,)}[a.modes]
+    rows = score_cells(cells, range(a.seeds), band_given=modes, cache=cache, progress=progress)
     wall = time.time() - t0
     cmd = "python analyses/validation.py " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {

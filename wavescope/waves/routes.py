@@ -28,6 +28,7 @@ from wavescope.waves.broadband import (
     komega_velocity,
     xcorr_velocity,
 )
+from wavescope.waves.coherent import CoherentVelocity
 from wavescope.waves.inputs import spectrum_model
 from wavescope.waves.komega_null import komega_ridge_test
 
@@ -195,6 +196,9 @@ class PhaseEvidence:
         were drawn (no test).
     wave_fraction : float or None
         Share of the valid samples inside wave epochs; None when no surrogates were drawn.
+    coherent : CoherentVelocity or None
+        The coherent plane wave of the record (:mod:`wavescope.waves.coherent`), where it
+        was computed: the phase route's headline where its diagnostics pass.
     """
 
     speed: float
@@ -203,6 +207,7 @@ class PhaseEvidence:
     spacing: float | None
     wave_found: bool | None
     wave_fraction: float | None = None
+    coherent: CoherentVelocity | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +293,15 @@ def _phase_estimate(name: str) -> Callable[[WaveField, RouteInput], RouteEstimat
         wl = np.asarray(ph.wavelengths, float)
         wl = wl[np.isfinite(wl)]
         problems = []
+        coh = ph.coherent if name in COHERENT_HEADLINE else None
+        if name == "coherent" and coh is None:
+            problems.append(
+                "the coherent estimator did not run (no flanking band or too few windows)"
+            )
+        elif name == "coherent":
+            problems += coh.problems
+        if coh is not None and coh.valid:
+            return RouteEstimate(name, coh.speed, coh.direction, problems, False, ph.wave_found)
         if ph.spacing and wl.size and np.median(wl) < 4 * ph.spacing:
             problems.append(
                 f"wavelength {np.median(wl):.3g} {field.space_unit} is under 4 site spacings "
@@ -450,7 +464,10 @@ def _komega_verdict(field, inp: RouteInput, bb: BroadbandVelocity, problems):
     return ok, test.p_value, words
 
 
-for _name in ("phase-gradient", "circlinear"):
+#: Phase methods whose headline is the coherent plane wave where its diagnostics pass.
+COHERENT_HEADLINE = ("phase-gradient", "coherent")
+
+for _name in ("phase-gradient", "circlinear", "coherent"):
     register(Estimator(_name, True, _phase_estimate(_name), _phase_cross_check))
 register(
     Estimator(

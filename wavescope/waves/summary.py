@@ -30,6 +30,14 @@ __all__ = ["AllSamples", "RecordingSummary", "summarise"]
 #: in 85-95% of records where the estimator is unbiased).
 INTERVAL_LEVEL = 0.9
 INTERVAL_METHOD = "percentile bootstrap of the median over the speed's estimates"
+COHERENT_INTERVAL_METHOD = (
+    "percentile bootstrap over windows of the coherent plane wave's cross-spectral matrices"
+)
+COHERENT_SELECTION = (
+    "wave epochs found (PGD above the no-propagation null, direction kept); speed: the "
+    "coherent plane wave of all valid samples (their cross-spectral matrix whitened by the "
+    "background's spatial covariance); quartiles: the epochs' {n} window estimates"
+)
 #: Fewest estimates (windows, waves, blocks) behind a speed for an interval.
 MIN_INTERVAL_ESTIMATES = 3
 #: Contiguous blocks a per-sample summary is resampled in.
@@ -128,6 +136,7 @@ class RecordingSummary(Result):
     #: the speed's interval at :data:`INTERVAL_LEVEL` (see :func:`speed_interval`)
     speed_low: float | None = None
     speed_high: float | None = None
+    interval_method: str = INTERVAL_METHOD
     all_samples: AllSamples | None = None
     patterns: dict | None = None
     context: dict = field(default_factory=dict)
@@ -214,7 +223,7 @@ class RecordingSummary(Result):
                     "low": self.speed_low,
                     "high": self.speed_high,
                     "level": INTERVAL_LEVEL,
-                    "method": INTERVAL_METHOD,
+                    "method": self.interval_method,
                 },
             },
             "direction": _direction_json(
@@ -390,12 +399,36 @@ def summarise(result, which: str = "auto") -> RecordingSummary:
         context=dict(result.extra),
     )
     s.speed_low, s.speed_high = speed_interval(sp, per_sample=result.per_sample and which == "all")
+    _coherent_headline(s, result, which)
     why = not_waves(s._json_body())
     if why:  # said next to the speed too, wherever its selection is shown
         s.speed_selection += f"; NOT WAVES: {'; '.join(why)}"
     s.undefined = _reasons(s, result, which, has_epochs)
     s.warnings = _warnings_for(s._json_body(), result.spacing)
     return s
+
+
+def _coherent_headline(s: RecordingSummary, result, which: str) -> None:
+    """Make the coherent plane wave (:mod:`wavescope.waves.coherent`) the headline speed,
+    direction, wavelength and interval of a wave-epoch summary (any summary of
+    ``method="coherent"``) that prints a speed, where it was computed and its diagnostics
+    pass (the window estimates or samples keep the quartiles)."""
+    coh = result.extra.get("coherent")
+    headline = which == "waves" or result.method == "coherent"
+    if not headline or s.speed_median is None or not coh or not coh.get("valid"):
+        return
+    s.speed_median = coh["speed"]
+    iv = coh.get("speed_interval")
+    s.speed_low, s.speed_high = (iv[0], iv[1]) if iv else (None, None)
+    s.interval_method = COHERENT_INTERVAL_METHOD
+    s.speed_selection = COHERENT_SELECTION.format(n=s.speed_n)
+    s.wavelength_median = coh["wavelength"]
+    if s.extent > 0:
+        s.wavelength_per_extent = coh["wavelength"] / s.extent
+    if s.n_dims > 1:  # on a line the forward fraction of the windows stays
+        s.direction_mean = coh["direction"]
+    if s.spacing and coh.get("frequency"):
+        s.speed_sites_per_cycle = coh["speed"] / (s.spacing * coh["frequency"])
 
 
 def speed_interval(

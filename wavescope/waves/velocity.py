@@ -33,6 +33,7 @@ from wavescope.core.validate import (
 from wavescope.signal.spectral import auto_decimation, default_transition
 from wavescope.space.gradient import gradient_operator
 from wavescope.space.neighbours import find_neighbours, site_spacing
+from wavescope.waves.coherent import coherent_velocity
 from wavescope.waves.inputs import (
     MAX_SURROGATES,
     _check_band_power,
@@ -53,6 +54,7 @@ from wavescope.waves.phase_route import PhaseSetup, per_sample_estimates, phase_
 from wavescope.waves.result import VelocityResult
 from wavescope.waves.routes import (
     BROADBAND_METHODS,
+    COHERENT_HEADLINE,
     METHODS,
     PhaseEvidence,
     RouteInput,
@@ -421,6 +423,15 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
     # rings into a spurious ridge; the band still sets PGD and the wave epochs
     filter_delays = p.band_given and not (p.requested == "auto" and field.time_unit == "step")
     evidence = _phase_evidence(est, valid, wave, windows, spacing, p.n_surrogates > 0)
+    wf = evidence.wave_fraction
+    if p.method in COHERENT_HEADLINE and (p.method == "coherent" if wf is None else wf > p.alpha):
+        # the phase-gradient headline of wave epochs only: without epochs sought (no
+        # surrogates) it is summarised over all samples, and a record whose epochs cover
+        # no more than the null reaches prints no speed
+        coh = coherent_velocity(
+            field, p.good, band, decimate=p.decimate, edge=p.edge, seed=options.seed
+        )
+        evidence = replace(evidence, coherent=coh)
     decision = settle_route(
         field,
         p.method,
@@ -480,6 +491,7 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
             "method_choice": choice,
             "band_role": _band_role(decision.reported, filter_delays),
             "cross_check": decision.check,
+            "coherent": None if evidence.coherent is None else evidence.coherent.to_json(),
             "route_problems": {k: v for k, v in decision.problems.items() if v},
             "route_warnings": decision.notes,
         },
