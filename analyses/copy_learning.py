@@ -184,12 +184,16 @@ def run_all(args, argv) -> float:
 
 def run_job(args) -> None:
     """Worker: one (model, seed) run, chunk by chunk, until done or past the deadline."""
-    from wavescope.models.training import FINAL_EVAL
+    from wavescope.io.metrics import METRICS
+    from wavescope.models.training import FINAL_EVAL, read_metrics
 
     model, seed = args.job.split(":")
     seed, out = int(seed), Path(args.runs) / f"{model}_s{seed}"
     t_start = time.time()
     target = 0
+    if (out / METRICS).exists():  # resuming: carry on from the last chunk logged
+        done = [r["step"] for r in read_metrics(out) if r.get("split", "train") == "train"]
+        target = (max(done, default=0) // args.chunk) * args.chunk
     while target < args.max_steps:
         if (out / FINAL_EVAL).exists():
             return
