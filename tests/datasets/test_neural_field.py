@@ -116,12 +116,26 @@ def test_davis_loader_refuses_absent_and_corrupt_files(tmp_path, monkeypatch):
 
 def test_the_simulated_cortex_reads_its_speed_with_no_options():
     """The main job's neural field (bursts of 7-13 Hz waves at 0.3 m/s in 1/f noise) with
-    no options: the route follows the peak above the 1/f fit and reads within 6% (three
-    seeds read +2.3%, +3.0%, +5.4%; event times, the old automatic route, read -20%)."""
-    from wavescope.datasets.neural_field import neural_field
-    from wavescope.waves import measure_velocity
-
-    for seed in range(3):
+    no options: the route follows the peak above the 1/f fit and the median over seeds
+    reads within 5% (ten seeds read +0.3% to +7.8%, median +3.6%; event times, the old
+    automatic route, read -20%). Each seed within 10%: the sources lie on a 15 mm disc
+    around a 9 mm array, so many fronts are curved across it and a plane fitted to a
+    curved front is faster than the local speed (see the planar-source test below)."""
+    errors = []
+    for seed in range(6):
         s = measure_velocity(neural_field(seed=seed)).summary()
         assert s["method_choice"]["chosen"] == "phase-gradient"
-        assert s["speed"]["median"] == pytest.approx(0.3, rel=0.06), seed
+        errors.append(s["speed"]["median"] / 0.3 - 1)
+    assert np.all(np.abs(errors) < 0.10), errors
+    assert abs(np.median(errors)) < 0.05, errors
+
+
+def test_the_simulated_cortex_with_distant_sources_reads_its_speed_to_3pct():
+    """With the sources on a 300 mm disc (most of them over 100 mm away: near-planar
+    fronts over the array; attenuation length 1 m so the bursts keep their amplitude),
+    the bias goes and each seed reads within 3% (six seeds: -1.3% to +2.5%): what remains
+    with near sources is the fronts' curvature, not the estimator."""
+    for seed in range(4):
+        field = neural_field(seed=seed, source_radius=0.3, attenuation_length=1.0)
+        s = measure_velocity(field).summary()
+        assert s["speed"]["median"] == pytest.approx(0.3, rel=0.03), seed
