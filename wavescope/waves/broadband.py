@@ -103,7 +103,7 @@ def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
         raise WaveInputError(
             f"{what} needs at least {min_sites} good sites, the field has {len(good)}."
         )
-    data = field.data[good]
+    data = field.data if len(good) == field.n_sites else field.data[good]  # no copy if all good
     if not np.all(np.isfinite(data)):
         raise WaveInputError(
             f"{what}: data has NaN/inf samples; mark those sites bad (WaveField.with_bad)."
@@ -391,9 +391,13 @@ def xcorr_velocity(
     n_t = field.n_times
     x = field.data.astype(np.float64)
     x -= x.mean(axis=1, keepdims=True)  # for round-off only: Pearson ignores offsets
-    peak = float(np.max(np.abs(x[good]))) if len(good) else 0.0
+    # per-row extremes (no copy of the rows): the largest magnitude, and the flat rows
+    hi, lo = x.max(axis=1)[good], x.min(axis=1)[good]
+    peak = float(max(hi.max(), -lo.min())) if len(good) else 0.0
     if np.isfinite(peak) and peak > 0:
-        x *= 2.0 ** -np.round(np.log2(peak))  # exact; keeps x^2 sums in range at any scale
+        scale = 2.0 ** -np.round(np.log2(peak))
+        x *= scale  # exact; keeps x^2 sums in range at any scale
+        hi, lo = hi * scale, lo * scale
     if max_lag is None:
         max_lag = max(1, n_t // 4)
         power = np.mean(np.abs(sfft.rfft(x[good], axis=1)) ** 2, axis=0)[1:]
@@ -410,8 +414,8 @@ def xcorr_velocity(
             f"{n_t}-sample record, got {max_lag}; give a smaller max_lag (CLI: --max-lag) "
             "or a longer record."
         )
-    if np.any(np.ptp(x[good], axis=1) == 0):
-        flat = [field.ch_names[i] for i in good if np.ptp(x[i]) == 0]
+    if np.any(hi - lo == 0):
+        flat = [field.ch_names[i] for i in good[hi - lo == 0]]
         raise WaveInputError(f"flat (constant) sites {flat[:5]}: mark them bad first.")
     # prefix sums of x and x^2 give each lag's overlap sums, so that the correlation at
     # every lag is the Pearson coefficient of the overlapping samples alone. A global
