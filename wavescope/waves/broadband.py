@@ -530,20 +530,27 @@ def _lag_sums_blocked(x: np.ndarray, pairs: np.ndarray, max_lag: int, n_fft: int
     inv = inv.reshape(pairs.shape)
     n_blocks, n_freq, ns = -(-n_t // hop), n_fft // 2 + 1, len(sites)
     sums = np.zeros((n_freq, len(pairs)), complex)
-    per_pass = max(1, 2**17 // (ns * n_fft))  # blocks a pass: its buffers stay ~ 3 MB
+    per_pass = max(1, 2**17 // (ns * n_fft))  # blocks a pass: its buffers stay ~ 4 MB
     f_step = max(1, 2**16 // (ns * ns))  # frequencies whose site-by-site products are held
-    offsets = np.arange(hop + 2 * lag) - lag
+    flat = inv[:, 0] * ns + inv[:, 1]  # each pair's place among the site-by-site products
     for b0 in range(0, n_blocks, per_pass):
-        t = np.arange(b0, min(b0 + per_pass, n_blocks))[:, None] * hop + offsets
-        seg = x[sites[:, None, None], np.clip(t, 0, n_t - 1)]  # (sites, blocks, hop + 2 lag)
-        seg[:, (t < 0) | (t >= n_t)] = 0.0
-        a = sfft.rfft(seg[:, :, lag : lag + hop], n_fft, axis=2).transpose(2, 0, 1)
-        b = sfft.rfft(seg, n_fft, axis=2).transpose(2, 1, 0)
-        a = np.conjugate(np.ascontiguousarray(a))  # (freq, sites, blocks)
-        b = np.ascontiguousarray(b)  # (freq, blocks, sites)
+        nb = min(per_pass, n_blocks - b0)
+        first = b0 * hop - lag  # record sample at the start of the pass's first segment
+        buf = np.zeros((ns, (nb - 1) * hop + n_fft))  # the pass's samples, 0 off the record
+        t0, t1 = max(first, 0), min(first + buf.shape[1], n_t)
+        buf[:, t0 - first : t1 - first] = x[sites, t0:t1]
+        row, col = buf.strides
+        seg = np.lib.stride_tricks.as_strided(
+            buf, (ns, nb, n_fft), (row, hop * col, col), writeable=False
+        )  # segment of block b: its hop samples and lag more on either side
+        # transforms along the first axis come out (freq, ...) and contiguous, as the
+        # products per frequency want them
+        a = sfft.rfft(seg[:, :, lag : lag + hop].transpose(2, 0, 1), n_fft, axis=0)
+        np.conjugate(a, out=a)  # (freq, sites, blocks)
+        b = sfft.rfft(seg.transpose(2, 1, 0), n_fft, axis=0)  # (freq, blocks, sites)
         for f0 in range(0, n_freq, f_step):
             cross = np.matmul(a[f0 : f0 + f_step], b[f0 : f0 + f_step])
-            sums[f0 : f0 + f_step] += cross[:, inv[:, 0], inv[:, 1]]
+            sums[f0 : f0 + f_step] += np.take(cross.reshape(len(cross), -1), flat, axis=1)
     return sfft.irfft(sums, n_fft, axis=0)[: 2 * lag + 1].T
 
 
