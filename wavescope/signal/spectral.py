@@ -222,7 +222,7 @@ def band_spectrum(
     transition=None,
     decimate: int = 1,
     pad: int | None = None,
-    chunk_sites: int = 8,
+    chunk_sites: int = 4,
     workers: int | None = -1,
     sites=None,
 ) -> BandSpectrum:
@@ -247,7 +247,9 @@ def band_spectrum(
         Samples of mirror padding at each end (default: 2 / narrowest edge width, so
         that the filter's response has died out before the real record starts).
     chunk_sites : int
-        Sites transformed at a time (bounds memory to a few copies of one chunk).
+        Sites transformed at a time (bounds memory to a few copies of one chunk). 4 fill
+        pocketfft's vector lanes: 4 and 8 sites cost the same CPU (2.8 ms for 16 x 66 000
+        float32 samples, 0.11 s for 16 x 600 000), 1-2 sites 2-6x more.
     sites : array of int, optional
         Rows of ``data`` to transform (default: all), read without copying the rest.
     """
