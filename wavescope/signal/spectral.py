@@ -604,7 +604,7 @@ def bandpass(
     # one-sided band (equal to analytic_signal(...).real to round-off: 4e-7 of the
     # largest value in float32), half the work of the complex inverse and a few sites at
     # a time, so that neither the complex signal nor every site's padded transform is held
-    step = max(8, BANDPASS_VALUES // spec.n_fft)  # 8 rows keep pocketfft's vector lanes full
+    step = max(4, BANDPASS_VALUES // spec.n_fft)  # 4 rows keep pocketfft's vector lanes full
     lo = spec.pad
     for s0 in range(0, x.shape[0], step):
         coef = spec.coef[s0 : s0 + step]
@@ -618,4 +618,4 @@ def bandpass(
 
 
 #: Padded samples (sites x FFT length) :func:`bandpass` reads out at a time.
-BANDPASS_VALUES = 2**18
+BANDPASS_VALUES = 2**17

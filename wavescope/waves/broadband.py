@@ -389,18 +389,18 @@ def xcorr_velocity(
     if len(pairs) < field.n_dims:
         raise WaveInputError("xcorr_velocity found too few site pairs; raise max_distance.")
     n_t = field.n_times
-    x = field.data.astype(np.float64)
-    x -= x.mean(axis=1, keepdims=True)  # for round-off only: Pearson ignores offsets
+    data = field.data
+    # the rows less their means (for round-off only: Pearson ignores offsets) times a power
+    # of two that keeps x^2 sums in range at any scale (exact), read a slice at a time
+    mean = data.mean(axis=1, dtype=np.float64)
     # per-row extremes (no copy of the rows): the largest magnitude, and the flat rows
-    hi, lo = x.max(axis=1)[good], x.min(axis=1)[good]
+    hi, lo = data.max(axis=1)[good] - mean[good], data.min(axis=1)[good] - mean[good]
     peak = float(max(hi.max(), -lo.min())) if len(good) else 0.0
-    if np.isfinite(peak) and peak > 0:
-        scale = 2.0 ** -np.round(np.log2(peak))
-        x *= scale  # exact; keeps x^2 sums in range at any scale
-        hi, lo = hi * scale, lo * scale
+    scale = 2.0 ** -np.round(np.log2(peak)) if np.isfinite(peak) and peak > 0 else 1.0
+    x = _Centred(data, mean, scale)
     if max_lag is None:
         max_lag = max(1, n_t // 4)
-        power = np.mean(np.abs(sfft.rfft(x[good], axis=1)) ** 2, axis=0)[1:]
+        power = np.mean(np.abs(sfft.rfft(x(good), axis=1)) ** 2, axis=0)[1:]
         if power.sum() > 0:
             f = np.arange(1, len(power) + 1) / n_t  # cycles per sample
             f0 = f[np.argmax(power)]
@@ -414,8 +414,8 @@ def xcorr_velocity(
             f"{n_t}-sample record, got {max_lag}; give a smaller max_lag (CLI: --max-lag) "
             "or a longer record."
         )
-    if np.any(hi - lo == 0):
-        flat = [field.ch_names[i] for i in good[hi - lo == 0]]
+    if np.any(hi * scale - lo * scale == 0):
+        flat = [field.ch_names[i] for i in good[hi * scale - lo * scale == 0]]
         raise WaveInputError(f"flat (constant) sites {flat[:5]}: mark them bad first.")
     # prefix sums of x and x^2 give each lag's overlap sums, so that the correlation at
     # every lag is the Pearson coefficient of the overlapping samples alone. A global
@@ -427,10 +427,9 @@ def xcorr_velocity(
     a_lo, a_hi = np.maximum(0, -lag_axis), np.minimum(n_t, n_t - lag_axis)
     b_lo, b_hi = a_lo + lag_axis, a_hi + lag_axis
     # every overlap bound lies within max_lag of an end: the prefix sums are needed there only
-    P = _prefix_sums_at(x, max_lag, np.stack([a_lo, a_hi, b_lo, b_hi]))
-    Q = _prefix_sums_at(x, max_lag, np.stack([a_lo, a_hi, b_lo, b_hi]), square=True)
+    P, Q = _prefix_sums_at(x, np.unique(pairs), max_lag, np.stack([a_lo, a_hi, b_lo, b_hi]))
     lags, disp, edge = [], [], []
-    for chunk, sab in _lag_sums(x, pairs, max_lag):
+    for chunk, sab in _lag_sums(x, n_t, pairs, max_lag):
         i, j = chunk[:, 0], chunk[:, 1]
         sa = P[i, 1] - P[i, 0]
         sb = P[j, 3] - P[j, 2]
@@ -485,7 +484,7 @@ BLOCK_LAGS = 4
 MIN_BLOCKS = 4
 
 
-def _lag_sums(x: np.ndarray, pairs: np.ndarray, max_lag: int):
+def _lag_sums(x: _Centred, n_t: int, pairs: np.ndarray, max_lag: int):
     """``sum_t x[i, t] x[j, t + l]`` (``x`` taken as 0 outside the record) for every pair
     ``(i, j)`` of ``pairs`` and every lag ``l`` in ``[-max_lag, max_lag]``: yields
     ``(chunk of pairs, sums of shape (len(chunk), 2 max_lag + 1))``.
@@ -495,10 +494,10 @@ def _lag_sums(x: np.ndarray, pairs: np.ndarray, max_lag: int):
     whole record per site and one inverse per pair (:func:`_lag_sums_whole`). Both are
     exact sums of the same products (equal to round-off)."""
     n_fft = sfft.next_fast_len(max(BLOCK_LAGS * (2 * max_lag + 1), 64), real=True)
-    if x.shape[1] >= MIN_BLOCKS * n_fft:
-        yield pairs, _lag_sums_blocked(x, pairs, max_lag, n_fft)
+    if n_t >= MIN_BLOCKS * n_fft:
+        yield pairs, _lag_sums_blocked(x, n_t, pairs, max_lag, n_fft)
     else:
-        yield from _lag_sums_whole(x, pairs, max_lag)
+        yield from _lag_sums_whole(x(slice(None)), pairs, max_lag)
 
 
 def _lag_sums_whole(x: np.ndarray, pairs: np.ndarray, max_lag: int):
@@ -513,7 +512,9 @@ def _lag_sums_whole(x: np.ndarray, pairs: np.ndarray, max_lag: int):
         yield chunk, np.concatenate([cc[:, -max_lag:], cc[:, : max_lag + 1]], axis=1)
 
 
-def _lag_sums_blocked(x: np.ndarray, pairs: np.ndarray, max_lag: int, n_fft: int) -> np.ndarray:
+def _lag_sums_blocked(
+    x: _Centred, n_t: int, pairs: np.ndarray, max_lag: int, n_fft: int
+) -> np.ndarray:
     """:func:`_lag_sums` from blocks of ``hop = n_fft - 2 max_lag`` samples.
 
     Block ``b`` of site ``i`` (``x[i, b hop : (b + 1) hop]``) against the segment of site
@@ -524,7 +525,7 @@ def _lag_sums_blocked(x: np.ndarray, pairs: np.ndarray, max_lag: int, n_fft: int
     so the cost grows with the record's length times the sites (not the pairs) until the
     products of the sites' spectra: about 0.06 s for 16 sites x 60 000 samples where one
     transform of the record per pair took 0.13 s."""
-    n_t, lag = x.shape[1], max_lag
+    lag = max_lag
     hop = n_fft - 2 * lag
     sites, inv = np.unique(pairs, return_inverse=True)
     inv = inv.reshape(pairs.shape)
@@ -538,7 +539,7 @@ def _lag_sums_blocked(x: np.ndarray, pairs: np.ndarray, max_lag: int, n_fft: int
         first = b0 * hop - lag  # record sample at the start of the pass's first segment
         buf = np.zeros((ns, (nb - 1) * hop + n_fft))  # the pass's samples, 0 off the record
         t0, t1 = max(first, 0), min(first + buf.shape[1], n_t)
-        buf[:, t0 - first : t1 - first] = x[sites, t0:t1]
+        buf[:, t0 - first : t1 - first] = x(sites, t0, t1)
         row, col = buf.strides
         seg = np.lib.stride_tricks.as_strided(
             buf, (ns, nb, n_fft), (row, hop * col, col), writeable=False
@@ -554,29 +555,49 @@ def _lag_sums_blocked(x: np.ndarray, pairs: np.ndarray, max_lag: int, n_fft: int
     return sfft.irfft(sums, n_fft, axis=0)[: 2 * lag + 1].T
 
 
-def _prefix_sums_at(x: np.ndarray, k: int, idx: np.ndarray, square: bool = False):
-    """``sum(x[:, :m])`` (of ``x**2`` with ``square``) for every ``m`` in ``idx``, each within
-    ``k`` of either end of the rows: shape ``(n_rows,) + idx.shape``. The head's sums run
-    forwards and the tail's are the total less a backward sum, so no full-length cumulative
-    array is made."""
-    n = x.shape[1]
+@dataclass(frozen=True)
+class _Centred:
+    """The rows of ``data`` less ``mean`` (per row), times ``scale``, in float64: called
+    with rows (and a span of samples), it returns those values, so that no float64 copy
+    of the whole record is held."""
+
+    data: np.ndarray
+    mean: np.ndarray
+    scale: float
+
+    def __call__(self, rows, t0: int = 0, t1: int | None = None) -> np.ndarray:
+        v = self.data[rows, t0:t1].astype(np.float64)
+        v -= self.mean[rows, None]
+        v *= self.scale
+        return v
+
+
+def _prefix_sums_at(x: _Centred, rows: np.ndarray, k: int, idx: np.ndarray):
+    """``sum(x[r, :m])`` and ``sum(x[r, :m]**2)`` for every ``m`` in ``idx``, each within
+    ``k`` of either end of the record, for the rows ``rows`` (0 for the others): two arrays
+    of shape ``(n_rows,) + idx.shape``. The head's sums run forwards and the tail's are the
+    total less a backward sum; the totals are taken a few rows at a time, so no
+    full-length array is made."""
+    n_rows, n = x.data.shape
     k = min(k, n)
-    head, tail = x[:, :k], x[:, n - k :][:, ::-1]
-    if square:
-        head, tail = head**2, tail**2
-        total = np.einsum("ij,ij->i", x, x)
-    else:
-        total = x.sum(axis=1)
-    fwd = np.zeros((len(x), k + 1))
-    np.cumsum(head, axis=1, out=fwd[:, 1:])
-    back = np.zeros((len(x), k + 1))
-    np.cumsum(tail, axis=1, out=back[:, 1:])
-    from_head = idx <= k
-    return np.where(
-        from_head,
-        fwd[:, np.minimum(idx, k)],
-        total[:, None, None] - back[:, np.clip(n - idx, 0, k)],
-    )
+    head, tail = x(rows, 0, k), x(rows, n - k, n)[:, ::-1]
+    total, total2 = np.zeros(len(rows)), np.zeros(len(rows))
+    step = max(1, 2**18 // n)
+    for r0 in range(0, len(rows), step):
+        v = x(rows[r0 : r0 + step])
+        total[r0 : r0 + step] = v.sum(axis=1)
+        total2[r0 : r0 + step] = np.einsum("ij,ij->i", v, v)
+    from_head, at_head, at_tail = idx <= k, np.minimum(idx, k), np.clip(n - idx, 0, k)
+    out = []
+    for h, t, tot in ((head, tail, total), (head**2, tail**2, total2)):
+        fwd = np.zeros((len(rows), k + 1))
+        np.cumsum(h, axis=1, out=fwd[:, 1:])
+        back = np.zeros((len(rows), k + 1))
+        np.cumsum(t, axis=1, out=back[:, 1:])
+        sums = np.zeros((n_rows,) + idx.shape)
+        sums[rows] = np.where(from_head, fwd[:, at_head], tot[:, None, None] - back[:, at_tail])
+        out.append(sums)
+    return out[0], out[1]
 
 
 def _energy_span(x: np.ndarray, keep: float = 1 - 1e-6, min_len: int = 16) -> slice:
