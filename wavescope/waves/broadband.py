@@ -523,8 +523,9 @@ def _lag_sums_blocked(
     no wrap-around. The cross-spectra of all blocks add up before one short inverse per
     pair, and the sites' cross-spectra of a block come as one matrix product per frequency,
     so the cost grows with the record's length times the sites (not the pairs) until the
-    products of the sites' spectra: about 0.06 s for 16 sites x 60 000 samples where one
-    transform of the record per pair took 0.13 s."""
+    products of the sites' spectra: xcorr_velocity at max_lag 62 took 0.021 s of CPU for
+    16 sites x 60 000 samples (0.111 s with one transform of the record per pair), 0.19 s
+    for 64 sites (0.83 s)."""
     lag = max_lag
     hop = n_fft - 2 * lag
     sites, inv = np.unique(pairs, return_inverse=True)
