@@ -532,7 +532,9 @@ def _lag_sums_blocked(
     inv = inv.reshape(pairs.shape)
     n_blocks, n_freq, ns = -(-n_t // hop), n_fft // 2 + 1, len(sites)
     sums = np.zeros((n_freq, len(pairs)), complex)
-    per_pass = max(1, 2**17 // (ns * n_fft))  # blocks a pass: its buffers stay ~ 4 MB
+    # blocks a pass: buffers of ~2 MB up to 16 sites, and at least 8 blocks, so that the
+    # products per frequency are not all overhead (64 sites: 0.19 s with 4, 0.17 s with 8)
+    per_pass = max(8, 2**16 // (ns * n_fft))
     f_step = max(1, 2**16 // (ns * ns))  # frequencies whose site-by-site products are held
     flat = inv[:, 0] * ns + inv[:, 1]  # each pair's place among the site-by-site products
     for b0 in range(0, n_blocks, per_pass):
@@ -583,7 +585,7 @@ def _prefix_sums_at(x: _Centred, rows: np.ndarray, k: int, idx: np.ndarray):
     k = min(k, n)
     head, tail = x(rows, 0, k), x(rows, n - k, n)[:, ::-1]
     total, total2 = np.zeros(len(rows)), np.zeros(len(rows))
-    step = max(1, 2**18 // n)
+    step = max(1, 2**16 // n)
     for r0 in range(0, len(rows), step):
         v = x(rows[r0 : r0 + step])
         total[r0 : r0 + step] = v.sum(axis=1)
