@@ -222,7 +222,7 @@ def band_spectrum(
     transition=None,
     decimate: int = 1,
     pad: int | None = None,
-    chunk_sites: int = 8,
+    chunk_sites: int = 4,
     workers: int | None = -1,
     sites=None,
 ) -> BandSpectrum:
@@ -247,7 +247,9 @@ def band_spectrum(
         Samples of mirror padding at each end (default: 2 / narrowest edge width, so
         that the filter's response has died out before the real record starts).
     chunk_sites : int
-        Sites transformed at a time (bounds memory to a few copies of one chunk).
+        Sites transformed at a time (bounds memory to a few copies of one chunk). 4 fill
+        pocketfft's vector lanes: 4 and 8 sites cost the same CPU (2.8 ms for 16 x 66 000
+        float32 samples, 0.11 s for 16 x 600 000), 1-2 sites 2-6x more.
     sites : array of int, optional
         Rows of ``data`` to transform (default: all), read without copying the rest.
     """
@@ -595,5 +597,25 @@ def bandpass(
     x = as_float_array("data", data)
     if x.ndim != 2:
         raise WaveInputError(f"data must be (n_sites, n_times), got shape {x.shape}.")
-    z = analytic_signal(x, fs, band, transition=transition, workers=workers)
-    return z.real
+    spec = band_spectrum(x, fs, band, transition=transition, workers=workers)
+    real = spec.coef.real.dtype.type
+    out = np.empty(x.shape, real)
+    # the real part of the analytic signal is the inverse real transform of half its
+    # one-sided band (equal to analytic_signal(...).real to round-off: 4e-7 of the
+    # largest value in float32), half the work of the complex inverse and a few sites at
+    # a time, so that neither the complex signal nor every site's padded transform is held
+    step = max(4, BANDPASS_VALUES // spec.n_fft)  # 4 rows keep pocketfft's vector lanes full
+    lo = spec.pad
+    for s0 in range(0, x.shape[0], step):
+        coef = spec.coef[s0 : s0 + step]
+        half = np.zeros((len(coef), spec.n_fft // 2 + 1), coef.dtype)
+        half[:, spec.bins] = coef * real(0.5)  # bins exclude 0 and Nyquist
+        y = sfft.irfft(half, spec.n_fft, axis=1, workers=workers)
+        out[s0 : s0 + step] = y[:, lo : lo + spec.n_times]
+    if spec.scale != 1.0:
+        out /= real(spec.scale)  # back to the data's units (exact)
+    return out
+
+
+#: Padded samples (sites x FFT length) :func:`bandpass` reads out at a time.
+BANDPASS_VALUES = 2**17

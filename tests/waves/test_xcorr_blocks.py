@@ -1,0 +1,77 @@
+"""xcorr's lag sums from block cross-spectra equal the direct sums, and bandpass equals the
+real part of the analytic signal (issue 21, item 5: the same cross-check, cheaper)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import fft as sfft
+
+import wavescope.waves.broadband as bb
+from wavescope.datasets import grid_positions, planar_wave
+from wavescope.signal.spectral import analytic_signal, bandpass
+
+
+def _direct(x: np.ndarray, pairs: np.ndarray, lag: int) -> np.ndarray:
+    """sum_t x[i, t] x[j, t + l] by definition (zero outside the record)."""
+    n = x.shape[1]
+    out = np.zeros((len(pairs), 2 * lag + 1))
+    for p, (i, j) in enumerate(pairs):
+        for m, lg in enumerate(range(-lag, lag + 1)):
+            t = np.arange(max(0, -lg), min(n, n - lg))
+            out[p, m] = np.dot(x[i, t], x[j, t + lg])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blocked_lag_sums_equal_the_direct_sums(seed):
+    rng = np.random.default_rng(seed)
+    n_sites, lag = int(rng.integers(3, 9)), int(rng.integers(1, 12))
+    n_fft = sfft.next_fast_len(max(bb.BLOCK_LAGS * (2 * lag + 1), 64), real=True)
+    n = int(rng.integers(bb.MIN_BLOCKS * n_fft, bb.MIN_BLOCKS * n_fft + 3 * n_fft))
+    data = rng.normal(size=(n_sites, n)).astype(np.float32 if seed % 2 else np.float64)
+    mean = data.mean(axis=1, dtype=np.float64)
+    x = bb._Centred(data, mean, 0.5)
+    pairs = np.array([(i, j) for i in range(n_sites) for j in range(i + 1, n_sites)])
+    pairs = pairs[rng.permutation(len(pairs))[: max(1, len(pairs) // 2)]]  # not all sites
+    [(chunk, got)] = list(bb._lag_sums(x, n, pairs, lag))  # the blocked path
+    np.testing.assert_array_equal(chunk, pairs)
+    ref = _direct(x(slice(None)), pairs, lag)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+    whole = np.concatenate([s for _, s in bb._lag_sums_whole(x(slice(None)), pairs, lag)])
+    np.testing.assert_allclose(whole, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+
+
+def test_xcorr_velocity_the_same_through_either_path(monkeypatch):
+    f = planar_wave(
+        grid_positions(4, 4, 0.4e-3), fs=1000.0, duration=8.0, frequency=10.0, speed=0.3,
+        direction=0.5, noise_sd=1.0, seed=3, dtype=np.float32,
+    )  # fmt: skip
+    g = f.with_data(bandpass(f.data, f.fs, (8.0, 12.0)))
+    blocked = bb.xcorr_velocity(g, max_lag=62)
+    monkeypatch.setattr(bb, "MIN_BLOCKS", 10**9)  # every record cross-correlated whole
+    whole = bb.xcorr_velocity(g, max_lag=62)
+    for key in ("speed", "direction", "quality"):
+        assert getattr(blocked, key) == pytest.approx(getattr(whole, key), rel=1e-10)
+    assert blocked.details["edge_fraction"] == whole.details["edge_fraction"]
+    assert blocked.details["p_value"] == pytest.approx(whole.details["p_value"], rel=1e-8)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_bandpass_is_the_real_part_of_the_analytic_signal(dtype, tol):
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(11, 5003)).astype(dtype)
+    ref = analytic_signal(data, 250.0, (6.0, 30.0)).real
+    got = bandpass(data, 250.0, (6.0, 30.0))
+    assert got.dtype == ref.dtype and got.shape == data.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=tol * np.abs(ref).max())
+
+
+def test_plane_f_test_and_fisher_match_scipy_stats():
+    from scipy import stats
+
+    for r2, n, dim in ((0.3, 16, 2), (0.9, 5, 1), (0.01, 200, 2)):
+        stat = (r2 / dim) / ((1 - r2) / (n - dim - 1))
+        assert bb._plane_f_test(r2, n, dim) == stats.f.sf(stat, dim, n - dim - 1)
+    p = np.array([0.2, 0.03, 0.5])
+    assert bb._fisher(p) == stats.chi2.sf(-2 * np.log(p).sum(), 2 * p.size)
