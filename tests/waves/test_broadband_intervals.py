@@ -5,9 +5,11 @@ intervals (issue 19: event-time false speeds, k-omega and xcorr intervals).
   ``n / (1 + (n - 1) m)``), not the sites: 1/f noise smoothed over 1 mm on the bank's
   irregular 4 mm array has about 6 of 64. Counted as 64, the route called 4 of 20 such
   records waves (p 1e-40 to 1e-5 in all 20; the R^2 floor alone held back 16); now 0.
-- k-omega: a bootstrap over blocks of the ridge's frequency bins. On three pulses on 64
-  sites (0 and 10 dB, 0.3-2.5 sites/step) 20 of 20 intervals cover (over-wide); on a
-  single pulse the ridge reads 1.2-3.9% fast, beyond its interval (0-80% cover).
+- k-omega: a bootstrap over blocks of the ridge's frequency bins, the slope refined on a
+  spectrum tapered over 10% of the time window (with a Hann window a single pulse read
+  1.2-3.9% fast and 0-10% of intervals covered at 0.3 and 1 sites/step). One and three
+  pulses on 64 sites, 0 and 10 dB, 0.3-2.5 sites/step, 20 seeds each: 65-100% cover per
+  condition, 85% of all 240.
 - xcorr: a bootstrap over sites. On three pulses on an uneven line of 40 of 64 sites,
   19-20 of 20 intervals cover (over-wide, 4-7 of the seeds' SDs).
 """
@@ -108,17 +110,20 @@ def test_xcorr_interval_covers_the_truth_over_seeds(speed):
     assert sum(covered) >= 8, covered
 
 
-@pytest.mark.parametrize("speed", [0.3, 2.5])
-def test_komega_interval_covers_the_truth_over_seeds(speed):
-    """90% intervals over 10 seeds of three pulses at 0 dB: at least 8 cover (measured
-    20 of 20). A single pulse reads 1.2-3.9% fast, outside its interval: not asserted."""
+def test_komega_interval_covers_the_truth_over_seeds():
+    """90% intervals over 36 records at 0 dB (one and three pulses, 0.3, 1 and 2.5
+    sites/step, 6 seeds each): between 75% and 98% cover (measured on 20 seeds a
+    condition, 0 and 10 dB: 65-100% per condition, 85% over all 240)."""
     covered = []
-    for seed in range(10):
-        bb = komega_velocity(line_pulses(64, speed=speed, n_pulses=3, snr_db=0, seed=seed))
-        lo, hi = bb.details["speed_interval"]
-        covered.append(lo <= speed <= hi)
-        assert bb.details["direction_interval"] == [0.0, 0.0]
-    assert sum(covered) >= 8, covered
+    for speed in (0.3, 1.0, 2.5):
+        for n_pulses in (1, 3):
+            for seed in range(6):
+                f = line_pulses(64, speed=speed, n_pulses=n_pulses, snr_db=0, seed=seed)
+                bb = komega_velocity(f)
+                lo, hi = bb.details["speed_interval"]
+                covered.append(lo <= speed <= hi)
+                assert bb.details["direction_interval"] == [0.0, 0.0]
+    assert 0.75 <= np.mean(covered) <= 0.98, np.mean(covered)
 
 
 @pytest.mark.parametrize("method", ["komega", "xcorr"])
