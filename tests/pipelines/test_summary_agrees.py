@@ -126,7 +126,7 @@ def test_a_line_gets_a_forward_fraction_and_no_circular_mean():
     assert row["direction_deg"] is None and row["direction_concentration"] is None
     assert math.isnan(prop["direction_mean"]) and math.isnan(prop["direction_concentration"])
     assert prop["forward_fraction"] == row["forward_fraction"] == 1.0
-    assert "forward along the line  (forward fraction 1.00)" in text
+    assert "forward along the line  (forward fraction 1.00; 90% CI forward" in text
     assert "direction_mean" in js["undefined"] and "line" in js["undefined"]["direction_mean"]
 
 

@@ -36,6 +36,20 @@ def _g(v, fmt=".3g"):
     return "n/a" if v is None else format(v, fmt)
 
 
+def _direction_ci(ctx: dict, n_dims: int) -> str:
+    """``; 90% CI ...`` of a broadband route's direction interval, where it has one."""
+    dv = ctx.get("direction_interval")
+    if not dv:
+        return ""
+    level = f"{100 * dv['level']:.0f}% CI"
+    if n_dims == 1:
+        lo, hi = dv["low_rad"], dv["high_rad"]
+        way = ("forward" if lo == 0 else "backward") if lo == hi else "either way"
+        support = dv.get("support")
+        return f"; {level} {way}" + (f", {support:.0%} of draws" if support is not None else "")
+    return f"; {level} {np.degrees(dv['low_rad']):.1f}-{np.degrees(dv['high_rad']):.1f} deg"
+
+
 def format_summary(s) -> str:
     """A short human-readable rendering of a recording's typed summary (a
     :class:`~wavescope.waves.summary.RecordingSummary`)."""
@@ -57,12 +71,12 @@ def format_summary(s) -> str:
     if s.n_dims == 1:
         lines.append(
             f"direction    {s.majority or 'n/a'} along the line  (forward fraction "
-            f"{_g(s.forward_fraction, '.2f')})"
+            f"{_g(s.forward_fraction, '.2f')}{_direction_ci(ctx, 1)})"
         )
     else:
         lines.append(
             f"direction    {_g(s.direction_deg, '.1f')} deg CCW from +x  "
-            f"(concentration R = {_g(s.direction_concentration, '.2f')})"
+            f"(concentration R = {_g(s.direction_concentration, '.2f')}{_direction_ci(ctx, 2)})"
         )
     waves = (
         f"{100 * s.wave_fraction:.1f}% of the time in {s.n_epochs} epoch(s)"

@@ -58,10 +58,11 @@ MAX_EDGE_FRACTION = 0.1
 
 
 #: Share of the event-time variance a plane must explain (median R^2 over the waves) for
-#: the event-time route to call its delays propagation, next to its F-test, whose p-value
-#: counts sites as independent and so rejects on backgrounds correlated in space. Set on
-#: the bank (analyses/results/route_thresholds.md: no-wave classes, grid and irregular,
-#: 6 seeds a class): at 0.2, 34 of 72 no-wave records passed (volume-conducted 50-67%,
+#: the event-time route to call its delays propagation, next to its F-test (which counts
+#: the field's effective sites since issue 19; before, it counted every site as
+#: independent and rejected in all 20 records of the bank's 1/f irregular cell). Set on the bank
+#: (analyses/results/route_thresholds.md: no-wave classes, grid and irregular, 6 seeds a
+#: class): at 0.2, 34 of 72 no-wave records passed (volume-conducted 50-67%,
 #: synchronous 50-83%); at 0.4, 2 of 72 (no class above 1 of 6), while plane pulses at
 #: 10 background SDs all pass (median R^2 0.57-0.82) and an impulse through a shift
 #: register fits at 1.0. The LENS widefield slow waves (R^2 0.27) fall under it.
@@ -69,7 +70,7 @@ MIN_PLANE_R2 = 0.4
 
 
 #: Share of the pair lags' variance (about zero lag) a plane must explain for the xcorr
-#: route to call its lags propagation, next to its F-test (over the sites). Set on the
+#: route to call its lags propagation, next to its F-test (over the effective sites). Set on the
 #: bank as MIN_PLANE_R2: at 0.3 none of the 72 no-wave records passes (at 0.15-0.2, 1),
 #: while plane pulses at 10 background SDs all pass (median R^2 0.75-0.99).
 MIN_XCORR_R2 = 0.3

@@ -399,6 +399,7 @@ def summarise(result, which: str = "auto") -> RecordingSummary:
         context=dict(result.extra),
     )
     s.speed_low, s.speed_high = speed_interval(sp, per_sample=result.per_sample and which == "all")
+    _broadband_interval(s, result)
     _coherent_headline(s, result, which)
     why = not_waves(s._json_body())
     if why:  # said next to the speed too, wherever its selection is shown
@@ -406,6 +407,25 @@ def summarise(result, which: str = "auto") -> RecordingSummary:
     s.undefined = _reasons(s, result, which, has_epochs)
     s.warnings = _warnings_for(s._json_body(), result.spacing)
     return s
+
+
+def _broadband_interval(s: RecordingSummary, result) -> None:
+    """The interval of a one-estimate broadband route (k-omega: over blocks of the ridge's
+    frequency bins; xcorr: over sites), which carries its own, where it prints a speed;
+    its direction interval goes to ``context["direction_interval"]``."""
+    bb = result.broadband
+    d = getattr(bb, "details", None) or {}
+    iv = d.get("speed_interval")
+    if s.speed_median is None or iv is None or result.per_sample:
+        return
+    s.speed_low, s.speed_high = float(iv[0]), float(iv[1])
+    s.interval_method = d.get("interval_method", INTERVAL_METHOD)
+    dv = d.get("direction_interval")
+    if dv is not None:
+        s.context["direction_interval"] = {
+            "low_rad": float(dv[0]), "high_rad": float(dv[1]), "level": INTERVAL_LEVEL,
+            **({"support": d["direction_support"]} if "direction_support" in d else {}),
+        }  # fmt: skip
 
 
 def _coherent_headline(s: RecordingSummary, result, which: str) -> None:
