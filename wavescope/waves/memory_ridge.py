@@ -381,7 +381,8 @@ class RankBasis:
         # Gram of q = xg[piv] @ lift over all rows: lift^T (L11 L11^T) lift (lower triangle)
         b = l11.T @ lift
         del l11
-        packed = blas.dsyrk(1.0, b, trans=1, lower=1)  # (r, r) F-ordered, lower triangle
+        # (r, r) F-ordered, lower triangle (BLAS refuses r = 0: constant features only)
+        packed = blas.dsyrk(1.0, b, trans=1, lower=1) if r else np.zeros((0, 0), order="F")
         del b
         # lift = U^T diag(d), U unit upper-triangular: U's strict upper triangle goes into
         # the packed array above the Gram matrix's lower triangle (one r x r array for both)
