@@ -32,9 +32,16 @@ ROOT = HERE.parent
 
 
 def run_measured(cmd: list[str], env: dict) -> dict:
-    """Run ``cmd``; wall seconds, CPU seconds (user + system) and peak RSS (MB) of it."""
+    """Run ``cmd``; wall seconds, CPU seconds (user + system) and peak RSS (MB) of it.
+
+    The child runs in the tree its ``PYTHONPATH`` names: ``python -m`` puts the working
+    directory first on ``sys.path``, so a 'before' run started from this checkout would
+    import this checkout's wavescope, not the tree under test (the runs of 2026-12-07
+    06:00 in memory_probe_cpu.md were made that way: both rows ran the same code).
+    """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=env, cwd=env["PYTHONPATH"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
     out = proc.stdout.read().decode(errors="replace")
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -97,7 +104,7 @@ print(json.dumps(out))
 
 
 def phases(python: str, tree: Path, checkpoint: str) -> list[dict]:
-    res = subprocess.run([python, "-c", PHASES, checkpoint], env=_env(tree),
+    res = subprocess.run([python, "-c", PHASES, checkpoint], env=_env(tree), cwd=str(tree),
                          capture_output=True, text=True)  # fmt: skip
     try:
         return json.loads(res.stdout.strip().splitlines()[-1])
@@ -113,6 +120,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    args.checkpoint = os.path.abspath(args.checkpoint)
+    args.before = args.before.resolve()
     py = sys.executable
     load0 = [round(x, 2) for x in os.getloadavg()]
     fl = floors(py)

@@ -57,7 +57,7 @@ def test_method_choices_of_the_cli_are_the_library_methods():
     assert tuple(method.choices) == ("auto",) + METHODS
 
 
-@pytest.mark.parametrize("package", ["wavescope.io", "wavescope.waves"])
+@pytest.mark.parametrize("package", ["wavescope.io", "wavescope.waves", "wavescope.pipelines"])
 def test_lazy_package_exports_resolve_to_their_modules_objects(package):
     pkg = importlib.import_module(package)
     assert set(pkg.__all__) <= set(dir(pkg))
@@ -66,8 +66,16 @@ def test_lazy_package_exports_resolve_to_their_modules_objects(package):
         source = importlib.import_module(f"{package}.{pkg._EXPORTS[name]}")
         assert obj is getattr(source, name)
     # submodules are attributes, as when the package imported them all
-    assert pkg.__getattr__("outputs" if package.endswith("io") else "velocity").__name__.startswith(
-        package
-    )
+    sub = {"wavescope.io": "outputs", "wavescope.waves": "velocity"}.get(package, "memory")
+    assert pkg.__getattr__(sub).__name__.startswith(package)
     with pytest.raises(AttributeError, match="no_such_name"):
         pkg.no_such_name  # noqa: B018
+
+
+def test_the_memory_probe_job_imports_none_of_the_other_jobs():
+    # the probe's job module alone: the recording and comparison jobs (scipy.stats,
+    # optimize, ndimage: 48 MB) are imported only when used
+    code = "import json, sys, wavescope.pipelines.memory; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert "wavescope.pipelines.recording" not in loaded and "scipy.stats" not in loaded

@@ -101,3 +101,14 @@ def test_basis_coordinates_keep_the_inner_products_of_the_rows():
     assert basis.rank == 3 * 4 + 10
     np.testing.assert_allclose(q @ q.T, xg @ xg.T, rtol=0, atol=1e-8 * np.abs(xg @ xg.T).max())
     np.testing.assert_allclose(q.T @ q, basis.gram, rtol=0, atol=1e-8 * np.abs(basis.gram).max())
+    # the packed array: the Gram matrix below, the lift's unit triangle above
+    np.testing.assert_array_equal(np.tril(basis.packed), np.tril(basis.gram))
+    np.testing.assert_array_equal(basis.lift, np.tril(basis.lift))
+    np.testing.assert_allclose(np.diag(basis.lift), basis.lift_diag, rtol=1e-15)
+    np.testing.assert_allclose(basis.qsum, q.sum(axis=0), rtol=0, atol=1e-8 * np.abs(q).max())
+
+
+def test_basis_of_constant_features_is_empty():
+    src = memory_ridge.RowSource(np.full((2, 30, 5), 3.0))
+    basis = memory_ridge.RankBasis(src, np.arange(src.n))
+    assert basis.rank == 0 and basis.packed.shape == (0, 0) and basis.qsum.shape == (0,)

@@ -18,16 +18,27 @@ Rendering (figures, HTML, text) is the report layer's: pipelines return results,
 command line renders them and passes the rendered bytes back to be written.
 """
 
-from wavescope.pipelines.batch import BatchRecord, find_recordings, measure_many
-from wavescope.pipelines.compare import ComparisonResult, run_comparison
-from wavescope.pipelines.properties import wave_properties
-from wavescope.pipelines.recording import (
-    ReadOptions,
-    RecordingResult,
-    VelocityOptions,
-    measure_recording,
-    read_input,
-)
+from wavescope.core.lazy import lazy_exports
+
+# The jobs' names are imported on first use: a job that needs one module (the memory-curve
+# probe: wavescope.pipelines.memory) does not pay for the others' imports (scipy.stats,
+# optimize, interpolate, ndimage through the recording and comparison jobs: 48 MB of
+# resident set and about 1 s).
+_EXPORTS = {
+    "BatchRecord": "batch",
+    "find_recordings": "batch",
+    "measure_many": "batch",
+    "ComparisonResult": "compare",
+    "run_comparison": "compare",
+    "wave_properties": "properties",
+    "ReadOptions": "recording",
+    "RecordingResult": "recording",
+    "VelocityOptions": "recording",
+    "measure_recording": "recording",
+    "read_input": "recording",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "BatchRecord",

@@ -53,10 +53,14 @@ Design
   snapshot rows of the caller's array (float32 stays float32) in float64 chunks
   (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
   place and overwrites it with its eigendecomposition (about two ``p x p`` float64
-  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots, then
-  ``r x r`` ones and each fold's test-row coordinates (``n_test x r``, 38 MB at the
-  probe's size; traced numpy peak 317 MB besides the 150 MB of states before they were
-  held). No scikit-learn import on the ridge path (about 90 MB of resident set).
+  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots
+  (traced numpy peak 214 MB at the probe's size, p = 4096), then per fold: the shared
+  ``r x r`` array (the all-rows Gram matrix and the lift in its two triangles), the
+  fold's Gram matrix and its eigenvectors (``r x r`` each, LAPACK ``syevr``: no
+  ``2 r^2`` divide-and-conquer workspace), the test-row coordinates (``n_test x r``)
+  and the target cross-products (traced numpy peak 229 MB at r = 2479, besides the
+  157 MB of float32 states; 317 MB before). No scikit-learn import on the ridge path
+  (about 90 MB of resident set).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.

@@ -44,6 +44,12 @@ import numpy as np
 CHUNK_BYTES = 8 * 2**20
 #: Largest prediction or weight block held at once (floats).
 MAX_CELLS = 2e7
+#: Largest weight or prediction block of the fast path (floats: 8 MB; at MAX_CELLS the
+#: probe's 49 lags went in one block, three 20-25 MB arrays next to the fold's others).
+#: Measured at the probe's size (r = 2479, 1920 test rows, 49 lags x 26 letters), per
+#: fold: 0.44 s of CPU at 2e7, 0.55 s at 1e6 and 0.68 s at 5e5; the fold's traced numpy
+#: peak 229 MB at 1e6 and 210 MB at 5e5 (then the eigendecomposition's).
+PREDICT_CELLS = 1e6
 
 
 class RowSource:
@@ -306,9 +312,12 @@ PIVOT_TOL = 1e-11
 #: Largest rank, as a fraction of the features, for which the reduced path is used: above
 #: it the global Gram matrix and pivoting cost more than the per-fold reduction saves.
 MAX_RANK_FRACTION = 0.85
-#: LAPACK driver of the fast path's eigendecompositions: ``"evd"`` (divide and conquer)
-#: measured 1.3x faster than ``"evr"`` at r = 2400 but needs ``2 r^2`` more workspace.
-EIG_DRIVER = "evd"
+#: LAPACK driver of the fast path's eigendecompositions: ``"evr"`` (MRRR: the input
+#: destroyed, the eigenvectors in a new r x r array, workspace 26 r doubles). ``"evd"``
+#: (divide and conquer) returns them in place but asks ``1 + 6 r + 2 r^2`` doubles of
+#: workspace (98 MB at r = 2482); measured on a quiet machine at r = 2482, one thread:
+#: 2.39 s (evd) against 2.44 s (evr) of CPU.
+EIG_DRIVER = "evr"
 #: Precision of the fast path's per-fold eigendecompositions (see :func:`ridge_fold_basis`).
 FOLD_DTYPE = np.float64
 
@@ -329,8 +338,13 @@ class RankBasis:
     ----------
     mu, sd : (p,) float64 mean and SD over all rows (constant features: SD 1).
     piv : (r,) the pivot features.
-    lift : (r, r) lower-triangular float64.
-    gram : (r, r) float64 Gram matrix of ``q`` over all rows (about the global mean).
+    packed : (r, r) float64, Fortran-ordered: the lower triangle holds the Gram matrix of
+        ``q`` over all rows (about the global mean), the strict upper triangle ``U``, with
+        ``lift = U^T diag(lift_diag)`` and ``U`` unit upper-triangular (one r x r array for
+        both: 49 MB at r = 2482 instead of 98).
+    lift_diag : (r,) the diagonal of ``lift``.
+    lift, gram : (r, r) the full matrices, as new arrays (for checks; the decoder reads
+        ``packed``).
     qsum : (r,) the sum of ``q`` over all rows (0 up to rounding).
     n, rank : rows and ``r``.
     """
@@ -363,25 +377,64 @@ class RankBasis:
         mm = blas.dsyrk(1.0, cn, lower=1) if cn.size else np.zeros((r, r))
         mm[np.diag_indices(r)] += 1.0
         del cn
-        self.lift = cholesky(mm, lower=True, overwrite_a=True, check_finite=False)
-        # Gram of q = xg[piv] @ lift over all rows: lift^T (L11 L11^T) lift
-        b = l11.T @ self.lift
+        lift = cholesky(mm, lower=True, overwrite_a=True, check_finite=False)
+        # Gram of q = xg[piv] @ lift over all rows: lift^T (L11 L11^T) lift (lower triangle)
+        b = l11.T @ lift
         del l11
-        self.gram = np.asfortranarray(_full(blas.dsyrk(1.0, b, trans=1, lower=1)))
+        # (r, r) F-ordered, lower triangle (BLAS refuses r = 0: constant features only)
+        packed = blas.dsyrk(1.0, b, trans=1, lower=1) if r else np.zeros((0, 0), order="F")
         del b
-        self.qsum = xsum[piv[:r]] @ self.lift
+        # lift = U^T diag(d), U unit upper-triangular: U's strict upper triangle goes into
+        # the packed array above the Gram matrix's lower triangle (one r x r array for both)
+        self.lift_diag = np.ascontiguousarray(np.diag(lift))
+        lift /= self.lift_diag
+        for j0 in range(0, r, 256):  # column blocks: no r x r temporaries
+            j1 = min(r, j0 + 256)
+            packed[:j1, j0:j1] += np.triu(lift.T[:j1, j0:j1], 1 - j0)
+        del lift
+        self.packed = packed
         self.piv = np.ascontiguousarray(piv[:r])
         self.n, self.rank, self.p = n, r, p
+        self.qsum = self.times_lift(xsum[self.piv][None])[0]
+
+    def unit_lift(self) -> np.ndarray:
+        """``lift / lift_diag`` (unit lower-triangular), a new (r, r) array."""
+        out = np.tril(self.packed.T, -1)
+        out[np.diag_indices(self.rank)] = 1.0
+        return out
+
+    @property
+    def lift(self) -> np.ndarray:
+        """The (r, r) lower-triangular map from the pivot features to ``q`` (a new array)."""
+        return self.unit_lift() * self.lift_diag
+
+    @property
+    def gram(self) -> np.ndarray:
+        """The (r, r) Gram matrix of ``q`` over all rows, both triangles (a new array)."""
+        return _full(self.packed)
+
+    def fold_gram(self) -> np.ndarray:
+        """A Fortran-ordered copy of the all-rows Gram matrix whose *lower* triangle is
+        valid (the upper holds the lift): for BLAS/LAPACK calls with ``lower=1``."""
+        return self.packed.copy(order="F")
+
+    def times_lift(self, m: np.ndarray) -> np.ndarray:
+        """``m @ lift`` for a (k, r) float64 array ``m`` (overwritten when Fortran-ordered):
+        ``m @ U^T`` with ``U`` the packed array's unit upper triangle (half the work of a
+        general product), then the columns scaled by the lift's diagonal."""
+        from scipy.linalg import blas
+
+        out = blas.dtrmm(1.0, self.packed, np.asfortranarray(m), side=1, lower=0,
+                         trans_a=1, diag=1, overwrite_b=1)  # fmt: skip
+        out *= self.lift_diag
+        return out
 
     def coords(self, x: np.ndarray) -> np.ndarray:
         """Coordinates ``q`` (k, r) of raw rows ``x`` (k, p), Fortran-ordered."""
-        from scipy.linalg import blas
-
         xp = np.asfortranarray(x[:, self.piv])
         xp -= self.mu[self.piv]
         xp /= self.sd[self.piv]
-        # xp @ lift with lift lower-triangular: half the work of a general product
-        return blas.dtrmm(1.0, self.lift, xp, side=1, lower=1, overwrite_b=1)
+        return self.times_lift(xp)
 
 
 def target_cross(y: np.ndarray, kind: str, n_classes: int, q: np.ndarray) -> np.ndarray:
@@ -410,7 +463,7 @@ def basis_cross(src: RowSource, basis: RankBasis, y, kind, n_classes) -> np.ndar
         xp /= basis.sd[basis.piv]
         c = target_cross(y[i : i + len(x)], kind, n_classes, xp)
         out = c if out is None else out + c
-    return out @ basis.lift
+    return basis.times_lift(out)
 
 
 def ridge_fold_basis(
@@ -432,7 +485,7 @@ def ridge_fold_basis(
     that the features are scaled by the SD over all rows (``basis.sd``), not the
     training fold's. ``cross_all`` is :func:`basis_cross` of all rows. Each fold costs
     the coordinates of its test rows (computed once and held, ``n_test x r`` float64) and
-    one ``r x r`` eigendecomposition (LAPACK ``syevd`` in ``dtype``, default
+    one ``r x r`` eigendecomposition (LAPACK :data:`EIG_DRIVER` in ``dtype``, default
     :data:`FOLD_DTYPE`): the training rows' Gram matrix and cross-products are those of
     all rows less the test rows'. Predictions go through the ridge weights in the
     coordinates (``r x`` targets), not the test rows' projections on the kept directions.
@@ -464,7 +517,7 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     for i, x in src.chunks(test):
         qt[i : i + len(x)] = basis.coords(x)
     if len(train) + len(test) == basis.n:  # all rows less the test rows
-        g = basis.gram.copy(order="F")
+        g = basis.fold_gram()
         g = blas.dsyrk(-1.0, qt, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
         qsum = basis.qsum - qt.sum(axis=0)
         cross = None  # all rows' less the test rows', after the eigendecomposition
@@ -487,8 +540,9 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     k = int(_kept(lam, n, p)[1].sum())
     s = np.sqrt(lam[r - k :])
     e = e[:, r - k :].astype(float, copy=False)
-    if cross is None:
-        cross = cross_all - target_cross(y[test], kind, n_classes, qt)
+    if cross is None:  # all rows' less the test rows', in place (no second temporary)
+        cross = target_cross(y[test], kind, n_classes, qt)
+        np.subtract(cross_all, cross, out=cross)
     # the sum over training rows of (t - tmean) (x) (q - m), in place
     blas.dger(-float(n), m, ymean, a=cross.T, overwrite_a=1)
     qt -= m
@@ -509,7 +563,7 @@ def _predict_weights(qc, e, s, z, alpha, ymean, kind, n_classes, out):
     n_lags = alpha.size
     width = n_classes if kind == "tokens" else 1
     n_te = qc.shape[0]
-    chunk = max(1, int(MAX_CELLS // max(max(n_te, e.shape[0]) * width, 1)))
+    chunk = max(1, int(PREDICT_CELLS // max(max(n_te, e.shape[0]) * width, 1)))
     s2 = s**2
     for l0 in range(0, n_lags, chunk):
         l1 = min(n_lags, l0 + chunk)
