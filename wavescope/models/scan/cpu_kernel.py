@@ -53,6 +53,8 @@ __all__ = [
     "rms_norm_kernel",
     "scan_applies",
     "kernel_status",
+    "mamba_inner_applies",
+    "mamba_inner_kernel",
     "selective_scan_kernel",
 ]
 
@@ -104,16 +106,53 @@ static inline float softplus_fast(float x) {
     return x > 20.0f ? x : r;
 }
 
-/* The step Delta of one row: the raw input, plus the bias, through softplus (each
-   optional; with neither, the raw row itself). */
-static inline const float *delta_row(int64_t Dm, const float *raw, const float *bias, int soft,
-                                     float *restrict out) {
-    if (!bias && !soft) return raw;
-    for (int64_t d = 0; d < Dm; d++) {
-        float v = bias ? raw[d] + bias[d] : raw[d];
-        out[d] = soft ? softplus_fast(v) : v;
-    }
+/* Dot product in 16 fixed partial sums (deterministic, vectorised). */
+static float dot16(int64_t D, const float *restrict a, const float *restrict b) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= D; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    for (int k = 0; k < 8; k++) acc[k] += acc[k + 8];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < D; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* The step Delta of one row: the raw input (or, with R > 0, its projection W raw from R
+   inputs: Mamba's dt_proj fused, Wt (R, Dm)), plus the bias, through softplus (each
+   optional; with none of them, the raw row itself). ``pre`` keeps the value before the
+   softplus (the backward's sigmoid reads it). */
+static inline const float *delta_row(int64_t Dm, const float *raw, int64_t R,
+                                     const float *restrict Wt, const float *bias, int soft,
+                                     float *restrict pre, float *restrict out) {
+    if (!R && !bias && !soft) return raw;
+    if (R) {
+        for (int64_t d = 0; d < Dm; d++) pre[d] = bias ? bias[d] : 0.0f;
+        for (int64_t r = 0; r < R; r++) {
+            const float x = raw[r], *restrict w = Wt + r * Dm;
+            for (int64_t d = 0; d < Dm; d++) pre[d] += w[d] * x;
+        }
+    } else
+        for (int64_t d = 0; d < Dm; d++) pre[d] = bias ? raw[d] + bias[d] : raw[d];
+    if (!soft) return pre;
+    for (int64_t d = 0; d < Dm; d++) out[d] = softplus_fast(pre[d]);
     return out;
+}
+
+/* The backward's last pass over one step: g_u and the gradient wrt the step before its
+   softplus (gd), from gs (wrt s = dt u or u) and gdt (wrt dt). */
+static void bwd_tail(int64_t Dm, int dsi, int soft, const float *restrict gs,
+                     const float *restrict gdt, const float *restrict dt,
+                     const float *restrict ut, const float *restrict gyt,
+                     const float *restrict D, const float *restrict pre, float *restrict gu,
+                     float *restrict gd) {
+    for (int64_t d = 0; d < Dm; d++) {
+        float v = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
+        if (soft) /* back through softplus: its derivative is the sigmoid */
+            v *= pre[d] > 20.0f ? 1.0f : 1.0f / (1.0f + exp_fast(-pre[d]));
+        gu[d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
+        gd[d] = v;
+    }
 }
 
 static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
@@ -219,21 +258,26 @@ static void gate_row_bwd(int64_t Dm, const float *restrict ys, const float *rest
         for (int64_t d = 0; d < Dm; d++) gD[d] += ge[d] * ut[d];
 }
 
-/* Layouts: u, delta, z, y, gy, g_u, g_delta, g_z (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B,
-   g_C (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm); D, g_D (Dm). D and z may be NULL;
-   z's rows (b, t) lie ldz floats apart (it may be a view into a wider tensor). Scratch: s. */
+/* Layouts: u, y, gy, g_u (Bt, L, Dm); At, g_At (N, Dm); h0, h_last, gh_last, g_h0
+   (Bt, N, Dm); D, g_D (Dm). Rows (b, t) of delta and g_delta lie ldd floats apart (Dm
+   values each, or R with the fused projection Wt, g_Wt (R, Dm)); of B, C, g_B and g_C ldbc
+   floats apart (N values: they may be views into x_proj's output); of z ldz, of g_z ldgz
+   (Dm values: e.g. halves of in_proj's output and its gradient). D and z may be NULL.
+   Scratch rows (Dm): s, dts, pre. */
 void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, float *y,
                  float *h_last, float *s, int64_t CH, float *ckpt, const float *dbias,
-                 int dsoft, float *dts) {
+                 int dsoft, float *dts, int64_t ldd, int64_t R, const float *Wt, int64_t ldbc,
+                 float *pre) {
     const int64_t nC = (L + CH - 1) / CH;
     for (int64_t b = 0; b < Bt; b++) {
         float *h = h_last + b * N * Dm;
         memcpy(h, h0 + b * N * Dm, (size_t)(N * Dm) * sizeof(float));
         for (int64_t t = 0; t < L; t++) {
-            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * ldbc;
+            const float *dt = delta_row(Dm, delta + (b * L + t) * ldd, R, Wt, dbias, dsoft,
+                                        pre, dts);
             float *yt = y + o;
             if (t % CH == 0) /* the state before each chunk of CH steps, for the backward */
                 memcpy(ckpt + (b * nC + t / CH) * N * Dm, h, (size_t)(N * Dm) * sizeof(float));
@@ -409,24 +453,82 @@ void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const
         }
 }
 
-/* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
-static float sumsq16(int64_t D, const float *restrict a, const float *restrict b) {
-    float acc[16] = {0};
-    int64_t i = 0;
-    for (; i + 16 <= D; i += 16)
-        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
-    for (int k = 0; k < 8; k++) acc[k] += acc[k + 8];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < D; i++) s += a[i] * b[i];
-    return s;
+/* Mamba's conv with its SiLU for a small width K, one pass each way: the forward writes
+   only y = SiLU(pre); the backward recomputes pre (K multiply-adds) instead of reading a
+   stored copy, and runs the SiLU's derivative, g_x, g_w and g_bias in one sweep backwards
+   in time, the last K rows of the gradient before the SiLU in a ring (K, D). x rows lie
+   ldx floats apart, gx rows ldgx apart (halves of in_proj's output and its gradient). */
+/* pre (D) = bias + sum_{m <= min(t, K - 1)} w[m] x[t - m], x rows ldx apart. */
+static void sconv_pre(int64_t D, int64_t K, int64_t ldx, const float *x, const float *w,
+                      const float *bias, int64_t t, float *restrict pre) {
+    const int64_t mmax = K - 1 < t ? K - 1 : t;
+    for (int64_t d = 0; d < D; d++) pre[d] = bias ? bias[d] : 0.0f;
+    for (int64_t m = 0; m <= mmax; m++) {
+        const float *restrict wm = w + m * D, *restrict xm = x + (t - m) * ldx;
+        for (int64_t d = 0; d < D; d++) pre[d] += wm[d] * xm[d];
+    }
 }
 
+/* pre (D) scratch. */
+void ws_sconv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                  const float *w, const float *bias, float *y, float *pre) {
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t t = 0; t < L; t++) {
+            float *restrict yt = y + (b * L + t) * D;
+            sconv_pre(D, K, ldx, x + b * L * ldx, w, bias, t, pre);
+            silu_row(D, pre, yt);
+        }
+}
+
+/* gw (K, D) and gbias (D) are written; ring (K + 2, D) scratch: g_x's sums for the last K
+   steps (row s at s mod K), the SiLU's input, the gradient before the SiLU. One sweep
+   forwards in time (every stream ascending): step t's gradient g_t adds w[m] g_t to
+   g_x[t - m] and g_t x[t - m] to gw[m]; g_x[t - K + 1] is then complete. */
+void ws_sconv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                  const float *w, const float *bias, const float *gy, int64_t ldgx, float *gx,
+                  float *gw, float *gbias, float *ring) {
+    float *restrict pre = ring + K * D, *restrict g = ring + (K + 1) * D;
+    memset(gw, 0, (size_t)(K * D) * sizeof(float));
+    if (gbias) memset(gbias, 0, (size_t)D * sizeof(float));
+    for (int64_t b = 0; b < Bt; b++) {
+        const float *xb = x + b * L * ldx;
+        memset(ring, 0, (size_t)(K * D) * sizeof(float));
+        for (int64_t t = 0; t < L + K - 1; t++) {
+            if (t < L) {
+                const float *restrict gyt = gy + (b * L + t) * D;
+                sconv_pre(D, K, ldx, xb, w, bias, t, pre);
+                for (int64_t d = 0; d < D; d++) {
+                    float sg = 1.0f / (1.0f + exp_fast(-pre[d]));
+                    g[d] = gyt[d] * sg * (1.0f + pre[d] * (1.0f - sg));
+                }
+                if (gbias)
+                    for (int64_t d = 0; d < D; d++) gbias[d] += g[d];
+                for (int64_t m = 0; m < K && m <= t; m++) {
+                    float *restrict acc = ring + ((t - m) % K) * D, *restrict gwm = gw + m * D;
+                    const float *restrict wm = w + m * D, *restrict xm = xb + (t - m) * ldx;
+                    for (int64_t d = 0; d < D; d++) {
+                        acc[d] += wm[d] * g[d];
+                        gwm[d] += g[d] * xm[d];
+                    }
+                }
+            }
+            const int64_t s = t - K + 1; /* complete: no later step reaches it */
+            if (s >= 0) {
+                float *row = ring + (s % K) * D;
+                memcpy(gx + (b * L + s) * ldgx, row, (size_t)D * sizeof(float));
+                memset(row, 0, (size_t)D * sizeof(float));
+            }
+        }
+    }
+}
+
+/* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
 void ws_rms_fwd(int64_t R, int64_t D, const float *x, const float *w, float eps, float *y,
                 float *rs) {
     for (int64_t r = 0; r < R; r++) {
         const float *restrict xr = x + r * D;
         float *restrict yr = y + r * D;
-        float inv = 1.0f / sqrtf(sumsq16(D, xr, xr) / (float)D + eps);
+        float inv = 1.0f / sqrtf(dot16(D, xr, xr) / (float)D + eps);
         rs[r] = inv;
         for (int64_t d = 0; d < D; d++) yr[d] = xr[d] * inv * w[d];
     }
@@ -443,15 +545,15 @@ void ws_rms_bwd(int64_t R, int64_t D, const float *x, const float *w, const floa
             t[d] = gr[d] * w[d];
             gwr[d] += gr[d] * xr[d] * inv;
         }
-        const float c = sumsq16(D, t, xr) * inv * inv * inv / (float)D;
+        const float c = dot16(D, t, xr) * inv * inv * inv / (float)D;
         for (int64_t d = 0; d < D; d++) gxr[d] = inv * t[d] - c * xr[d];
     }
 }
 
-/* Scratch: hs and as (CH, N, Dm) (one chunk's states and decays: the adjoint loads each
-   decay instead of a second exp, 10% of the backward at L = 1024), ys (CH, Dm) (its
-   outputs), s, gs, gdt, gye, dts (Dm). g_At and g_D must be zeroed by the caller (they
-   accumulate over the batch). */
+/* Layouts as ws_scan_fwd's. Scratch: hs and as (CH, N, Dm) (one chunk's states and
+   decays: the adjoint loads each decay instead of a second exp, 10% of the backward at
+   L = 1024), ys (CH, Dm) (its outputs), rows (Dm) s, gs, gdt, gye, dts, pre, gdv. g_At,
+   g_D, g_dbias and g_Wt must be zeroed by the caller (they accumulate over the batch). */
 void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, const float *gy,
@@ -459,7 +561,8 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
                  float *g_C, float *g_h0, float *g_D, float *g_z, float *hs,
                  float *ys, float *s, float *gs, float *gdt, float *gye, int64_t CH,
                  const float *ckpt, const float *dbias, int dsoft, float *dts,
-                 float *g_dbias, float *as) {
+                 float *g_dbias, float *as, int64_t ldd, int64_t R, const float *Wt,
+                 int64_t ldbc, int64_t ldgz, float *g_Wt, float *pre, float *gdv) {
     const int64_t S = N * Dm, nC = (L + CH - 1) / CH;
     (void)h0; /* the first checkpoint */
     for (int64_t b = 0; b < Bt; b++) {
@@ -471,8 +574,9 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
         const float *hc = ckpt + (b * nC + c) * S; /* the state before step t0 */
         /* recompute this chunk's states (and outputs) from its checkpoint */
         for (int64_t t = t0; t < t1; t++) {
-            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * ldbc;
+            const float *dt = delta_row(Dm, delta + (b * L + t) * ldd, R, Wt, dbias, dsoft,
+                                        pre, dts);
             const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
             float *yt = ys + (t - t0) * Dm;
             input_scale(s, dt, u + o, Dm, dsi);
@@ -484,14 +588,15 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
         }
         /* adjoint scan through the chunk */
         for (int64_t t = t1 - 1; t >= t0; t--) {
-            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * ldbc;
+            const float *raw = delta + (b * L + t) * ldd;
+            const float *dt = delta_row(Dm, raw, R, Wt, dbias, dsoft, pre, dts);
             const float *ut = u + o, *gyt = gy + o;
             const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
             input_scale(s, dt, ut, Dm, dsi);
             if (D || z) { /* through the gate, from the scan's output y_t kept above */
-                gate_row_bwd(Dm, ys + (t - t0) * Dm, ut, D, z ? z + (b * L + t) * ldz : 0, gyt, gye,
-                             z ? g_z + o : 0, g_D);
+                gate_row_bwd(Dm, ys + (t - t0) * Dm, ut, D, z ? z + (b * L + t) * ldz : 0, gyt,
+                             gye, z ? g_z + (b * L + t) * ldgz : 0, g_D);
                 gyt = gye;
             }
             for (int64_t d = 0; d < Dm; d++) {
@@ -504,17 +609,17 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
                         gh + n * Dm, g_At + n * Dm, gs, gdt, g_B + on + n,
                         g_C + on + n);
             }
-            for (int64_t d = 0; d < Dm; d++) {
-                g_u[o + d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
-                g_delta[o + d] = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
-            }
-            if (dsoft) /* back through softplus: its derivative is the sigmoid */
-                for (int64_t d = 0; d < Dm; d++) {
-                    float v = dbias ? delta[o + d] + dbias[d] : delta[o + d];
-                    g_delta[o + d] *= v > 20.0f ? 1.0f : 1.0f / (1.0f + exp_fast(-v));
-                }
+            /* gd: the gradient wrt the step before its softplus (and bias) */
+            float *gd = R ? gdv : g_delta + (b * L + t) * ldd;
+            bwd_tail(Dm, dsi, dsoft, gs, gdt, dt, ut, gyt, D, pre, g_u + o, gd);
             if (g_dbias)
-                for (int64_t d = 0; d < Dm; d++) g_dbias[d] += g_delta[o + d];
+                for (int64_t d = 0; d < Dm; d++) g_dbias[d] += gd[d];
+            for (int64_t r = 0; r < R; r++) { /* back through the fused projection */
+                float *restrict gw = g_Wt + r * Dm;
+                const float x = raw[r];
+                g_delta[(b * L + t) * ldd + r] = dot16(Dm, gd, Wt + r * Dm);
+                for (int64_t d = 0; d < Dm; d++) gw[d] += gd[d] * x;
+            }
         }
     }
       }
@@ -615,10 +720,10 @@ def _load():
 def _declare(lib) -> None:
     i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     lib.ws_scan_fwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 3 + [i64, ptr]
-    lib.ws_scan_fwd.argtypes += [ptr, cint, ptr]
+    lib.ws_scan_fwd.argtypes += [ptr, cint, ptr, i64, i64, ptr, i64, ptr]
     lib.ws_scan_fwd.restype = None
     lib.ws_scan_bwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 16 + [i64, ptr]
-    lib.ws_scan_bwd.argtypes += [ptr, cint, ptr, ptr, ptr]
+    lib.ws_scan_bwd.argtypes += [ptr, cint, ptr, ptr, ptr, i64, i64, ptr, i64, i64, ptr, ptr, ptr]
     lib.ws_scan_bwd.restype = None
     lib.ws_wave_kernel_fwd.argtypes = [i64] * 3 + [ptr] * 7
     lib.ws_wave_kernel_fwd.restype = None
@@ -632,6 +737,10 @@ def _declare(lib) -> None:
     lib.ws_conv_fwd.restype = None
     lib.ws_conv_bwd.argtypes = [i64] * 5 + [ptr] * 8
     lib.ws_conv_bwd.restype = None
+    lib.ws_sconv_fwd.argtypes = [i64] * 5 + [ptr] * 5
+    lib.ws_sconv_fwd.restype = None
+    lib.ws_sconv_bwd.argtypes = [i64] * 5 + [ptr] * 4 + [i64] + [ptr] * 4
+    lib.ws_sconv_bwd.restype = None
 
 
 def kernel_status() -> tuple[bool, str]:
@@ -688,13 +797,13 @@ class _KernelScanFn(torch.autograd.Function):
         h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
         y = torch.empty(Bt, L, Dm, dtype=u.dtype)
         h_last = torch.empty(Bt, N, Dm, dtype=u.dtype)
-        s, dts = torch.empty(2, Dm, dtype=u.dtype)  # scratch rows
+        s, dts, pre = torch.empty(3, Dm, dtype=u.dtype)  # scratch rows
         dsi = int(bool(delta_scales_input))
         ckpt = torch.empty(Bt, -(-L // KERNEL_CHUNK), N, Dm, dtype=u.dtype)
         lib.ws_scan_fwd(
             Bt, L, Dm, N, ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
             dsi, _p(y), _p(h_last), _p(s), KERNEL_CHUNK, _p(ckpt), _opt(dbias), int(dsoft),
-            _p(dts),
+            _p(dts), Dm, 0, None, N, _p(pre),
         )  # fmt: skip
         ctx.save_for_backward(u, delta, At, B, C, h0t, D, z, ckpt, dbias)
         ctx.dsi, ctx.ldz, ctx.dsoft = dsi, ldz, int(dsoft)
@@ -720,13 +829,14 @@ class _KernelScanFn(torch.autograd.Function):
         g_db = None if dbias is None else torch.zeros_like(dbias)
         T = min(L, KERNEL_CHUNK)
         hs = torch.empty(2, T, N, Dm, dtype=u.dtype)  # the chunk's states and decays
-        scratch = torch.empty(T + 5, Dm, dtype=u.dtype)  # kept alive through the call
+        scratch = torch.empty(T + 7, Dm, dtype=u.dtype)  # kept alive through the call
         rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[T : T + 4]]
         lib.ws_scan_bwd(
             Bt, L, Dm, N, ctx.ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D),
             _opt(z), ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
             _p(g_h0), _opt(g_D), _opt(g_z), _p(hs[0]), *rows, KERNEL_CHUNK, _p(ckpt), _opt(dbias),
-            ctx.dsoft, _p(scratch[T + 4]), _opt(g_db), _p(hs[1]),
+            ctx.dsoft, _p(scratch[T + 4]), _opt(g_db), _p(hs[1]), Dm, 0, None, N, Dm, None,
+            _p(scratch[T + 5]), _p(scratch[T + 6]),
         )  # fmt: skip
         g_h0 = g_h0.transpose(1, 2)
         return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0, None, g_db, None
@@ -816,6 +926,103 @@ def causal_conv_kernel(x, w, bias=None, silu=False):
     bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`applies` is true.
     """
     return _CausalConvFn.apply(x, w, bias, bool(silu))
+
+
+class _MambaInnerFn(torch.autograd.Function):
+    """Mamba's mixer from in_proj's output to out_proj's input, by the compiled kernels:
+    the conv (with its SiLU), x_proj (a torch matmul), dt_proj, the softplus and the
+    selective scan with its skip and gate. One autograd node: its backward writes the
+    gradients of in_proj's two halves (conv and gate) and x_proj's three parts (the step's
+    rank-R input, B and C) into one tensor each, where separate nodes would concatenate
+    them, and the scan and x_proj's gradients wrt the conv's output add in place."""
+
+    @staticmethod
+    def forward(ctx, xz, conv_w, conv_b, xw, dtw, dtb, A, D):
+        # xz (Bt, L, 2 ED) ; conv_w (K, ED), conv_w[m] multiplies x_{t-m} ; conv_b, dtb,
+        # D (ED,) ; xw (R + 2N, ED) x_proj's weight ; dtw (ED, R) dt_proj's ; A (ED, N)
+        lib = _load()
+        xz = xz.contiguous()
+        Bt, L, E2 = xz.shape
+        ED, N, R = E2 // 2, A.shape[1], dtw.shape[1]
+        P = R + 2 * N
+        conv_w, conv_b = conv_w.contiguous(), None if conv_b is None else conv_b.contiguous()
+        xc = torch.empty(Bt, L, ED, dtype=xz.dtype)
+        rows = torch.empty(3, ED, dtype=xz.dtype)  # scratch
+        lib.ws_sconv_fwd(
+            Bt, L, ED, conv_w.shape[0], E2, _p(xz), _p(conv_w), _opt(conv_b), _p(xc), _p(rows[0])
+        )  # fmt: skip
+        xdbl = torch.mm(xc.view(-1, ED), xw.t()).view(Bt, L, P)  # (dt, B, C) per step
+        At, Wt = A.t().contiguous(), dtw.t().contiguous()  # (N, ED), (R, ED)
+        h0 = torch.zeros(Bt, N, ED, dtype=xz.dtype)
+        y = torch.empty(Bt, L, ED, dtype=xz.dtype)
+        h_last = torch.empty_like(h0)
+        ckpt = torch.empty(Bt, -(-L // KERNEL_CHUNK), N, ED, dtype=xz.dtype)
+        f = xz.element_size()
+        lib.ws_scan_fwd(
+            Bt, L, ED, N, E2, _p(xc), _p(xdbl), _p(At), _p(xdbl) + f * R, _p(xdbl) + f * (R + N),
+            _p(h0), _p(D), _p(xz) + f * ED, 1, _p(y), _p(h_last), _p(rows[0]), KERNEL_CHUNK,
+            _p(ckpt), _p(dtb), 1, _p(rows[1]), P, R, _p(Wt), P, _p(rows[2]),
+        )  # fmt: skip
+        ctx.save_for_backward(xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt = ctx.saved_tensors
+        lib = _load()
+        Bt, L, E2 = xz.shape
+        ED, N, R = E2 // 2, At.shape[0], Wt.shape[0]
+        P, K, f = R + 2 * N, conv_w.shape[0], xz.element_size()
+        gy = gy.contiguous()
+        g_xz = torch.empty_like(xz)
+        g_u = torch.empty(Bt, L, ED, dtype=xz.dtype)
+        g_xdbl = torch.empty(Bt, L, P, dtype=xz.dtype)
+        g_At, g_Wt = torch.zeros_like(At), torch.zeros_like(Wt)
+        g_D, g_db = torch.zeros_like(D), torch.zeros_like(dtb)
+        zero = torch.zeros(Bt, N, ED, dtype=xz.dtype)  # no gradient wrt the last state
+        g_h0 = torch.empty_like(zero)
+        T = min(L, KERNEL_CHUNK)
+        hs = torch.empty(2, T, N, ED, dtype=xz.dtype)  # the chunk's states and decays
+        sc = torch.empty(T + 7, ED, dtype=xz.dtype)  # scratch rows
+        rows = [_p(sc)] + [_p(r) for r in sc[T:]]
+        gx = _p(g_xdbl)
+        lib.ws_scan_bwd(
+            Bt, L, ED, N, E2, _p(xc), _p(xdbl), _p(At), _p(xdbl) + f * R, _p(xdbl) + f * (R + N),
+            _p(zero), _p(D), _p(xz) + f * ED, 1, _p(gy), _p(zero), _p(g_u), gx, _p(g_At),
+            gx + f * R, gx + f * (R + N), _p(g_h0), _p(g_D), _p(g_xz) + f * ED, _p(hs[0]),
+            *rows[:5], KERNEL_CHUNK, _p(ckpt), _p(dtb), 1, rows[5], _p(g_db), _p(hs[1]), P, R,
+            _p(Wt), P, E2, _p(g_Wt), rows[6], rows[7],
+        )  # fmt: skip
+        g2 = g_xdbl.view(-1, P)
+        g_xw = torch.mm(g2.t(), xc.view(-1, ED))
+        g_u.view(-1, ED).addmm_(g2, xw)  # the conv's output feeds the scan and x_proj
+        g_w = torch.empty_like(conv_w)
+        g_b = None if conv_b is None else torch.empty_like(conv_b)
+        ring = torch.empty(K + 2, ED, dtype=xz.dtype)
+        lib.ws_sconv_bwd(
+            Bt, L, ED, K, E2, _p(xz), _p(conv_w), _opt(conv_b), _p(g_u), E2, _p(g_xz), _p(g_w),
+            _opt(g_b), _p(ring),
+        )  # fmt: skip
+        return g_xz, g_w, g_b, g_xw, g_Wt.t(), g_db, g_At.t(), g_D
+
+
+def mamba_inner_applies(xz, A, conv_w) -> bool:
+    """Whether :func:`mamba_inner_kernel` takes these: float32 CPU tensors, real A, the
+    kernels built here."""
+    return applies(xz, conv_w) and A.dtype == torch.float32 and not A.is_complex()
+
+
+def mamba_inner_kernel(xz, conv_w, conv_b, xw, dtw, dtb, A, D):
+    """Mamba's mixer between in_proj and out_proj, fused: returns y (Bt, L, ED).
+
+    ``xc = silu(conv(x) + conv_b)``; ``(dt, B, C) = xc xw^T``;
+    ``Delta = softplus(dt dtw^T + dtb)``; ``y = (scan(xc, Delta, A, B, C) + D xc) silu(z)``
+    with ``(x, z)`` the halves of xz (Bt, L, 2 ED) (float32 CPU). conv_w (K, ED):
+    conv_w[m] multiplies the input m steps back; conv_b (ED,) or None; xw (R + 2N, ED);
+    dtw (ED, R); dtb, D (ED,); A (ED, N). Call only where :func:`mamba_inner_applies` is
+    true.
+    """
+    return _MambaInnerFn.apply(xz, conv_w, conv_b, xw, dtw, dtb, A, D)
 
 
 class _RMSNormFn(torch.autograd.Function):
