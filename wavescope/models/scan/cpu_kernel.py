@@ -62,6 +62,9 @@ _SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 /* exp(x) as 2^r * 2^f, r = round(x log2 e), |f| <= 1/2, 2^f by a degree-6 polynomial
    (Chebyshev interpolant on [-1/2, 1/2]: relative error 1.1e-7 evaluated in float32).
@@ -88,6 +91,29 @@ static inline float exp_fast(float x) {
     memcpy(&s, &e, 4);
     return p * s;
 }
+
+#ifdef __AVX512F__
+/* exp_fast on 16 lanes, the same numbers: the rounding by vrndscaleps and 2^r by vscalefps
+   (exact for integer r) instead of the magic-constant rounding and the exponent-bit
+   arithmetic: 11 instructions instead of 16 in the scan's inner loops. */
+static inline __m512 exp16(__m512 x) {
+    __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+    t = _mm512_max_ps(t, _mm512_set1_ps(ws_exp_lo));
+    t = _mm512_min_ps(t, _mm512_set1_ps(ws_exp_hi));
+    __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, r);
+    __m512 p = _mm512_set1_ps(1.5461444724808513e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3400428177711937e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6180566784320400e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503272266698950e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650922289554e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314720670283290e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, r);
+}
+#define LD(p) _mm512_loadu_ps(p)
+#define ST(p, v) _mm512_storeu_ps(p, v)
+#endif
 
 /* torch's softplus (x above 20, else log1p(exp(x))): log1p(e) = 2 atanh(e / (2 + e)) for
    e = exp(-|x|) in (0, 1], the odd series in z = e / (2 + e) <= 1/3 to z^13 (truncation
@@ -146,13 +172,24 @@ static void bwd_tail(int64_t Dm, int dsi, int soft, const float *restrict gs,
                      const float *restrict ut, const float *restrict gyt,
                      const float *restrict D, const float *restrict pre, float *restrict gu,
                      float *restrict gd) {
-    for (int64_t d = 0; d < Dm; d++) {
-        float v = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
-        if (soft) /* back through softplus: its derivative is the sigmoid */
-            v *= pre[d] > 20.0f ? 1.0f : 1.0f / (1.0f + exp_fast(-pre[d]));
-        gu[d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
-        gd[d] = v;
-    }
+    /* separate simple loops: a branch inside one kept GCC from vectorising it */
+    if (dsi)
+        for (int64_t d = 0; d < Dm; d++) {
+            gd[d] = gdt[d] + gs[d] * ut[d];
+            gu[d] = gs[d] * dt[d];
+        }
+    else
+        for (int64_t d = 0; d < Dm; d++) {
+            gd[d] = gdt[d];
+            gu[d] = gs[d];
+        }
+    if (D)
+        for (int64_t d = 0; d < Dm; d++) gu[d] += gyt[d] * D[d];
+    if (soft) /* back through softplus: its derivative is the sigmoid */
+        for (int64_t d = 0; d < Dm; d++) {
+            float sg = 1.0f / (1.0f + exp_fast(-pre[d]));
+            gd[d] *= pre[d] > 20.0f ? 1.0f : sg;
+        }
 }
 
 static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
@@ -164,7 +201,17 @@ static inline void input_scale(float *s, const float *dt, const float *ut, int64
 static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                     const float *restrict dt, const float *restrict s, float *restrict hn,
                     float *restrict yt) {
-    for (int64_t d = 0; d < Dm; d++) {
+    int64_t d = 0;
+#ifdef __AVX512F__
+    const __m512 vB = _mm512_set1_ps(Bn), vC = _mm512_set1_ps(Cn);
+    for (; d + 16 <= Dm; d += 16) {
+        __m512 a = exp16(_mm512_mul_ps(LD(dt + d), LD(An + d)));
+        __m512 hv = _mm512_fmadd_ps(a, LD(hn + d), _mm512_mul_ps(LD(s + d), vB));
+        ST(hn + d, hv);
+        ST(yt + d, _mm512_fmadd_ps(vC, hv, LD(yt + d)));
+    }
+#endif
+    for (; d < Dm; d++) {
         float hv = exp_fast(dt[d] * An[d]) * hn[d] + s[d] * Bn;
         hn[d] = hv;
         yt[d] += Cn * hv;
@@ -175,7 +222,18 @@ static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict 
                           const float *restrict dt, const float *restrict s,
                           const float *restrict hpn, float *restrict hn, float *restrict an,
                           float *restrict yt) {
-    for (int64_t d = 0; d < Dm; d++) {
+    int64_t d = 0;
+#ifdef __AVX512F__
+    const __m512 vB = _mm512_set1_ps(Bn), vC = _mm512_set1_ps(Cn);
+    for (; d + 16 <= Dm; d += 16) {
+        __m512 a = exp16(_mm512_mul_ps(LD(dt + d), LD(An + d)));
+        ST(an + d, a);
+        __m512 hv = _mm512_fmadd_ps(a, LD(hpn + d), _mm512_mul_ps(LD(s + d), vB));
+        ST(hn + d, hv);
+        ST(yt + d, _mm512_fmadd_ps(vC, hv, LD(yt + d)));
+    }
+#endif
+    for (; d < Dm; d++) {
         float a = exp_fast(dt[d] * An[d]);
         an[d] = a; /* kept for the adjoint: a load there instead of a second exp */
         float hv = a * hpn[d] + s[d] * Bn;
