@@ -165,11 +165,11 @@ class MambaMixer(nn.Module):
         self.D = nn.Parameter(torch.ones(ED))
         self.out_proj = nn.Linear(ED, D, bias=False)
 
-    def _ssm_inputs(self, x, fused_delta: bool = False, xz=None):
+    def _ssm_inputs(self, x, fused_delta: bool = False):
         # x : (B, L, D); fused_delta: Delta before dt_proj's bias and softplus (which the
-        # compiled scan applies); xz: in_proj(x) if already computed
+        # compiled scan applies)
         ED, N, R = self.config.d_inner, self.config.d_state, self.config.dt_rank_
-        xz = self.in_proj(x) if xz is None else xz  # (B, L, 2ED)
+        xz = self.in_proj(x)  # (B, L, 2ED)
         xi, z = xz.split(ED, dim=-1)  # (B, L, ED) each
         if getattr(self.context, "fuses_silu", False):
             xc = self.context(xi, silu=True)  # (B, L, ED), SiLU fused
@@ -188,15 +188,13 @@ class MambaMixer(nn.Module):
         from wavescope.models.scan import selective_scan
         from wavescope.models.scan.cpu_kernel import applies, scan_applies, selective_scan_kernel
 
-        xz = None
         if isinstance(self.context, CausalConv):
-            xz = self.in_proj(x)  # (B, L, 2ED)
-            y = self._inner_kernel(xz)
+            y = self._inner_kernel(x)
             if y is not None:
                 return self.out_proj(y)
         if applies(x):
             # float32 CPU: the compiled scan also applies dt_proj's bias and the softplus
-            _, xc, z, dt, A, Bm, Cm = self._ssm_inputs(x, fused_delta=True, xz=xz)
+            _, xc, z, dt, A, Bm, Cm = self._ssm_inputs(x, fused_delta=True)
             bias = self.dt_proj.bias
             if scan_applies(xc, A, Bm, Cm, None):
                 y, _ = selective_scan_kernel(
@@ -205,22 +203,25 @@ class MambaMixer(nn.Module):
                 return self.out_proj(y)
             delta = F.softplus(dt + bias)  # e.g. under autocast: the generic scan below
         else:
-            _, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x, xz=xz)
+            _, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x)
         y = selective_scan(xc, delta, A, Bm, Cm, self.D.float(), z=z)  # (B, L, ED)
         return self.out_proj(y)
 
-    def _inner_kernel(self, xz):
-        """Everything between in_proj's output xz (B, L, 2ED) and out_proj as one compiled
-        autograd node (float32 CPU, the conv context), or None where it does not apply."""
+    def _inner_kernel(self, x):
+        """The mixer from x (B, L, D) to out_proj's input as one compiled autograd node
+        (float32 CPU, the conv context, no autocast), or None where it does not apply."""
         from wavescope.models.scan.cpu_kernel import mamba_inner_applies, mamba_inner_kernel
 
-        conv = self.context.conv
+        if torch.is_autocast_enabled("cpu") or self.in_proj.bias is not None:
+            return None
+        conv, dtp = self.context.conv, self.dt_proj
         w = conv.weight[:, 0, :].flip(-1).t()  # (K, ED): w[m] multiplies x_{t-m}
         A = -torch.exp(self.A_log.float())  # (ED, N)
-        if not mamba_inner_applies(xz, A, w) or self.D.dtype != torch.float32:
+        args = (x, self.in_proj.weight, w, conv.bias, self.x_proj.weight, dtp.weight, dtp.bias)
+        args += (A, self.D)
+        if not mamba_inner_applies(*(a for a in args if a is not None)):
             return None
-        dtp, xp = self.dt_proj, self.x_proj
-        return mamba_inner_kernel(xz, w, conv.bias, xp.weight, dtp.weight, dtp.bias, A, self.D)
+        return mamba_inner_kernel(*args)
 
     def hidden_states(self, x, part: str = "ssm"):
         """States for the probes, shape (B, L, channels, sites).
