@@ -287,19 +287,22 @@ def _mixer_out_and_grads(mixer, x, seed=1):
 @needs_kernel
 @pytest.mark.parametrize(
     "L,d_model,d_state,dt_rank,d_conv",
-    [(70, 8, 5, 3, 3), (1, 8, 4, 1, 4), (2, 16, 16, 1, 4), (20, 24, 3, 2, 1)],
-    ids=["past_a_chunk", "length_one", "shorter_than_conv", "conv_width_one"],
+    [(70, 8, 5, 3, 3), (70, 16, 16, 2, 4), (1, 8, 4, 1, 4), (2, 16, 16, 1, 4), (20, 24, 3, 2, 1)],
+    ids=["past_a_chunk", "16_states", "length_one", "shorter_than_conv", "conv_width_one"],
 )
+@pytest.mark.parametrize("slice_steps", [2048, 1], ids=["one_slice", "row_slices"])
 def test_fused_mixer_matches_its_float64_torch_path(
-    monkeypatch, L, d_model, d_state, dt_rank, d_conv
+    monkeypatch, L, d_model, d_state, dt_rank, d_conv, slice_steps
 ):
     """Mamba's mixer through the one fused node (conv, x_proj, dt_proj, softplus, scan, gate:
     :func:`mamba_inner_kernel`) in float32 against the same weights in float64 (the torch
     path, whose scan test_scan.py checks against the sequential reference): the output and
-    the gradients of the input and of every parameter. Chunks of 8 steps in the backward."""
+    the gradients of the input and of every parameter. Chunks of 8 steps in the backward;
+    the batch in one slice and a slice per row (the weight gradients summed over slices)."""
     from wavescope.models.mamba import MambaConfig, MambaMixer
 
     monkeypatch.setattr(cpu_kernel, "KERNEL_CHUNK", 8)
+    monkeypatch.setattr(cpu_kernel, "MAMBA_SLICE_STEPS", slice_steps)  # 1: a row a slice
     torch.manual_seed(0)
     cfg = MambaConfig(d_model=d_model, d_state=d_state, dt_rank=dt_rank, d_conv=d_conv)
     mixer = MambaMixer(cfg)

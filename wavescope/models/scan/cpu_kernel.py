@@ -988,15 +988,29 @@ def causal_conv_kernel(x, w, bias=None, silu=False):
     return _CausalConvFn.apply(x, w, bias, bool(silu))
 
 
+#: Steps (batch rows x L) per slice of the fused Mamba node: each slice runs all of its
+#: parts before the next, so that a part reads its input while it is still in the cache
+#: (about 2 MB of activations per 1024 steps at Mamba's CPU sizes).
+MAMBA_SLICE_STEPS = 2048
+
+
+def _slices(Bt: int, L: int):
+    """Batch slices (b0, b1) of about ``MAMBA_SLICE_STEPS`` steps each."""
+    n = max(1, MAMBA_SLICE_STEPS // max(L, 1))
+    return [(b0, min(b0 + n, Bt)) for b0 in range(0, Bt, n)]
+
+
 class _MambaInnerFn(torch.autograd.Function):
-    """Mamba's mixer from its input to out_proj's input, by the compiled kernels and two
+    """Mamba's mixer from its input to out_proj's input, by the compiled kernels and
     torch matmuls: in_proj, the conv (with its SiLU), x_proj, dt_proj, the softplus and the
     selective scan with its skip and gate. One autograd node: its backward writes the
     gradients of in_proj's two halves (conv and gate) and x_proj's three parts (the step's
     rank-R input, B and C) into one tensor each, where separate nodes would concatenate
-    them, and the scan and x_proj's gradients wrt the conv's output add in place; in_proj's
-    weight gradient is computed as (x^T g)^T, 1.5x the rate of autograd's g^T x at
-    (16384 x 256)^T (16384 x 64) on the development machine's MKL."""
+    them, and the scan and x_proj's gradients wrt the conv's output add in place. Both
+    directions run batch slice by batch slice (:data:`MAMBA_SLICE_STEPS`), every part of
+    a slice in turn, so that each reads what the previous one wrote from the cache, not
+    from memory (the matmuls too: in_proj's at 2048 rows ran 1.4x its rate at 16384 on
+    the development machine); the weight gradients add up over the slices."""
 
     @staticmethod
     def forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D):
@@ -1005,28 +1019,28 @@ class _MambaInnerFn(torch.autograd.Function):
         # weight ; dtw (ED, R) dt_proj's ; A (ED, N)
         lib = _load()
         x = x.contiguous()
-        Bt, L, E2 = x.shape[0], x.shape[1], inw.shape[0]
-        xz = torch.mm(x.view(-1, x.shape[2]), inw.t()).view(Bt, L, E2)
+        Bt, L, E2, dt = x.shape[0], x.shape[1], inw.shape[0], x.dtype
         ED, N, R = E2 // 2, A.shape[1], dtw.shape[1]
-        P = R + 2 * N
+        P, K, f, nC = R + 2 * N, conv_w.shape[0], x.element_size(), -(-L // KERNEL_CHUNK)
         conv_w, conv_b = conv_w.contiguous(), None if conv_b is None else conv_b.contiguous()
-        xc = torch.empty(Bt, L, ED, dtype=xz.dtype)
-        rows = torch.empty(3, ED, dtype=xz.dtype)  # scratch
-        lib.ws_sconv_fwd(
-            Bt, L, ED, conv_w.shape[0], E2, _p(xz), _p(conv_w), _opt(conv_b), _p(xc), _p(rows[0])
-        )  # fmt: skip
-        xdbl = torch.mm(xc.view(-1, ED), xw.t()).view(Bt, L, P)  # (dt, B, C) per step
-        At, Wt = A.t().contiguous(), dtw.t().contiguous()  # (N, ED), (R, ED)
-        h0 = _buffer("mi_zero", (Bt, N, ED), xz.dtype, "cpu").zero_()
-        y = torch.empty(Bt, L, ED, dtype=xz.dtype)
-        h_last = _buffer("mi_hlast", (Bt, N, ED), xz.dtype, "cpu")  # not returned
-        ckpt = torch.empty(Bt, -(-L // KERNEL_CHUNK), N, ED, dtype=xz.dtype)
-        f = xz.element_size()
-        lib.ws_scan_fwd(
-            Bt, L, ED, N, E2, _p(xc), _p(xdbl), _p(At), _p(xdbl) + f * R, _p(xdbl) + f * (R + N),
-            _p(h0), _p(D), _p(xz) + f * ED, 1, _p(y), _p(h_last), _p(rows[0]), KERNEL_CHUNK,
-            _p(ckpt), _p(dtb), 1, _p(rows[1]), P, R, _p(Wt), P, _p(rows[2]),
-        )  # fmt: skip
+        At, Wt, inwT, xwT = A.t().contiguous(), dtw.t().contiguous(), inw.t(), xw.t()
+        xz, xc = torch.empty(Bt, L, E2, dtype=dt), torch.empty(Bt, L, ED, dtype=dt)
+        xdbl, y = torch.empty(Bt, L, P, dtype=dt), torch.empty(Bt, L, ED, dtype=dt)
+        ckpt = torch.empty(Bt, nC, N, ED, dtype=dt)
+        rows = torch.empty(3, ED, dtype=dt)  # scratch
+        for b0, b1 in _slices(Bt, L):
+            nb = b1 - b0
+            torch.mm(x[b0:b1].view(-1, x.shape[2]), inwT, out=xz[b0:b1].view(-1, E2))
+            pz, pc, pd = _p(xz[b0:b1]), _p(xc[b0:b1]), _p(xdbl[b0:b1])
+            lib.ws_sconv_fwd(nb, L, ED, K, E2, pz, _p(conv_w), _opt(conv_b), pc, _p(rows[0]))
+            torch.mm(xc[b0:b1].view(-1, ED), xwT, out=xdbl[b0:b1].view(-1, P))  # dt, B, C
+            h0 = _buffer("mi_zero", (nb, N, ED), dt, "cpu").zero_()
+            h_last = _buffer("mi_hlast", (nb, N, ED), dt, "cpu")  # not returned
+            lib.ws_scan_fwd(
+                nb, L, ED, N, E2, pc, pd, _p(At), pd + f * R, pd + f * (R + N), _p(h0), _p(D),
+                pz + f * ED, 1, _p(y[b0:b1]), _p(h_last), _p(rows[0]), KERNEL_CHUNK,
+                _p(ckpt[b0:b1]), _p(dtb), 1, _p(rows[1]), P, R, _p(Wt), P, _p(rows[2]),
+            )  # fmt: skip
         ctx.save_for_backward(x, inw, xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt)
         return y
 
@@ -1035,43 +1049,52 @@ class _MambaInnerFn(torch.autograd.Function):
         x, inw, xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt = ctx.saved_tensors
         lib = _load()
         Bt, L, E2 = xz.shape
-        ED, N, R = E2 // 2, At.shape[0], Wt.shape[0]
+        ED, N, R, Dmodel = E2 // 2, At.shape[0], Wt.shape[0], x.shape[2]
         P, K, f = R + 2 * N, conv_w.shape[0], xz.element_size()
         gy = gy.contiguous()
-        # temporaries (none leaves the call) in buffers kept between calls: fresh ones
-        # page-fault on every use (~35 MB a step at L = 1024, 10-20 ms of system time)
         dt, T = xz.dtype, min(L, KERNEL_CHUNK)
-        g_xz = _buffer("mi_gxz", (Bt, L, E2), dt, "cpu")
-        g_u = _buffer("mi_gu", (Bt, L, ED), dt, "cpu")
-        g_xdbl = _buffer("mi_gxdbl", (Bt, L, P), dt, "cpu")
-        zero = _buffer("mi_zero", (Bt, N, ED), dt, "cpu").zero_()  # gradient wrt h_L
-        g_h0 = _buffer("mi_gh0", (Bt, N, ED), dt, "cpu")
-        hs = _buffer("mi_hs", (2, T, N, ED), dt, "cpu")  # the chunk's states and decays
-        sc = _buffer("mi_rows", (T + 7, ED), dt, "cpu")  # scratch rows
         g_At, g_Wt = torch.zeros_like(At), torch.zeros_like(Wt)
         g_D, g_db = torch.zeros_like(D), torch.zeros_like(dtb)
+        g_xw, g_inwT = torch.zeros_like(xw), torch.zeros(Dmodel, E2, dtype=dt)
+        g_w, g_ws = torch.zeros_like(conv_w), torch.empty_like(conv_w)
+        g_b = None if conv_b is None else torch.zeros_like(conv_b)
+        g_bs = None if conv_b is None else torch.empty_like(conv_b)
+        g_x = torch.empty_like(x)
+        # temporaries (none leaves the call) in buffers kept between calls: fresh ones
+        # page-fault on every use (~35 MB a step at L = 1024, 10-20 ms of system time)
+        hs = _buffer("mi_hs", (2, T, N, ED), dt, "cpu")  # the chunk's states and decays
+        sc = _buffer("mi_rows", (T + 7, ED), dt, "cpu")  # scratch rows
+        ring = _buffer("mi_ring", (K + 2, ED), dt, "cpu")
         rows = [_p(sc)] + [_p(r) for r in sc[T:]]
-        gx = _p(g_xdbl)
-        lib.ws_scan_bwd(
-            Bt, L, ED, N, E2, _p(xc), _p(xdbl), _p(At), _p(xdbl) + f * R, _p(xdbl) + f * (R + N),
-            _p(zero), _p(D), _p(xz) + f * ED, 1, _p(gy), _p(zero), _p(g_u), gx, _p(g_At),
-            gx + f * R, gx + f * (R + N), _p(g_h0), _p(g_D), _p(g_xz) + f * ED, _p(hs[0]),
-            *rows[:5], KERNEL_CHUNK, _p(ckpt), _p(dtb), 1, rows[5], _p(g_db), _p(hs[1]), P, R,
-            _p(Wt), P, E2, _p(g_Wt), rows[6], rows[7],
-        )  # fmt: skip
-        g2 = g_xdbl.view(-1, P)
-        g_xw = torch.mm(g2.t(), xc.view(-1, ED))
-        g_u.view(-1, ED).addmm_(g2, xw)  # the conv's output feeds the scan and x_proj
-        g_w = torch.empty_like(conv_w)
-        g_b = None if conv_b is None else torch.empty_like(conv_b)
-        ring = torch.empty(K + 2, ED, dtype=xz.dtype)
-        lib.ws_sconv_bwd(
-            Bt, L, ED, K, E2, _p(xz), _p(conv_w), _opt(conv_b), _p(g_u), E2, _p(g_xz), _p(g_w),
-            _opt(g_b), _p(ring),
-        )  # fmt: skip
-        x2, gxz2 = x.view(-1, x.shape[2]), g_xz.view(-1, E2)
-        g_inw = torch.mm(x2.t(), gxz2).t().contiguous()
-        g_x = torch.mm(gxz2, inw).view(x.shape)
+        for b0, b1 in _slices(Bt, L):
+            nb = b1 - b0
+            g_xz = _buffer("mi_gxz", (nb, L, E2), dt, "cpu")
+            g_u = _buffer("mi_gu", (nb, L, ED), dt, "cpu")
+            g_xdbl = _buffer("mi_gxdbl", (nb, L, P), dt, "cpu")
+            zero = _buffer("mi_zero", (nb, N, ED), dt, "cpu").zero_()  # gradient wrt h_L
+            g_h0 = _buffer("mi_gh0", (nb, N, ED), dt, "cpu")
+            pz, pc, pd, gx = _p(xz[b0:b1]), _p(xc[b0:b1]), _p(xdbl[b0:b1]), _p(g_xdbl)
+            lib.ws_scan_bwd(
+                nb, L, ED, N, E2, pc, pd, _p(At), pd + f * R, pd + f * (R + N), _p(zero), _p(D),
+                pz + f * ED, 1, _p(gy[b0:b1]), _p(zero), _p(g_u), gx, _p(g_At), gx + f * R,
+                gx + f * (R + N), _p(g_h0), _p(g_D), _p(g_xz) + f * ED, _p(hs[0]), *rows[:5],
+                KERNEL_CHUNK, _p(ckpt[b0:b1]), _p(dtb), 1, rows[5], _p(g_db), _p(hs[1]), P, R,
+                _p(Wt), P, E2, _p(g_Wt), rows[6], rows[7],
+            )  # fmt: skip
+            g2, xc2 = g_xdbl.view(-1, P), xc[b0:b1].view(-1, ED)
+            g_xw.addmm_(g2.t(), xc2)
+            g_u.view(-1, ED).addmm_(g2, xw)  # the conv's output feeds the scan and x_proj
+            lib.ws_sconv_bwd(
+                nb, L, ED, K, E2, pz, _p(conv_w), _opt(conv_b), _p(g_u), E2, _p(g_xz),
+                _p(g_ws), _opt(g_bs), _p(ring),
+            )  # fmt: skip
+            g_w += g_ws
+            if g_b is not None:
+                g_b += g_bs
+            x2, gxz2 = x[b0:b1].view(-1, Dmodel), g_xz.view(-1, E2)
+            g_inwT.addmm_(x2.t(), gxz2)  # (x^T g): 1.5x autograd's g^T x rate here
+            torch.mm(gxz2, inw, out=g_x[b0:b1].view(-1, Dmodel))
+        g_inw = g_inwT.t().contiguous()
         return g_x, g_inw, g_w, g_b, g_xw, g_Wt.t(), g_db, g_At.t(), g_D
 
 
