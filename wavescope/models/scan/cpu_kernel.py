@@ -43,6 +43,7 @@ import platform
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -994,6 +995,25 @@ def causal_conv_kernel(x, w, bias=None, silu=False):
 MAMBA_SLICE_STEPS = 2048
 
 
+#: Intra-op threads of the fused Mamba node's matmuls (its compiled kernels use one): at
+#: 2 torch threads on the shared 2-core machine, OpenMP's fork/join and spin-waiting around
+#: its 16 small matmuls a layer took the L = 1024 step from ~350 to 550-1050 ms of CPU time
+#: (wall 700 -> 1150-2100 ms). None leaves torch's setting.
+MAMBA_THREADS: int | None = 1
+
+
+@contextmanager
+def _intra_op_threads(n: int | None):
+    prev = torch.get_num_threads()
+    if n is not None and prev != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != prev:
+            torch.set_num_threads(prev)
+
+
 def _slices(Bt: int, L: int):
     """Batch slices (b0, b1) of about ``MAMBA_SLICE_STEPS`` steps each."""
     n = max(1, MAMBA_SLICE_STEPS // max(L, 1))
@@ -1014,6 +1034,16 @@ class _MambaInnerFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D):
+        with _intra_op_threads(MAMBA_THREADS):
+            return _MambaInnerFn._forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D)
+
+    @staticmethod
+    def backward(ctx, gy):
+        with _intra_op_threads(MAMBA_THREADS):
+            return _MambaInnerFn._backward(ctx, gy)
+
+    @staticmethod
+    def _forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D):
         # x (Bt, L, Dmodel) ; inw (2 ED, Dmodel) in_proj's weight ; conv_w (K, ED),
         # conv_w[m] multiplies x_{t-m} ; conv_b, dtb, D (ED,) ; xw (R + 2N, ED) x_proj's
         # weight ; dtw (ED, R) dt_proj's ; A (ED, N)
@@ -1045,7 +1075,7 @@ class _MambaInnerFn(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, gy):
+    def _backward(ctx, gy):
         x, inw, xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt = ctx.saved_tensors
         lib = _load()
         Bt, L, E2 = xz.shape
