@@ -253,6 +253,27 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                     const float *restrict s, const float *restrict gyt, float *restrict ghn,
                     float *restrict gAn, float *restrict gs, float *restrict gdt, float *gB,
                     float *gC) {
+#ifdef __AVX512F__
+    if (Dm % 16 == 0) { /* the same sums on 16 lanes, each reduced by one reduce_add (GCC's
+                           tree from the 16 scalars below took ~20 instructions) */
+        const __m512 vB = _mm512_set1_ps(Bn), vC = _mm512_set1_ps(Cn);
+        __m512 aB = _mm512_setzero_ps(), aC = _mm512_setzero_ps();
+        for (int64_t d = 0; d < Dm; d += 16) {
+            const __m512 a = LD(an + d), gy = LD(gyt + d);
+            const __m512 g = _mm512_fmadd_ps(gy, vC, LD(ghn + d));
+            const __m512 gx = _mm512_mul_ps(_mm512_mul_ps(g, LD(hpn + d)), a);
+            ST(gdt + d, _mm512_fmadd_ps(gx, LD(An + d), LD(gdt + d)));
+            ST(gAn + d, _mm512_fmadd_ps(gx, LD(dt + d), LD(gAn + d)));
+            ST(gs + d, _mm512_fmadd_ps(g, vB, LD(gs + d)));
+            ST(ghn + d, _mm512_mul_ps(g, a));
+            aB = _mm512_fmadd_ps(g, LD(s + d), aB);
+            aC = _mm512_fmadd_ps(gy, LD(hn + d), aC);
+        }
+        *gB = _mm512_reduce_add_ps(aB);
+        *gC = _mm512_reduce_add_ps(aC);
+        return;
+    }
+#endif
     float accB[16] = {0}, accC[16] = {0};
     int64_t d0 = 0;
     for (; d0 + 16 <= Dm; d0 += 16)
