@@ -19,6 +19,11 @@ depthwise causal convolution (Mamba's conv, with its SiLU; the v-Wave ring's imp
 response for short sequences) and RMSNorm; and the v-Wave ring's impulse response (its
 kernel sum over modes, float64, by a complex recurrence) with its gradient sums.
 
+Mamba's mixer (with its conv context, float32 CPU) runs as one autograd node,
+:func:`mamba_inner_kernel`: in_proj and x_proj as torch matmuls, the conv and the scan
+(dt_proj's rank-R projection inside it) by the kernels, batch slice by batch slice, its
+backward writing each projection's gradient into one tensor (no concatenation).
+
 Build: the C source below is compiled once per machine with the system C compiler
 (``cc``, or ``$CC``; about 0.3 s, no Python headers) into the user cache
 (``$XDG_CACHE_HOME/wavescope`` or ``~/.cache/wavescope``), keyed by a hash of the source,
