@@ -1,19 +1,20 @@
 """One training step, before and after: two source trees side by side in one run.
 
     .venv/bin/python benchmarks/bench_train_step.py --before /path/to/main [--after .]
-        [--models vwave-mamba mamba] [--steps 10] [--rounds 3] [--long]
+        [--models vwave-mamba mamba] [--steps 10] [--rounds 3] [--long] [--threads 1]
 
-Each round runs, for each model, ``--steps`` training steps (copy length 20, batch 16, 1
-torch thread, after 3 warm-up steps) in a fresh subprocess for each tree, alternating
-before / after so that both see the same load. A step is timed in wall time
-(``perf_counter``) and in the process's CPU time (``process_time``, which on a shared
-machine excludes the time the process waited for a core). Reported: medians over all
-rounds, the after/before ratio of each, and the 1-minute load average per round.
+Each round runs, for each model, ``--steps`` training steps (copy length 20, batch 16,
+``--threads`` torch threads (1 by default), after 3 warm-up steps) in a fresh subprocess
+for each tree, alternating before / after so that both see the same load. A step is
+timed in wall time (``perf_counter``) and in the process's CPU time (``process_time``,
+which on a shared machine excludes the time the process waited for a core). Reported:
+medians over all rounds, the after/before ratio of each, and the 1-minute load average
+per round.
 
 ``--long`` adds Mamba at L = 1024 (d_model 64, 2 layers, batch 16): forward + backward of
 a random token batch, against its matrix-product floor (the step's matmuls' FLOPs, forward
-and backward, at the rate of one large float32 matmul measured in the same process, in
-CPU time: on a busy machine a wall-time rate measures the queue for a core).
+and backward, at the rate of one large float32 matmul measured in the same process on one
+thread, in CPU time: on a busy machine a wall-time rate measures the queue for a core).
 
 Writes benchmarks/results/train_step.json and .md (``--out``).
 """
@@ -35,7 +36,7 @@ BATCH, LENGTH, WARMUP = 16, 20, 3
 
 _CHILD = r"""
 import json, sys, time, torch
-torch.set_num_threads(1)
+torch.set_num_threads(%(T)d)
 from wavescope.models.registry import build_model, default_config
 from wavescope.models.tasks import VOCAB_SIZE
 from wavescope.models.training import TrainHParams, make_copy_task, make_optimizer, train_step
@@ -74,6 +75,7 @@ for _ in range(steps):
     cpu_t.append(time.process_time() - c0)
 out.update(wall=wall, cpu=cpu_t)
 if long_:  # the matmul rate and the model's matmul FLOPs per forward + backward
+    torch.set_num_threads(1)  # the floor's rate: one thread, timed in its CPU time
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     for _ in range(3):
         a @ b
@@ -95,10 +97,15 @@ _CHILD = (
 )
 
 
-def run_child(tree: Path, model: str, steps: int, long_: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
+def child_code(threads: int) -> str:
+    """The child's script at ``threads`` torch threads (the matmul rate's too)."""
+    return _CHILD.replace("%(T)d", str(threads))
+
+
+def run_child(tree: Path, model: str, steps: int, long_: bool, threads: int = 1) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS=str(threads))
     res = subprocess.run(
-        [sys.executable, "-c", _CHILD, model, str(steps), "1" if long_ else "0"],
+        [sys.executable, "-c", child_code(threads), model, str(steps), "1" if long_ else "0"],
         capture_output=True,
         text=True,
         env=env,
@@ -116,10 +123,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--long", action="store_true", help="also Mamba at L = 1024")
+    p.add_argument("--threads", type=int, default=1, help="torch threads in each child")
     p.add_argument("--out", default=str(bl.RESULTS / "train_step"))
     args = p.parse_args(argv)
     trees = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
-    machine = bl.machine_info(1)
+    machine = bl.machine_info(args.threads)
     cases = [(m, False) for m in args.models] + ([("mamba", True)] if args.long else [])
     runs = {(m, lg, k): [] for m, lg in cases for k in trees}
     meta, loads = {}, []
@@ -127,7 +135,8 @@ def main(argv=None) -> int:
         loads.append(round(os.getloadavg()[0], 2))
         for m, lg in cases:
             for k, tree in trees.items():
-                out = run_child(tree, m, args.steps if not lg else max(2, args.steps // 3), lg)
+                n = args.steps if not lg else max(2, args.steps // 3)
+                out = run_child(tree, m, n, lg, args.threads)
                 runs[(m, lg, k)].append(out)
                 meta[(m, lg, k)] = {x: out[x] for x in out if x not in ("wall", "cpu")}
                 print(f"round {r} {m}{' L=1024' if lg else ''} {k}: wall "
@@ -157,7 +166,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     shown = sys.argv[1:] if argv is None else list(argv)
     doc = {"machine": machine, "trees": {k: str(v) for k, v in trees.items()},
-           "load1_per_round": loads, "results": results, "argv": shown}  # fmt: skip
+           "load1_per_round": loads, "results": results, "argv": shown,
+           "threads": args.threads}  # fmt: skip
     out.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(doc))
     print(out.with_suffix(".md").read_text())
@@ -166,7 +176,8 @@ def main(argv=None) -> int:
 
 def markdown(doc) -> str:
     lines = [
-        "# Training step before / after (CPU scale, batch 16, 1 torch thread)",
+        f"# Training step before / after (CPU scale, batch 16, {doc.get('threads', 1)} torch "
+        f"thread{'s' if doc.get('threads', 1) > 1 else ''})",
         "",
         "Command: `.venv/bin/python benchmarks/bench_train_step.py " + " ".join(doc["argv"]) + "`",
         "",

@@ -203,12 +203,15 @@ def profile(model_name: str, steps: int, threads: int) -> dict:
         for e in ops[:15]
     ]
     # the selective scan's own share, its children included (forward; backward recomputes):
-    # the torch chunked path (_SelectiveScanFn) or the compiled kernel (_KernelScanFn)
+    # the torch chunked path (_SelectiveScanFn) or the compiled kernel (_KernelScanFn); in
+    # Mamba on float32 CPU the scan runs inside the fused mixer node (_MambaInnerFn, from
+    # in_proj to the gate), reported on its own
     scan = {}
     for e in prof.key_averages():
-        for name in ("_SelectiveScanFn", "_KernelScanFn"):
+        for name in ("_SelectiveScanFn", "_KernelScanFn", "_MambaInnerFn"):
             if e.key in (name, name + "Backward"):
-                key = "_SelectiveScanFn" + e.key[len(name) :]
+                base = name if name == "_MambaInnerFn" else "_SelectiveScanFn"
+                key = base + e.key[len(name) :]
                 scan[key] = scan.get(key, 0.0) + e.cpu_time_total / 1000
     med = {k: statistics.median(v) for k, v in phases.items()}
     return {
@@ -264,6 +267,12 @@ def markdown(results, machine, argv) -> str:
             f"{sc.get('_SelectiveScanFn', 0):.1f} ms, backward (with its recomputation) "
             f"{sc.get('_SelectiveScanFnBackward', 0):.1f} ms.",
         ]
+        if "_MambaInnerFn" in sc:
+            lines[-1] += (
+                f" The fused Mamba node (in_proj to the gate, the scan inside): forward "
+                f"{sc['_MambaInnerFn']:.1f} ms, backward {sc.get('_MambaInnerFnBackward', 0):.1f}"
+                " ms."
+            )
         lines += ["", f"CPU (thread) time per step by aten op and by compiled-kernel call "
                   f"(its forward or backward, children included), over {r['steps']} steps "
                   "under a dispatch mode (whose Python overhead per op is outside each "

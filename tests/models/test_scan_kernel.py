@@ -274,3 +274,49 @@ def test_fused_delta_softplus_and_bias(dsi, seed):
     assert rel(y, y_ref) <= TOL
     for a, b_ in zip(got, ref, strict=True):
         assert rel(a, b_) <= TOL
+
+
+def _mixer_out_and_grads(mixer, x, seed=1):
+    x = x.detach().requires_grad_()
+    y = mixer(x)
+    gy = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    params = [p for _, p in sorted(mixer.named_parameters())]
+    return [y, *torch.autograd.grad((y * gy.to(y.dtype)).sum(), [x, *params])]
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "L,d_model,d_state,dt_rank,d_conv",
+    [(70, 8, 5, 3, 3), (70, 16, 16, 2, 4), (1, 8, 4, 1, 4), (2, 16, 16, 1, 4), (20, 24, 3, 2, 1)],
+    ids=["past_a_chunk", "16_states", "length_one", "shorter_than_conv", "conv_width_one"],
+)
+@pytest.mark.parametrize("slice_steps", [2048, 1], ids=["one_slice", "row_slices"])
+def test_fused_mixer_matches_its_float64_torch_path(
+    monkeypatch, L, d_model, d_state, dt_rank, d_conv, slice_steps
+):
+    """Mamba's mixer through the one fused node (conv, x_proj, dt_proj, softplus, scan, gate:
+    :func:`mamba_inner_kernel`) in float32 against the same weights in float64 (the torch
+    path, whose scan test_scan.py checks against the sequential reference): the output and
+    the gradients of the input and of every parameter. Chunks of 8 steps in the backward;
+    the batch in one slice and a slice per row (the weight gradients summed over slices)."""
+    from wavescope.models.mamba import MambaConfig, MambaMixer
+
+    monkeypatch.setattr(cpu_kernel, "KERNEL_CHUNK", 8)
+    monkeypatch.setattr(cpu_kernel, "MAMBA_SLICE_STEPS", slice_steps)  # 1: a row a slice
+    torch.manual_seed(0)
+    cfg = MambaConfig(d_model=d_model, d_state=d_state, dt_rank=dt_rank, d_conv=d_conv)
+    mixer = MambaMixer(cfg)
+    with torch.no_grad():  # weights of order one: every path carries weight
+        mixer.context.conv.weight.normal_()
+        mixer.context.conv.bias.normal_()
+        mixer.dt_proj.weight.mul_(3.0)
+    calls = []
+    real = cpu_kernel._MambaInnerFn.apply
+    monkeypatch.setattr(cpu_kernel._MambaInnerFn, "apply", lambda *a: calls.append(1) or real(*a))
+    x = torch.randn(2, L, d_model, generator=torch.Generator().manual_seed(2))
+    got = _mixer_out_and_grads(mixer, x.float())
+    assert calls, "the float32 mixer did not run the fused kernel"
+    ref = _mixer_out_and_grads(mixer.double(), x.double())
+    assert len(calls) == 1  # float64 takes the torch path
+    for a, b in zip(got, ref, strict=True):
+        assert rel(a, b) <= TOL

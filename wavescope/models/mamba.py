@@ -188,6 +188,10 @@ class MambaMixer(nn.Module):
         from wavescope.models.scan import selective_scan
         from wavescope.models.scan.cpu_kernel import applies, scan_applies, selective_scan_kernel
 
+        if isinstance(self.context, CausalConv):
+            y = self._inner_kernel(x)
+            if y is not None:
+                return self.out_proj(y)
         if applies(x):
             # float32 CPU: the compiled scan also applies dt_proj's bias and the softplus
             _, xc, z, dt, A, Bm, Cm = self._ssm_inputs(x, fused_delta=True)
@@ -202,6 +206,22 @@ class MambaMixer(nn.Module):
             _, xc, z, delta, A, Bm, Cm = self._ssm_inputs(x)
         y = selective_scan(xc, delta, A, Bm, Cm, self.D.float(), z=z)  # (B, L, ED)
         return self.out_proj(y)
+
+    def _inner_kernel(self, x):
+        """The mixer from x (B, L, D) to out_proj's input as one compiled autograd node
+        (float32 CPU, the conv context, no autocast), or None where it does not apply."""
+        from wavescope.models.scan.cpu_kernel import mamba_inner_applies, mamba_inner_kernel
+
+        if torch.is_autocast_enabled("cpu") or self.in_proj.bias is not None:
+            return None
+        conv, dtp = self.context.conv, self.dt_proj
+        w = conv.weight[:, 0, :].flip(-1).t()  # (K, ED): w[m] multiplies x_{t-m}
+        A = -torch.exp(self.A_log.float())  # (ED, N)
+        args = (x, self.in_proj.weight, w, conv.bias, self.x_proj.weight, dtp.weight, dtp.bias)
+        args += (A, self.D)
+        if not mamba_inner_applies(*(a for a in args if a is not None)):
+            return None
+        return mamba_inner_kernel(*args)
 
     def hidden_states(self, x, part: str = "ssm"):
         """States for the probes, shape (B, L, channels, sites).

@@ -19,6 +19,11 @@ depthwise causal convolution (Mamba's conv, with its SiLU; the v-Wave ring's imp
 response for short sequences) and RMSNorm; and the v-Wave ring's impulse response (its
 kernel sum over modes, float64, by a complex recurrence) with its gradient sums.
 
+Mamba's mixer (with its conv context, float32 CPU) runs as one autograd node,
+:func:`mamba_inner_kernel`: in_proj and x_proj as torch matmuls, the conv and the scan
+(dt_proj's rank-R projection inside it) by the kernels, batch slice by batch slice, its
+backward writing each projection's gradient into one tensor (no concatenation).
+
 Build: the C source below is compiled once per machine with the system C compiler
 (``cc``, or ``$CC``; about 0.3 s, no Python headers) into the user cache
 (``$XDG_CACHE_HOME/wavescope`` or ``~/.cache/wavescope``), keyed by a hash of the source,
@@ -43,9 +48,12 @@ import platform
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+
+from wavescope.models.scan.chunked import _buffer
 
 __all__ = [
     "applies",
@@ -53,6 +61,8 @@ __all__ = [
     "rms_norm_kernel",
     "scan_applies",
     "kernel_status",
+    "mamba_inner_applies",
+    "mamba_inner_kernel",
     "selective_scan_kernel",
 ]
 
@@ -60,6 +70,9 @@ _SOURCE = r"""
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 /* exp(x) as 2^r * 2^f, r = round(x log2 e), |f| <= 1/2, 2^f by a degree-6 polynomial
    (Chebyshev interpolant on [-1/2, 1/2]: relative error 1.1e-7 evaluated in float32).
@@ -87,6 +100,29 @@ static inline float exp_fast(float x) {
     return p * s;
 }
 
+#ifdef __AVX512F__
+/* exp_fast on 16 lanes, the same numbers: the rounding by vrndscaleps and 2^r by vscalefps
+   (exact for integer r) instead of the magic-constant rounding and the exponent-bit
+   arithmetic: 11 instructions instead of 16 in the scan's inner loops. */
+static inline __m512 exp16(__m512 x) {
+    __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+    t = _mm512_max_ps(t, _mm512_set1_ps(ws_exp_lo));
+    t = _mm512_min_ps(t, _mm512_set1_ps(ws_exp_hi));
+    __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, r);
+    __m512 p = _mm512_set1_ps(1.5461444724808513e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3400428177711937e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6180566784320400e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503272266698950e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650922289554e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314720670283290e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, r);
+}
+#define LD(p) _mm512_loadu_ps(p)
+#define ST(p, v) _mm512_storeu_ps(p, v)
+#endif
+
 /* torch's softplus (x above 20, else log1p(exp(x))): log1p(e) = 2 atanh(e / (2 + e)) for
    e = exp(-|x|) in (0, 1], the odd series in z = e / (2 + e) <= 1/3 to z^13 (truncation
    ~1e-8 relative, below float32 rounding). Branch-free, so loops vectorise. */
@@ -104,16 +140,64 @@ static inline float softplus_fast(float x) {
     return x > 20.0f ? x : r;
 }
 
-/* The step Delta of one row: the raw input, plus the bias, through softplus (each
-   optional; with neither, the raw row itself). */
-static inline const float *delta_row(int64_t Dm, const float *raw, const float *bias, int soft,
-                                     float *restrict out) {
-    if (!bias && !soft) return raw;
-    for (int64_t d = 0; d < Dm; d++) {
-        float v = bias ? raw[d] + bias[d] : raw[d];
-        out[d] = soft ? softplus_fast(v) : v;
-    }
+/* Dot product in 16 fixed partial sums (deterministic, vectorised). */
+static float dot16(int64_t D, const float *restrict a, const float *restrict b) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= D; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+    for (int k = 0; k < 8; k++) acc[k] += acc[k + 8];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < D; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* The step Delta of one row: the raw input (or, with R > 0, its projection W raw from R
+   inputs: Mamba's dt_proj fused, Wt (R, Dm)), plus the bias, through softplus (each
+   optional; with none of them, the raw row itself). ``pre`` keeps the value before the
+   softplus (the backward's sigmoid reads it). */
+static inline const float *delta_row(int64_t Dm, const float *raw, int64_t R,
+                                     const float *restrict Wt, const float *bias, int soft,
+                                     float *restrict pre, float *restrict out) {
+    if (!R && !bias && !soft) return raw;
+    if (R) {
+        for (int64_t d = 0; d < Dm; d++) pre[d] = bias ? bias[d] : 0.0f;
+        for (int64_t r = 0; r < R; r++) {
+            const float x = raw[r], *restrict w = Wt + r * Dm;
+            for (int64_t d = 0; d < Dm; d++) pre[d] += w[d] * x;
+        }
+    } else
+        for (int64_t d = 0; d < Dm; d++) pre[d] = bias ? raw[d] + bias[d] : raw[d];
+    if (!soft) return pre;
+    for (int64_t d = 0; d < Dm; d++) out[d] = softplus_fast(pre[d]);
     return out;
+}
+
+/* The backward's last pass over one step: g_u and the gradient wrt the step before its
+   softplus (gd), from gs (wrt s = dt u or u) and gdt (wrt dt). */
+static void bwd_tail(int64_t Dm, int dsi, int soft, const float *restrict gs,
+                     const float *restrict gdt, const float *restrict dt,
+                     const float *restrict ut, const float *restrict gyt,
+                     const float *restrict D, const float *restrict pre, float *restrict gu,
+                     float *restrict gd) {
+    /* separate simple loops: a branch inside one kept GCC from vectorising it */
+    if (dsi)
+        for (int64_t d = 0; d < Dm; d++) {
+            gd[d] = gdt[d] + gs[d] * ut[d];
+            gu[d] = gs[d] * dt[d];
+        }
+    else
+        for (int64_t d = 0; d < Dm; d++) {
+            gd[d] = gdt[d];
+            gu[d] = gs[d];
+        }
+    if (D)
+        for (int64_t d = 0; d < Dm; d++) gu[d] += gyt[d] * D[d];
+    if (soft) /* back through softplus: its derivative is the sigmoid */
+        for (int64_t d = 0; d < Dm; d++) {
+            float sg = 1.0f / (1.0f + exp_fast(-pre[d]));
+            gd[d] *= pre[d] > 20.0f ? 1.0f : sg;
+        }
 }
 
 static inline void input_scale(float *s, const float *dt, const float *ut, int64_t Dm, int dsi) {
@@ -125,7 +209,17 @@ static inline void input_scale(float *s, const float *dt, const float *ut, int64
 static void fwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                     const float *restrict dt, const float *restrict s, float *restrict hn,
                     float *restrict yt) {
-    for (int64_t d = 0; d < Dm; d++) {
+    int64_t d = 0;
+#ifdef __AVX512F__
+    const __m512 vB = _mm512_set1_ps(Bn), vC = _mm512_set1_ps(Cn);
+    for (; d + 16 <= Dm; d += 16) {
+        __m512 a = exp16(_mm512_mul_ps(LD(dt + d), LD(An + d)));
+        __m512 hv = _mm512_fmadd_ps(a, LD(hn + d), _mm512_mul_ps(LD(s + d), vB));
+        ST(hn + d, hv);
+        ST(yt + d, _mm512_fmadd_ps(vC, hv, LD(yt + d)));
+    }
+#endif
+    for (; d < Dm; d++) {
         float hv = exp_fast(dt[d] * An[d]) * hn[d] + s[d] * Bn;
         hn[d] = hv;
         yt[d] += Cn * hv;
@@ -136,7 +230,18 @@ static void recompute_row(int64_t Dm, float Bn, float Cn, const float *restrict 
                           const float *restrict dt, const float *restrict s,
                           const float *restrict hpn, float *restrict hn, float *restrict an,
                           float *restrict yt) {
-    for (int64_t d = 0; d < Dm; d++) {
+    int64_t d = 0;
+#ifdef __AVX512F__
+    const __m512 vB = _mm512_set1_ps(Bn), vC = _mm512_set1_ps(Cn);
+    for (; d + 16 <= Dm; d += 16) {
+        __m512 a = exp16(_mm512_mul_ps(LD(dt + d), LD(An + d)));
+        ST(an + d, a);
+        __m512 hv = _mm512_fmadd_ps(a, LD(hpn + d), _mm512_mul_ps(LD(s + d), vB));
+        ST(hn + d, hv);
+        ST(yt + d, _mm512_fmadd_ps(vC, hv, LD(yt + d)));
+    }
+#endif
+    for (; d < Dm; d++) {
         float a = exp_fast(dt[d] * An[d]);
         an[d] = a; /* kept for the adjoint: a load there instead of a second exp */
         float hv = a * hpn[d] + s[d] * Bn;
@@ -153,6 +258,27 @@ static void bwd_row(int64_t Dm, float Bn, float Cn, const float *restrict An,
                     const float *restrict s, const float *restrict gyt, float *restrict ghn,
                     float *restrict gAn, float *restrict gs, float *restrict gdt, float *gB,
                     float *gC) {
+#ifdef __AVX512F__
+    if (Dm % 16 == 0) { /* the same sums on 16 lanes, each reduced by one reduce_add (GCC's
+                           tree from the 16 scalars below took ~20 instructions) */
+        const __m512 vB = _mm512_set1_ps(Bn), vC = _mm512_set1_ps(Cn);
+        __m512 aB = _mm512_setzero_ps(), aC = _mm512_setzero_ps();
+        for (int64_t d = 0; d < Dm; d += 16) {
+            const __m512 a = LD(an + d), gy = LD(gyt + d);
+            const __m512 g = _mm512_fmadd_ps(gy, vC, LD(ghn + d));
+            const __m512 gx = _mm512_mul_ps(_mm512_mul_ps(g, LD(hpn + d)), a);
+            ST(gdt + d, _mm512_fmadd_ps(gx, LD(An + d), LD(gdt + d)));
+            ST(gAn + d, _mm512_fmadd_ps(gx, LD(dt + d), LD(gAn + d)));
+            ST(gs + d, _mm512_fmadd_ps(g, vB, LD(gs + d)));
+            ST(ghn + d, _mm512_mul_ps(g, a));
+            aB = _mm512_fmadd_ps(g, LD(s + d), aB);
+            aC = _mm512_fmadd_ps(gy, LD(hn + d), aC);
+        }
+        *gB = _mm512_reduce_add_ps(aB);
+        *gC = _mm512_reduce_add_ps(aC);
+        return;
+    }
+#endif
     float accB[16] = {0}, accC[16] = {0};
     int64_t d0 = 0;
     for (; d0 + 16 <= Dm; d0 += 16)
@@ -219,21 +345,26 @@ static void gate_row_bwd(int64_t Dm, const float *restrict ys, const float *rest
         for (int64_t d = 0; d < Dm; d++) gD[d] += ge[d] * ut[d];
 }
 
-/* Layouts: u, delta, z, y, gy, g_u, g_delta, g_z (Bt, L, Dm); At, g_At (N, Dm); B, C, g_B,
-   g_C (Bt, L, N); h0, h_last, gh_last, g_h0 (Bt, N, Dm); D, g_D (Dm). D and z may be NULL;
-   z's rows (b, t) lie ldz floats apart (it may be a view into a wider tensor). Scratch: s. */
+/* Layouts: u, y, gy, g_u (Bt, L, Dm); At, g_At (N, Dm); h0, h_last, gh_last, g_h0
+   (Bt, N, Dm); D, g_D (Dm). Rows (b, t) of delta and g_delta lie ldd floats apart (Dm
+   values each, or R with the fused projection Wt, g_Wt (R, Dm)); of B, C, g_B and g_C ldbc
+   floats apart (N values: they may be views into x_proj's output); of z ldz, of g_z ldgz
+   (Dm values: e.g. halves of in_proj's output and its gradient). D and z may be NULL.
+   Scratch rows (Dm): s, dts, pre. */
 void ws_scan_fwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, float *y,
                  float *h_last, float *s, int64_t CH, float *ckpt, const float *dbias,
-                 int dsoft, float *dts) {
+                 int dsoft, float *dts, int64_t ldd, int64_t R, const float *Wt, int64_t ldbc,
+                 float *pre) {
     const int64_t nC = (L + CH - 1) / CH;
     for (int64_t b = 0; b < Bt; b++) {
         float *h = h_last + b * N * Dm;
         memcpy(h, h0 + b * N * Dm, (size_t)(N * Dm) * sizeof(float));
         for (int64_t t = 0; t < L; t++) {
-            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * ldbc;
+            const float *dt = delta_row(Dm, delta + (b * L + t) * ldd, R, Wt, dbias, dsoft,
+                                        pre, dts);
             float *yt = y + o;
             if (t % CH == 0) /* the state before each chunk of CH steps, for the backward */
                 memcpy(ckpt + (b * nC + t / CH) * N * Dm, h, (size_t)(N * Dm) * sizeof(float));
@@ -409,24 +540,82 @@ void ws_conv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const
         }
 }
 
-/* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
-static float sumsq16(int64_t D, const float *restrict a, const float *restrict b) {
-    float acc[16] = {0};
-    int64_t i = 0;
-    for (; i + 16 <= D; i += 16)
-        for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
-    for (int k = 0; k < 8; k++) acc[k] += acc[k + 8];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < D; i++) s += a[i] * b[i];
-    return s;
+/* Mamba's conv with its SiLU for a small width K, one pass each way: the forward writes
+   only y = SiLU(pre); the backward recomputes pre (K multiply-adds) instead of reading a
+   stored copy, and runs the SiLU's derivative, g_x, g_w and g_bias in one sweep backwards
+   in time, the last K rows of the gradient before the SiLU in a ring (K, D). x rows lie
+   ldx floats apart, gx rows ldgx apart (halves of in_proj's output and its gradient). */
+/* pre (D) = bias + sum_{m <= min(t, K - 1)} w[m] x[t - m], x rows ldx apart. */
+static void sconv_pre(int64_t D, int64_t K, int64_t ldx, const float *x, const float *w,
+                      const float *bias, int64_t t, float *restrict pre) {
+    const int64_t mmax = K - 1 < t ? K - 1 : t;
+    for (int64_t d = 0; d < D; d++) pre[d] = bias ? bias[d] : 0.0f;
+    for (int64_t m = 0; m <= mmax; m++) {
+        const float *restrict wm = w + m * D, *restrict xm = x + (t - m) * ldx;
+        for (int64_t d = 0; d < D; d++) pre[d] += wm[d] * xm[d];
+    }
 }
 
+/* pre (D) scratch. */
+void ws_sconv_fwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                  const float *w, const float *bias, float *y, float *pre) {
+    for (int64_t b = 0; b < Bt; b++)
+        for (int64_t t = 0; t < L; t++) {
+            float *restrict yt = y + (b * L + t) * D;
+            sconv_pre(D, K, ldx, x + b * L * ldx, w, bias, t, pre);
+            silu_row(D, pre, yt);
+        }
+}
+
+/* gw (K, D) and gbias (D) are written; ring (K + 2, D) scratch: g_x's sums for the last K
+   steps (row s at s mod K), the SiLU's input, the gradient before the SiLU. One sweep
+   forwards in time (every stream ascending): step t's gradient g_t adds w[m] g_t to
+   g_x[t - m] and g_t x[t - m] to gw[m]; g_x[t - K + 1] is then complete. */
+void ws_sconv_bwd(int64_t Bt, int64_t L, int64_t D, int64_t K, int64_t ldx, const float *x,
+                  const float *w, const float *bias, const float *gy, int64_t ldgx, float *gx,
+                  float *gw, float *gbias, float *ring) {
+    float *restrict pre = ring + K * D, *restrict g = ring + (K + 1) * D;
+    memset(gw, 0, (size_t)(K * D) * sizeof(float));
+    if (gbias) memset(gbias, 0, (size_t)D * sizeof(float));
+    for (int64_t b = 0; b < Bt; b++) {
+        const float *xb = x + b * L * ldx;
+        memset(ring, 0, (size_t)(K * D) * sizeof(float));
+        for (int64_t t = 0; t < L + K - 1; t++) {
+            if (t < L) {
+                const float *restrict gyt = gy + (b * L + t) * D;
+                sconv_pre(D, K, ldx, xb, w, bias, t, pre);
+                for (int64_t d = 0; d < D; d++) {
+                    float sg = 1.0f / (1.0f + exp_fast(-pre[d]));
+                    g[d] = gyt[d] * sg * (1.0f + pre[d] * (1.0f - sg));
+                }
+                if (gbias)
+                    for (int64_t d = 0; d < D; d++) gbias[d] += g[d];
+                for (int64_t m = 0; m < K && m <= t; m++) {
+                    float *restrict acc = ring + ((t - m) % K) * D, *restrict gwm = gw + m * D;
+                    const float *restrict wm = w + m * D, *restrict xm = xb + (t - m) * ldx;
+                    for (int64_t d = 0; d < D; d++) {
+                        acc[d] += wm[d] * g[d];
+                        gwm[d] += g[d] * xm[d];
+                    }
+                }
+            }
+            const int64_t s = t - K + 1; /* complete: no later step reaches it */
+            if (s >= 0) {
+                float *row = ring + (s % K) * D;
+                memcpy(gx + (b * L + s) * ldgx, row, (size_t)D * sizeof(float));
+                memset(row, 0, (size_t)D * sizeof(float));
+            }
+        }
+    }
+}
+
+/* RMSNorm over rows of D: y = x / sqrt(mean(x^2) + eps) * w; rs (R) keeps 1 / rms. */
 void ws_rms_fwd(int64_t R, int64_t D, const float *x, const float *w, float eps, float *y,
                 float *rs) {
     for (int64_t r = 0; r < R; r++) {
         const float *restrict xr = x + r * D;
         float *restrict yr = y + r * D;
-        float inv = 1.0f / sqrtf(sumsq16(D, xr, xr) / (float)D + eps);
+        float inv = 1.0f / sqrtf(dot16(D, xr, xr) / (float)D + eps);
         rs[r] = inv;
         for (int64_t d = 0; d < D; d++) yr[d] = xr[d] * inv * w[d];
     }
@@ -443,15 +632,15 @@ void ws_rms_bwd(int64_t R, int64_t D, const float *x, const float *w, const floa
             t[d] = gr[d] * w[d];
             gwr[d] += gr[d] * xr[d] * inv;
         }
-        const float c = sumsq16(D, t, xr) * inv * inv * inv / (float)D;
+        const float c = dot16(D, t, xr) * inv * inv * inv / (float)D;
         for (int64_t d = 0; d < D; d++) gxr[d] = inv * t[d] - c * xr[d];
     }
 }
 
-/* Scratch: hs and as (CH, N, Dm) (one chunk's states and decays: the adjoint loads each
-   decay instead of a second exp, 10% of the backward at L = 1024), ys (CH, Dm) (its
-   outputs), s, gs, gdt, gye, dts (Dm). g_At and g_D must be zeroed by the caller (they
-   accumulate over the batch). */
+/* Layouts as ws_scan_fwd's. Scratch: hs and as (CH, N, Dm) (one chunk's states and
+   decays: the adjoint loads each decay instead of a second exp, 10% of the backward at
+   L = 1024), ys (CH, Dm) (its outputs), rows (Dm) s, gs, gdt, gye, dts, pre, gdv. g_At,
+   g_D, g_dbias and g_Wt must be zeroed by the caller (they accumulate over the batch). */
 void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, const float *u,
                  const float *delta, const float *At, const float *B, const float *C,
                  const float *h0, const float *D, const float *z, int dsi, const float *gy,
@@ -459,7 +648,8 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
                  float *g_C, float *g_h0, float *g_D, float *g_z, float *hs,
                  float *ys, float *s, float *gs, float *gdt, float *gye, int64_t CH,
                  const float *ckpt, const float *dbias, int dsoft, float *dts,
-                 float *g_dbias, float *as) {
+                 float *g_dbias, float *as, int64_t ldd, int64_t R, const float *Wt,
+                 int64_t ldbc, int64_t ldgz, float *g_Wt, float *pre, float *gdv) {
     const int64_t S = N * Dm, nC = (L + CH - 1) / CH;
     (void)h0; /* the first checkpoint */
     for (int64_t b = 0; b < Bt; b++) {
@@ -471,8 +661,9 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
         const float *hc = ckpt + (b * nC + c) * S; /* the state before step t0 */
         /* recompute this chunk's states (and outputs) from its checkpoint */
         for (int64_t t = t0; t < t1; t++) {
-            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * ldbc;
+            const float *dt = delta_row(Dm, delta + (b * L + t) * ldd, R, Wt, dbias, dsoft,
+                                        pre, dts);
             const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
             float *yt = ys + (t - t0) * Dm;
             input_scale(s, dt, u + o, Dm, dsi);
@@ -484,14 +675,15 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
         }
         /* adjoint scan through the chunk */
         for (int64_t t = t1 - 1; t >= t0; t--) {
-            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * N;
-            const float *dt = delta_row(Dm, delta + o, dbias, dsoft, dts);
+            const int64_t o = (b * L + t) * Dm, on = (b * L + t) * ldbc;
+            const float *raw = delta + (b * L + t) * ldd;
+            const float *dt = delta_row(Dm, raw, R, Wt, dbias, dsoft, pre, dts);
             const float *ut = u + o, *gyt = gy + o;
             const float *hp = t > t0 ? hs + (t - t0 - 1) * S : hc;
             input_scale(s, dt, ut, Dm, dsi);
             if (D || z) { /* through the gate, from the scan's output y_t kept above */
-                gate_row_bwd(Dm, ys + (t - t0) * Dm, ut, D, z ? z + (b * L + t) * ldz : 0, gyt, gye,
-                             z ? g_z + o : 0, g_D);
+                gate_row_bwd(Dm, ys + (t - t0) * Dm, ut, D, z ? z + (b * L + t) * ldz : 0, gyt,
+                             gye, z ? g_z + (b * L + t) * ldgz : 0, g_D);
                 gyt = gye;
             }
             for (int64_t d = 0; d < Dm; d++) {
@@ -504,17 +696,17 @@ void ws_scan_bwd(int64_t Bt, int64_t L, int64_t Dm, int64_t N, int64_t ldz, cons
                         gh + n * Dm, g_At + n * Dm, gs, gdt, g_B + on + n,
                         g_C + on + n);
             }
-            for (int64_t d = 0; d < Dm; d++) {
-                g_u[o + d] = (dsi ? gs[d] * dt[d] : gs[d]) + (D ? gyt[d] * D[d] : 0.0f);
-                g_delta[o + d] = dsi ? gdt[d] + gs[d] * ut[d] : gdt[d];
-            }
-            if (dsoft) /* back through softplus: its derivative is the sigmoid */
-                for (int64_t d = 0; d < Dm; d++) {
-                    float v = dbias ? delta[o + d] + dbias[d] : delta[o + d];
-                    g_delta[o + d] *= v > 20.0f ? 1.0f : 1.0f / (1.0f + exp_fast(-v));
-                }
+            /* gd: the gradient wrt the step before its softplus (and bias) */
+            float *gd = R ? gdv : g_delta + (b * L + t) * ldd;
+            bwd_tail(Dm, dsi, dsoft, gs, gdt, dt, ut, gyt, D, pre, g_u + o, gd);
             if (g_dbias)
-                for (int64_t d = 0; d < Dm; d++) g_dbias[d] += g_delta[o + d];
+                for (int64_t d = 0; d < Dm; d++) g_dbias[d] += gd[d];
+            for (int64_t r = 0; r < R; r++) { /* back through the fused projection */
+                float *restrict gw = g_Wt + r * Dm;
+                const float x = raw[r];
+                g_delta[(b * L + t) * ldd + r] = dot16(Dm, gd, Wt + r * Dm);
+                for (int64_t d = 0; d < Dm; d++) gw[d] += gd[d] * x;
+            }
         }
     }
       }
@@ -615,10 +807,10 @@ def _load():
 def _declare(lib) -> None:
     i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     lib.ws_scan_fwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 3 + [i64, ptr]
-    lib.ws_scan_fwd.argtypes += [ptr, cint, ptr]
+    lib.ws_scan_fwd.argtypes += [ptr, cint, ptr, i64, i64, ptr, i64, ptr]
     lib.ws_scan_fwd.restype = None
     lib.ws_scan_bwd.argtypes = [i64] * 5 + [ptr] * 8 + [cint] + [ptr] * 16 + [i64, ptr]
-    lib.ws_scan_bwd.argtypes += [ptr, cint, ptr, ptr, ptr]
+    lib.ws_scan_bwd.argtypes += [ptr, cint, ptr, ptr, ptr, i64, i64, ptr, i64, i64, ptr, ptr, ptr]
     lib.ws_scan_bwd.restype = None
     lib.ws_wave_kernel_fwd.argtypes = [i64] * 3 + [ptr] * 7
     lib.ws_wave_kernel_fwd.restype = None
@@ -632,6 +824,10 @@ def _declare(lib) -> None:
     lib.ws_conv_fwd.restype = None
     lib.ws_conv_bwd.argtypes = [i64] * 5 + [ptr] * 8
     lib.ws_conv_bwd.restype = None
+    lib.ws_sconv_fwd.argtypes = [i64] * 5 + [ptr] * 5
+    lib.ws_sconv_fwd.restype = None
+    lib.ws_sconv_bwd.argtypes = [i64] * 5 + [ptr] * 4 + [i64] + [ptr] * 4
+    lib.ws_sconv_bwd.restype = None
 
 
 def kernel_status() -> tuple[bool, str]:
@@ -688,13 +884,13 @@ class _KernelScanFn(torch.autograd.Function):
         h0t = h0.transpose(1, 2).contiguous()  # (Bt, N, Dm)
         y = torch.empty(Bt, L, Dm, dtype=u.dtype)
         h_last = torch.empty(Bt, N, Dm, dtype=u.dtype)
-        s, dts = torch.empty(2, Dm, dtype=u.dtype)  # scratch rows
+        s, dts, pre = torch.empty(3, Dm, dtype=u.dtype)  # scratch rows
         dsi = int(bool(delta_scales_input))
         ckpt = torch.empty(Bt, -(-L // KERNEL_CHUNK), N, Dm, dtype=u.dtype)
         lib.ws_scan_fwd(
             Bt, L, Dm, N, ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D), _opt(z),
             dsi, _p(y), _p(h_last), _p(s), KERNEL_CHUNK, _p(ckpt), _opt(dbias), int(dsoft),
-            _p(dts),
+            _p(dts), Dm, 0, None, N, _p(pre),
         )  # fmt: skip
         ctx.save_for_backward(u, delta, At, B, C, h0t, D, z, ckpt, dbias)
         ctx.dsi, ctx.ldz, ctx.dsoft = dsi, ldz, int(dsoft)
@@ -720,13 +916,14 @@ class _KernelScanFn(torch.autograd.Function):
         g_db = None if dbias is None else torch.zeros_like(dbias)
         T = min(L, KERNEL_CHUNK)
         hs = torch.empty(2, T, N, Dm, dtype=u.dtype)  # the chunk's states and decays
-        scratch = torch.empty(T + 5, Dm, dtype=u.dtype)  # kept alive through the call
+        scratch = torch.empty(T + 7, Dm, dtype=u.dtype)  # kept alive through the call
         rows = [scratch.data_ptr()] + [r.data_ptr() for r in scratch[T : T + 4]]
         lib.ws_scan_bwd(
             Bt, L, Dm, N, ctx.ldz, _p(u), _p(delta), _p(At), _p(B), _p(C), _p(h0t), _opt(D),
             _opt(z), ctx.dsi, _p(gy), _p(ghl), _p(g_u), _p(g_delta), _p(g_At), _p(g_B), _p(g_C),
             _p(g_h0), _opt(g_D), _opt(g_z), _p(hs[0]), *rows, KERNEL_CHUNK, _p(ckpt), _opt(dbias),
-            ctx.dsoft, _p(scratch[T + 4]), _opt(g_db), _p(hs[1]),
+            ctx.dsoft, _p(scratch[T + 4]), _opt(g_db), _p(hs[1]), Dm, 0, None, N, Dm, None,
+            _p(scratch[T + 5]), _p(scratch[T + 6]),
         )  # fmt: skip
         g_h0 = g_h0.transpose(1, 2)
         return g_u, g_delta, g_At.t(), g_B, g_C, g_D, g_z, g_h0, None, g_db, None
@@ -816,6 +1013,164 @@ def causal_conv_kernel(x, w, bias=None, silu=False):
     bias : (D,) or None. Returns y (Bt, L, D). Call only where :func:`applies` is true.
     """
     return _CausalConvFn.apply(x, w, bias, bool(silu))
+
+
+#: Steps (batch rows x L) per slice of the fused Mamba node: each slice runs all of its
+#: parts before the next, so that a part reads its input while it is still in the cache
+#: (about 2 MB of activations per 1024 steps at Mamba's CPU sizes).
+MAMBA_SLICE_STEPS = 2048
+
+
+#: Intra-op threads of the fused Mamba node's matmuls (its compiled kernels use one): at
+#: 2 torch threads on the shared 2-core machine, OpenMP's fork/join and spin-waiting around
+#: its 16 small matmuls a layer took the L = 1024 step from ~350 to 550-1050 ms of CPU time
+#: (wall 700 -> 1150-2100 ms). None leaves torch's setting.
+MAMBA_THREADS: int | None = 1
+
+
+@contextmanager
+def _intra_op_threads(n: int | None):
+    prev = torch.get_num_threads()
+    if n is not None and prev != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != prev:
+            torch.set_num_threads(prev)
+
+
+def _slices(Bt: int, L: int):
+    """Batch slices (b0, b1) of about ``MAMBA_SLICE_STEPS`` steps each."""
+    n = max(1, MAMBA_SLICE_STEPS // max(L, 1))
+    return [(b0, min(b0 + n, Bt)) for b0 in range(0, Bt, n)]
+
+
+class _MambaInnerFn(torch.autograd.Function):
+    """Mamba's mixer from its input to out_proj's input, by the compiled kernels and
+    torch matmuls: in_proj, the conv (with its SiLU), x_proj, dt_proj, the softplus and the
+    selective scan with its skip and gate. One autograd node: its backward writes the
+    gradients of in_proj's two halves (conv and gate) and x_proj's three parts (the step's
+    rank-R input, B and C) into one tensor each, where separate nodes would concatenate
+    them, and the scan and x_proj's gradients wrt the conv's output add in place. Both
+    directions run batch slice by batch slice (:data:`MAMBA_SLICE_STEPS`), every part of
+    a slice in turn, so that each reads what the previous one wrote from the cache, not
+    from memory (the matmuls too: in_proj's at 2048 rows ran 1.4x its rate at 16384 on
+    the development machine); the weight gradients add up over the slices."""
+
+    @staticmethod
+    def forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D):
+        with _intra_op_threads(MAMBA_THREADS):
+            return _MambaInnerFn._forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D)
+
+    @staticmethod
+    def backward(ctx, gy):
+        with _intra_op_threads(MAMBA_THREADS):
+            return _MambaInnerFn._backward(ctx, gy)
+
+    @staticmethod
+    def _forward(ctx, x, inw, conv_w, conv_b, xw, dtw, dtb, A, D):
+        # x (Bt, L, Dmodel) ; inw (2 ED, Dmodel) in_proj's weight ; conv_w (K, ED),
+        # conv_w[m] multiplies x_{t-m} ; conv_b, dtb, D (ED,) ; xw (R + 2N, ED) x_proj's
+        # weight ; dtw (ED, R) dt_proj's ; A (ED, N)
+        lib = _load()
+        x = x.contiguous()
+        Bt, L, E2, dt = x.shape[0], x.shape[1], inw.shape[0], x.dtype
+        ED, N, R = E2 // 2, A.shape[1], dtw.shape[1]
+        P, K, f, nC = R + 2 * N, conv_w.shape[0], x.element_size(), -(-L // KERNEL_CHUNK)
+        conv_w, conv_b = conv_w.contiguous(), None if conv_b is None else conv_b.contiguous()
+        At, Wt, inwT, xwT = A.t().contiguous(), dtw.t().contiguous(), inw.t(), xw.t()
+        xz, xc = torch.empty(Bt, L, E2, dtype=dt), torch.empty(Bt, L, ED, dtype=dt)
+        xdbl, y = torch.empty(Bt, L, P, dtype=dt), torch.empty(Bt, L, ED, dtype=dt)
+        ckpt = torch.empty(Bt, nC, N, ED, dtype=dt)
+        rows = torch.empty(3, ED, dtype=dt)  # scratch
+        for b0, b1 in _slices(Bt, L):
+            nb = b1 - b0
+            torch.mm(x[b0:b1].view(-1, x.shape[2]), inwT, out=xz[b0:b1].view(-1, E2))
+            pz, pc, pd = _p(xz[b0:b1]), _p(xc[b0:b1]), _p(xdbl[b0:b1])
+            lib.ws_sconv_fwd(nb, L, ED, K, E2, pz, _p(conv_w), _opt(conv_b), pc, _p(rows[0]))
+            torch.mm(xc[b0:b1].view(-1, ED), xwT, out=xdbl[b0:b1].view(-1, P))  # dt, B, C
+            h0 = _buffer("mi_zero", (nb, N, ED), dt, "cpu").zero_()
+            h_last = _buffer("mi_hlast", (nb, N, ED), dt, "cpu")  # not returned
+            lib.ws_scan_fwd(
+                nb, L, ED, N, E2, pc, pd, _p(At), pd + f * R, pd + f * (R + N), _p(h0), _p(D),
+                pz + f * ED, 1, _p(y[b0:b1]), _p(h_last), _p(rows[0]), KERNEL_CHUNK,
+                _p(ckpt[b0:b1]), _p(dtb), 1, _p(rows[1]), P, R, _p(Wt), P, _p(rows[2]),
+            )  # fmt: skip
+        ctx.save_for_backward(x, inw, xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt)
+        return y
+
+    @staticmethod
+    def _backward(ctx, gy):
+        x, inw, xz, conv_w, conv_b, xw, xc, xdbl, Wt, At, D, dtb, ckpt = ctx.saved_tensors
+        lib = _load()
+        Bt, L, E2 = xz.shape
+        ED, N, R, Dmodel = E2 // 2, At.shape[0], Wt.shape[0], x.shape[2]
+        P, K, f = R + 2 * N, conv_w.shape[0], xz.element_size()
+        gy = gy.contiguous()
+        dt, T = xz.dtype, min(L, KERNEL_CHUNK)
+        g_At, g_Wt = torch.zeros_like(At), torch.zeros_like(Wt)
+        g_D, g_db = torch.zeros_like(D), torch.zeros_like(dtb)
+        g_xw, g_inwT = torch.zeros_like(xw), torch.zeros(Dmodel, E2, dtype=dt)
+        g_w, g_ws = torch.zeros_like(conv_w), torch.empty_like(conv_w)
+        g_b = None if conv_b is None else torch.zeros_like(conv_b)
+        g_bs = None if conv_b is None else torch.empty_like(conv_b)
+        g_x = torch.empty_like(x)
+        # temporaries (none leaves the call) in buffers kept between calls: fresh ones
+        # page-fault on every use (~35 MB a step at L = 1024, 10-20 ms of system time)
+        hs = _buffer("mi_hs", (2, T, N, ED), dt, "cpu")  # the chunk's states and decays
+        sc = _buffer("mi_rows", (T + 7, ED), dt, "cpu")  # scratch rows
+        ring = _buffer("mi_ring", (K + 2, ED), dt, "cpu")
+        rows = [_p(sc)] + [_p(r) for r in sc[T:]]
+        for b0, b1 in _slices(Bt, L):
+            nb = b1 - b0
+            g_xz = _buffer("mi_gxz", (nb, L, E2), dt, "cpu")
+            g_u = _buffer("mi_gu", (nb, L, ED), dt, "cpu")
+            g_xdbl = _buffer("mi_gxdbl", (nb, L, P), dt, "cpu")
+            zero = _buffer("mi_zero", (nb, N, ED), dt, "cpu").zero_()  # gradient wrt h_L
+            g_h0 = _buffer("mi_gh0", (nb, N, ED), dt, "cpu")
+            pz, pc, pd, gx = _p(xz[b0:b1]), _p(xc[b0:b1]), _p(xdbl[b0:b1]), _p(g_xdbl)
+            lib.ws_scan_bwd(
+                nb, L, ED, N, E2, pc, pd, _p(At), pd + f * R, pd + f * (R + N), _p(zero), _p(D),
+                pz + f * ED, 1, _p(gy[b0:b1]), _p(zero), _p(g_u), gx, _p(g_At), gx + f * R,
+                gx + f * (R + N), _p(g_h0), _p(g_D), _p(g_xz) + f * ED, _p(hs[0]), *rows[:5],
+                KERNEL_CHUNK, _p(ckpt[b0:b1]), _p(dtb), 1, rows[5], _p(g_db), _p(hs[1]), P, R,
+                _p(Wt), P, E2, _p(g_Wt), rows[6], rows[7],
+            )  # fmt: skip
+            g2, xc2 = g_xdbl.view(-1, P), xc[b0:b1].view(-1, ED)
+            g_xw.addmm_(g2.t(), xc2)
+            g_u.view(-1, ED).addmm_(g2, xw)  # the conv's output feeds the scan and x_proj
+            lib.ws_sconv_bwd(
+                nb, L, ED, K, E2, pz, _p(conv_w), _opt(conv_b), _p(g_u), E2, _p(g_xz),
+                _p(g_ws), _opt(g_bs), _p(ring),
+            )  # fmt: skip
+            g_w += g_ws
+            if g_b is not None:
+                g_b += g_bs
+            x2, gxz2 = x[b0:b1].view(-1, Dmodel), g_xz.view(-1, E2)
+            g_inwT.addmm_(x2.t(), gxz2)  # (x^T g): 1.5x autograd's g^T x rate here
+            torch.mm(gxz2, inw, out=g_x[b0:b1].view(-1, Dmodel))
+        g_inw = g_inwT.t().contiguous()
+        return g_x, g_inw, g_w, g_b, g_xw, g_Wt.t(), g_db, g_At.t(), g_D
+
+
+def mamba_inner_applies(*tensors) -> bool:
+    """Whether :func:`mamba_inner_kernel` takes these tensors (its arguments but None):
+    all float32 (A real) CPU tensors, the kernels built here."""
+    return applies(*tensors)
+
+
+def mamba_inner_kernel(x, inw, conv_w, conv_b, xw, dtw, dtb, A, D):
+    """Mamba's mixer from its input to out_proj's input, fused: returns y (Bt, L, ED).
+
+    ``(xi, z) = x inw^T`` (in_proj, halves of 2 ED); ``xc = silu(conv(xi) + conv_b)``;
+    ``(dt, B, C) = xc xw^T``; ``Delta = softplus(dt dtw^T + dtb)``;
+    ``y = (scan(xc, Delta, A, B, C) + D xc) silu(z)``; float32 CPU. x (Bt, L, Dmodel);
+    inw (2 ED, Dmodel); conv_w (K, ED): conv_w[m] multiplies the input m steps back;
+    conv_b (ED,) or None; xw (R + 2N, ED); dtw (ED, R); dtb, D (ED,); A (ED, N). Call
+    only where :func:`mamba_inner_applies` is true.
+    """
+    return _MambaInnerFn.apply(x, inw, conv_w, conv_b, xw, dtw, dtb, A, D)
 
 
 class _RMSNormFn(torch.autograd.Function):
