@@ -89,6 +89,13 @@ AGREEMENT_TOLERANCE = 0.05
 #: Records (good sites x samples) up to which the phase route is cross-checked by xcorr.
 CROSS_CHECK_MAX_VALUES = 2**22
 
+#: Widest 90% interval of the coherent speed (high / low) for which a speed is printed: an
+#: interval wider than a gross error (a factor 1.5) says the record cannot tell the speed
+#: from one off by that factor. On the validation bank (10 x 10 grid, pink 1/f background)
+#: the waves of 10-20 array extents at -3 dB had intervals spanning factors 2-100 and read
+#: 0.3-1.6 times the truth; at 3 dB and 10 extents 1.3-1.9, within 20%.
+MAX_SPEED_INTERVAL_RATIO = 1.5
+
 
 def spectral_concentration(field: WaveField, good=None) -> float:
     """Fraction of the site-averaged power within a factor 1.25 of its spectral peak.
@@ -578,6 +585,42 @@ def _fmt(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else format(float(x), ".3g")
 
 
+def _coherent_verdict(reported: RouteEstimate, ph: PhaseEvidence | None, alpha: float):
+    """The coherent plane wave's own verdict, where it is the phase route's headline (its
+    diagnostics pass and its propagation test ran): ``""`` when it prints a speed, the
+    note that says why not otherwise; None where the wave epochs decide instead.
+
+    Its test (:func:`~wavescope.waves.coherent.propagation_test`: the cross-spectra's
+    imaginary part against a field without delays) replaces the wave fraction as the
+    evidence of a wave: a long wave under noise moves the phase gradient of few samples
+    above the PGD null (10 extents in white noise at 3 dB: wave fraction 0.00) while the
+    whole record's cross-spectra show its delays at p < 1e-15. The speed is then printed
+    only where its interval is narrower than :data:`MAX_SPEED_INTERVAL_RATIO`.
+    """
+    coh = ph.coherent if ph is not None and reported.method in COHERENT_HEADLINE else None
+    if coh is None or not coh.valid or not np.isfinite(coh.propagation_p):
+        return None
+    if coh.propagation_p > alpha:
+        return (
+            "no travelling wave found: the coherent test finds no delays between sites (the "
+            f"cross-spectra's imaginary part, p = {coh.propagation_p:.2g} > {alpha:g}; a field "
+            "without propagation has real cross-spectra), so no speed is reported. A longer "
+            "record or a band around the oscillation (CLI: --band LO HI) may find it."
+        )
+    iv = coh.speed_interval
+    ratio = iv[1] / iv[0] if iv is not None and iv[0] > 0 else np.inf
+    if not ratio <= MAX_SPEED_INTERVAL_RATIO:
+        span = "no interval" if iv is None else f"{iv[0]:.3g}-{iv[1]:.3g}, a factor {ratio:.2g}"
+        return (
+            "no speed is reported: a wave travels (coherent test p = "
+            f"{coh.propagation_p:.2g}) but the record does not pin its speed down (90% "
+            f"interval {span}, wider than a factor {MAX_SPEED_INTERVAL_RATIO:g}: a speed "
+            "off by that much is as consistent with it). A longer record or a higher SNR "
+            "narrows it; --summary-of all shows the samples' speed."
+        )
+    return ""
+
+
 def settle_route(
     field: WaveField, method: str, requested: str, n_good: int, inp: RouteInput
 ) -> RouteDecision:
@@ -632,7 +675,12 @@ def settle_route(
         )
     no_wave = keep_samples = False
     ph = inp.phase
-    if (
+    coherent = _coherent_verdict(reported, ph, inp.alpha)
+    if coherent is not None:
+        no_wave = keep_samples = coherent != ""
+        if no_wave:
+            notes.append(coherent)
+    elif (
         reported.method in PHASE_METHODS
         and ph is not None
         and ph.wave_fraction is not None
