@@ -429,6 +429,8 @@ def _coherent_headline(s: RecordingSummary, result, which: str) -> None:
     s.speed_low, s.speed_high = (iv[0], iv[1]) if iv else (None, None)
     s.interval_method = COHERENT_INTERVAL_METHOD
     s.speed_selection = COHERENT_SELECTION.format(n=s.speed_n)
+    if not s.speed_n:  # the coherent test found the wave; no sample passed the PGD null
+        s.speed_selection = s.speed_selection.split("; quartiles")[0] + "; no wave epoch"
     s.wavelength_median = coh["wavelength"]
     if s.extent > 0:
         s.wavelength_per_extent = coh["wavelength"] / s.extent
