@@ -673,7 +673,9 @@ def settle_route(
     the check's do not; every failed diagnostic and every disagreement becomes a note. A
     phase route reports no headline speed when its own diagnostics fail (a wavelength under
     4 spacings: under-resolved, and indistinguishable from a spatially aliased wave) or
-    when its wave epochs cover no more than alpha of the samples; a cross-check alone does
+    when it finds no wave: with a valid coherent headline, its own test and intervals
+    decide (:func:`_coherent_verdict`), else when its wave epochs cover no more than alpha
+    of the samples; a cross-check alone does
     not veto it (on the neural-field simulation a "valid" xcorr over bursts from several
     sources read 1.29 m/s against the phase route's 0.309 and a truth of 0.3). A broadband
     route reports no speed when its own test fails (event times and xcorr lags: a plane's
