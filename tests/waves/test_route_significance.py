@@ -90,3 +90,47 @@ def test_xcorr_lags_of_white_noise_fail_their_f_test_and_print_no_speed():
         s = _quiet_summary(f, method="xcorr", n_surrogates=0)
         printed += s["speed"]["median"] is not None
     assert printed == 0, p_values
+
+
+def _coherent(p: float, coherence: float, interval=(0.9, 1.1), direction_width=0.2):
+    from wavescope.waves.coherent import CoherentVelocity
+
+    return CoherentVelocity(
+        speed=1.0, direction=0.0, wavelength=1.0, frequency=10.0, wavevector=np.array([1.0, 0]),
+        speed_interval=interval, direction_interval=(-direction_width / 2, direction_width / 2),
+        plane_coherence=coherence,
+        eigen_ratio=10.0, second_component=2.0, n_windows=28, noise_source="flanks",
+        propagation_p=p,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("p", "coherence", "wave_fraction", "interval", "direction_deg", "prints"),
+    [
+        (1e-20, 0.999, 0.00, (0.9, 1.1), 10, True),  # a long wave under noise: no epochs
+        (0.30, 0.999, 0.20, (0.9, 1.1), 10, True),  # bursts: epochs and a plane pattern
+        (0.30, 0.82, 0.13, (0.95, 1.05), 10, False),  # a standing wave's epochs
+        (0.30, 0.999, 0.02, (0.9, 1.1), 10, False),  # neither test nor epochs
+        (1e-3, 0.99, 0.05, (0.4, 1.6), 10, False),  # a speed the record cannot pin down
+        (1e-3, 0.99, 0.05, (0.8, 1.25), 40, False),  # nor its direction
+    ],
+    ids=["test-only", "bursts", "standing", "nothing", "wide-speed", "wide-direction"],
+)
+def test_the_coherent_headline_prints_on_its_test_or_planar_epochs(
+    p, coherence, wave_fraction, interval, direction_deg, prints
+):
+    """The phase route's coherent headline prints where its own test rejects or wave
+    epochs above alpha come with a planar pattern, and only with a 90% interval of the
+    speed spanning at most a factor 2 and of the direction at most 35 degrees; the note
+    says which failed."""
+    from wavescope.waves.routes import PhaseEvidence, RouteEstimate, _coherent_verdict
+
+    ph = PhaseEvidence(
+        1.0, 0.0, np.ones(10), 0.4e-3, wave_fraction > 0, wave_fraction,
+        _coherent(p, coherence, interval, np.radians(direction_deg)),
+    )  # fmt: skip
+    est = RouteEstimate("phase-gradient", 1.0, 0.0, [], False, ph.wave_found)
+    verdict = _coherent_verdict(est, ph, 0.05)
+    assert (verdict == "") is prints, verdict
+    if not prints:
+        assert verdict.startswith(("no travelling wave found", "no speed is reported"))

@@ -126,6 +126,7 @@ class CoherentVelocity:
     n_windows: int
     noise_source: str
     problems: list[str] = field(default_factory=list)
+    propagation_p: float = np.nan
 
     @property
     def valid(self) -> bool:
@@ -147,6 +148,7 @@ class CoherentVelocity:
             "second_component": finite_or_none(self.second_component),
             "n_windows": int(self.n_windows),
             "noise_source": self.noise_source,
+            "propagation_p": finite_or_none(self.propagation_p),
             "problems": list(self.problems),
             "valid": self.valid,
         }
@@ -300,6 +302,7 @@ def coherent_velocity(
     bounds = valid[0] + np.arange(n_win + 1) * (valid.size // n_win)
     spans = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     C = np.stack([z[:, s] @ z[:, s].conj().T for s in spans])
+    prop_p = propagation_test(C, field.positions[good])
     # lag-one products of each window, for the frequency of the filtered signal
     R = np.stack([z[:, s.start + 1 : s.stop] @ z[:, s.start : s.stop - 1].conj().T for s in spans])
     del z
@@ -378,7 +381,60 @@ def coherent_velocity(
         n_windows=n_win,
         noise_source=source,
         problems=problems,
+        propagation_p=prop_p,
     )
+
+
+def propagation_test(C: np.ndarray, pos: np.ndarray) -> float:
+    """p-value of the windows' cross-spectra against no delays between sites.
+
+    A field without delays (noise correlated at zero lag, synchronous or standing
+    oscillations, volume conduction) has a real cross-spectral matrix in expectation; a
+    travelling wave adds ``Im C_ij = -a^2 sin(k . (x_i - x_j))``. Each window ``w`` gives
+    the coherency's imaginary part ``K_w`` (``Im C_w`` scaled by the record's site powers)
+    and two vectors zero-mean under that null, whatever the background's spectrum or
+    spatial correlation: ``sum_ij K_w,ij (x_i - x_j)`` over all pairs (long waves, whose
+    phase differences grow with distance across the whole array) and over neighbouring
+    pairs (within 1.5 spacings: short waves, whose far pairs' sines cancel). Hotelling's
+    T^2 of the windows' stacked vectors against zero (windows of a few coherence times:
+    nearly independent) is the test.
+
+    Parameters
+    ----------
+    C : ndarray (windows, n, n)
+        Cross-spectral matrices of the band's analytic signal, one per window.
+    pos : ndarray (n, d)
+        Site positions.
+
+    Returns
+    -------
+    float
+        The p-value (NaN with too few windows for the test).
+    """
+    from scipy.stats import f as f_dist
+
+    n_win = C.shape[0]
+    power = np.real(np.einsum("wii->i", C))
+    scale = 1.0 / np.sqrt(np.maximum(power, 1e-300))
+    K = np.imag(C) * scale[None, :, None] * scale[None, None, :]
+    x0 = pos - pos.mean(axis=0)
+    d = pos[:, None, :] - pos[None, :, :]
+    near = np.sqrt(np.sum(d**2, axis=-1)) <= 1.5 * site_spacing(pos)
+    # sum_ij K_ij (x_i - x_j) = 2 sum_i (sum_j K_ij) x_i for an antisymmetric K
+    T = np.concatenate(
+        [2.0 * np.einsum("wij,id->wd", K, x0), np.einsum("wij,ijd->wd", K * near, d)], axis=1
+    )
+    dim = T.shape[1]
+    if n_win <= dim + 1:
+        return np.nan
+    m = T.mean(axis=0)
+    S = np.atleast_2d(np.cov(T, rowvar=False))
+    try:
+        t2 = float(n_win * m @ np.linalg.solve(S, m))
+    except np.linalg.LinAlgError:
+        return np.nan
+    F = (n_win - dim) / (dim * (n_win - 1)) * t2
+    return float(f_dist.sf(F, dim, n_win - dim))
 
 
 def _analytic(field: WaveField, good, band, D: int) -> np.ndarray:

@@ -89,6 +89,8 @@ def _selection_notes(summary: dict) -> list[str]:
     """
     wf = summary.get("wave_fraction")
     sp, sp_all = summary.get("speed", {}), summary.get("speed_all_samples")
+    if (summary.get("coherent") or {}).get("reported"):
+        return []  # the coherent plane wave of all samples: no sample selected by PGD
     if not sp_all or wf is None or not np.isfinite(wf) or wf >= FEW_EPOCHS:
         return []
     a, b = sp.get("median"), sp_all.get("median")

@@ -90,6 +90,32 @@ AGREEMENT_TOLERANCE = 0.05
 #: Records (good sites x samples) up to which the phase route is cross-checked by xcorr.
 CROSS_CHECK_MAX_VALUES = 2**22
 
+#: Widest 90% interval of the coherent speed (high / low) for which a speed is printed:
+#: twice, i.e. about sqrt(2) either side of the speed; a wider interval cannot rule out a
+#: gross error (a factor 1.5). On the validation bank (10 x 10 grid, correlated 1/f
+#: background; 10 seeds a cell) waves of 10-20 array extents at -3 dB had intervals
+#: spanning factors 2-100 and read 0.3-1.6 times the truth. A factor 1.5 here withheld
+#: right speeds too: 4 of 10 records of 10 extents at 3 dB on the irregular layout, all
+#: within 15% of the truth with intervals spanning 1.5-2.
+MAX_SPEED_INTERVAL_RATIO = 2.0
+
+#: Widest 90% interval of the coherent direction (degrees) for which a speed is printed.
+#: On the validation bank the waves read within 15% at 3 dB and 10 extents had direction
+#: intervals of 16-33 degrees; at 20 extents 37-92, where one record of 10 read 35% slow
+#: with a speed interval (0.50-0.81 of the truth) spanning only a factor 1.6: a wavevector
+#: whose direction is that loose is not pinned down either, whatever its speed interval.
+MAX_DIRECTION_INTERVAL_DEG = 35.0
+
+#: Least coherence of the coherent pattern with its plane for wave epochs (a wave
+#: fraction above alpha) to stand as the evidence of a wave where the coherent test does
+#: not reject: bursts (a wave 20% of the time) leave the windows' mean delay weak against
+#: their spread (test p 0.01-0.36 at 6 dB, 5 extents) while their epochs and pattern are
+#: plain (coherence 0.999); a standing wave, whose epochs reach a wave fraction above
+#: alpha in 3 of 10 records with the band given, has a real pattern that changes sign
+#: across the array and fits a plane at 0.79-0.87. Plane waves on the bank fit at 0.99 or
+#: more from 3 dB up.
+MIN_EPOCH_PLANE_COHERENCE = 0.9
+
 
 def spectral_concentration(field: WaveField, good=None) -> float:
     """Fraction of the site-averaged power within a factor 1.25 of its spectral peak.
@@ -579,6 +605,65 @@ def _fmt(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else format(float(x), ".3g")
 
 
+def _coherent_verdict(reported: RouteEstimate, ph: PhaseEvidence | None, alpha: float):
+    """The coherent plane wave's own verdict, where it is the phase route's headline (its
+    diagnostics pass and its propagation test ran): ``""`` when it prints a speed, the
+    note that says why not otherwise; None where the wave epochs decide instead.
+
+    Its test (:func:`~wavescope.waves.coherent.propagation_test`: the cross-spectra's
+    imaginary part against a field without delays) replaces the wave fraction as the
+    evidence of a wave: a long wave under noise moves the phase gradient of few samples
+    above the PGD null (10 extents in white noise at 3 dB: wave fraction 0.00) while the
+    whole record's cross-spectra show its delays at p < 1e-15. Wave epochs above alpha
+    still count where the coherent pattern is a plane (:data:`MIN_EPOCH_PLANE_COHERENCE`:
+    bursts). The speed is then printed only where its interval spans at most
+    :data:`MAX_SPEED_INTERVAL_RATIO` and its direction's at most
+    :data:`MAX_DIRECTION_INTERVAL_DEG`.
+    """
+    coh = ph.coherent if ph is not None and reported.method in COHERENT_HEADLINE else None
+    if coh is None or not coh.valid or not np.isfinite(coh.propagation_p):
+        return None
+    epochs = ph.wave_fraction is not None and ph.wave_fraction > alpha
+    if coh.propagation_p > alpha and not (
+        epochs and coh.plane_coherence >= MIN_EPOCH_PLANE_COHERENCE
+    ):
+        return (
+            "no travelling wave found: the coherent test finds no delays between sites (the "
+            f"cross-spectra's imaginary part, p = {coh.propagation_p:.2g} > {alpha:g}; a field "
+            "without propagation has real cross-spectra)"
+            + (
+                f", and the pattern of the wave epochs fits a plane poorly (coherence "
+                f"{coh.plane_coherence:.2f} < {MIN_EPOCH_PLANE_COHERENCE:g}: a standing wave?)"
+                if epochs
+                else ""
+            )
+            + ", so no speed is reported. A longer record or a band around the oscillation "
+            "(CLI: --band LO HI) may find it."
+        )
+    iv = coh.speed_interval
+    ratio = iv[1] / iv[0] if iv is not None and iv[0] > 0 else np.inf
+    if not ratio <= MAX_SPEED_INTERVAL_RATIO:
+        span = "no interval" if iv is None else f"{iv[0]:.3g}-{iv[1]:.3g}, a factor {ratio:.2g}"
+        return (
+            "no speed is reported: a wave travels (coherent test p = "
+            f"{coh.propagation_p:.2g}) but the record does not pin its speed down (90% "
+            f"interval {span}, wider than a factor {MAX_SPEED_INTERVAL_RATIO:g}: a speed "
+            "off by half again is as consistent with it). A longer record or a higher SNR "
+            "narrows it; --summary-of all shows the samples' speed."
+        )
+    dv = coh.direction_interval
+    width = np.degrees(dv[1] - dv[0]) if dv is not None else np.inf
+    if not width <= MAX_DIRECTION_INTERVAL_DEG:
+        return (
+            "no speed is reported: a wave travels (coherent test p = "
+            f"{coh.propagation_p:.2g}) but the record does not pin its direction down (90% "
+            f"interval {width:.0f} degrees wide, more than {MAX_DIRECTION_INTERVAL_DEG:g}), "
+            "so its speed is not pinned down either. A longer record or a higher SNR "
+            "narrows it; --summary-of all shows the samples' speed."
+        )
+    return ""
+
+
 def settle_route(
     field: WaveField, method: str, requested: str, n_good: int, inp: RouteInput
 ) -> RouteDecision:
@@ -589,7 +674,9 @@ def settle_route(
     the check's do not; every failed diagnostic and every disagreement becomes a note. A
     phase route reports no headline speed when its own diagnostics fail (a wavelength under
     4 spacings: under-resolved, and indistinguishable from a spatially aliased wave) or
-    when its wave epochs cover no more than alpha of the samples; a cross-check alone does
+    when it finds no wave: with a valid coherent headline, its own test and intervals
+    decide (:func:`_coherent_verdict`), else when its wave epochs cover no more than alpha
+    of the samples; a cross-check alone does
     not veto it (on the neural-field simulation a "valid" xcorr over bursts from several
     sources read 1.29 m/s against the phase route's 0.309 and a truth of 0.3). A broadband
     route reports no speed when its own test fails (event times and xcorr lags: a plane's
@@ -633,7 +720,12 @@ def settle_route(
         )
     no_wave = keep_samples = False
     ph = inp.phase
-    if (
+    coherent = _coherent_verdict(reported, ph, inp.alpha)
+    if coherent is not None:
+        no_wave = keep_samples = coherent != ""
+        if no_wave:
+            notes.append(coherent)
+    elif (
         reported.method in PHASE_METHODS
         and ph is not None
         and ph.wave_fraction is not None

@@ -34,9 +34,10 @@ COHERENT_INTERVAL_METHOD = (
     "percentile bootstrap over windows of the coherent plane wave's cross-spectral matrices"
 )
 COHERENT_SELECTION = (
-    "wave epochs found (PGD above the no-propagation null, direction kept); speed: the "
-    "coherent plane wave of all valid samples (their cross-spectral matrix whitened by the "
-    "background's spatial covariance); quartiles: the epochs' {n} window estimates"
+    "a wave found (its delays between sites: the coherent test of the cross-spectra); "
+    "speed: the coherent plane wave of all valid samples (their cross-spectral matrix "
+    "whitened by the background's spatial covariance); quartiles: the wave epochs' {n} "
+    "window estimates (PGD above the no-propagation null, direction kept)"
 )
 #: Fewest estimates (windows, waves, blocks) behind a speed for an interval.
 MIN_INTERVAL_ESTIMATES = 3
@@ -435,13 +436,21 @@ def _coherent_headline(s: RecordingSummary, result, which: str) -> None:
     pass (the window estimates or samples keep the quartiles)."""
     coh = result.extra.get("coherent")
     headline = which == "waves" or result.method == "coherent"
-    if not headline or s.speed_median is None or not coh or not coh.get("valid"):
+    if not headline or not coh or not coh.get("valid"):
+        return
+    # of the wave epochs: printed where the route found a wave (a record without wave
+    # epochs too: the coherent test is the evidence; a result without that record follows
+    # its epochs); of all samples (method="coherent"): where they have a speed
+    printed = s.speed_median is not None
+    if not (coh.get("reported", printed) if which == "waves" else printed):
         return
     s.speed_median = coh["speed"]
     iv = coh.get("speed_interval")
     s.speed_low, s.speed_high = (iv[0], iv[1]) if iv else (None, None)
     s.interval_method = COHERENT_INTERVAL_METHOD
     s.speed_selection = COHERENT_SELECTION.format(n=s.speed_n)
+    if not s.speed_n:  # the coherent test found the wave; no sample passed the PGD null
+        s.speed_selection = s.speed_selection.split("; quartiles")[0] + "; no wave epoch"
     s.wavelength_median = coh["wavelength"]
     if s.extent > 0:
         s.wavelength_per_extent = coh["wavelength"] / s.extent

@@ -424,10 +424,10 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
     filter_delays = p.band_given and not (p.requested == "auto" and field.time_unit == "step")
     evidence = _phase_evidence(est, valid, wave, windows, spacing, p.n_surrogates > 0)
     wf = evidence.wave_fraction
-    if p.method in COHERENT_HEADLINE and (p.method == "coherent" if wf is None else wf > p.alpha):
-        # the phase-gradient headline of wave epochs only: without epochs sought (no
-        # surrogates) it is summarised over all samples, and a record whose epochs cover
-        # no more than the null reaches prints no speed
+    if p.method in COHERENT_HEADLINE and (p.method == "coherent" or wf is not None):
+        # the phase-gradient headline of wave epochs only (without epochs sought, no
+        # surrogates, it is summarised over all samples); its own propagation test, not
+        # the wave fraction, says whether it prints a speed (routes._coherent_verdict)
         coh = coherent_velocity(
             field, p.good, band, decimate=p.decimate, edge=p.edge, seed=options.seed
         )
@@ -491,11 +491,20 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
             "method_choice": choice,
             "band_role": _band_role(decision.reported, filter_delays),
             "cross_check": decision.check,
-            "coherent": None if evidence.coherent is None else evidence.coherent.to_json(),
+            "coherent": _coherent_json(evidence.coherent, decision),
             "route_problems": {k: v for k, v in decision.problems.items() if v},
             "route_warnings": decision.notes,
         },
     )
+
+
+def _coherent_json(coh, decision) -> dict | None:
+    """The coherent plane wave's record, with ``reported``: whether it is the headline
+    speed the route prints (its diagnostics pass and the route found a wave)."""
+    if coh is None:
+        return None
+    reported = decision.reported in COHERENT_HEADLINE and coh.valid and not decision.no_wave
+    return {**coh.to_json(), "reported": bool(reported)}
 
 
 def _without_speeds(windows: dict | None) -> dict | None:
