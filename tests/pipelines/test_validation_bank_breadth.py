@@ -110,3 +110,25 @@ NO_WAVE_CELLS = [
 def test_breadth_no_wave_cells_stay_silent(cell):
     printed = [score_record(cell, s, False).speed is not None for s in SEEDS]
     assert sum(printed) <= 1, printed  # at most 1 of 5 (the target: 10% of records)
+
+
+def test_scorecard_reads_what_the_cli_prints_on_a_line_of_steps(tmp_path, capsys):
+    """The scorecard's record is what ``wavescope velocity FILE --band LO HI`` prints for
+    the saved field, unit included."""
+    import json
+
+    from wavescope.cli.main import main
+    from wavescope.io.npz import write_npz
+
+    cell = BankCell("wave", layout="line-steps", snr_db=10.0, wavelength=0.5, duration=2048.0)
+    fld = bank_field(cell, 0)
+    lo, hi = fld.meta["truth"]["band"]
+    path = write_npz(tmp_path / "states.npz", fld)
+    out = tmp_path / "v.json"
+    assert main(["velocity", str(path), "--band", str(lo), str(hi), "--json", str(out)]) == 0
+    capsys.readouterr()
+    printed = json.loads(out.read_text())["speed"]
+    rec = score_record(cell, 0, True)
+    assert printed["unit"] == rec.unit == "sites/step"
+    assert printed["median"] == pytest.approx(rec.speed, rel=1e-6)
+    assert rec.speed_error == pytest.approx(printed["median"] / fld.meta["truth"]["speed"] - 1)
