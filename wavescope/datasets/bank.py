@@ -29,8 +29,17 @@ __all__ = ["NO_WAVE_KINDS", "BankCell", "bank_cells", "bank_field", "layout_exte
 
 #: Classes of fields without propagation; a speed printed for one of them is a false wave.
 NO_WAVE_KINDS = ("white", "pink", "synchronous", "standing", "volume", "patches")
+#: The breadth cells' further kinds (see :mod:`wavescope.datasets.bank_breadth`): waves
+#: made of repeated pulses, a delay line's broadband impulse response and a complex
+#: diagonal SSM's driven oscillation, and band-limited smooth noise alone (no wave).
+BREADTH_WAVE_KINDS = ("pulses", "impulse", "ssm")
+BREADTH_NO_WAVE_KINDS = ("smooth",)
 LAYOUTS = ("grid", "irregular")
+#: Layouts of the breadth cells: a line of model-state sites in steps, an unevenly spaced
+#: line of contacts (a laminar probe) and 3-D contacts projected onto a plane.
+BREADTH_LAYOUTS = ("line-steps", "uneven-line", "depth3d")
 BACKGROUNDS = ("white", "pink")
+BREADTH_BACKGROUNDS = ("smooth",)
 FS = 500.0
 PITCH = 0.4e-3
 
@@ -67,22 +76,48 @@ class BankCell:
     wavelength: float = 2.0
     smooth_length: float = 1e-3
     duration: float = 30.0
+    speed: float | None = None
 
     def __post_init__(self):
-        check_option("kind", self.kind, ("wave", "bursts") + NO_WAVE_KINDS)
-        check_option("layout", self.layout, LAYOUTS)
-        check_option("background", self.background, BACKGROUNDS)
+        kinds = ("wave", "bursts") + BREADTH_WAVE_KINDS + NO_WAVE_KINDS + BREADTH_NO_WAVE_KINDS
+        check_option("kind", self.kind, kinds)
+        check_option("layout", self.layout, LAYOUTS + BREADTH_LAYOUTS)
+        check_option("background", self.background, BACKGROUNDS + BREADTH_BACKGROUNDS)
+        if self.kind == "impulse" and self.layout != "line-steps":
+            raise WaveInputError("impulse cells are delay-line states: layout='line-steps'.")
+        if self.kind == "impulse" and not self.speed:
+            raise WaveInputError("impulse cells need speed= (sites/step).")
 
     @property
     def is_wave(self) -> bool:
-        return self.kind in ("wave", "bursts")
+        return self.kind in ("wave", "bursts") + BREADTH_WAVE_KINDS
+
+    @property
+    def is_breadth(self) -> bool:
+        """Drawn by :mod:`wavescope.datasets.bank_breadth` (a new kind, layout or
+        background, or a pink background smoothed over other than 1 mm)."""
+        return (
+            self.kind in BREADTH_WAVE_KINDS + BREADTH_NO_WAVE_KINDS
+            or self.layout in BREADTH_LAYOUTS
+            or self.background in BREADTH_BACKGROUNDS
+            or self.smooth_length != 1e-3
+        )
 
     @property
     def name(self) -> str:
-        """A short label: ``wave grid pink 10dB 2x``."""
+        """A short label: ``wave grid pink 10dB 2x`` (breadth cells add what differs:
+        ``ssm line-steps pink 10dB 2x 2048step``, ``wave grid pink 10dB 2x 0.5mm``)."""
         parts = [self.kind, self.layout, self.background, f"{self.snr_db:g}dB"]
-        if self.is_wave:
+        if self.speed is not None:
+            parts.append(f"v{self.speed:g}")
+        elif self.is_wave:
             parts.append(f"{self.wavelength:g}x")
+        if self.smooth_length != 1e-3 and self.background != "white":
+            parts.append(f"{self.smooth_length * 1e3:g}mm")
+        if self.layout == "line-steps":
+            parts.append(f"{self.duration:g}step")
+        elif self.duration != 30.0:
+            parts.append(f"{self.duration:g}s")
         return " ".join(parts)
 
     def to_json(self) -> dict:
@@ -158,6 +193,10 @@ def bank_field(cell: BankCell, seed: int) -> WaveField:
     """
     if not isinstance(cell, BankCell):
         raise WaveInputError("cell must be a BankCell (see wavescope.datasets.bank_cells).")
+    if cell.is_breadth:
+        from wavescope.datasets.bank_breadth import breadth_field
+
+        return breadth_field(cell, seed)
     rng = np.random.default_rng(seed)
     pos = _positions(cell.layout, rng)
     t = np.arange(int(round(FS * cell.duration))) / FS
@@ -187,9 +226,19 @@ def bank_cells(which: str = "fast") -> list[BankCell]:
     extents on a grid in pink noise, the no-wave classes white and pink). ``"full"``:
     layouts x backgrounds x SNRs (-3, 3, 10, 20 dB) x wavelengths (0.5, 2, 10, 20
     extents) for sustained waves, bursts at 6 dB, and every no-wave class on both
-    layouts.
+    layouts. ``"breadth"``: the layouts, signals and backgrounds beyond these (a line of
+    model-state sites in steps, an uneven line, projected 3-D contacts; pulses, a delay
+    line's impulse response, a complex diagonal SSM's state; pink smoothed over 0.5 and
+    3 mm, band-limited smooth noise), see :mod:`wavescope.datasets.bank_breadth`. They are
+    kept out of ``"full"`` so that the committed full scorecards
+    (``analyses/results/validation_full_*``) stay reproducible from the same cell list;
+    the scorecard runs them with ``--cells breadth``.
     """
-    check_option("which", which, ("fast", "full"))
+    check_option("which", which, ("fast", "full", "breadth"))
+    if which == "breadth":
+        from wavescope.datasets.bank_breadth import breadth_cells
+
+        return breadth_cells()
     if which == "fast":
         return [
             BankCell("wave", wavelength=2.0),

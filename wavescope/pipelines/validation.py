@@ -36,7 +36,10 @@ class RecordScore(Result):
 
     ``speed_error`` is relative (printed / true - 1); ``direction_error`` in radians,
     wrapped to (-pi, pi]; both None where no speed was printed or the field has no wave.
-    ``covered`` is None where the result carries no interval for its speed.
+    ``covered`` is None where the result carries no interval for its speed. ``unit`` is the
+    unit the speed was printed in (``"m/s"``, ``"sites/step"``): the truth is in the
+    field's own unit, and a printed unit other than the field's is scored as no speed
+    error at all (``speed_error`` None, ``unit`` says what was printed).
     """
 
     cell: str
@@ -50,6 +53,7 @@ class RecordScore(Result):
     direction_error: float | None
     wave_fraction: float | None
     covered: bool | None
+    unit: str | None = None
 
 
 def _speed_of(summary: dict) -> float | None:
@@ -66,21 +70,45 @@ def _interval_of(summary: dict) -> tuple[float, float] | None:
     return None
 
 
+def _band_of(truth: dict) -> tuple[float, float] | None:
+    """The band a user would give: the cell's own (``truth["band"]``, breadth cells, in
+    cycles per the field's time unit), else f0 +-2 Hz; None for a field without one."""
+    if truth.get("band") is not None:
+        return float(truth["band"][0]), float(truth["band"][1])
+    f0 = truth.get("frequency")
+    return None if f0 is None else (f0 - 2.0, f0 + 2.0)
+
+
+def _direction_of(summary: dict) -> float | None:
+    """The printed direction, radians: the mean angle, or on a line the majority (forward
+    0, backward pi)."""
+    d = summary.get("direction") or {}
+    if d.get("mean_rad") is not None:
+        return float(d["mean_rad"])
+    return {"forward": 0.0, "backward": float(np.pi)}.get(d.get("majority"))
+
+
 def score_record(cell: BankCell, seed: int, band_given: bool) -> RecordScore:
-    """Measure one record of ``cell`` with the defaults and score the result."""
+    """Measure one record of ``cell`` with the defaults and score the result.
+
+    Speeds are compared in the field's own unit (m/s for recordings, sites/step for
+    model-state lines); the field is measured as ``wavescope velocity`` measures a file
+    of it (:func:`~wavescope.pipelines.recording.measure_recording`).
+    """
     fld = bank_field(cell, seed)
     truth = fld.meta["truth"]
-    f0 = truth.get("frequency")
-    band = (f0 - 2.0, f0 + 2.0) if band_given and f0 is not None else None
+    band = _band_of(truth) if band_given else None
     summary = measure_recording(fld, VelocityOptions(band=band)).summary.to_json()
     speed = _speed_of(summary)
+    s = summary.get("speed")
+    unit = s.get("unit") if isinstance(s, dict) else None
     true_speed = truth.get("speed")
     err = dir_err = covered = None
-    if speed is not None and true_speed:
+    if speed is not None and true_speed and unit in (None, fld.speed_unit):
         err = speed / true_speed - 1.0
-        d = summary.get("direction") or {}
-        if d.get("mean_rad") is not None:
-            dir_err = float(wrap(d["mean_rad"] - truth["direction"]))
+        direction = _direction_of(summary)
+        if direction is not None:
+            dir_err = float(wrap(direction - truth["direction"]))
         iv = _interval_of(summary)
         if iv is not None:
             covered = iv[0] <= true_speed <= iv[1]
@@ -89,7 +117,7 @@ def score_record(cell: BankCell, seed: int, band_given: bool) -> RecordScore:
         cell.name, int(seed), bool(band_given), bool(truth["wave"]),
         (summary.get("method_choice") or {}).get("reported", summary.get("method")),
         speed, true_speed, err, dir_err,
-        None if wf is None else float(wf), covered,
+        None if wf is None else float(wf), covered, unit,
     )  # fmt: skip
 
 
