@@ -76,13 +76,17 @@ TOL = 0.05
 WAVE_CELLS = [
     (BankCell("impulse", layout="line-steps", background="white", snr_db=20.0,
               duration=256.0, speed=0.5), False),
-    # sustained states on a line of steps: with the band given only; with no options the
-    # k-omega route prints no speed, or one 100x too slow (analyses/results/
-    # validation_breadth.md), which this test does not hide
+    # sustained states on a line of steps, with the band and without: with no options
+    # they once went to the k-omega route, which printed no speed or one 100x too slow;
+    # a sustained peak above the 1/f fit now takes the phase route
     (BankCell("ssm", layout="line-steps", background="white", snr_db=3.0,
               wavelength=0.5, duration=2048.0), True),
+    (BankCell("ssm", layout="line-steps", snr_db=10.0, wavelength=2.0,
+              duration=2048.0), False),
     (BankCell("wave", layout="line-steps", snr_db=10.0, wavelength=0.5,
               duration=2048.0), True),
+    (BankCell("wave", layout="line-steps", snr_db=10.0, wavelength=2.0,
+              duration=2048.0), False),
     (BankCell("wave", layout="uneven-line"), False),
     (BankCell("wave", layout="depth3d"), True),
 ]  # fmt: skip

@@ -116,6 +116,10 @@ MAX_DIRECTION_INTERVAL_DEG = 35.0
 #: more from 3 dB up.
 MIN_EPOCH_PLANE_COHERENCE = 0.9
 
+#: Least :func:`energy_share` of a sustained field: model states below it are transients
+#: (impulse responses, 0.01-0.13), above it sustained (0.44-0.47).
+TRANSIENT_SHARE = 0.25
+
 
 def spectral_concentration(field: WaveField, good=None) -> float:
     """Fraction of the site-averaged power within a factor 1.25 of its spectral peak.
@@ -146,6 +150,30 @@ def spectral_concentration(field: WaveField, good=None) -> float:
     return float(power[near].sum() / power.sum())
 
 
+def energy_share(field: WaveField, good=None, share: float = 0.9) -> float:
+    """Median over sites of the fraction of a site's samples that hold ``share`` of its
+    energy (about its median), the loudest samples first.
+
+    0.44-0.47 for a sustained oscillation or noise at every site (the bank's 2048-step
+    line-of-steps cells, waves and no-wave classes alike); 0.01-0.13 for a transient such
+    as an impulse response, which passes each site in a few steps even while it travels
+    along the whole line (the bundled models' 64-step responses: 0.02-0.13, a v-Wave at
+    0.25 sites/step included; decaying modes: 0.02-0.03). A spectral peak of a transient
+    is its ringing, not an oscillation to follow: model states under
+    :data:`TRANSIENT_SHARE` go to the broadband route whatever their spectrum.
+    """
+    good = field.good if good is None else good
+    step = max(1, len(good) // 64)  # at most ~64 sites read
+    x = np.asarray(field.data[good[::step], : min(field.n_times, 2**16)], np.float64)
+    e = np.sort((x - np.median(x, axis=1, keepdims=True)) ** 2, axis=1)[:, ::-1]
+    total = np.cumsum(e, axis=1)
+    live = total[:, -1] > 0
+    if not live.any():
+        return 1.0
+    n = np.array([np.searchsorted(t, share * t[-1]) + 1 for t in total[live]])
+    return float(np.median(n / x.shape[1]))
+
+
 def _evenly_spaced_line(field: WaveField, good) -> bool:
     if field.n_dims != 1 or len(good) < 4:
         return False
@@ -161,7 +189,14 @@ def choose_method(field: WaveField, good=None, *, band_given: bool = False) -> t
     - model states (time in steps) on an evenly spaced line of sites: ``"komega"`` (the
       k-omega ridge; within 0.4% for the shift-SSM and v-Wave states at 0.25-3
       sites/step on 64- and 128-step impulse responses), unless they oscillate in a
-      narrow band (:func:`spectral_concentration` at least 0.6): then the phase;
+      narrow band (:func:`spectral_concentration` at least 0.6) or, sustained (not a
+      transient: :func:`energy_share` at least :data:`TRANSIENT_SHARE`), with a peak
+      above the aperiodic
+      fit (next rule): then the phase. A sustained oscillation in a 1/f
+      background (an SSM's modes driven by correlated input) holds little of its power
+      near the peak, and k-omega's ridge then does not beat its null (10 of 10 records
+      of the bank's line-of-steps cells printed no speed, and 1 in 10 a speed 100 times
+      too slow);
     - an oscillatory peak that stands above the aperiodic (1/f) fit of the site-averaged
       spectrum (:func:`~wavescope.waves.inputs.spectrum_model`): ``"phase-gradient"``. A
       recording's 1/f background holds most of its power at low frequencies, so the
@@ -179,15 +214,16 @@ def choose_method(field: WaveField, good=None, *, band_given: bool = False) -> t
     if band_given:
         return "phase-gradient", "a band was given: the phase of that oscillation"
     conc = spectral_concentration(field, good)
-    if field.time_unit == "step" and line:
-        if conc >= 0.6:
-            return "phase-gradient", (
-                f"model states oscillating in a narrow band ({conc:.0%} of the power near "
-                "its peak): phase"
-            )
-        return "komega", "model states on a line of sites (time in steps): k-omega ridge"
+    if field.time_unit == "step" and line and conc >= 0.6:
+        return "phase-gradient", (
+            f"model states oscillating in a narrow band ({conc:.0%} of the power near "
+            "its peak): phase"
+        )
     model = spectrum_model(field, good)
     peak = None if model is None else model.peak
+    states_on_a_line = field.time_unit == "step" and line
+    if states_on_a_line and (peak is None or energy_share(field, good) < TRANSIENT_SHARE):
+        return "komega", "model states on a line of sites (time in steps): k-omega ridge"
     if peak is not None:
         return "phase-gradient", (
             f"a peak at {peak.frequency:.3g} /{field.time_unit}, {10 * peak.height:.1f} dB "
