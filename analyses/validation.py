@@ -124,10 +124,12 @@ def figure(rows, path: Path) -> None:
     ax.axvline(ALPHA + 0.05, color="tab:red", ls="--", lw=1)
     ax.axvline(ALPHA + 0.03, color="k", ls=":", lw=1)
     ax.set_yticks(range(len(nulls)))
-    ax.set_yticklabels([r.cell["name"] for r in nulls], fontsize=9)
+    ax.set_yticklabels(
+        [r.cell["name"] + (" (band)" if r.band_given else "") for r in nulls], fontsize=9
+    )
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction of records (lines: the targets)", fontsize=10)
-    ax.set_title("No-wave classes: false speeds and wave fraction", fontsize=11)
+    ax.set_title("No-wave classes: speeds printed", fontsize=11)
     ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
