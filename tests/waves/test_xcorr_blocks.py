@@ -57,6 +57,42 @@ def test_xcorr_velocity_the_same_through_either_path(monkeypatch):
     assert blocked.details["p_value"] == pytest.approx(whole.details["p_value"], rel=1e-8)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blocked_lag_sums_in_float32_within_its_round_off(dtype):
+    rng = np.random.default_rng(7)
+    lag = 9
+    n_fft = sfft.next_fast_len(max(bb.BLOCK_LAGS * (2 * lag + 1), 64), real=True)
+    data = rng.normal(size=(5, 6 * n_fft + 17)).astype(dtype)
+    x = bb._Centred(data, data.mean(axis=1, dtype=np.float64), 0.5)
+    pairs = np.array([(0, 1), (3, 1), (2, 4), (0, 4)])
+    ref = _direct(x(slice(None)), pairs, lag)
+    [(_, got)] = list(bb._lag_sums(x, data.shape[1], pairs, lag, np.float32))
+    err = np.abs(got - ref).max() / np.abs(ref).max()
+    assert err < 1e-5 and (err > 1e-10 or dtype == np.float64)  # float32, not float64 sums
+
+
+def test_xcorr_check_only_the_same_speed_without_its_test():
+    """The cross-check's light run: the speed, direction, R^2 and edge fraction of the full
+    run (to float32 round-off on a float32 record), no F-test and no interval."""
+    f = planar_wave(
+        grid_positions(5, 5, 0.4e-3), fs=1000.0, duration=20.0, frequency=10.0, speed=0.3,
+        direction=0.5, noise_sd=1.0, seed=4, dtype=np.float32,
+    )  # fmt: skip
+    g = f.with_data(bandpass(f.data, f.fs, (8.0, 12.0)))
+    full = bb.xcorr_velocity(g, max_lag=41)
+    light = bb.xcorr_velocity(g, max_lag=41, check_only=True)
+    for key in ("speed", "direction", "quality"):
+        assert getattr(light, key) == pytest.approx(getattr(full, key), rel=1e-6)
+    assert light.speed != full.speed  # float32 sums: not the float64 path
+    assert light.details["edge_fraction"] == full.details["edge_fraction"]
+    assert "p_value" in full.details and "speed_interval" in full.details
+    assert not {"p_value", "effective_sites", "speed_interval"} & set(light.details)
+    g64 = g.with_data(g.data.astype(np.float64))  # float64 records keep float64 sums
+    assert bb.xcorr_velocity(g64, max_lag=41, check_only=True).speed == (
+        bb.xcorr_velocity(g64, max_lag=41).speed
+    )
+
+
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-13)])
 def test_bandpass_is_the_real_part_of_the_analytic_signal(dtype, tol):
     rng = np.random.default_rng(1)
