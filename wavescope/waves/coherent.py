@@ -78,6 +78,10 @@ MAX_SECOND_COMPONENT = 4.0
 BULK_RANK = 10
 #: Most good sites read (cross-spectral matrices grow as the square).
 MAX_SITES = 400
+#: Relative singular value below which the near pairs' normal matrix is taken not to span a
+#: direction (:func:`_neighbour_gradient`); 4 depth shafts projected onto a plane span
+#: their cross-shaft direction at 2e-6 of the along-shaft one.
+NEIGHBOUR_RCOND = 1e-3
 #: Records (good sites x samples) up to which the estimator runs (it reads whole records).
 MAX_VALUES = 2**26
 
@@ -224,7 +228,14 @@ def plane_of_pattern(u: np.ndarray, pos: np.ndarray, init=None) -> tuple[np.ndar
 
 def _neighbour_gradient(u: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Least-squares gradient from the phase differences of near pairs (within 1.5 of the
-    median nearest-neighbour distance), each weighted by ``|u_i u_j|``."""
+    median nearest-neighbour distance), each weighted by ``|u_i u_j|``.
+
+    A direction the pairs barely span (singular value of their normal matrix under
+    :data:`NEIGHBOUR_RCOND` of the largest) is left at zero for the plane fit to find:
+    on parallel shafts, whose near pairs all run along the shafts, the least-squares
+    component across them is noise divided by a near-zero pair extent, and started there
+    the fit climbs to an alias of the wave (a wavevector a reciprocal-lattice step away,
+    its pattern as coherent)."""
     d = pos[:, None, :] - pos[None, :, :]
     dist = np.sqrt(np.sum(d**2, axis=-1))
     spacing = site_spacing(pos)
@@ -236,7 +247,7 @@ def _neighbour_gradient(u: np.ndarray, pos: np.ndarray) -> np.ndarray:
     dx = d[i, j]
     A = (dx * w[:, None]).T @ dx
     b = (dx * w[:, None]).T @ np.angle(prod)
-    return np.linalg.lstsq(A, b, rcond=None)[0]
+    return np.linalg.lstsq(A, b, rcond=NEIGHBOUR_RCOND)[0]
 
 
 def coherent_velocity(
