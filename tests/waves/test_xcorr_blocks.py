@@ -42,12 +42,17 @@ def test_blocked_lag_sums_equal_the_direct_sums(seed):
     np.testing.assert_allclose(whole, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
 
 
-def test_xcorr_velocity_the_same_through_either_path(monkeypatch):
+def _bandpassed_wave(side: int, duration: float, seed: int):
+    """A 10 Hz plane wave at 0.3 m/s on a side x side grid, float32, band-passed 8-12 Hz."""
     f = planar_wave(
-        grid_positions(4, 4, 0.4e-3), fs=1000.0, duration=8.0, frequency=10.0, speed=0.3,
-        direction=0.5, noise_sd=1.0, seed=3, dtype=np.float32,
+        grid_positions(side, side, 0.4e-3), fs=1000.0, duration=duration, frequency=10.0,
+        speed=0.3, direction=0.5, noise_sd=1.0, seed=seed, dtype=np.float32,
     )  # fmt: skip
-    g = f.with_data(bandpass(f.data, f.fs, (8.0, 12.0)))
+    return f.with_data(bandpass(f.data, f.fs, (8.0, 12.0)))
+
+
+def test_xcorr_velocity_the_same_through_either_path(monkeypatch):
+    g = _bandpassed_wave(4, 8.0, seed=3)
     blocked = bb.xcorr_velocity(g, max_lag=62)
     monkeypatch.setattr(bb, "MIN_BLOCKS", 10**9)  # every record cross-correlated whole
     whole = bb.xcorr_velocity(g, max_lag=62)
@@ -74,11 +79,7 @@ def test_blocked_lag_sums_in_float32_within_its_round_off(dtype):
 def test_xcorr_check_only_the_same_speed_without_its_test():
     """The cross-check's light run: the speed, direction, R^2 and edge fraction of the full
     run (to float32 round-off on a float32 record), no F-test and no interval."""
-    f = planar_wave(
-        grid_positions(5, 5, 0.4e-3), fs=1000.0, duration=20.0, frequency=10.0, speed=0.3,
-        direction=0.5, noise_sd=1.0, seed=4, dtype=np.float32,
-    )  # fmt: skip
-    g = f.with_data(bandpass(f.data, f.fs, (8.0, 12.0)))
+    g = _bandpassed_wave(5, 20.0, seed=4)
     full = bb.xcorr_velocity(g, max_lag=41)
     light = bb.xcorr_velocity(g, max_lag=41, check_only=True)
     for key in ("speed", "direction", "quality"):
