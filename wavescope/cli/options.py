@@ -66,15 +66,18 @@ def add_velocity_options(p: argparse.ArgumentParser, *, band: bool = True) -> No
             type=float,
             metavar=("LO", "HI"),
             help="pass band in cycles per time unit (Hz); default: around the dominant "
-            "spectral peak",
+            "spectral peak. With --method auto a band follows the phase of its oscillation, "
+            "unless it spans an octave or more on a broadband transient (an impulse "
+            "response): then k-omega, xcorr or event times",
         )
     g.add_argument(
         "--method",
         default=None,
         choices=("auto",) + PHASE_METHODS + BROADBAND_METHODS,  # velocity.METHODS
         help="velocity method (default auto: chosen from the data, k-omega for model states "
-        "on a line, phase-gradient for narrowband oscillations or a given band, event times "
-        "or lags for other broadband fields)",
+        "on a line, phase-gradient for narrowband oscillations or a given band (not a band "
+        "of an octave or more on a broadband transient), event times or lags for other "
+        "broadband fields)",
     )
     g.add_argument(
         "--generalized",

@@ -60,6 +60,7 @@ from wavescope.waves.routes import (
     RouteInput,
     _band_role,
     choose_method,
+    delays_filtered,
     settle_route,
     spectral_concentration,
 )
@@ -195,7 +196,7 @@ def _plan(field: WaveField, o: MeasureOptions) -> _Plan:
     band, band_source, band_given, generalized = _band_of(field, o)
     method, reason = o.method, "given"
     if method == "auto":
-        method, reason = choose_method(field, good, band_given=band_given)
+        method, reason = choose_method(field, good, band=band if band_given else None)
     check_band_record(band, field.duration, field.time_unit)
     transition = default_transition(band, field.fs)
     D = auto_decimation(field.fs, band, transition) if o.decimate is None else o.decimate
@@ -273,7 +274,8 @@ def measure_velocity(
     method : {"auto", "phase-gradient", "circlinear", "event-time", "xcorr", "komega"}
         ``"auto"`` (default): the route right for the field (:func:`choose_method`: the
         k-omega ridge for model states and broadband fields on a line, event times for
-        broadband fields on a surface, the phase gradient for narrowband oscillations),
+        broadband fields on a surface, the phase gradient for narrowband oscillations and
+        a given ``band``, unless it spans an octave or more on a broadband transient),
         cross-checked by a second, independent estimator where one is cheap
         (``summary()["cross_check"]``); when the two disagree by more than
         :data:`~wavescope.waves.routes.AGREEMENT_TOLERANCE`, or a route's own
@@ -418,10 +420,7 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
             p.n_lag_free, ph.patterns,
         )  # fmt: skip
     spacing = site_spacing(pos) if len(pos) >= 2 else None
-    # model states chosen for k-omega keep their delays unfiltered: an impulse response is
-    # broadband, and band-passing a state that does not travel (Mamba's decaying modes)
-    # rings into a spurious ridge; the band still sets PGD and the wave epochs
-    filter_delays = p.band_given and not (p.requested == "auto" and field.time_unit == "step")
+    filter_delays = delays_filtered(field, p.requested, p.band_given)
     evidence = _phase_evidence(est, valid, wave, windows, spacing, p.n_surrogates > 0)
     wf = evidence.wave_fraction
     if p.method in COHERENT_HEADLINE and (p.method == "coherent" or wf is not None):
