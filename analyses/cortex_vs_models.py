@@ -367,6 +367,7 @@ def main(argv=None) -> int:
     res = run_comparison(
         {"widefield": segs, **states},
         band={"widefield": WF_BAND, **{m: STATE_BAND for m in MODELS}},
+        method="phase-gradient",  # one estimator on both sides, as the demo's
         subjects={"widefield": ["mouse (LENS, ketamine)"] * len(segs)},
         provenance={
             "widefield": Provenance.recorded(

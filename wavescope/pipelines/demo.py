@@ -438,6 +438,9 @@ def _compare_step(files, cortex, probes, trained, memory, reference, seed, rende
         # recorded cortex: each file in its reader's recommended band (None)
         band={"cortex": None if cortex.recorded else CORTEX_BAND}
         | {name: STATE_BAND for name in MODELS},
+        # one estimator on both sides of the comparison: a broad band on the models'
+        # impulse responses would otherwise send them to k-omega (routes.choose_method)
+        method="phase-gradient",
         metrics={n: [t.out_dir for t in trained if t.network.model == n] for n in MODELS},
         reference=reference,
         memory=memory,
