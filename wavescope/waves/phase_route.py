@@ -10,7 +10,7 @@ import numpy as np
 from wavescope.core.field import release_pages
 from wavescope.core.progress import report as report_progress
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
-from wavescope.signal.spectral import analytic_from_spectrum, band_spectrum
+from wavescope.signal.spectral import BandSpectrum, analytic_from_spectrum, band_spectrum
 from wavescope.signal.surrogates import LagFreeSurrogates, randomise_coef_phases
 from wavescope.space.gradient import phase_gradient
 from wavescope.waves.circlinear import circlinear_plane_fit
@@ -99,18 +99,23 @@ class PhasePass:
     patterns : PatternResult or None
     snapshot : PhaseSnapshot or None
         The phase maps around the most wave-like valid sample of the record.
+    spectrum : BandSpectrum or None
+        The band spectrum of the good sites when the record was filtered in one piece
+        (None when in chunks): a cross-check that reads delays from the band-passed
+        record takes it from here instead of transforming the record again.
     """
 
     measures: dict
     patterns: PatternResult | None
     snapshot: PhaseSnapshot | None
+    spectrum: BandSpectrum | None = None
 
 
 def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, rng, progress):
     """Run :func:`_phase_measures` over the record chunk by chunk (overlapping by the
     filter's transient, each chunk's pages released after use) and join the chunks."""
     D = setup.decimate
-    pieces = []
+    pieces, whole = [], None
     for lo, hi, core_lo, core_hi in _chunks(
         field.n_times, chunk_samples, D, field.fs, setup.transition
     ):
@@ -129,6 +134,7 @@ def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, 
         valid = (idx >= edge * field.fs) & (idx < field.n_times - edge * field.fs)
         span = ChunkSpan((core_lo - lo) // D, -(-(core_hi - lo) // D), out_lo, valid)
         pieces.append(_phase_measures(spec, setup, span, rng))
+        whole = spec if len(pieces) == 1 else None  # kept only while it is the only chunk
         if progress is not None:
             progress(core_hi, field.n_times)
     skip = ("pat", "snap")
@@ -140,7 +146,7 @@ def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, 
         pats = _concat_patterns([p["pat"] for p in pieces])
     snaps = [p["snap"] for p in pieces if p["snap"] is not None]
     snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
-    return PhasePass(out, pats, snapshot)
+    return PhasePass(out, pats, snapshot, whole)
 
 
 def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
