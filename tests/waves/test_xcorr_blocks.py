@@ -156,3 +156,15 @@ def test_the_auto_route_hands_its_spectrum_to_the_check_only(monkeypatch):
     measure_velocity(_wave(), (8.0, 12.0), n_surrogates=0, patterns=False)
     [check] = seen  # the phase route reads no band-passed record; its xcorr check does
     assert check.compare_only and check.spectrum is not None
+
+
+def test_xcorr_in_pieces_of_pairs_is_the_same(monkeypatch):
+    """The lag sums' inverse and the correlations a few pairs at a time (LAG_VALUES) give
+    the same lags, bit for bit, as in one piece."""
+    g = _bandpassed_wave(4, 8.0, seed=3)
+    whole = bb.xcorr_velocity(g, max_lag=41)
+    monkeypatch.setattr(bb, "LAG_VALUES", 1)  # one pair at a time
+    pieces = bb.xcorr_velocity(g, max_lag=41)
+    for key in ("speed", "direction", "quality"):
+        assert getattr(pieces, key) == getattr(whole, key)
+    assert pieces.details == whole.details

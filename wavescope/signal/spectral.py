@@ -566,7 +566,7 @@ def band_power_fraction(
     near[0] = False
     inband = np.zeros(len(rows))
     total = np.zeros(len(rows))
-    group = max(1, 2**20 // (L * len(starts)))  # sites per transform: ~8 MB of float64
+    group = max(1, 2**18 // (L * len(starts)))  # sites per transform: ~2 MB of float64
     for s0 in range(0, len(rows), group):
         r = rows[s0 : s0 + group]
         seg = np.stack([np.asarray(x[r, t0 : t0 + L], dtype=np.float64) for t0 in starts])

@@ -626,6 +626,10 @@ def _lag_plane_interval(pairs: np.ndarray, D: np.ndarray, tau: np.ndarray, s, se
 #: the lag margin, a shorter one keeps the transforms and cross-spectra small.
 BLOCK_LAGS = 4
 
+#: Values (pairs x lags) of the lag sums' inverse transform and of the correlations taken
+#: from them at a time in :func:`xcorr_velocity` (bounds their temporaries).
+LAG_VALUES = 2**15
+
 #: Fewest blocks for which the blocked lag sums are used; a record shorter than this many
 #: blocks is cross-correlated whole (one transform per site and one inverse per pair).
 MIN_BLOCKS = 4
@@ -643,7 +647,12 @@ def _lag_sums(x: _Centred, n_t: int, pairs: np.ndarray, max_lag: int, dtype=np.f
     its round-off, ~1e-7 of the largest sum)."""
     n_fft = sfft.next_fast_len(max(BLOCK_LAGS * (2 * max_lag + 1), 64), real=True)
     if n_t >= MIN_BLOCKS * n_fft:
-        yield pairs, _lag_sums_blocked(x, n_t, pairs, max_lag, n_fft, dtype)
+        sums = _lag_sums_blocked(x, n_t, pairs, max_lag, n_fft, dtype)
+        # the correlations of a few pairs at a time: their float64 temporaries (a dozen
+        # arrays of pairs x lags) stay small next to the record
+        step = max(1, LAG_VALUES // (2 * max_lag + 1))
+        for p0 in range(0, len(pairs), step):
+            yield pairs[p0 : p0 + step], sums[p0 : p0 + step]
     else:
         yield from _lag_sums_whole(x(slice(None), dtype=dtype), pairs, max_lag)
 
@@ -703,7 +712,15 @@ def _lag_sums_blocked(
         for f0 in range(0, n_freq, f_step):
             cross = np.matmul(a[f0 : f0 + f_step], b[f0 : f0 + f_step])
             sums[f0 : f0 + f_step] += np.take(cross.reshape(len(cross), -1), flat, axis=1)
-    return sfft.irfft(sums, n_fft, axis=0)[: 2 * lag + 1].T
+    del buf, seg, a, b
+    # the inverse a few pairs at a time, keeping its first 2 lag + 1 values: the whole
+    # inverse (n_fft x pairs float64, 2.7 MB at 64 sites) is not held
+    out = np.empty((len(pairs), 2 * lag + 1))
+    step = max(1, LAG_VALUES // n_fft)
+    for p0 in range(0, len(pairs), step):
+        cc = sfft.irfft(sums[:, p0 : p0 + step], n_fft, axis=0)
+        out[p0 : p0 + step] = cc[: 2 * lag + 1].T
+    return out
 
 
 @dataclass(frozen=True)
