@@ -569,10 +569,15 @@ def band_power_fraction(
     group = max(1, 2**18 // (L * len(starts)))  # sites per transform: ~2 MB of float64
     for s0 in range(0, len(rows), group):
         r = rows[s0 : s0 + group]
-        seg = np.stack([np.asarray(x[r, t0 : t0 + L], dtype=np.float64) for t0 in starts])
+        if np.all(np.diff(r) == 1):
+            r = slice(int(r[0]), int(r[-1]) + 1)  # a block of rows: read without a copy
+        seg = np.empty((len(starts), len(rows[s0 : s0 + group]), L))
+        for k, t0 in enumerate(starts):
+            seg[k] = x[r, t0 : t0 + L]  # cast to float64 as copied
         release_pages(x)
         seg -= seg.mean(axis=-1, keepdims=True)
-        peak = np.max(np.abs(seg), axis=-1, keepdims=True)
+        # max |seg| without the temporary of np.abs
+        peak = np.maximum(seg.max(axis=-1, keepdims=True), -seg.min(axis=-1, keepdims=True))
         seg /= np.where(peak > 0, peak, 1.0)  # per segment: sums stay in range at any scale
         spec = sfft.rfft(seg, axis=-1)
         p = spec.real**2 + spec.imag**2  # (n_seg, sites, bins)

@@ -93,7 +93,9 @@ def _slowness_to_velocity(s: np.ndarray) -> tuple[float, float, np.ndarray]:
 MIN_SAMPLES = 4
 
 
-def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
+def _check_field(field: WaveField, min_sites: int, what: str, extremes: bool = False):
+    """The good sites of a field a broadband measure can read (else a WaveInputError);
+    with ``extremes``, ``(good, lo, hi)``: also the good rows' minima and maxima."""
     good = field.good
     if field.n_times < MIN_SAMPLES:
         raise WaveInputError(
@@ -127,7 +129,7 @@ def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
     check_distinct_positions(
         field.positions[good], [field.ch_names[i] for i in good], field.space_unit
     )
-    return good
+    return (good, lo, hi) if extremes else good
 
 
 def _refine_peak(y: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -470,7 +472,7 @@ def xcorr_velocity(
     Lags of a narrowband signal are ambiguous beyond half its period; use this measure on
     broadband data, or keep ``max_lag`` below half a period.
     """
-    good = _check_field(field, field.n_dims + 1, "xcorr_velocity")
+    good, lo, hi = _check_field(field, field.n_dims + 1, "xcorr_velocity", extremes=True)
     pairs = pairs_within(field.positions, field.bad, max_distance)
     if len(pairs) < field.n_dims:
         raise WaveInputError("xcorr_velocity found too few site pairs; raise max_distance.")
@@ -479,8 +481,8 @@ def xcorr_velocity(
     # the rows less their means (for round-off only: Pearson ignores offsets) times a power
     # of two that keeps x^2 sums in range at any scale (exact), read a slice at a time
     mean = data.mean(axis=1, dtype=np.float64)
-    # per-row extremes (no copy of the rows): the largest magnitude, and the flat rows
-    hi, lo = data.max(axis=1)[good] - mean[good], data.min(axis=1)[good] - mean[good]
+    # per-row extremes (_check_field's): the largest magnitude, and the flat rows
+    hi, lo = hi - mean[good], lo - mean[good]
     peak = float(max(hi.max(), -lo.min())) if len(good) else 0.0
     scale = 2.0 ** -np.round(np.log2(peak)) if np.isfinite(peak) and peak > 0 else 1.0
     x = _Centred(data, mean, scale)

@@ -93,9 +93,9 @@ class PhasePass:
     ----------
     measures : dict
         The chunks' per-sample arrays concatenated along time: ``grad``, ``gvar``,
-        ``fit``, ``pgd``, ``freq``, ``null_pgd``, ``direction_vector`` and, when drawn,
-        ``lf_pgd``/``lf_dir`` (lag-free surrogates), ``cl_grad``/``cl_rho``
-        (circular-linear fit).
+        ``fit``, ``pgd``, ``freq``, ``null_pgd`` and, when lag-free surrogates are
+        drawn, ``direction_vector`` with their ``lf_pgd``/``lf_dir`` (the persistence
+        test's only inputs), and ``cl_grad``/``cl_rho`` (circular-linear fit).
     patterns : PatternResult or None
     snapshot : PhaseSnapshot or None
         The phase maps around the most wave-like valid sample of the record.
@@ -138,8 +138,6 @@ def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, 
         if progress is not None:
             progress(core_hi, field.n_times)
     skip = ("pat", "snap")
-    if not setup.n_lag_free:
-        skip += ("lf_pgd", "lf_dir")
     out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k not in skip}
     pats = None
     if setup.patterns and field.n_dims == 2 and len(good) >= 4:
@@ -213,9 +211,11 @@ def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
         "pgd": pgd,
         "freq": freq.astype(phase.dtype),
         "null_pgd": np.concatenate(null) if null else np.empty(0),
-        "direction_vector": _directionality_vector(grad_local),
     }
     if n_lag_free:
+        # read by the persistence test alone (null._wave_epochs): without lag-free
+        # surrogates (n_surrogates=0) it was a float64 pass over the gradients for nothing
+        out["direction_vector"] = _directionality_vector(grad_local)
         out["lf_pgd"] = np.stack(lf_pgd)  # (n_surr, T)
         out["lf_dir"] = np.stack(lf_dir)  # (n_surr, d, T)
     if setup.circlinear:
