@@ -16,6 +16,9 @@ largest of the repeats). Jobs:
 - ``wavescope-core``: ``measure_velocity(field, (8, 12), n_surrogates=0,
   patterns=False)`` and its summary: band-pass + analytic signal, phase, local
   gradients, PGD, per-sample plane fit, speed and direction.
+- ``wavescope-phase`` (child job only, for ``bench_velocity_core.py``): the core route
+  with ``method="phase-gradient"``: the phase route alone, without the automatic xcorr
+  cross-check.
 - ``wavescope-full``: ``measure_velocity(field, (8, 12))`` with its defaults
   (surrogate PGD threshold and wave epochs, pattern classes).
 - ``wavespace``: wavespace 1.1.9's route as its docstrings describe it: a ``WaveData``
@@ -97,15 +100,15 @@ def _job_floor(x, side):
     return None, y
 
 
-def _job_wavescope(x, side, full: bool):
+def _job_wavescope(x, side, full: bool, method: str = "auto"):
     from wavescope import WaveField, measure_velocity
     from wavescope.datasets import grid_positions
 
     field = WaveField(x, FS, grid_positions(side, side, PITCH))
     if full:
-        r = measure_velocity(field, BAND)
+        r = measure_velocity(field, BAND, method=method)
     else:
-        r = measure_velocity(field, BAND, n_surrogates=0, patterns=False)
+        r = measure_velocity(field, BAND, n_surrogates=0, patterns=False, method=method)
     s = r.summary()
     return {"speed": r.speed, "direction": r.direction, "pgd": r.pgd, "index": r.index}, s
 
@@ -181,15 +184,16 @@ def child(tool: str, path: str, side: int, edge_s: float) -> dict:
     meter = bl.PeakMeter()
     meter.start()
     x = np.load(path)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if tool == "floor":
         out, _ = _job_floor(x, side)
     elif tool == "wavespace":
         out, _ = _job_wavespace(x, side, ws)
     else:
-        out, _ = _job_wavescope(x, side, full=tool == "wavescope-full")
-    seconds = time.perf_counter() - t0
-    res = {"seconds": seconds, **meter.stop(), "input_mb": x.nbytes / bl.MB}
+        method = "phase-gradient" if tool == "wavescope-phase" else "auto"
+        out, _ = _job_wavescope(x, side, full=tool == "wavescope-full", method=method)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    res = {"seconds": seconds, "cpu_seconds": cpu, **meter.stop(), "input_mb": x.nbytes / bl.MB}
     if isinstance(out, dict):
         res["accuracy"] = accuracy(**out, n_times=x.shape[1], edge_s=edge_s)
     return res
@@ -652,7 +656,7 @@ def main(argv=None) -> int:
         default=None,
         help="results stem (default: benchmarks/results/velocity_cpu; --quick: print only)",
     )
-    ap.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=TOOLS + ("wavescope-phase",), help=argparse.SUPPRESS)
     ap.add_argument("--generate", help=argparse.SUPPRESS)
     ap.add_argument("--input", help=argparse.SUPPRESS)
     ap.add_argument("--side", type=int, help=argparse.SUPPRESS)

@@ -7,8 +7,10 @@ Issue 21, item 5. The jobs are ``bench_velocity.py``'s ``floor`` and ``wavescope
 each in a fresh child process, best of ``--reps`` for time and largest peak (``VmHWM``
 above the resident set before the input is loaded, so it includes the input). ``core``
 runs this checkout's wavescope, ``before`` the tree at ``DIR`` (e.g. ``git archive main``
-unpacked); the jobs of one size are interleaved (floor, before, after, ...), so that a
-changing load hits them alike. A CPU-time profile of the core route at the smallest size
+unpacked); ``phase_after`` / ``phase_before`` the same with ``method="phase-gradient"``
+(the phase route alone, no cross-check; ``--no-phase`` skips them). The jobs of one size
+are interleaved (floor, after, before, ...), so that a changing load hits them alike;
+each reports its wall and CPU time. A CPU-time profile of the core route at the smallest size
 (one process, this checkout) says where its time goes.
 """
 
@@ -39,7 +41,7 @@ def _job(tool: str, path: str, side: int, tree: str | None) -> dict:
     )
 
 
-def measure(sizes, before: str | None, reps: int, log=print) -> list[dict]:
+def measure(sizes, before: str | None, reps: int, log=print, phase: bool = True) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="wavescope-core-") as tmp:
         for sites, seconds in sizes:
@@ -52,6 +54,10 @@ def measure(sizes, before: str | None, reps: int, log=print) -> list[dict]:
             jobs = {"floor": ("floor", None), "after": ("wavescope-core", None)}
             if before:
                 jobs["before"] = ("wavescope-core", before)
+            if phase:
+                jobs["phase_after"] = ("wavescope-phase", None)
+                if before:
+                    jobs["phase_before"] = ("wavescope-phase", before)
             runs = {k: [] for k in jobs}
             for _ in range(reps):
                 for name, (tool, tree) in jobs.items():
@@ -65,14 +71,18 @@ def measure(sizes, before: str | None, reps: int, log=print) -> list[dict]:
                 row[name] = {
                     "seconds": min(r["seconds"] for r in rs),
                     "seconds_all": [round(r["seconds"], 4) for r in rs],
+                    "cpu_seconds": min(r.get("cpu_seconds", math.nan) for r in rs),
                     "peak_mb": max(r["peak_mb"] for r in rs),
                     "accuracy": rs[0].get("accuracy"),
                 }
-            fl = row["floor"].get("seconds")
-            for name in ("before", "after"):
+            fl, fl_cpu = row["floor"].get("seconds"), row["floor"].get("cpu_seconds")
+            row["floor"]["peak_over_input"] = bl.ratio(row["floor"].get("peak_mb"), row["input_mb"])
+            for name in ("before", "after", "phase_before", "phase_after"):
                 if name in row and "seconds" in row[name]:
-                    row[name]["time_over_floor"] = bl.ratio(row[name]["seconds"], fl)
-                    row[name]["peak_over_input"] = bl.ratio(row[name]["peak_mb"], row["input_mb"])
+                    r = row[name]
+                    r["time_over_floor"] = bl.ratio(r["seconds"], fl)
+                    r["cpu_over_floor"] = bl.ratio(r["cpu_seconds"], fl_cpu)
+                    r["peak_over_input"] = bl.ratio(r["peak_mb"], row["input_mb"])
             row["load_after"] = [round(x, 2) for x in os.getloadavg()]
             log(json.dumps(row))
             rows.append(row)
@@ -124,6 +134,42 @@ def markdown(rows, before: str | None, load_start, load_end, cmd: str) -> list[s
             f"{bl.fmt_ratio(a.get('peak_over_input'))} | "
             f"{bl.fmt_ratio(bl.ratio(a.get('seconds'), b.get('seconds')))} |"
         )
+    if any("phase_after" in r for r in rows):
+        md += _phase_table(rows)
+    return md
+
+
+def _ms(job: dict, key: str) -> str:
+    v = job.get(key)
+    return "-" if v is None or not math.isfinite(v) else f"{1e3 * v:.1f}"
+
+
+def _phase_table(rows) -> list[str]:
+    """Wall and CPU time (ms, best of the repeats) and peak of each job, the phase route
+    alone (``method="phase-gradient"``) next to the core route, each against the floor."""
+    md = [
+        "",
+        "Each job's best wall time and best CPU time (`time.process_time`: every thread of "
+        "the process, so the floor's two FFT workers add up), ms, and its ratio to the "
+        "floor's; peak over the input. 'phase' is the core route with "
+        '`method="phase-gradient"` (no xcorr cross-check).',
+        "",
+        "| sites x duration | job | wall ms | CPU ms | wall / floor | CPU / floor | peak / input |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    names = ("floor", "before", "after", "phase_before", "phase_after")
+    for r in rows:
+        for name in names:
+            j = r.get(name)
+            if not j or "seconds" not in j:
+                continue
+            md.append(
+                f"| {r['sites']} x {r['seconds']:g} s | {name.replace('_', ' ')} | "
+                f"{_ms(j, 'seconds')} | {_ms(j, 'cpu_seconds')} | "
+                f"{bl.fmt_ratio(j.get('time_over_floor', 1.0))} | "
+                f"{bl.fmt_ratio(j.get('cpu_over_floor', 1.0))} | "
+                f"{bl.fmt_ratio(j.get('peak_over_input'))} |"
+            )
     return md
 
 
@@ -132,12 +178,13 @@ def main(argv=None) -> int:
     ap.add_argument("--before", default=None, help="a wavescope tree to compare against")
     ap.add_argument("--sizes", default="16x60,64x60,16x600,64x600,256x600")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-phase", action="store_true", help='skip the method="phase-gradient" jobs')
     ap.add_argument("--out", type=Path, default=None, help="results stem (.md and .json)")
     args = ap.parse_args(argv)
     sizes = [(int(a), float(b)) for a, b in (s.split("x") for s in args.sizes.split(","))]
     load_start = [round(x, 2) for x in os.getloadavg()]
     t0 = time.perf_counter()
-    rows = measure(sizes, args.before, args.reps)
+    rows = measure(sizes, args.before, args.reps, phase=not args.no_phase)
     prof = profile_small(*sizes[0])
     load_end = [round(x, 2) for x in os.getloadavg()]
     cmd = "python benchmarks/bench_velocity_core.py " + " ".join(argv or sys.argv[1:])

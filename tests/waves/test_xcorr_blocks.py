@@ -112,3 +112,59 @@ def test_plane_f_test_and_fisher_match_scipy_stats():
         assert bb._plane_f_test(r2, n, dim) == stats.f.sf(stat, dim, n - dim - 1)
     p = np.array([0.2, 0.03, 0.5])
     assert bb._fisher(p) == stats.chi2.sf(-2 * np.log(p).sum(), 2 * p.size)
+
+
+def _wave(side: int = 4, duration: float = 6.0, seed: int = 2):
+    return planar_wave(
+        grid_positions(side, side, 0.4e-3), fs=1000.0, duration=duration, frequency=10.0,
+        speed=0.3, direction=0.5, noise_sd=1.0, seed=seed, dtype=np.float32,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [(), (5,)])
+def test_the_compare_only_check_band_passes_from_the_phase_spectrum(bad):
+    """The check's band-pass from the phase pass's spectrum (a read-out plan: longer pad and
+    FFT) is bandpass's to the filter's discretisation, and bad rows are left at zero."""
+    from wavescope.signal.spectral import band_spectrum, default_transition
+    from wavescope.waves.routes import RouteInput, _band_passed
+
+    f = _wave()
+    f = f.with_bad(np.isin(np.arange(f.n_sites), bad))
+    band = (8.0, 12.0)
+    spec = band_spectrum(
+        f.data, f.fs, band, transition=default_transition(band, f.fs), decimate=18, sites=f.good
+    )
+    got = _band_passed(f, RouteInput(band, True, compare_only=True, spectrum=spec)).data
+    ref = bandpass(f.data, f.fs, band)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    good = f.good
+    np.testing.assert_allclose(got[good], ref[good], rtol=0, atol=2e-3 * np.abs(ref).max())
+    assert not np.array_equal(got[good], ref[good])  # the spectrum was used
+    assert not got[list(bad)].any()
+    # a check that may be reported (not compare-only) band-passes the record itself
+    full = _band_passed(f, RouteInput(band, True, compare_only=False, spectrum=spec)).data
+    np.testing.assert_array_equal(full, ref)
+
+
+def test_the_auto_route_hands_its_spectrum_to_the_check_only(monkeypatch):
+    from wavescope import measure_velocity
+    from wavescope.waves import routes
+
+    seen = []
+    real = routes._band_passed
+    monkeypatch.setattr(routes, "_band_passed", lambda f, inp: seen.append(inp) or real(f, inp))
+    measure_velocity(_wave(), (8.0, 12.0), n_surrogates=0, patterns=False)
+    [check] = seen  # the phase route reads no band-passed record; its xcorr check does
+    assert check.compare_only and check.spectrum is not None
+
+
+def test_xcorr_in_pieces_of_pairs_is_the_same(monkeypatch):
+    """The lag sums' inverse and the correlations a few pairs at a time (LAG_VALUES) give
+    the same lags, bit for bit, as in one piece."""
+    g = _bandpassed_wave(4, 8.0, seed=3)
+    whole = bb.xcorr_velocity(g, max_lag=41)
+    monkeypatch.setattr(bb, "LAG_VALUES", 1)  # one pair at a time
+    pieces = bb.xcorr_velocity(g, max_lag=41)
+    for key in ("speed", "direction", "quality"):
+        assert getattr(pieces, key) == getattr(whole, key)
+    assert pieces.details == whole.details

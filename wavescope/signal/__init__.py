@@ -13,6 +13,7 @@ _EXPORTS = {
     "band_spectrum": "spectral",
     "band_weights": "spectral",
     "bandpass": "spectral",
+    "band_signal": "spectral",
     "default_transition": "spectral",
     "generalized_phase": "phase",
     "instantaneous_frequency": "phase",

@@ -37,6 +37,7 @@ __all__ = [
     "analytic_from_spectrum",
     "analytic_signal",
     "bandpass",
+    "band_signal",
     "auto_decimation",
     "band_power_fraction",
     "spectral_continuum",
@@ -565,13 +566,18 @@ def band_power_fraction(
     near[0] = False
     inband = np.zeros(len(rows))
     total = np.zeros(len(rows))
-    group = max(1, 2**20 // (L * len(starts)))  # sites per transform: ~8 MB of float64
+    group = max(1, 2**18 // (L * len(starts)))  # sites per transform: ~2 MB of float64
     for s0 in range(0, len(rows), group):
         r = rows[s0 : s0 + group]
-        seg = np.stack([np.asarray(x[r, t0 : t0 + L], dtype=np.float64) for t0 in starts])
+        if np.all(np.diff(r) == 1):
+            r = slice(int(r[0]), int(r[-1]) + 1)  # a block of rows: read without a copy
+        seg = np.empty((len(starts), len(rows[s0 : s0 + group]), L))
+        for k, t0 in enumerate(starts):
+            seg[k] = x[r, t0 : t0 + L]  # cast to float64 as copied
         release_pages(x)
         seg -= seg.mean(axis=-1, keepdims=True)
-        peak = np.max(np.abs(seg), axis=-1, keepdims=True)
+        # max |seg| without the temporary of np.abs
+        peak = np.maximum(seg.max(axis=-1, keepdims=True), -seg.min(axis=-1, keepdims=True))
         seg /= np.where(peak > 0, peak, 1.0)  # per segment: sums stay in range at any scale
         spec = sfft.rfft(seg, axis=-1)
         p = spec.real**2 + spec.imag**2  # (n_seg, sites, bins)
@@ -598,15 +604,25 @@ def bandpass(
     if x.ndim != 2:
         raise WaveInputError(f"data must be (n_sites, n_times), got shape {x.shape}.")
     spec = band_spectrum(x, fs, band, transition=transition, workers=workers)
+    return band_signal(spec, workers=workers)
+
+
+def band_signal(spec: BandSpectrum, *, workers: int | None = -1) -> np.ndarray:
+    """The band-passed record of a band spectrum: the real part of its analytic signal at
+    every sample, in the data's units, shape ``(n_sites, n_times)`` (float32 for a float32
+    spectrum). :func:`bandpass` is ``band_signal(band_spectrum(data, ...))``; a spectrum
+    made for a read-out step (``band_spectrum(..., decimate=D)``, a longer pad and FFT)
+    gives the same band-pass to the filter's discretisation (5e-4 of the largest value
+    near the ends of an 8-12 Hz record at 1 kHz, 2e-5 away from them)."""
     real = spec.coef.real.dtype.type
-    out = np.empty(x.shape, real)
+    out = np.empty((spec.coef.shape[0], spec.n_times), real)
     # the real part of the analytic signal is the inverse real transform of half its
     # one-sided band (equal to analytic_signal(...).real to round-off: 4e-7 of the
     # largest value in float32), half the work of the complex inverse and a few sites at
     # a time, so that neither the complex signal nor every site's padded transform is held
     step = max(4, BANDPASS_VALUES // spec.n_fft)  # 4 rows keep pocketfft's vector lanes full
     lo = spec.pad
-    for s0 in range(0, x.shape[0], step):
+    for s0 in range(0, out.shape[0], step):
         coef = spec.coef[s0 : s0 + step]
         half = np.zeros((len(coef), spec.n_fft // 2 + 1), coef.dtype)
         half[:, spec.bins] = coef * real(0.5)  # bins exclude 0 and Nyquist

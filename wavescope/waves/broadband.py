@@ -93,7 +93,9 @@ def _slowness_to_velocity(s: np.ndarray) -> tuple[float, float, np.ndarray]:
 MIN_SAMPLES = 4
 
 
-def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
+def _check_field(field: WaveField, min_sites: int, what: str, extremes: bool = False):
+    """The good sites of a field a broadband measure can read (else a WaveInputError);
+    with ``extremes``, ``(good, lo, hi)``: also the good rows' minima and maxima."""
     good = field.good
     if field.n_times < MIN_SAMPLES:
         raise WaveInputError(
@@ -105,11 +107,14 @@ def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
             f"{what} needs at least {min_sites} good sites, the field has {len(good)}."
         )
     data = field.data if len(good) == field.n_sites else field.data[good]  # no copy if all good
-    if not np.all(np.isfinite(data)):
+    # min and max propagate NaN (and show inf): two reductions find NaN, inf and flat
+    # sites without the boolean copy of isfinite and the two passes more of ptp
+    lo, hi = np.min(data, axis=1), np.max(data, axis=1)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise WaveInputError(
             f"{what}: data has NaN/inf samples; mark those sites bad (WaveField.with_bad)."
         )
-    flat = np.ptp(data, axis=1) == 0
+    flat = hi == lo
     if flat.any():
         names = [field.ch_names[i] for i in good[flat]]
         raise WaveInputError(
@@ -124,7 +129,7 @@ def _check_field(field: WaveField, min_sites: int, what: str) -> np.ndarray:
     check_distinct_positions(
         field.positions[good], [field.ch_names[i] for i in good], field.space_unit
     )
-    return good
+    return (good, lo, hi) if extremes else good
 
 
 def _refine_peak(y: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -467,7 +472,7 @@ def xcorr_velocity(
     Lags of a narrowband signal are ambiguous beyond half its period; use this measure on
     broadband data, or keep ``max_lag`` below half a period.
     """
-    good = _check_field(field, field.n_dims + 1, "xcorr_velocity")
+    good, lo, hi = _check_field(field, field.n_dims + 1, "xcorr_velocity", extremes=True)
     pairs = pairs_within(field.positions, field.bad, max_distance)
     if len(pairs) < field.n_dims:
         raise WaveInputError("xcorr_velocity found too few site pairs; raise max_distance.")
@@ -476,8 +481,8 @@ def xcorr_velocity(
     # the rows less their means (for round-off only: Pearson ignores offsets) times a power
     # of two that keeps x^2 sums in range at any scale (exact), read a slice at a time
     mean = data.mean(axis=1, dtype=np.float64)
-    # per-row extremes (no copy of the rows): the largest magnitude, and the flat rows
-    hi, lo = data.max(axis=1)[good] - mean[good], data.min(axis=1)[good] - mean[good]
+    # per-row extremes (_check_field's): the largest magnitude, and the flat rows
+    hi, lo = hi - mean[good], lo - mean[good]
     peak = float(max(hi.max(), -lo.min())) if len(good) else 0.0
     scale = 2.0 ** -np.round(np.log2(peak)) if np.isfinite(peak) and peak > 0 else 1.0
     x = _Centred(data, mean, scale)
@@ -623,6 +628,10 @@ def _lag_plane_interval(pairs: np.ndarray, D: np.ndarray, tau: np.ndarray, s, se
 #: the lag margin, a shorter one keeps the transforms and cross-spectra small.
 BLOCK_LAGS = 4
 
+#: Values (pairs x lags) of the lag sums' inverse transform and of the correlations taken
+#: from them at a time in :func:`xcorr_velocity` (bounds their temporaries).
+LAG_VALUES = 2**15
+
 #: Fewest blocks for which the blocked lag sums are used; a record shorter than this many
 #: blocks is cross-correlated whole (one transform per site and one inverse per pair).
 MIN_BLOCKS = 4
@@ -640,7 +649,12 @@ def _lag_sums(x: _Centred, n_t: int, pairs: np.ndarray, max_lag: int, dtype=np.f
     its round-off, ~1e-7 of the largest sum)."""
     n_fft = sfft.next_fast_len(max(BLOCK_LAGS * (2 * max_lag + 1), 64), real=True)
     if n_t >= MIN_BLOCKS * n_fft:
-        yield pairs, _lag_sums_blocked(x, n_t, pairs, max_lag, n_fft, dtype)
+        sums = _lag_sums_blocked(x, n_t, pairs, max_lag, n_fft, dtype)
+        # the correlations of a few pairs at a time: their float64 temporaries (a dozen
+        # arrays of pairs x lags) stay small next to the record
+        step = max(1, LAG_VALUES // (2 * max_lag + 1))
+        for p0 in range(0, len(pairs), step):
+            yield pairs[p0 : p0 + step], sums[p0 : p0 + step]
     else:
         yield from _lag_sums_whole(x(slice(None), dtype=dtype), pairs, max_lag)
 
@@ -700,7 +714,15 @@ def _lag_sums_blocked(
         for f0 in range(0, n_freq, f_step):
             cross = np.matmul(a[f0 : f0 + f_step], b[f0 : f0 + f_step])
             sums[f0 : f0 + f_step] += np.take(cross.reshape(len(cross), -1), flat, axis=1)
-    return sfft.irfft(sums, n_fft, axis=0)[: 2 * lag + 1].T
+    del buf, seg, a, b
+    # the inverse a few pairs at a time, keeping its first 2 lag + 1 values: the whole
+    # inverse (n_fft x pairs float64, 2.7 MB at 64 sites) is not held
+    out = np.empty((len(pairs), 2 * lag + 1))
+    step = max(1, LAG_VALUES // n_fft)
+    for p0 in range(0, len(pairs), step):
+        cc = sfft.irfft(sums[:, p0 : p0 + step], n_fft, axis=0)
+        out[p0 : p0 + step] = cc[: 2 * lag + 1].T
+    return out
 
 
 @dataclass(frozen=True)

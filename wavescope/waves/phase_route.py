@@ -10,7 +10,7 @@ import numpy as np
 from wavescope.core.field import release_pages
 from wavescope.core.progress import report as report_progress
 from wavescope.signal.phase import generalized_phase, instantaneous_frequency
-from wavescope.signal.spectral import analytic_from_spectrum, band_spectrum
+from wavescope.signal.spectral import BandSpectrum, analytic_from_spectrum, band_spectrum
 from wavescope.signal.surrogates import LagFreeSurrogates, randomise_coef_phases
 from wavescope.space.gradient import phase_gradient
 from wavescope.waves.circlinear import circlinear_plane_fit
@@ -93,24 +93,29 @@ class PhasePass:
     ----------
     measures : dict
         The chunks' per-sample arrays concatenated along time: ``grad``, ``gvar``,
-        ``fit``, ``pgd``, ``freq``, ``null_pgd``, ``direction_vector`` and, when drawn,
-        ``lf_pgd``/``lf_dir`` (lag-free surrogates), ``cl_grad``/``cl_rho``
-        (circular-linear fit).
+        ``fit``, ``pgd``, ``freq``, ``null_pgd`` and, when lag-free surrogates are
+        drawn, ``direction_vector`` with their ``lf_pgd``/``lf_dir`` (the persistence
+        test's only inputs), and ``cl_grad``/``cl_rho`` (circular-linear fit).
     patterns : PatternResult or None
     snapshot : PhaseSnapshot or None
         The phase maps around the most wave-like valid sample of the record.
+    spectrum : BandSpectrum or None
+        The band spectrum of the good sites when the record was filtered in one piece
+        (None when in chunks): a cross-check that reads delays from the band-passed
+        record takes it from here instead of transforming the record again.
     """
 
     measures: dict
     patterns: PatternResult | None
     snapshot: PhaseSnapshot | None
+    spectrum: BandSpectrum | None = None
 
 
 def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, rng, progress):
     """Run :func:`_phase_measures` over the record chunk by chunk (overlapping by the
     filter's transient, each chunk's pages released after use) and join the chunks."""
     D = setup.decimate
-    pieces = []
+    pieces, whole = [], None
     for lo, hi, core_lo, core_hi in _chunks(
         field.n_times, chunk_samples, D, field.fs, setup.transition
     ):
@@ -129,18 +134,17 @@ def phase_pass(field, good, setup: PhaseSetup, chunk_samples: int, edge: float, 
         valid = (idx >= edge * field.fs) & (idx < field.n_times - edge * field.fs)
         span = ChunkSpan((core_lo - lo) // D, -(-(core_hi - lo) // D), out_lo, valid)
         pieces.append(_phase_measures(spec, setup, span, rng))
+        whole = spec if len(pieces) == 1 else None  # kept only while it is the only chunk
         if progress is not None:
             progress(core_hi, field.n_times)
     skip = ("pat", "snap")
-    if not setup.n_lag_free:
-        skip += ("lf_pgd", "lf_dir")
     out = {k: np.concatenate([p[k] for p in pieces], axis=-1) for k in pieces[0] if k not in skip}
     pats = None
     if setup.patterns and field.n_dims == 2 and len(good) >= 4:
         pats = _concat_patterns([p["pat"] for p in pieces])
     snaps = [p["snap"] for p in pieces if p["snap"] is not None]
     snapshot = max(snaps, key=lambda s: s[0])[1] if snaps else None
-    return PhasePass(out, pats, snapshot)
+    return PhasePass(out, pats, snapshot, whole)
 
 
 def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
@@ -207,9 +211,11 @@ def _phase_measures(spec, setup: PhaseSetup, span: ChunkSpan, rng) -> dict:
         "pgd": pgd,
         "freq": freq.astype(phase.dtype),
         "null_pgd": np.concatenate(null) if null else np.empty(0),
-        "direction_vector": _directionality_vector(grad_local),
     }
     if n_lag_free:
+        # read by the persistence test alone (null._wave_epochs): without lag-free
+        # surrogates (n_surrogates=0) it was a float64 pass over the gradients for nothing
+        out["direction_vector"] = _directionality_vector(grad_local)
         out["lf_pgd"] = np.stack(lf_pgd)  # (n_surr, T)
         out["lf_dir"] = np.stack(lf_dir)  # (n_surr, d, T)
     if setup.circlinear:

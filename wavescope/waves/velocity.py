@@ -436,7 +436,7 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
         p.method,
         p.requested,
         len(p.good),
-        RouteInput(band, filter_delays, options.broadband, evidence, p.alpha),
+        RouteInput(band, filter_delays, options.broadband, evidence, p.alpha, spectrum=ph.spectrum),
     )
     speed, direction, wl = _reported_estimates(est, decision)
     choice = {
