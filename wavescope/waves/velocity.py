@@ -423,6 +423,7 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
     # rings into a spurious ridge; the band still sets PGD and the wave epochs
     filter_delays = p.band_given and not (p.requested == "auto" and field.time_unit == "step")
     evidence = _phase_evidence(est, valid, wave, windows, spacing, p.n_surrogates > 0)
+    evidence = replace(evidence, null_wave_fraction=epoch_stats.get("null_wave_fraction"))
     wf = evidence.wave_fraction
     if p.method in COHERENT_HEADLINE and (p.method == "coherent" or wf is not None):
         # the phase-gradient headline of wave epochs only (without epochs sought, no
