@@ -107,15 +107,23 @@ def persistent_samples(vectors, null_vectors, window: int, alpha: float, valid):
     threshold : float
         The threshold at the shortest scale (for the summary).
     """
+    persistent, first, _ = _persistence(vectors, null_vectors, window, alpha, valid)
+    return persistent, first
+
+
+def _persistence(vectors, null_vectors, window: int, alpha: float, valid):
+    """:func:`persistent_samples`, and the same test applied to each surrogate (n, T)."""
     T = vectors.shape[-1]
     scales = persistence_scales(window, T)
     q = 1 - alpha / len(scales)
     out = np.zeros(T, bool)
+    null_out = np.zeros((len(null_vectors), T), bool)
     first = np.nan
     for m in scales:
         w = window * m
         r = direction_persistence(vectors, w)
-        null = np.concatenate([direction_persistence(v, w)[valid] for v in null_vectors])
+        null_r = np.stack([direction_persistence(v, w) for v in null_vectors])
+        null = null_r[:, valid].ravel()
         if null.size == 0:  # every sample lies in the edges left out
             raise WaveInputError(
                 "no sample is left for the wave-epoch null once the edges "
@@ -125,7 +133,8 @@ def persistent_samples(vectors, null_vectors, window: int, alpha: float, valid):
         if m == scales[0]:
             first = thr
         out |= r > thr
-    return out, first
+        null_out |= null_r > thr
+    return out, first, null_out
 
 
 def direction_persistence(vectors: np.ndarray, window: int) -> np.ndarray:
@@ -237,12 +246,17 @@ def _wave_epochs(out, k, valid, band, fs_out, alpha, min_duration, window, n_lag
     min_n = int(np.ceil(min_dur * fs_out))
     organised, candidates = find_epochs(out["pgd"], threshold, min_n, valid)
     wave = organised
-    persistence_threshold = np.nan
+    persistence_threshold, null_fraction = np.nan, None
     if n_lag_free:
-        persistent, persistence_threshold = persistent_samples(
+        persistent, persistence_threshold, null_persistent = _persistence(
             out["direction_vector"], out["lf_dir"], window, alpha, valid
         )
         wave = organised & persistent
+        fractions = [
+            _wave_fraction(find_epochs(pgd, threshold, min_n, valid)[0] & pers, min_n, valid)
+            for pgd, pers in zip(out["lf_pgd"], null_persistent)
+        ]
+        null_fraction = float(np.quantile(fractions, 1 - alpha, method="higher"))
     wave, epochs = find_epochs(wave.astype(float), 0.5, min_n, valid)
     if pats is not None:
         # inside a wave epoch the phases advance across the array with a persistent
@@ -259,5 +273,12 @@ def _wave_epochs(out, k, valid, band, fs_out, alpha, min_duration, window, n_lag
         "n_organised_epochs": int(len(candidates)),
         "persistence_threshold": finite_or_none(persistence_threshold),
         "n_lag_free_surrogates": int(n_lag_free),
+        "null_wave_fraction": null_fraction,
     }
     return threshold, wave, epochs, windows, stats
+
+
+def _wave_fraction(candidate, min_n: int, valid) -> float:
+    """Share of the valid samples in runs of ``candidate`` at least ``min_n`` long."""
+    wave, _ = find_epochs(candidate.astype(float), 0.5, min_n, valid)
+    return float(np.sum(wave & valid) / max(int(np.sum(valid)), 1))

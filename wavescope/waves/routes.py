@@ -108,13 +108,13 @@ MAX_SPEED_INTERVAL_RATIO = 2.0
 MAX_DIRECTION_INTERVAL_DEG = 35.0
 
 #: Least coherence of the coherent pattern with its plane for wave epochs (a wave
-#: fraction above alpha) to stand as the evidence of a wave where the coherent test does
-#: not reject: bursts (a wave 20% of the time) leave the windows' mean delay weak against
-#: their spread (test p 0.01-0.36 at 6 dB, 5 extents) while their epochs and pattern are
-#: plain (coherence 0.999); a standing wave, whose epochs reach a wave fraction above
-#: alpha in 3 of 10 records with the band given, has a real pattern that changes sign
-#: across the array and fits a plane at 0.79-0.87. Plane waves on the bank fit at 0.99 or
-#: more from 3 dB up.
+#: fraction above :meth:`PhaseEvidence.wave_fraction_limit`) to stand as the evidence of
+#: a wave where the coherent test does not reject: bursts (a wave 20% of the time) leave
+#: the windows' mean delay weak against their spread (test p 0.01-0.36 at 6 dB, 5
+#: extents) while their epochs and pattern are plain (coherence 0.999); a standing wave,
+#: whose epochs reach a wave fraction above alpha in 3 of 10 records with the band given,
+#: has a real pattern that changes sign across the array and fits a plane at 0.79-0.87.
+#: Plane waves on the bank fit at 0.99 or more from 3 dB up.
 MIN_EPOCH_PLANE_COHERENCE = 0.9
 
 #: Least :func:`energy_share` of a sustained field: model states below it are transients
@@ -343,6 +343,10 @@ class PhaseEvidence:
     coherent : CoherentVelocity or None
         The coherent plane wave of the record (:mod:`wavescope.waves.coherent`), where it
         was computed: the phase route's headline where its diagnostics pass.
+    null_wave_fraction : float or None
+        The ``1 - alpha`` quantile of the wave fractions the lag-free surrogates reach
+        under the same thresholds (None without them): how far the wave fraction of a
+        field without propagation spreads on this record (:meth:`wave_fraction_limit`).
     """
 
     speed: float
@@ -352,6 +356,25 @@ class PhaseEvidence:
     wave_found: bool | None
     wave_fraction: float | None = None
     coherent: CoherentVelocity | None = None
+    null_wave_fraction: float | None = None
+
+    def wave_fraction_limit(self, alpha: float) -> float:
+        """The largest wave fraction that is no evidence of a wave: ``alpha`` (the share
+        of a no-propagation field's samples the null lets into wave epochs on average),
+        or the ``1 - alpha`` quantile of the lag-free surrogates' own wave fractions where
+        higher. On a record of few coherence times of the band the wave fraction of such
+        a field is a few epochs or none, and its mean at most alpha says little of one
+        record: pink 1/f noise on the bank's uneven line, read at 0.43-0.67 Hz in 30 s
+        (7 coherence times), reached wave fractions of 0.12-0.26 in 9 of 30 records, and
+        its surrogates' 95th percentile was 0.12-0.50."""
+        null = self.null_wave_fraction
+        return float(alpha if null is None or not null > alpha else null)
+
+    def epochs_show_a_wave(self, alpha: float) -> bool | None:
+        """Whether the wave fraction exceeds :meth:`wave_fraction_limit` (None: no test)."""
+        if self.wave_fraction is None:
+            return None
+        return bool(self.wave_fraction > self.wave_fraction_limit(alpha))
 
 
 @dataclass(frozen=True)
@@ -752,16 +775,16 @@ def _coherent_verdict(reported: RouteEstimate, ph: PhaseEvidence | None, alpha: 
     imaginary part against a field without delays) replaces the wave fraction as the
     evidence of a wave: a long wave under noise moves the phase gradient of few samples
     above the PGD null (10 extents in white noise at 3 dB: wave fraction 0.00) while the
-    whole record's cross-spectra show its delays at p < 1e-15. Wave epochs above alpha
-    still count where the coherent pattern is a plane (:data:`MIN_EPOCH_PLANE_COHERENCE`:
-    bursts). The speed is then printed only where its interval spans at most
-    :data:`MAX_SPEED_INTERVAL_RATIO` and its direction's at most
-    :data:`MAX_DIRECTION_INTERVAL_DEG`.
+    whole record's cross-spectra show its delays at p < 1e-15. Wave epochs above their
+    limit (:meth:`PhaseEvidence.wave_fraction_limit`) still count where the coherent
+    pattern is a plane (:data:`MIN_EPOCH_PLANE_COHERENCE`: bursts). The speed is then
+    printed only where its interval spans at most :data:`MAX_SPEED_INTERVAL_RATIO` and its
+    direction's at most :data:`MAX_DIRECTION_INTERVAL_DEG`.
     """
     coh = ph.coherent if ph is not None and reported.method in COHERENT_HEADLINE else None
     if coh is None or not coh.valid or not np.isfinite(coh.propagation_p):
         return None
-    epochs = ph.wave_fraction is not None and ph.wave_fraction > alpha
+    epochs = bool(ph.epochs_show_a_wave(alpha))
     if coh.propagation_p > alpha and not (
         epochs and coh.plane_coherence >= MIN_EPOCH_PLANE_COHERENCE
     ):
@@ -813,8 +836,9 @@ def settle_route(
     phase route reports no headline speed when its own diagnostics fail (a wavelength under
     4 spacings: under-resolved, and indistinguishable from a spatially aliased wave) or
     when it finds no wave: with a valid coherent headline, its own test and intervals
-    decide (:func:`_coherent_verdict`), else when its wave epochs cover no more than alpha
-    of the samples; a cross-check alone does
+    decide (:func:`_coherent_verdict`), else when its wave epochs cover no more of the
+    samples than a field without propagation reaches (alpha, or on a short record the
+    surrogates' own spread: :meth:`PhaseEvidence.wave_fraction_limit`); a cross-check alone does
     not veto it (on the neural-field simulation a "valid" xcorr over bursts from several
     sources read 1.29 m/s against the phase route's 0.309 and a truth of 0.3). A broadband
     route reports no speed when its own test fails (event times and xcorr lags: a plane's
@@ -872,16 +896,18 @@ def settle_route(
     elif (
         reported.method in PHASE_METHODS
         and ph is not None
-        and ph.wave_fraction is not None
-        and ph.wave_fraction <= inp.alpha
+        and ph.epochs_show_a_wave(inp.alpha) is False
     ):
         # the null lets up to alpha of the samples of a field without propagation into
-        # wave epochs: a record with no more than that is no evidence of a wave
+        # wave epochs on average, and on a short record its surrogates show how far one
+        # record's share spreads: a record with no more than that is no evidence of a wave
         no_wave = keep_samples = True
         notes.append(
             f"no travelling wave found: wave epochs cover {ph.wave_fraction:.1%} of the "
-            f"samples, no more than the {inp.alpha:.0%} a field without propagation reaches "
-            "under the null, so no wave-epoch speed is reported (the median over all samples "
+            f"samples, no more than the {ph.wave_fraction_limit(inp.alpha):.0%} a field "
+            "without propagation reaches under the null (alpha, or its surrogates' "
+            f"{1 - inp.alpha:.0%} quantile where higher), so no wave-epoch speed is "
+            "reported (the median over all samples "
             "stays in speed_all_samples, as --summary-of all). A longer record, a band around "
             "the oscillation (CLI: --band LO HI) or a larger alpha (--alpha) may find it."
         )

@@ -422,6 +422,7 @@ def measure_with(field: WaveField, options: MeasureOptions, *, progress=None) ->
     spacing = site_spacing(pos) if len(pos) >= 2 else None
     filter_delays = delays_filtered(field, p.requested, p.band_given)
     evidence = _phase_evidence(est, valid, wave, windows, spacing, p.n_surrogates > 0)
+    evidence = replace(evidence, null_wave_fraction=epoch_stats.get("null_wave_fraction"))
     wf = evidence.wave_fraction
     if p.method in COHERENT_HEADLINE and (p.method == "coherent" or wf is not None):
         # the phase-gradient headline of wave epochs only (without epochs sought, no
