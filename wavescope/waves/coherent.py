@@ -26,10 +26,17 @@ estimate carries no selection bias; and noise incoherent with ``u`` averages out
 instead of adding to ``|k|``.
 
 The interval is a percentile bootstrap over windows of a few coherence times (their
-``C`` and ``N`` resampled together), which keeps the noise's correlation within a window.
+``C`` and ``R`` resampled together), which keeps the noise's correlation within a window.
+Its percentiles are expanded for the few windows a short record holds
+(:func:`expanded_quantiles`): a plain percentile interval over ``n`` independent windows
+is as narrow as a normal interval with the variance divided by ``n / (n - 1)``, where the
+spread of ``n`` windows calls for Student's t with ``n - 1`` degrees of freedom.
 
 References
 ----------
+Hesterberg, T. C. (2015). What teachers should know about the bootstrap: resampling in
+the undergraduate statistics curriculum. The American Statistician 69(4), 371-386
+(the expanded percentile interval).
 Van Trees, H. L. (2002). Optimum Array Processing, ch. 5-6 (prewhitening by the noise's
 spatial covariance; the generalized eigenvector as the maximum-SNR spatial filter).
 """
@@ -54,6 +61,7 @@ from wavescope.space.neighbours import site_spacing
 __all__ = [
     "CoherentVelocity",
     "coherent_velocity",
+    "expanded_quantiles",
     "flank_bands",
     "interpolate_noise",
     "plane_of_pattern",
@@ -103,7 +111,8 @@ class CoherentVelocity:
     wavevector : ndarray (d,)
         Radians per ``space_unit``.
     speed_interval, direction_interval : (low, high)
-        Percentile bootstrap interval at :data:`LEVEL` over windows (None: too few).
+        Expanded percentile bootstrap interval at :data:`LEVEL` over windows
+        (:func:`expanded_quantiles`; None: too few).
     plane_coherence : float
         ``|sum_i u_i exp(i k . x_i)| / sum_i |u_i|``: 1 for a perfect plane.
     eigen_ratio : float
@@ -352,13 +361,13 @@ def coherent_velocity(
         m = float(np.linalg.norm(kb))
         sp_b.append(2 * np.pi * abs(fb) / m if m > 0 else np.inf)
         di_b.append(_direction(kb))
-    a = (1 - LEVEL) / 2
+    q = expanded_quantiles(n_win)
     iv = dv = None
     if n_boot > 0 and len(sp_b) >= n_boot // 2:
-        lo, hi = np.quantile(np.asarray(sp_b), [a, 1 - a])
+        lo, hi = np.quantile(np.asarray(sp_b), q)
         iv = (float(lo), float(hi))
         dd = np.angle(np.exp(1j * (np.asarray(di_b) - direction)))
-        dlo, dhi = np.quantile(dd, [a, 1 - a])
+        dlo, dhi = np.quantile(dd, q)
         dv = (float(direction + dlo), float(direction + dhi))
     problems = []
     if coherence < MIN_PLANE_COHERENCE:
@@ -394,6 +403,38 @@ def coherent_velocity(
         problems=problems,
         propagation_p=prop_p,
     )
+
+
+def expanded_quantiles(n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Quantiles of the bootstrap replicates that give a ``level`` interval from ``n``
+    resampled units: the expanded percentile interval (Hesterberg 2015).
+
+    Resampling ``n`` units with replacement spreads the replicates by ``sqrt((n - 1) /
+    n)`` of the estimate's standard error, and their percentiles are the normal
+    distribution's where an error over ``n`` units follows Student's t with ``n - 1``
+    degrees of freedom. The quantiles returned are those of the normal at ``sqrt(n / (n -
+    1)) t_{n-1}``: with 16 windows 0.035 and 0.965 for a 90% interval (1.10 times wider
+    than 0.05-0.95), with 64 windows 0.046 and 0.954 (1.03 times).
+
+    Parameters
+    ----------
+    n : int
+        Units resampled (windows), at least 2.
+    level : float
+        Coverage sought, in (0, 1).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Probabilities for ``np.quantile`` of the replicates.
+    """
+    from scipy.stats import norm, t
+
+    if n < 2:
+        raise ValueError(f"n={n!r}: an interval needs at least 2 resampled units.")
+    a = (1 - level) / 2
+    p = float(norm.sf(np.sqrt(n / (n - 1)) * t.isf(a, n - 1)))
+    return p, 1.0 - p
 
 
 def propagation_test(C: np.ndarray, pos: np.ndarray) -> float:

@@ -31,7 +31,8 @@ __all__ = ["AllSamples", "RecordingSummary", "summarise"]
 INTERVAL_LEVEL = 0.9
 INTERVAL_METHOD = "percentile bootstrap of the median over the speed's estimates"
 COHERENT_INTERVAL_METHOD = (
-    "percentile bootstrap over windows of the coherent plane wave's cross-spectral matrices"
+    "expanded percentile bootstrap (Student's t for the number of windows) over windows of "
+    "the coherent plane wave's cross-spectral matrices"
 )
 COHERENT_SELECTION = (
     "a wave found (its delays between sites: the coherent test of the cross-spectra); "
