@@ -63,6 +63,8 @@ __all__ = [
 LEVEL = 0.9
 #: Bootstrap resamples of the windows.
 N_BOOT = 200
+#: Widths of a flanking band, in band widths, the widest that fits first.
+FLANK_WIDTHS = (1.0, 0.5)
 #: Window of one cross-spectral matrix, in coherence times of the band (1 / band width).
 WINDOW_COHERENCE_TIMES = 4.0
 #: Fewest windows for an interval; most windows kept (longer records get longer windows).
@@ -159,17 +161,29 @@ class CoherentVelocity:
 
 
 def flank_bands(band, fs: float, duration: float) -> list[tuple[float, float]]:
-    """Bands of half the band's width, half a width below and above it (clear of both
-    filters' edges), those that fit between ``2 / duration`` and ``0.45 fs``."""
+    """Bands half a width below and above the band (clear of both filters' edges), each as
+    wide as the band where it fits between ``2 / duration`` and ``0.45 fs``, else half as
+    wide where that fits, else none.
+
+    Their width sets how well the noise's covariance is known: a flank of width ``b``
+    over ``T`` seconds holds about ``b T`` independent samples, and flanks of half the
+    band's width left the maximum-likelihood plane 1.15 times the Cramer-Rao bound's
+    spread on the bank's grid in 1/f noise (3 dB, 10 extents), flanks of a full width at
+    it (``analyses/crb_long_wavelength.py``).
+    """
     lo, hi = band
     w = hi - lo
     out = []
-    below = (lo - w, lo - 0.5 * w)
-    if below[0] >= 2.0 / duration:
-        out.append(below)
-    above = (hi + 0.5 * w, hi + w)
-    if above[1] <= 0.45 * fs:
-        out.append(above)
+    for width in FLANK_WIDTHS:
+        below = (lo - 0.5 * w - width * w, lo - 0.5 * w)
+        if below[0] >= 2.0 / duration:
+            out.append(below)
+            break
+    for width in FLANK_WIDTHS:
+        above = (hi + 0.5 * w, hi + 0.5 * w + width * w)
+        if above[1] <= 0.45 * fs:
+            out.append(above)
+            break
     return out
 
 
