@@ -121,7 +121,7 @@ import numpy as np
 from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError, check_option, check_positive
-from wavescope.waves.memory_ridge import RowSource
+from wavescope.waves.memory_ridge import RowSource, StateFile
 
 __all__ = [
     "ALPHAS",
@@ -290,6 +290,8 @@ def _check_int(name, value, lo: int) -> int:
 
 
 def _check_states(states) -> np.ndarray:
+    if isinstance(states, StateFile):  # checked finite as it was written
+        return states
     try:
         x = np.asarray(states)
     except Exception as exc:  # pragma: no cover - exotic objects
@@ -549,6 +551,7 @@ def _evaluate(
         RowSource,
         basis_cross,
         blas_threads,
+        release_freed_memory,
         ridge_fold,
         ridge_fold_basis,
     )
@@ -558,8 +561,10 @@ def _evaluate(
     basis = None
     if decoder != "logistic" and not exact:
         basis = _rank_basis(src, splits, threads)
+        release_freed_memory()
     if basis is not None:
         cross_all = basis_cross(src, basis, y, kind, n_classes)
+        release_freed_memory()
 
     n, n_lags = y.shape
     pred = np.empty(y.shape, dtype=y.dtype)
@@ -585,6 +590,7 @@ def _evaluate(
             pred[np.sort(test)] = p
             chosen.append(a)
         seen[test] = True
+        release_freed_memory()
     if not seen.all():  # pragma: no cover - every split scheme here covers all rows
         raise RuntimeError("cross-validation left samples without a prediction")
 
@@ -758,9 +764,10 @@ def memory_curve(
 
     Parameters
     ----------
-    states : array_like, shape (n_sequences, n_steps, n_features)
+    states : array_like or StateFile, shape (n_sequences, n_steps, n_features)
         The state after step ``t`` has been read in (e.g. a hidden state captured at
-        every step), finite.
+        every step), finite; or a :class:`~wavescope.waves.memory_ridge.StateFile` (the
+        states in a temporary file, read a chunk of rows at a time: same curve).
     inputs : array_like, shape (n_sequences, n_steps)
         The input presented at each step. Integer dtype: tokens (classification, score =
         accuracy); floating dtype: real values (regression, score = R^2).
@@ -855,8 +862,9 @@ def memory_curve(
             f"{n_splits} held-out sequences: record more sequences or lower n_splits (>= 2); "
             "for one long recording use memory_curve_field (contiguous time blocks)."
         )
+    snap = x.source(max_lag - start) if isinstance(x, StateFile) else x[:, max_lag - start :]
     return _from_sequences(
-        x[:, max_lag - start :], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
+        snap, u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
         time_unit, alphas, logistic_C, {"groups": "sequences"}, exact=exact,
     )  # fmt: skip
 
@@ -875,7 +883,8 @@ def _from_sequences(
     """``snap``: the states at the snapshot steps ``max_lag ..`` (a view, any float)."""
     n_seq, n_steps = u.shape
     ui, n_classes, classes = _classes(u, kind)
-    xr = RowSource(snap)  # rows are read in float64 chunks, never copied whole
+    # rows are read in float64 chunks, never copied whole
+    xr = snap if isinstance(snap, RowSource) else RowSource(snap)
     y = _lagged(ui, max_lag)
     groups = np.repeat(np.arange(n_seq), n_steps - max_lag)
     splits = group_kfold(groups, n_splits)
