@@ -50,17 +50,20 @@ Design
   the SD over all rows against the training fold's (``tests/waves/test_memory_reduced.py``,
   ``tests/models/test_memory_probe.py``).
 - **Memory.** The states are never copied whole or cast to float64: the decoder reads the
-  snapshot rows of the caller's array (float32 stays float32) in float64 chunks
+  snapshot rows of the caller's array (float32 stays float32), or of a
+  :class:`~wavescope.waves.memory_ridge.StateFile` (states in a temporary file, as the
+  model probe keeps large captures), in float64 chunks
   (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
   place and overwrites it with its eigendecomposition (about two ``p x p`` float64
-  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots
-  (traced numpy peak 214 MB at the probe's size, p = 4096), then per fold: the shared
-  ``r x r`` array (the all-rows Gram matrix and the lift in its two triangles), the
-  fold's Gram matrix and its eigenvectors (``r x r`` each, LAPACK ``syevr``: no
-  ``2 r^2`` divide-and-conquer workspace), the test-row coordinates (``n_test x r``)
-  and the target cross-products (traced numpy peak 229 MB at r = 2479, besides the
-  157 MB of float32 states; 317 MB before). No scikit-learn import on the ridge path
-  (about 90 MB of resident set).
+  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots (then
+  shrinks the factor in place), then keeps the ``r x r`` array of the all-rows Gram
+  matrix and the lift, a copy of the Gram matrix's triangle and the target
+  cross-products; each fold adds its eigenvectors and one targets x ``r`` array (the
+  fold's Gram matrix is decomposed in place in the shared array, the test rows'
+  coordinates are never all held). At the probe's defaults (p = 4096, r = 2479) the
+  decoder's arrays peak about 0.2 GB above the process floor (0.26 GB: Python, torch,
+  scipy); with the states in a file the probe peaks at about 0.48 GB (0.73 GB before).
+  No scikit-learn import on the ridge path (about 90 MB of resident set).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.

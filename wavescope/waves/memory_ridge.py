@@ -20,8 +20,15 @@ per-fold copy of them is ever held in float64:
 
 The fast default path (:class:`RankBasis`, :func:`ridge_fold_basis`) works in the
 coordinates of the rows' own span instead: one global ``p x p`` Gram matrix, pivoted
-Cholesky, then one ``r x r`` eigendecomposition per fold (see
+Cholesky (the factor then shrunk in place to its ``p x r`` and ``r x r`` blocks), then
+one ``r x r`` eigendecomposition per fold, in place in the basis's own array (see
 :mod:`wavescope.waves.memory`).
+
+States too large to hold next to the decoder go to a :class:`StateFile` (an unlinked
+temporary file, read back a chunk of rows at a time through the same :class:`RowSource`
+interface: the curve is the same). With it, and :func:`release_freed_memory` between the
+phases, the probe at its defaults (v-Wave Mamba layer 0, 157 MB of float32 states)
+peaks at about 0.48 GB of resident set, of which 0.26 GB is Python, torch and scipy.
 
 Everything else (GCV over the penalty grid for every lag at once, the kept spectrum,
 predictions) is the same arithmetic as the reference; ``tests/waves/memory_reference.py``
@@ -456,6 +463,8 @@ class RankBasis:
         ``lift = U^T diag(lift_diag)`` and ``U`` unit upper-triangular (one r x r array for
         both: 49 MB at r = 2482 instead of 98).
     lift_diag : (r,) the diagonal of ``lift``.
+    gram_lower : (r (r + 1) / 2,) the Gram matrix's lower triangle, column by column: a
+        fold overwrites ``packed``'s lower triangle and :meth:`restore_gram` puts it back.
     lift, gram : (r, r) the full matrices, as new arrays (for checks; the decoder reads
         ``packed``).
     qsum : (r,) the sum of ``q`` over all rows (0 up to rounding).
@@ -641,11 +650,17 @@ def ridge_fold_basis(
     The same decoder (features centred on the training fold's mean, GCV per lag) except
     that the features are scaled by the SD over all rows (``basis.sd``), not the
     training fold's. ``cross_all`` is :func:`basis_cross` of all rows. Each fold costs
-    the coordinates of its test rows (computed once and held, ``n_test x r`` float64) and
+    two passes over its test rows' coordinates (a chunk at a time, never all held) and
     one ``r x r`` eigendecomposition (LAPACK :data:`EIG_DRIVER` in ``dtype``, default
     :data:`FOLD_DTYPE`): the training rows' Gram matrix and cross-products are those of
-    all rows less the test rows'. Predictions go through the ridge weights in the
-    coordinates (``r x`` targets), not the test rows' projections on the kept directions.
+    all rows less the test rows'. In float64 the Gram matrix is downdated and decomposed
+    in place in ``basis.packed``'s lower triangle (put back from ``basis.gram_lower``
+    after; the lift in the upper triangle is never written), so the fold adds the
+    eigenvectors (``r x r``) and one targets x ``r`` array (the cross-products, then
+    ``z``, then the ridge weights, each over the last a block of targets at a time) to
+    what the basis holds: at the probe's defaults (r = 2479) about 75 MB. Predictions go
+    through the ridge weights in the coordinates, the test rows' coordinates computed
+    again a chunk at a time (about 0.2 s of CPU per fold at those sizes).
     ``dtype=float32`` halves the eigendecomposition's time, and on the states of a
     trained v-Wave Mamba (300 steps, the probe's defaults), the tiny model layers and the
     delay lines of the tests it gives the float64 curves exactly, but it is not the
