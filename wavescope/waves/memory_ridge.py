@@ -188,12 +188,9 @@ def release_freed_memory() -> None:
     free memory, and the decoder's phases leave some of theirs (the next phase's arrays
     are new memory maps: without it they add up)."""
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        libc.malloc_trim(0)
+    try:  # the process's own symbols (ctypes.util.find_library runs ldconfig: slow)
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
         pass
 
