@@ -143,20 +143,28 @@ def test_state_file_refuses_non_finite_states():
         states.write(2, np.zeros((1, 3, 4), np.float32))
 
 
-def test_fold_keeps_the_basis_unchanged():
+@pytest.mark.parametrize("spill", [False, True])
+def test_fold_keeps_the_basis_unchanged(spill):
     """A fold decomposes its Gram matrix in place in the basis's packed array and puts the
-    all-rows Gram matrix back: the basis after a fold is the basis before it, bit for bit
-    (the lift in the other triangle is never written)."""
+    all-rows Gram matrix back (from memory, or from a file with ``spill``): the basis after
+    a fold is the basis before it, bit for bit (the lift in the other triangle is never
+    written), and the fold's predictions are the same either way."""
     x, u = low_rank_states(10, 30, 3, 4, 50, 3, dtype=np.float64)
     src = memory_ridge.RowSource(x[:, 5:])
-    basis = memory_ridge.RankBasis(src, np.arange(src.n))
+    basis = memory_ridge.RankBasis(src, np.arange(src.n), spill=spill)
+    assert isinstance(basis.gram_lower, memory_ridge.ArrayFile) == spill
     y = np.stack([u[:, 5 - lag : 30 - lag] for lag in range(6)], axis=-1).reshape(-1, 6)
     cross = memory_ridge.basis_cross(src, basis, y, "tokens", 4)
     packed, cross_before = basis.packed.copy(), cross.copy()
-    test = np.arange(50)  # the first two sequences
-    pred, alpha = memory_ridge.ridge_fold_basis(
-        src, basis, cross, np.arange(50, src.n), test, y, "tokens", 4, np.logspace(-3, 5, 17)
-    )
+    test, alphas = np.arange(50), np.logspace(-3, 5, 17)  # the first two sequences
+    args = (np.arange(50, src.n), test, y, "tokens", 4, alphas)
+    pred, alpha = memory_ridge.ridge_fold_basis(src, basis, cross, *args)
     np.testing.assert_array_equal(basis.packed, packed)
     np.testing.assert_array_equal(cross, cross_before)
     assert pred.shape == (50, 6) and alpha.shape == (6,)
+    in_file = memory_ridge.ArrayFile(cross)
+    np.testing.assert_array_equal(in_file.array(), cross)
+    pred2, alpha2 = memory_ridge.ridge_fold_basis(src, basis, in_file, *args)
+    np.testing.assert_array_equal(pred2, pred)
+    np.testing.assert_array_equal(alpha2, alpha)
+    np.testing.assert_array_equal(basis.packed, packed)

@@ -551,6 +551,8 @@ def _evaluate(
     ``x`` is a :class:`~wavescope.waves.memory_ridge.RowSource` over the snapshot rows.
     """
     from wavescope.waves.memory_ridge import (
+        ArrayFile,
+        FileRowSource,
         RowSource,
         basis_cross,
         blas_threads,
@@ -567,6 +569,8 @@ def _evaluate(
         release_freed_memory()
     if basis is not None:
         cross_all = basis_cross(src, basis, y, kind, n_classes)
+        if isinstance(src, FileRowSource):  # short of memory: kept in a file too
+            cross_all = ArrayFile(cross_all)
         release_freed_memory()
 
     n, n_lags = y.shape

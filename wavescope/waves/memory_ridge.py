@@ -181,6 +181,36 @@ class FileRowSource(RowSource):
         return np.ascontiguousarray(x, dtype=np.float64)
 
 
+class ArrayFile:
+    """A float64 array kept in an unlinked temporary file instead of memory (what the fast
+    path keeps across folds when the states themselves are in a :class:`StateFile`).
+
+    ``shape`` is the array's; :meth:`read` returns its flat elements ``start .. stop``
+    (C order), :meth:`array` the whole array (a new one).
+    """
+
+    def __init__(self, a: np.ndarray, dir=None):
+        import tempfile
+
+        a = np.asarray(a, dtype=np.float64)
+        self.shape, self.size = a.shape, a.size
+        self.file = tempfile.TemporaryFile(dir=dir)
+        flat = np.ravel(a)  # C order (a copy when a is Fortran-ordered)
+        for i in range(0, flat.size, 2**20):
+            self.file.write(memoryview(np.ascontiguousarray(flat[i : i + 2**20])).cast("B"))
+        self.file.flush()
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty(stop - start)
+        self.file.seek(8 * start)
+        if self.file.readinto(memoryview(out).cast("B")) != out.nbytes:  # pragma: no cover
+            raise OSError("short read from an array file")
+        return out
+
+    def array(self) -> np.ndarray:
+        return self.read(0, self.size).reshape(self.shape)
+
+
 def release_freed_memory() -> None:
     """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; nothing
     elsewhere). A model's forward passes free their intermediates to the heap, which
@@ -462,13 +492,17 @@ class RankBasis:
     lift_diag : (r,) the diagonal of ``lift``.
     gram_lower : (r (r + 1) / 2,) the Gram matrix's lower triangle, column by column: a
         fold overwrites ``packed``'s lower triangle and :meth:`restore_gram` puts it back.
+        An :class:`ArrayFile` when ``spill`` (default: when ``src`` is a
+        :class:`FileRowSource`, i.e. the caller is short of memory).
     lift, gram : (r, r) the full matrices, as new arrays (for checks; the decoder reads
         ``packed``).
     qsum : (r,) the sum of ``q`` over all rows (0 up to rounding).
     n, rank : rows and ``r``.
     """
 
-    def __init__(self, src: RowSource, rows: np.ndarray, tol: float = PIVOT_TOL):
+    def __init__(
+        self, src: RowSource, rows: np.ndarray, tol: float = PIVOT_TOL, spill: bool | None = None
+    ):
         from scipy.linalg import blas, cholesky, lapack, solve_triangular
 
         n, p = len(rows), src.p
@@ -526,21 +560,26 @@ class RankBasis:
         self.qsum = self.times_lift(xsum[self.piv][None])[0]
         # the Gram matrix's lower triangle, column by column (r (r + 1) / 2 doubles): a
         # fold decomposes it in place in ``packed`` and puts it back from here
+        # (in a temporary file when the rows come from one: ``spill`` None)
         self.gram_lower = np.empty(r * (r + 1) // 2)
-        self._copy_gram(to_packed=False)
-
-    def _copy_gram(self, to_packed: bool) -> None:
-        for j, at in zip(range(self.rank), _column_offsets(self.rank)):
-            col = self.packed[j:, j]
-            if to_packed:
-                col[:] = self.gram_lower[at : at + len(col)]
-            else:
-                self.gram_lower[at : at + len(col)] = col
+        offsets = _column_offsets(r)
+        for j, at in zip(range(r), offsets):
+            self.gram_lower[at : at + r - j] = packed[j:, j]
+        if isinstance(src, FileRowSource) if spill is None else spill:
+            self.gram_lower = ArrayFile(self.gram_lower)
 
     def restore_gram(self) -> None:
         """Put the all-rows Gram matrix back into ``packed``'s lower triangle (after a fold
         overwrote it; the strict upper triangle, the lift, is never written)."""
-        self._copy_gram(to_packed=True)
+        r, low = self.rank, self.gram_lower
+        offsets = np.append(_column_offsets(r), r * (r + 1) // 2)
+        for j0 in range(0, r, 64):  # blocks of columns (a file is read a block at a time)
+            j1 = min(r, j0 + 64)
+            part = low[offsets[j0] : offsets[j1]] if isinstance(low, np.ndarray) else (
+                low.read(offsets[j0], offsets[j1]))  # fmt: skip
+            for j in range(j0, j1):
+                a = offsets[j] - offsets[j0]
+                self.packed[j:, j] = part[a : a + r - j]
 
     def unit_lift(self) -> np.ndarray:
         """``lift / lift_diag`` (unit lower-triangular), a new (r, r) array."""
@@ -684,7 +723,8 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     if len(train) + len(test) == basis.n:  # all rows less the test rows, a chunk at a time
         # (the test rows' coordinates are not held: they are computed again to predict)
         g = basis.packed if in_place else basis.fold_gram()  # lower triangle used
-        qsum, cross = basis.qsum.copy(), cross_all.copy(order="C")
+        qsum = basis.qsum.copy()
+        cross = cross_all.array() if isinstance(cross_all, ArrayFile) else cross_all.copy("C")
         for i, x in src.chunks(test):
             q = basis.coords(x)
             g = blas.dsyrk(-1.0, q, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
