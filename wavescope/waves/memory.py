@@ -62,7 +62,8 @@ Design
   fold's Gram matrix is decomposed in place in the shared array, the test rows'
   coordinates are never all held). At the probe's defaults (p = 4096, r = 2479) the
   decoder's arrays peak about 0.2 GB above the process floor (0.26 GB: Python, torch,
-  scipy); with the states in a file the probe peaks at about 0.48 GB (0.73 GB before).
+  scipy); with the states (and the fast path's cross-products and Gram triangle copy)
+  in temporary files the probe peaks at 0.45-0.46 GB (0.74 GB before).
   No scikit-learn import on the ridge path (about 90 MB of resident set).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with

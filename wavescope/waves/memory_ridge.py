@@ -26,9 +26,11 @@ one ``r x r`` eigendecomposition per fold, in place in the basis's own array (se
 
 States too large to hold next to the decoder go to a :class:`StateFile` (an unlinked
 temporary file, read back a chunk of rows at a time through the same :class:`RowSource`
-interface: the curve is the same). With it, and :func:`release_freed_memory` between the
-phases, the probe at its defaults (v-Wave Mamba layer 0, 157 MB of float32 states)
-peaks at about 0.48 GB of resident set, of which 0.26 GB is Python, torch and scipy.
+interface: the curve is the same); the fast path then keeps its Gram triangle copy and
+target cross-products in :class:`ArrayFile` s as well. With them, and
+:func:`release_freed_memory` between the phases, the probe at its defaults (v-Wave Mamba
+layer 0, 157 MB of float32 states) peaks at 0.45-0.46 GB of resident set (0.74 GB
+before), of which 0.26 GB is Python, torch and scipy.
 
 Everything else (GCV over the penalty grid for every lag at once, the kept spectrum,
 predictions) is the same arithmetic as the reference; ``tests/waves/memory_reference.py``
@@ -685,7 +687,8 @@ def ridge_fold_basis(
 
     The same decoder (features centred on the training fold's mean, GCV per lag) except
     that the features are scaled by the SD over all rows (``basis.sd``), not the
-    training fold's. ``cross_all`` is :func:`basis_cross` of all rows. Each fold costs
+    training fold's. ``cross_all`` is :func:`basis_cross` of all rows (an array, or an
+    :class:`ArrayFile` holding it). Each fold costs
     two passes over its test rows' coordinates (a chunk at a time, never all held) and
     one ``r x r`` eigendecomposition (LAPACK :data:`EIG_DRIVER` in ``dtype``, default
     :data:`FOLD_DTYPE`): the training rows' Gram matrix and cross-products are those of
