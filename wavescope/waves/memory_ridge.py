@@ -100,7 +100,9 @@ class StateFile:
     ``readinto``, no memory map: the file's pages never count in this process's resident
     set). The file is unlinked on creation (``tempfile.TemporaryFile``: deleted when closed
     or when the process ends) and lives in ``dir`` (default: the system's temporary
-    directory). The states cost disk space (and page cache) instead of resident memory.
+    directory). The states cost disk space (and page cache, which the system may reclaim)
+    instead of resident memory; on a tmpfs temporary directory they are in memory all the
+    same, only outside this process's resident set (point ``TMPDIR`` at a disk then).
     """
 
     dtype = np.dtype(np.float32)
