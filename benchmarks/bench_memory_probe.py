@@ -92,8 +92,15 @@ tok = random_letters(200, 96, 0)
 import inspect
 from wavescope.models.memory_probe import model_memory_curve
 bs = inspect.signature(model_memory_curve).parameters["batch_size"].default
+# as the probe: states above SPILL_BYTES go to a temporary file (trees that have it)
+spill = {"spill": None} if "spill" in inspect.signature(batched_snapshots).parameters else {}
 with torch.no_grad():
-    st = batched_snapshots(model, tok, 0, None, bs, start=48)
+    st = batched_snapshots(model, tok, 0, None, bs, start=48, **spill)
+try:
+    from wavescope.waves.memory_ridge import release_freed_memory
+    release_freed_memory()
+except ImportError:
+    pass
 mark("state capture")
 c = memory_curve(st, tok, 48, states_start=48, seed=0)
 out = mark("decoder")

@@ -188,3 +188,21 @@ def test_fast_decoder_matches_the_exact_one_on_model_states():
     assert 0.1 < exact.score.min() < exact.score.max() < 1.0  # imperfect: predictions can differ
     assert fast.horizon == exact.horizon
     np.testing.assert_allclose(fast.score, exact.score, rtol=0, atol=0.005)
+
+
+def test_spilled_states_give_the_same_curve():
+    """States captured into a temporary file (spill=True, the default for large captures)
+    give the curve of states held in memory, to the last digit."""
+    model = tiny("vwave-mamba", n_sites=8)
+    kw = dict(n_sequences=20, length=24, max_lag=6, n_boot=50)
+    in_file = model_memory_curve(model, 0, spill=True, **kw)
+    in_memory = model_memory_curve(model, 0, spill=False, **kw)
+    np.testing.assert_array_equal(in_file.score, in_memory.score)
+    assert in_file.horizon == in_memory.horizon
+    states = batched_snapshots(model, random_letters(6, 10), 0, batch_size=4, spill=True)
+    assert states.shape == (6, 10, in_file.meta["n_features"])
+    np.testing.assert_array_equal(
+        states.source().rows(np.arange(60)),
+        batched_snapshots(model, random_letters(6, 10), 0, batch_size=4).reshape(60, -1),
+    )
+    states.close()

@@ -12,6 +12,7 @@ from delay_lines import token_delay_line
 from threadpoolctl import threadpool_limits
 
 from wavescope.core.field import WaveField
+from wavescope.core.validate import WaveInputError
 from wavescope.waves import memory_curve, memory_curve_field, memory_ridge
 
 #: The tolerance issue 21 fixes for the fast path: every lag's score within 0.005 of the
@@ -112,3 +113,58 @@ def test_basis_of_constant_features_is_empty():
     src = memory_ridge.RowSource(np.full((2, 30, 5), 3.0))
     basis = memory_ridge.RankBasis(src, np.arange(src.n))
     assert basis.rank == 0 and basis.packed.shape == (0, 0) and basis.qsum.shape == (0,)
+
+
+def test_state_file_rows_and_curve_match_the_array():
+    """States in a temporary file (StateFile) read back the same rows, in any order, and
+    give the same curve, fast and exact, as the array they were written from."""
+    x, u = low_rank_states(10, 30, 3, 4, 50, 2)
+    states = memory_ridge.StateFile(x.shape)
+    for i in range(0, 10, 3):  # written a block of sequences at a time
+        states.write(i, x[i : i + 3])
+    src, ref = states.source(5), memory_ridge.RowSource(x[:, 5:])
+    for idx in (np.arange(ref.n), np.array([7, 3, 3, 200, 0, 249]), np.array([], int)):
+        np.testing.assert_array_equal(src.rows(idx), ref.rows(idx))
+    for exact in (False, True):
+        from_file = memory_curve(states, u, 5, n_boot=50, exact=exact)
+        from_array = memory_curve(x, u, 5, n_boot=50, exact=exact)
+        np.testing.assert_array_equal(from_file.score, from_array.score)
+        assert from_file.horizon == from_array.horizon
+    states.close()
+
+
+def test_state_file_refuses_non_finite_states():
+    states = memory_ridge.StateFile((2, 3, 4))
+    bad = np.zeros((1, 3, 4), np.float32)
+    bad[0, 2, 1] = np.nan
+    with pytest.raises(WaveInputError, match="sequence 1, step 2, feature 1"):
+        states.write(1, bad)
+    with pytest.raises(ValueError, match="does not fit"):
+        states.write(2, np.zeros((1, 3, 4), np.float32))
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_fold_keeps_the_basis_unchanged(spill):
+    """A fold decomposes its Gram matrix in place in the basis's packed array and puts the
+    all-rows Gram matrix back (from memory, or from a file with ``spill``): the basis after
+    a fold is the basis before it, bit for bit (the lift in the other triangle is never
+    written), and the fold's predictions are the same either way."""
+    x, u = low_rank_states(10, 30, 3, 4, 50, 3, dtype=np.float64)
+    src = memory_ridge.RowSource(x[:, 5:])
+    basis = memory_ridge.RankBasis(src, np.arange(src.n), spill=spill)
+    assert isinstance(basis.gram_lower, memory_ridge.ArrayFile) == spill
+    y = np.stack([u[:, 5 - lag : 30 - lag] for lag in range(6)], axis=-1).reshape(-1, 6)
+    cross = memory_ridge.basis_cross(src, basis, y, "tokens", 4)
+    packed, cross_before = basis.packed.copy(), cross.copy()
+    test, alphas = np.arange(50), np.logspace(-3, 5, 17)  # the first two sequences
+    args = (np.arange(50, src.n), test, y, "tokens", 4, alphas)
+    pred, alpha = memory_ridge.ridge_fold_basis(src, basis, cross, *args)
+    np.testing.assert_array_equal(basis.packed, packed)
+    np.testing.assert_array_equal(cross, cross_before)
+    assert pred.shape == (50, 6) and alpha.shape == (6,)
+    in_file = memory_ridge.ArrayFile(cross)
+    np.testing.assert_array_equal(in_file.array(), cross)
+    pred2, alpha2 = memory_ridge.ridge_fold_basis(src, basis, in_file, *args)
+    np.testing.assert_array_equal(pred2, pred)
+    np.testing.assert_array_equal(alpha2, alpha)
+    np.testing.assert_array_equal(basis.packed, packed)

@@ -36,24 +36,35 @@ def random_letters(n_sequences: int, length: int, seed: int = 0) -> np.ndarray:
     return (FIRST_LETTER + rng.integers(0, N_LETTERS, size=(n_sequences, length))).astype(np.int64)
 
 
+#: States larger than this (bytes, float32) go to a temporary file during a model's memory
+#: curve (:class:`~wavescope.waves.memory_ridge.StateFile`) instead of memory: at the
+#: probe's defaults (157 MB of v-Wave Mamba states) the process then peaks under 0.5 GB.
+SPILL_BYTES = 64 * 2**20
+
+
 def batched_snapshots(
-    model, tokens, layer: int, part=None, batch_size: int = 32, start: int = 0
-) -> np.ndarray:
+    model, tokens, layer: int, part=None, batch_size: int = 32, start: int = 0, spill=False
+):
     """:func:`~wavescope.models.probe.state_snapshots` of a large (S, L) batch, in chunks.
 
-    The states of ``batch_size`` sequences at a time go into one preallocated float32 array,
-    so memory holds the result plus one chunk's intermediates.
+    The states of ``batch_size`` sequences at a time go into one preallocated float32 array
+    (or a temporary file), so memory holds the result plus one chunk's intermediates.
 
     Parameters
     ----------
     start : int
         Keep only the states of steps ``start ..`` (a memory curve reads the snapshot
         steps ``t >= max_lag`` alone); the model still reads every token.
+    spill : bool or None
+        True: write the states into a :class:`~wavescope.waves.memory_ridge.StateFile` (a
+        temporary file) instead of memory; None: when they exceed :data:`SPILL_BYTES`.
 
     Returns
     -------
-    snapshots : ndarray of float32, shape (S, L - start, F)
+    snapshots : ndarray of float32, shape (S, L - start, F), or a StateFile of that shape
     """
+    from wavescope.waves.memory_ridge import StateFile
+
     tokens = np.asarray(tokens)
     if int(batch_size) < 1:
         raise WaveInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -62,8 +73,14 @@ def batched_snapshots(
         chunk = torch.from_numpy(tokens[i : i + int(batch_size)])
         s = state_snapshots(model, chunk, layer, part)[:, int(start) :]  # (b, L - start, F)
         if out is None:
-            out = np.empty((tokens.shape[0],) + s.shape[1:], dtype=np.float32)
-        out[i : i + s.shape[0]] = s
+            shape = (tokens.shape[0],) + s.shape[1:]
+            size = 4 * int(np.prod(shape))
+            to_file = bool(spill) or (spill is None and size > SPILL_BYTES)
+            out = StateFile(shape) if to_file else np.empty(shape, dtype=np.float32)
+        if isinstance(out, StateFile):
+            out.write(i, s)
+        else:
+            out[i : i + s.shape[0]] = s
         del s
     return out
 
@@ -101,6 +118,7 @@ def model_memory_curve(
     max_lag: int = 48,
     seed: int = 0,
     batch_size: int = 4,
+    spill: bool | None = None,
     **memory_kw,
 ):
     """Memory curve of layer ``layer``: decode the letter of tau steps ago from its state.
@@ -127,6 +145,10 @@ def model_memory_curve(
         captured states (157 MB at the defaults), against 39 MB at 2, 171 MB at 8 and
         380 MB at 32, at the same CPU time within the noise of a busy machine (4.3-5.9 s
         for 200 x 96 steps; issue 21).
+    spill : bool, optional
+        Hold the captured states in a temporary file instead of memory (the decoder reads
+        them a chunk of rows at a time; the curve is the same). None (default): when they
+        exceed :data:`SPILL_BYTES` (64 MB; the defaults' v-Wave Mamba states are 157 MB).
     **memory_kw
         Passed to :func:`wavescope.waves.memory.memory_curve` (``decoder``, ``n_splits``,
         ``criterion_se``, ``effect_fraction``, ``n_boot``, ``exact``: False, the default,
@@ -140,6 +162,7 @@ def model_memory_curve(
         per-channel ``velocities`` (sites/step), their mean and the decay.
     """
     from wavescope.waves.memory import memory_curve
+    from wavescope.waves.memory_ridge import StateFile, release_freed_memory
 
     layer = ModelTarget(model).check_layer(layer)
     part = check_snapshot_part(model, part, layer)
@@ -163,11 +186,18 @@ def model_memory_curve(
     try:
         tokens = random_letters(int(n_sequences), int(length), seed)
         # only the snapshot steps t >= max_lag: the decoder reads nothing else
-        states = batched_snapshots(model, tokens, layer, part, batch_size, start=int(max_lag))
+        states = batched_snapshots(
+            model, tokens, layer, part, batch_size, start=int(max_lag), spill=spill
+        )
     finally:
         model.train(was_training)
+    release_freed_memory()  # the capture's freed batches, before the decoder's arrays
     memory_kw.setdefault("seed", seed)
-    curve = memory_curve(states, tokens, int(max_lag), states_start=int(max_lag), **memory_kw)
+    try:
+        curve = memory_curve(states, tokens, int(max_lag), states_start=int(max_lag), **memory_kw)
+    finally:
+        if isinstance(states, StateFile):
+            states.close()
     meta = _layer_meta(model, layer, part)
     meta["n_features"] = int(states.shape[-1])
     meta["length"] = int(length)

@@ -50,17 +50,21 @@ Design
   the SD over all rows against the training fold's (``tests/waves/test_memory_reduced.py``,
   ``tests/models/test_memory_probe.py``).
 - **Memory.** The states are never copied whole or cast to float64: the decoder reads the
-  snapshot rows of the caller's array (float32 stays float32) in float64 chunks
+  snapshot rows of the caller's array (float32 stays float32), or of a
+  :class:`~wavescope.waves.memory_ridge.StateFile` (states in a temporary file, as the
+  model probe keeps large captures), in float64 chunks
   (:mod:`wavescope.waves.memory_ridge`). The exact path builds each fold's Gram matrix in
   place and overwrites it with its eigendecomposition (about two ``p x p`` float64
-  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots
-  (traced numpy peak 214 MB at the probe's size, p = 4096), then per fold: the shared
-  ``r x r`` array (the all-rows Gram matrix and the lift in its two triangles), the
-  fold's Gram matrix and its eigenvectors (``r x r`` each, LAPACK ``syevr``: no
-  ``2 r^2`` divide-and-conquer workspace), the test-row coordinates (``n_test x r``)
-  and the target cross-products (traced numpy peak 229 MB at r = 2479, besides the
-  157 MB of float32 states; 317 MB before). No scikit-learn import on the ridge path
-  (about 90 MB of resident set).
+  matrices); the fast path holds one ``p x p`` float64 Gram matrix while it pivots (then
+  shrinks the factor in place), then keeps the ``r x r`` array of the all-rows Gram
+  matrix and the lift, a copy of the Gram matrix's triangle and the target
+  cross-products; each fold adds its eigenvectors and one targets x ``r`` array (the
+  fold's Gram matrix is decomposed in place in the shared array, the test rows'
+  coordinates are never all held). At the probe's defaults (p = 4096, r = 2479) the
+  decoder's arrays peak about 0.2 GB above the process floor (0.26 GB: Python, torch,
+  scipy); with the states (and the fast path's cross-products and Gram triangle copy)
+  in temporary files the probe peaks at 0.45-0.46 GB (0.74 GB before).
+  No scikit-learn import on the ridge path (about 90 MB of resident set).
 - **Logistic decoder** (``decoder="logistic"``, tokens only): one multinomial
   :class:`~sklearn.linear_model.LogisticRegression` per lag and fold (L2 penalty with
   fixed ``C = logistic_C`` on standardised features); slower.
@@ -121,7 +125,7 @@ import numpy as np
 from wavescope.core.errors import WaveTypeError
 from wavescope.core.field import WaveField
 from wavescope.core.validate import WaveInputError, check_option, check_positive
-from wavescope.waves.memory_ridge import RowSource
+from wavescope.waves.memory_ridge import RowSource, StateFile
 
 __all__ = [
     "ALPHAS",
@@ -290,6 +294,8 @@ def _check_int(name, value, lo: int) -> int:
 
 
 def _check_states(states) -> np.ndarray:
+    if isinstance(states, StateFile):  # checked finite as it was written
+        return states
     try:
         x = np.asarray(states)
     except Exception as exc:  # pragma: no cover - exotic objects
@@ -546,9 +552,12 @@ def _evaluate(
     ``x`` is a :class:`~wavescope.waves.memory_ridge.RowSource` over the snapshot rows.
     """
     from wavescope.waves.memory_ridge import (
+        ArrayFile,
+        FileRowSource,
         RowSource,
         basis_cross,
         blas_threads,
+        release_freed_memory,
         ridge_fold,
         ridge_fold_basis,
     )
@@ -558,8 +567,12 @@ def _evaluate(
     basis = None
     if decoder != "logistic" and not exact:
         basis = _rank_basis(src, splits, threads)
+        release_freed_memory()
     if basis is not None:
         cross_all = basis_cross(src, basis, y, kind, n_classes)
+        if isinstance(src, FileRowSource):  # short of memory: kept in a file too
+            cross_all = ArrayFile(cross_all)
+        release_freed_memory()
 
     n, n_lags = y.shape
     pred = np.empty(y.shape, dtype=y.dtype)
@@ -585,6 +598,7 @@ def _evaluate(
             pred[np.sort(test)] = p
             chosen.append(a)
         seen[test] = True
+        release_freed_memory()
     if not seen.all():  # pragma: no cover - every split scheme here covers all rows
         raise RuntimeError("cross-validation left samples without a prediction")
 
@@ -758,9 +772,10 @@ def memory_curve(
 
     Parameters
     ----------
-    states : array_like, shape (n_sequences, n_steps, n_features)
+    states : array_like or StateFile, shape (n_sequences, n_steps, n_features)
         The state after step ``t`` has been read in (e.g. a hidden state captured at
-        every step), finite.
+        every step), finite; or a :class:`~wavescope.waves.memory_ridge.StateFile` (the
+        states in a temporary file, read a chunk of rows at a time: same curve).
     inputs : array_like, shape (n_sequences, n_steps)
         The input presented at each step. Integer dtype: tokens (classification, score =
         accuracy); floating dtype: real values (regression, score = R^2).
@@ -855,8 +870,9 @@ def memory_curve(
             f"{n_splits} held-out sequences: record more sequences or lower n_splits (>= 2); "
             "for one long recording use memory_curve_field (contiguous time blocks)."
         )
+    snap = x.source(max_lag - start) if isinstance(x, StateFile) else x[:, max_lag - start :]
     return _from_sequences(
-        x[:, max_lag - start :], u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
+        snap, u, kind, max_lag, decoder, n_splits, crit, n_boot, seed, fs,
         time_unit, alphas, logistic_C, {"groups": "sequences"}, exact=exact,
     )  # fmt: skip
 
@@ -875,7 +891,8 @@ def _from_sequences(
     """``snap``: the states at the snapshot steps ``max_lag ..`` (a view, any float)."""
     n_seq, n_steps = u.shape
     ui, n_classes, classes = _classes(u, kind)
-    xr = RowSource(snap)  # rows are read in float64 chunks, never copied whole
+    # rows are read in float64 chunks, never copied whole
+    xr = snap if isinstance(snap, RowSource) else RowSource(snap)
     y = _lagged(ui, max_lag)
     groups = np.repeat(np.arange(n_seq), n_steps - max_lag)
     splits = group_kfold(groups, n_splits)

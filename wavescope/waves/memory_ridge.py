@@ -20,8 +20,17 @@ per-fold copy of them is ever held in float64:
 
 The fast default path (:class:`RankBasis`, :func:`ridge_fold_basis`) works in the
 coordinates of the rows' own span instead: one global ``p x p`` Gram matrix, pivoted
-Cholesky, then one ``r x r`` eigendecomposition per fold (see
+Cholesky (the factor then shrunk in place to its ``p x r`` and ``r x r`` blocks), then
+one ``r x r`` eigendecomposition per fold, in place in the basis's own array (see
 :mod:`wavescope.waves.memory`).
+
+States too large to hold next to the decoder go to a :class:`StateFile` (an unlinked
+temporary file, read back a chunk of rows at a time through the same :class:`RowSource`
+interface: the curve is the same); the fast path then keeps its Gram triangle copy and
+target cross-products in :class:`ArrayFile` s as well. With them, and
+:func:`release_freed_memory` between the phases, the probe at its defaults (v-Wave Mamba
+layer 0, 157 MB of float32 states) peaks at 0.45-0.46 GB of resident set (0.74 GB
+before), of which 0.26 GB is Python, torch and scipy.
 
 Everything else (GCV over the penalty grid for every lag at once, the kept spectrum,
 predictions) is the same arithmetic as the reference; ``tests/waves/memory_reference.py``
@@ -44,12 +53,12 @@ import numpy as np
 CHUNK_BYTES = 8 * 2**20
 #: Largest prediction or weight block held at once (floats).
 MAX_CELLS = 2e7
-#: Largest weight or prediction block of the fast path (floats: 8 MB; at MAX_CELLS the
-#: probe's 49 lags went in one block, three 20-25 MB arrays next to the fold's others).
-#: Measured at the probe's size (r = 2479, 1920 test rows, 49 lags x 26 letters), per
-#: fold: 0.44 s of CPU at 2e7, 0.55 s at 1e6 and 0.68 s at 5e5; the fold's traced numpy
-#: peak 229 MB at 1e6 and 210 MB at 5e5 (then the eigendecomposition's).
-PREDICT_CELLS = 1e6
+#: Targets (lag x class columns) per block where the fast path works a block of targets
+#: at a time: its ``z`` and ridge weights overwrite the fold's targets x r cross-products
+#: block by block, and GCV squares ``z`` block by block (no second targets x r array).
+TARGET_BLOCK = 64
+#: Columns per block where the targets' cross-products are summed in place.
+COLUMN_BLOCK = 256
 
 
 class RowSource:
@@ -80,6 +89,144 @@ class RowSource:
         step = max(1, int(CHUNK_BYTES // (8 * max(self.p, 1))))
         for i in range(0, len(idx), step):
             yield i, self.rows(idx[i : i + step])
+
+
+class StateFile:
+    """Float32 states of shape (n_sequences, n_steps, n_features) held in an unnamed
+    temporary file instead of memory (a caller too short of memory to hold them).
+
+    Written one block of sequences at a time (:meth:`write`), read by the decoder through
+    :meth:`source` (a :class:`RowSource` that reads the rows it is asked for with
+    ``readinto``, no memory map: the file's pages never count in this process's resident
+    set). The file is unlinked on creation (``tempfile.TemporaryFile``: deleted when closed
+    or when the process ends) and lives in ``dir`` (default: the system's temporary
+    directory). The states cost disk space (and page cache, which the system may reclaim)
+    instead of resident memory; on a tmpfs temporary directory they are in memory all the
+    same, only outside this process's resident set (point ``TMPDIR`` at a disk then).
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __init__(self, shape, dir=None):
+        import tempfile
+
+        self.shape = tuple(int(v) for v in shape)
+        if len(self.shape) != 3:
+            raise ValueError(f"shape must be (n_sequences, n_steps, n_features), got {shape}")
+        self.file = tempfile.TemporaryFile(dir=dir)
+        self.row_bytes = self.shape[2] * self.dtype.itemsize
+        self.file.truncate(self.shape[0] * self.shape[1] * self.row_bytes)
+
+    def write(self, i: int, block: np.ndarray) -> None:
+        """Store ``block`` (k, n_steps, n_features) as sequences ``i .. i + k``."""
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.ndim != 3 or block.shape[1:] != self.shape[1:] or i + len(block) > self.shape[0]:
+            raise ValueError(f"a block of shape {block.shape} does not fit at sequence {i}")
+        if not np.all(np.isfinite(block)):
+            from wavescope.core.validate import WaveInputError
+
+            bad = np.argwhere(~np.isfinite(block))[0]
+            raise WaveInputError(
+                f"states hold NaN or infinite values (first at sequence {i + bad[0]}, step "
+                f"{bad[1]}, feature {bad[2]}); drop or repair those features or sequences first."
+            )
+        self.file.seek(i * self.shape[1] * self.row_bytes)
+        self.file.write(memoryview(block).cast("B"))
+
+    def read_rows(self, flat: np.ndarray) -> np.ndarray:
+        """Rows at flat positions ``flat`` (sequence * n_steps + step, increasing) as float32,
+        shape (len(flat), n_features): one read per run of consecutive positions."""
+        flat = np.asarray(flat, dtype=np.int64)
+        out = np.empty((len(flat), self.shape[2]), dtype=self.dtype)
+        if not len(flat):
+            return out
+        cuts = np.flatnonzero(np.diff(flat) != 1) + 1
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [len(flat)]])
+        view = memoryview(out).cast("B")
+        for a, b in zip(starts, ends):
+            self.file.seek(int(flat[a]) * self.row_bytes)
+            want = (b - a) * self.row_bytes
+            got = self.file.readinto(view[a * self.row_bytes : b * self.row_bytes])
+            if got != want:  # pragma: no cover - the file was truncated by someone else
+                raise OSError(f"short read from the state file ({got} of {want} bytes)")
+        return out
+
+    def source(self, step0: int = 0) -> FileRowSource:
+        """The rows of steps ``step0 ..`` of every sequence, as a :class:`RowSource`."""
+        return FileRowSource(self, int(step0))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class FileRowSource(RowSource):
+    """A :class:`RowSource` over the steps ``step0 ..`` of a :class:`StateFile`."""
+
+    def __init__(self, states: StateFile, step0: int = 0):
+        n_seq, n_steps, p = states.shape
+        if not 0 <= step0 < n_steps:
+            raise ValueError(f"step0={step0} is outside 0 .. {n_steps - 1}")
+        self.states, self.step0 = states, step0
+        self.x3 = None
+        self.n_blocks, self.n_per, self.p = n_seq, n_steps - step0, p
+        self.n = self.n_blocks * self.n_per
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        b, t = np.divmod(np.asarray(idx, dtype=np.int64), self.n_per)
+        flat = b * self.states.shape[1] + self.step0 + t
+        order = None
+        if len(flat) > 1 and np.any(np.diff(flat) < 0):
+            order = np.argsort(flat, kind="stable")
+        x = self.states.read_rows(flat if order is None else flat[order])
+        if order is not None:
+            x[order] = x.copy()
+        return np.ascontiguousarray(x, dtype=np.float64)
+
+
+class ArrayFile:
+    """A float64 array kept in an unlinked temporary file instead of memory (what the fast
+    path keeps across folds when the states themselves are in a :class:`StateFile`).
+
+    ``shape`` is the array's; :meth:`read` returns its flat elements ``start .. stop``
+    (C order), :meth:`array` the whole array (a new one).
+    """
+
+    def __init__(self, a: np.ndarray, dir=None):
+        import tempfile
+
+        a = np.asarray(a, dtype=np.float64)
+        self.shape, self.size = a.shape, a.size
+        self.file = tempfile.TemporaryFile(dir=dir)
+        flat = np.ravel(a)  # C order (a copy when a is Fortran-ordered)
+        for i in range(0, flat.size, 2**20):
+            self.file.write(memoryview(np.ascontiguousarray(flat[i : i + 2**20])).cast("B"))
+        self.file.flush()
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty(stop - start)
+        self.file.seek(8 * start)
+        if self.file.readinto(memoryview(out).cast("B")) != out.nbytes:  # pragma: no cover
+            raise OSError("short read from an array file")
+        return out
+
+    def array(self) -> np.ndarray:
+        return self.read(0, self.size).reshape(self.shape)
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; nothing
+    elsewhere). A model's forward passes free their intermediates to the heap, which
+    glibc keeps: after the probe's capture about 60 MB of the resident set was such
+    free memory, and the decoder's phases leave some of theirs (the next phase's arrays
+    are new memory maps: without it they add up)."""
+    import ctypes
+
+    try:  # the process's own symbols (ctypes.util.find_library runs ldconfig: slow)
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
+        pass
 
 
 def blas_threads() -> int:
@@ -162,7 +309,11 @@ def gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes):
     s2 = s**2
     shrink = s2 / (s2 + alphas[:, None])  # (n_alpha, r)
     df = shrink.sum(axis=1)
-    rss = np.maximum(yss[None, :] - (2 * shrink - shrink**2) @ z**2, 0.0)
+    fit = np.empty((len(alphas), z.shape[1]))
+    weight = 2 * shrink - shrink**2
+    for t0 in range(0, z.shape[1], TARGET_BLOCK):  # no second r x targets array
+        fit[:, t0 : t0 + TARGET_BLOCK] = weight @ z[:, t0 : t0 + TARGET_BLOCK] ** 2
+    rss = np.maximum(yss[None, :] - fit, 0.0)
     if kind == "tokens":
         rss = rss.reshape(len(alphas), n_lags, n_classes).sum(axis=2)
     denom = n - 1 - df
@@ -343,18 +494,25 @@ class RankBasis:
         ``lift = U^T diag(lift_diag)`` and ``U`` unit upper-triangular (one r x r array for
         both: 49 MB at r = 2482 instead of 98).
     lift_diag : (r,) the diagonal of ``lift``.
+    gram_lower : (r (r + 1) / 2,) the Gram matrix's lower triangle, column by column: a
+        fold overwrites ``packed``'s lower triangle and :meth:`restore_gram` puts it back.
+        An :class:`ArrayFile` when ``spill`` (default: when ``src`` is a
+        :class:`FileRowSource`, i.e. the caller is short of memory).
     lift, gram : (r, r) the full matrices, as new arrays (for checks; the decoder reads
         ``packed``).
     qsum : (r,) the sum of ``q`` over all rows (0 up to rounding).
     n, rank : rows and ``r``.
     """
 
-    def __init__(self, src: RowSource, rows: np.ndarray, tol: float = PIVOT_TOL):
+    def __init__(
+        self, src: RowSource, rows: np.ndarray, tol: float = PIVOT_TOL, spill: bool | None = None
+    ):
         from scipy.linalg import blas, cholesky, lapack, solve_triangular
 
         n, p = len(rows), src.p
         self.mu, self.sd = standardisation(src, rows)
-        g = np.zeros((p, p), order="F")
+        buf = np.zeros(p * p)  # the p x p Gram matrix, Fortran-ordered, in a 1-D owner
+        g = buf.reshape((p, p), order="F")
         xsum = np.zeros(p)
         for _, x in src.chunks(rows):
             x -= self.mu
@@ -367,9 +525,14 @@ class RankBasis:
             raise RuntimeError(f"dpstrf failed (info={info})")
         r = int(r)
         piv = piv - 1  # LAPACK's are 1-based
-        l11 = np.tril(low[:r, :r])
-        l21 = np.array(low[r:, :r])  # (p - r, r)
-        del low, g
+        if not np.shares_memory(low, buf):  # pragma: no cover - f2py copied the input
+            buf.reshape((p, p), order="F")[:] = low
+        del g, low
+        # only L's first r columns matter: keep them (p r doubles) and give the rest back
+        buf.resize(p * r, refcheck=False)
+        l21 = np.array(buf.reshape((p, r), order="F")[r:])  # (p - r, r)
+        l11 = _shrink_to_leading_block(buf, p, r)  # L11 in buf's first r^2 doubles
+        del buf
         # xg[:, piv] = Q L^T with Q^T Q = I, so the other features are
         # xg[:, rest] = xg[:, piv] L11^{-T} L21^T: coef = [I, L11^{-T} L21^T]
         cn = solve_triangular(l11, l21.T, lower=True, trans="T", check_finite=False)
@@ -378,24 +541,49 @@ class RankBasis:
         mm[np.diag_indices(r)] += 1.0
         del cn
         lift = cholesky(mm, lower=True, overwrite_a=True, check_finite=False)
-        # Gram of q = xg[piv] @ lift over all rows: lift^T (L11 L11^T) lift (lower triangle)
-        b = l11.T @ lift
+        del mm
+        # Gram of q = xg[piv] @ lift over all rows: bt bt^T with bt = lift^T L11, computed
+        # over L11 (a triangular product in place: no third r x r array)
+        bt = blas.dtrmm(1.0, lift, l11, lower=1, trans_a=1, overwrite_b=1) if r else l11
         del l11
-        # (r, r) F-ordered, lower triangle (BLAS refuses r = 0: constant features only)
-        packed = blas.dsyrk(1.0, b, trans=1, lower=1) if r else np.zeros((0, 0), order="F")
-        del b
         # lift = U^T diag(d), U unit upper-triangular: U's strict upper triangle goes into
-        # the packed array above the Gram matrix's lower triangle (one r x r array for both)
+        # lift's own (zero) upper triangle, and the Gram matrix over its lower triangle (one
+        # r x r array for both, F-ordered)
         self.lift_diag = np.ascontiguousarray(np.diag(lift))
         lift /= self.lift_diag
         for j0 in range(0, r, 256):  # column blocks: no r x r temporaries
             j1 = min(r, j0 + 256)
-            packed[:j1, j0:j1] += np.triu(lift.T[:j1, j0:j1], 1 - j0)
-        del lift
+            lift[:j1, j0:j1] += np.triu(lift.T[:j1, j0:j1], 1 - j0)
+        packed = lift if r else np.zeros((0, 0), order="F")
+        if r:  # BLAS refuses r = 0 (constant features only)
+            packed = blas.dsyrk(1.0, bt, beta=0.0, c=packed, lower=1, overwrite_c=1)
+        del lift, bt
         self.packed = packed
         self.piv = np.ascontiguousarray(piv[:r])
         self.n, self.rank, self.p = n, r, p
         self.qsum = self.times_lift(xsum[self.piv][None])[0]
+        # the Gram matrix's lower triangle, column by column (r (r + 1) / 2 doubles): a
+        # fold decomposes it in place in ``packed`` and puts it back from here
+        # (in a temporary file when the rows come from one: ``spill`` None)
+        self.gram_lower = np.empty(r * (r + 1) // 2)
+        offsets = _column_offsets(r)
+        for j, at in zip(range(r), offsets):
+            self.gram_lower[at : at + r - j] = packed[j:, j]
+        if isinstance(src, FileRowSource) if spill is None else spill:
+            self.gram_lower = ArrayFile(self.gram_lower)
+
+    def restore_gram(self) -> None:
+        """Put the all-rows Gram matrix back into ``packed``'s lower triangle (after a fold
+        overwrote it; the strict upper triangle, the lift, is never written)."""
+        r, low = self.rank, self.gram_lower
+        offsets = np.append(_column_offsets(r), r * (r + 1) // 2)
+        for j0 in range(0, r, 64):  # blocks of columns (a file is read a block at a time)
+            j1 = min(r, j0 + 64)
+            part = low[offsets[j0] : offsets[j1]] if isinstance(low, np.ndarray) else (
+                low.read(offsets[j0], offsets[j1]))  # fmt: skip
+            for j in range(j0, j1):
+                a = offsets[j] - offsets[j0]
+                self.packed[j:, j] = part[a : a + r - j]
 
     def unit_lift(self) -> np.ndarray:
         """``lift / lift_diag`` (unit lower-triangular), a new (r, r) array."""
@@ -437,6 +625,24 @@ class RankBasis:
         return self.times_lift(xp)
 
 
+def _column_offsets(r: int) -> np.ndarray:
+    """Where column j of an r x r lower triangle starts when stored column by column."""
+    j = np.arange(r)
+    return j * r - j * (j - 1) // 2
+
+
+def _shrink_to_leading_block(buf: np.ndarray, p: int, r: int) -> np.ndarray:
+    """The lower triangle of the leading r x r block of the Fortran-ordered p x r matrix
+    held in ``buf`` (1-D, owning its memory, no other reference to it), moved to the
+    start of ``buf``, which is then shrunk to r^2 doubles in place (``realloc``: the rest
+    goes back to the system, no second r x r array); returned as an (r, r) Fortran view."""
+    for j in range(r):  # column j moves from offset j p to j r (never forward)
+        buf[j * r + j : (j + 1) * r] = buf[j * p + j : j * p + r]
+        buf[j * r : j * r + j] = 0.0  # the strict upper triangle
+    buf.resize(r * r, refcheck=False)
+    return buf.reshape((r, r), order="F")
+
+
 def target_cross(y: np.ndarray, kind: str, n_classes: int, q: np.ndarray) -> np.ndarray:
     """``sum_i t_i (x) q_i`` over rows: (n_targets, r), ``t_i`` the row's uncentred targets
     (one-hot codes of every lag, or the values)."""
@@ -455,15 +661,15 @@ def target_cross(y: np.ndarray, kind: str, n_classes: int, q: np.ndarray) -> np.
 
 def basis_cross(src: RowSource, basis: RankBasis, y, kind, n_classes) -> np.ndarray:
     """:func:`target_cross` of every row of ``src``, in the basis coordinates."""
-    out = None
+    width = n_classes if kind == "tokens" else 1
+    out = np.zeros((y.shape[1] * width, basis.rank), order="F")  # summed in place
     rows = np.arange(src.n)
     for i, x in src.chunks(rows):
         xp = x[:, basis.piv]
         xp -= basis.mu[basis.piv]
         xp /= basis.sd[basis.piv]
-        c = target_cross(y[i : i + len(x)], kind, n_classes, xp)
-        out = c if out is None else out + c
-    return basis.times_lift(out)
+        _add_target_cross(out, y[i : i + len(x)], kind, n_classes, xp, 1.0)
+    return basis.times_lift(out)  # Fortran-ordered, over out (no second array)
 
 
 def ridge_fold_basis(
@@ -483,12 +689,19 @@ def ridge_fold_basis(
 
     The same decoder (features centred on the training fold's mean, GCV per lag) except
     that the features are scaled by the SD over all rows (``basis.sd``), not the
-    training fold's. ``cross_all`` is :func:`basis_cross` of all rows. Each fold costs
-    the coordinates of its test rows (computed once and held, ``n_test x r`` float64) and
+    training fold's. ``cross_all`` is :func:`basis_cross` of all rows (an array, or an
+    :class:`ArrayFile` holding it). Each fold costs
+    two passes over its test rows' coordinates (a chunk at a time, never all held) and
     one ``r x r`` eigendecomposition (LAPACK :data:`EIG_DRIVER` in ``dtype``, default
     :data:`FOLD_DTYPE`): the training rows' Gram matrix and cross-products are those of
-    all rows less the test rows'. Predictions go through the ridge weights in the
-    coordinates (``r x`` targets), not the test rows' projections on the kept directions.
+    all rows less the test rows'. In float64 the Gram matrix is downdated and decomposed
+    in place in ``basis.packed``'s lower triangle (put back from ``basis.gram_lower``
+    after; the lift in the upper triangle is never written), so the fold adds the
+    eigenvectors (``r x r``) and one targets x ``r`` array (the cross-products, then
+    ``z``, then the ridge weights, each over the last a block of targets at a time) to
+    what the basis holds: at the probe's defaults (r = 2479) about 75 MB. Predictions go
+    through the ridge weights in the coordinates, the test rows' coordinates computed
+    again a chunk at a time (about 0.2 s of CPU per fold at those sizes).
     ``dtype=float32`` halves the eigendecomposition's time, and on the states of a
     trained v-Wave Mamba (300 steps, the probe's defaults), the tiny model layers and the
     delay lines of the tests it gives the float64 curves exactly, but it is not the
@@ -511,70 +724,112 @@ def _ridge_fold_basis(src, basis, cross_all, train, test, y, kind, n_classes, al
     n_lags = y.shape[1]
     ytr = y[train]
     ymean, yss = target_stats(ytr, kind, n_classes)
-    # the test rows' coordinates, once (n_test x r float64, held through the fold: a
-    # second pass over the test rows after the eigendecomposition cost 10 % of the fold)
-    qt = np.empty((len(test), r))
-    for i, x in src.chunks(test):
-        qt[i : i + len(x)] = basis.coords(x)
-    if len(train) + len(test) == basis.n:  # all rows less the test rows
-        g = basis.fold_gram()
-        g = blas.dsyrk(-1.0, qt, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
-        qsum = basis.qsum - qt.sum(axis=0)
-        cross = None  # all rows' less the test rows', after the eigendecomposition
+    in_place = len(train) + len(test) == basis.n and dtype == np.float64
+    if len(train) + len(test) == basis.n:  # all rows less the test rows, a chunk at a time
+        # (the test rows' coordinates are not held: they are computed again to predict)
+        g = basis.packed if in_place else basis.fold_gram()  # lower triangle used
+        qsum = basis.qsum.copy()
+        cross = cross_all.array() if isinstance(cross_all, ArrayFile) else cross_all.copy("C")
+        for i, x in src.chunks(test):
+            q = basis.coords(x)
+            g = blas.dsyrk(-1.0, q, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
+            qsum -= q.sum(axis=0)
+            _add_target_cross(cross, y[test[i : i + len(x)]], kind, n_classes, q, -1.0)
     else:  # folds that leave rows out (purged time blocks): the training rows alone
         g = np.zeros((r, r), order="F")
-        qsum, cross = np.zeros(r), np.zeros_like(cross_all)
+        qsum, cross = np.zeros(r), np.zeros(cross_all.shape)  # C-ordered
         for i, x in src.chunks(train):
             q = basis.coords(x)
             qsum += q.sum(axis=0)
             g = blas.dsyrk(1.0, q, beta=1.0, c=g, trans=1, lower=1, overwrite_c=1)
-            cross += target_cross(ytr[i : i + len(x)], kind, n_classes, q)
+            _add_target_cross(cross, ytr[i : i + len(x)], kind, n_classes, q, 1.0)
     m = qsum / n
     # centred on the fold's mean, in place (a rank-1 update: no r x r temporaries)
     g = blas.dsyr(-float(n), m, a=g, lower=1, overwrite_a=1)  # lower triangle used
     g = g.astype(dtype, copy=False)
-    lam, e = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver=EIG_DRIVER)
+    release_freed_memory()  # the chunks' freed temporaries, before the eigenvectors
+    try:
+        lam, e = eigh(g, lower=True, overwrite_a=True, check_finite=False, driver=EIG_DRIVER)
+    finally:
+        if in_place:  # the decomposition overwrote the all-rows Gram matrix's triangle
+            basis.restore_gram()
     del g
     lam = lam.astype(float)
     # the kept directions are the last k of the increasing spectrum: a view of e
     k = int(_kept(lam, n, p)[1].sum())
     s = np.sqrt(lam[r - k :])
     e = e[:, r - k :].astype(float, copy=False)
-    if cross is None:  # all rows' less the test rows', in place (no second temporary)
-        cross = target_cross(y[test], kind, n_classes, qt)
-        np.subtract(cross_all, cross, out=cross)
     # the sum over training rows of (t - tmean) (x) (q - m), in place
     blas.dger(-float(n), m, ymean, a=cross.T, overwrite_a=1)
-    qt -= m
-    z = e.T @ cross.T  # (k, n_targets)
-    z /= s[:, None]
-    del cross
-    alpha = gcv_choice(s, z, yss, n, alphas, kind, n_lags, n_classes)
+    # z^T = cross e / s (targets x k), then the ridge weights W^T (targets x r), each
+    # written over ``cross`` a block of targets at a time (no second targets x r array)
+    zt = _rows_times(cross, e, k)
+    zt /= s
+    alpha = gcv_choice(s, zt.T, yss, n, alphas, kind, n_lags, n_classes)
+    wt = _weights_t(cross, zt, e, s, alpha, kind, n_classes)
+    del e, zt
     pred = np.empty((len(test), n_lags), dtype=np.int64 if kind == "tokens" else float)
-    _predict_weights(qt, e, s, z, alpha, ymean, kind, n_classes, pred)
+    for i, x in src.chunks(test):
+        qc = basis.coords(x)
+        qc -= m
+        _predict_rows(qc, wt, ymean, kind, n_classes, pred[i : i + len(x)])
     return pred, alpha
 
 
-def _predict_weights(qc, e, s, z, alpha, ymean, kind, n_classes, out):
-    """Fill ``out`` with the predictions of centred test coordinates ``qc`` (n_test, r):
-    the ridge weights ``W = e diag(s / (s^2 + alpha)) z`` of a block of lags in the
-    coordinates, then ``qc @ W`` (cheaper than projecting the test rows on the ``k``
-    kept directions when there are fewer targets than test rows)."""
-    n_lags = alpha.size
+def _rows_times(a: np.ndarray, e: np.ndarray, k: int) -> np.ndarray:
+    """``a @ e`` (rows x k) written over ``a[:, :k]`` a block of rows at a time; returns
+    that view. ``a`` (rows x r, C-ordered) is overwritten."""
+    for t0 in range(0, a.shape[0], TARGET_BLOCK):
+        t1 = min(a.shape[0], t0 + TARGET_BLOCK)
+        a[t0:t1, :k] = a[t0:t1] @ e
+    return a[:, :k]
+
+
+def _weights_t(buf, zt, e, s, alpha, kind, n_classes):
+    """The ridge weights of every target in the coordinates, transposed (targets x r):
+    ``W^T = (z^T diag(s / (s^2 + alpha))) e^T`` with the penalty of each target's lag,
+    written over ``buf`` (which holds ``zt`` in its first k columns) a block of targets at
+    a time."""
     width = n_classes if kind == "tokens" else 1
-    n_te = qc.shape[0]
-    chunk = max(1, int(PREDICT_CELLS // max(max(n_te, e.shape[0]) * width, 1)))
     s2 = s**2
-    for l0 in range(0, n_lags, chunk):
-        l1 = min(n_lags, l0 + chunk)
-        filt = np.repeat(s[:, None] / (s2[:, None] + alpha[None, l0:l1]), width, axis=1)
-        w = e @ (filt * z[:, l0 * width : l1 * width])  # (r, targets of the block)
-        res = qc @ w
-        res += ymean[l0 * width : l1 * width]
-        if kind == "tokens":
-            out[:, l0:l1] = res.reshape(n_te, l1 - l0, n_classes).argmax(axis=2)
+    for t0 in range(0, buf.shape[0], TARGET_BLOCK):
+        t1 = min(buf.shape[0], t0 + TARGET_BLOCK)
+        a = alpha[np.arange(t0, t1) // width]  # each target's lag's penalty
+        f = zt[t0:t1] * (s[None, :] / (s2[None, :] + a[:, None]))
+        buf[t0:t1] = f @ e.T
+    return buf
+
+
+def _predict_rows(qc, wt, ymean, kind, n_classes, out):
+    """Fill ``out`` (rows x lags) with the predictions of centred coordinates ``qc``."""
+    res = qc @ wt.T
+    res += ymean
+    if kind == "tokens":
+        out[:] = res.reshape(len(qc), -1, n_classes).argmax(axis=2)
+    else:
+        out[:] = res
+
+
+def _add_target_cross(out, y, kind, n_classes, q, sign):
+    """``out += sign * target_cross(y, kind, n_classes, q)`` in place, a block of q's
+    columns at a time (no targets x r temporary)."""
+    if kind != "tokens":
+        out += sign * (y.T @ q)  # (n_lags, r): small
+        return
+    from scipy import sparse
+
+    n, n_lags = y.shape
+    cols = (y + np.arange(n_lags) * n_classes).reshape(-1)
+    onehot_t = sparse.csr_matrix(
+        (np.ones(cols.size), (cols, np.repeat(np.arange(n), n_lags))),
+        shape=(n_lags * n_classes, n),
+    )
+    for c0 in range(0, q.shape[1], COLUMN_BLOCK):
+        c = np.asarray(onehot_t @ q[:, c0 : c0 + COLUMN_BLOCK])
+        if sign < 0:
+            out[:, c0 : c0 + COLUMN_BLOCK] -= c
         else:
-            out[:, l0:l1] = res
+            out[:, c0 : c0 + COLUMN_BLOCK] += c
 
 
 def _full(lower: np.ndarray) -> np.ndarray:
