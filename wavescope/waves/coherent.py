@@ -128,6 +128,10 @@ class CoherentVelocity:
     speed_interval, direction_interval : (low, high)
         Expanded percentile bootstrap interval at :data:`LEVEL` over windows
         (:func:`expanded_quantiles`; None: too few).
+    pattern_interval : (low, high) or None
+        Where the maximum-likelihood plane gives the speed: the same bootstrap's interval
+        of the plane fitted to the pattern alone (the estimate that does not lean on the
+        flanks' noise model); None where the pattern's plane is the estimate.
     plane_coherence : float
         ``|sum_i u_i exp(i k . x_i)| / sum_i |u_i|``: 1 for a perfect plane.
     eigen_ratio : float
@@ -156,6 +160,7 @@ class CoherentVelocity:
     problems: list[str] = field(default_factory=list)
     propagation_p: float = np.nan
     noise_excess: float = np.nan
+    pattern_interval: tuple[float, float] | None = None
 
     @property
     def valid(self) -> bool:
@@ -179,6 +184,9 @@ class CoherentVelocity:
             "noise_source": self.noise_source,
             "propagation_p": finite_or_none(self.propagation_p),
             "noise_excess": finite_or_none(self.noise_excess),
+            "pattern_speed_interval": None
+            if self.pattern_interval is None
+            else [float(x) for x in self.pattern_interval],
             "problems": list(self.problems),
             "valid": self.valid,
         }
@@ -387,7 +395,7 @@ def coherent_velocity(
     speed = 2 * np.pi * abs(freq) / kmag if kmag > 0 else np.inf
     direction = _direction(k)
     rng = np.random.default_rng(seed)
-    sp_b, di_b = [], []
+    sp_b, di_b, sp_p = [], [], []
     for _ in range(n_boot):
         counts = np.bincount(rng.integers(0, n_win, n_win), minlength=n_win).astype(float)
         yb = white.power_iteration(np.tensordot(counts, white.C, axes=1), y)
@@ -397,14 +405,20 @@ def coherent_velocity(
             gb = ml.fit(np.tensordot(counts, white.C, axes=1), g)
         kb = -gb
         fb = white.frequency(yb, np.tensordot(counts, white.R, axes=1), fs_out)
+        if ml is not None:
+            mp = float(np.linalg.norm(_refine_plane(white.pattern(yb), x0, g0)))
+            sp_p.append(2 * np.pi * abs(fb) / mp if mp > 0 else np.inf)
         m = float(np.linalg.norm(kb))
         sp_b.append(2 * np.pi * abs(fb) / m if m > 0 else np.inf)
         di_b.append(_direction(kb))
     q = expanded_quantiles(n_win)
-    iv = dv = None
+    iv = dv = pv = None
     if n_boot > 0 and len(sp_b) >= n_boot // 2:
         lo, hi = np.quantile(np.asarray(sp_b), q)
         iv = (float(lo), float(hi))
+        if sp_p:
+            plo, phi = np.quantile(np.asarray(sp_p), q)
+            pv = (float(plo), float(phi))
         dd = np.angle(np.exp(1j * (np.asarray(di_b) - direction)))
         dlo, dhi = np.quantile(dd, q)
         dv = (float(direction + dlo), float(direction + dhi))
@@ -442,6 +456,7 @@ def coherent_velocity(
         problems=problems,
         propagation_p=prop_p,
         noise_excess=excess,
+        pattern_interval=pv,
     )
 
 
