@@ -398,15 +398,14 @@ def coherent_velocity(
     sp_b, di_b, sp_p = [], [], []
     for _ in range(n_boot):
         counts = np.bincount(rng.integers(0, n_win, n_win), minlength=n_win).astype(float)
-        yb = white.power_iteration(np.tensordot(counts, white.C, axes=1), y)
-        if ml is None:
-            gb = _refine_plane(white.pattern(yb), x0, g)
-        else:
-            gb = ml.fit(np.tensordot(counts, white.C, axes=1), g)
+        Cb = np.tensordot(counts, white.C, axes=1)
+        yb = white.power_iteration(Cb, y)
+        g_pat = _refine_plane(white.pattern(yb), x0, g0)  # the pattern-alone plane
+        gb = g_pat if ml is None else ml.fit(Cb, g)
         kb = -gb
         fb = white.frequency(yb, np.tensordot(counts, white.R, axes=1), fs_out)
         if ml is not None:
-            mp = float(np.linalg.norm(_refine_plane(white.pattern(yb), x0, g0)))
+            mp = float(np.linalg.norm(g_pat))
             sp_p.append(2 * np.pi * abs(fb) / mp if mp > 0 else np.inf)
         m = float(np.linalg.norm(kb))
         sp_b.append(2 * np.pi * abs(fb) / m if m > 0 else np.inf)
